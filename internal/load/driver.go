@@ -1,0 +1,121 @@
+package load
+
+import (
+	"context"
+	"time"
+
+	"github.com/loadrig/loadrig/internal/metrics"
+)
+
+// Driver is one protocol's way of performing operations against a target.
+// The engine asks it for one Worker per engine worker; a Worker is used by one
+// goroutine at a time, so it can own per-worker state (a connection, reusable
+// buffers, a pre-serialized request) without locks.
+type Driver interface {
+	// Protocol names the protocol for the result file: "http", "grpc", ...
+	Protocol() string
+	// Target is the URL or address being loaded, for the result file.
+	Target() string
+	// NewWorker returns the Worker for engine worker id (0-based, dense).
+	NewWorker(ctx context.Context, id int) (Worker, error)
+	// Close releases shared resources after every Worker is closed.
+	Close() error
+}
+
+// Worker performs operations, one at a time.
+type Worker interface {
+	// Do performs one operation and reports how it ended. It must return
+	// when ctx is done (the per-operation timeout or the end of the run). A
+	// stream or socket session is one operation: it reports each of its
+	// timed messages through op as they happen.
+	Do(ctx context.Context, op *Op) Outcome
+	// Close releases the worker's resources.
+	Close() error
+}
+
+// ConnCounter is implemented by drivers that account for client-side
+// connections.
+type ConnCounter interface {
+	Connections() metrics.Connections
+}
+
+// Outcome is how one operation ended.
+type Outcome struct {
+	Err           metrics.ErrKind     // metrics.OK on success
+	Cache         metrics.CacheStatus // client-side cache reading, CacheUnknown if none
+	BytesSent     int64
+	BytesReceived int64
+}
+
+// Phase names a sub-step of an operation that a driver can time.
+type Phase uint8
+
+// Phases reported by drivers (HTTP uses all; others may use some).
+const (
+	PhaseDNS Phase = iota
+	PhaseConnect
+	PhaseTLS
+	PhaseTTFB
+	NumPhases
+)
+
+// PhaseNames are the result-file keys of the phases, indexed by Phase.
+var PhaseNames = [NumPhases]string{"dns", "connect", "tls", "ttfb"}
+
+// EventSink receives the events an operation reports while it runs. The
+// engine supplies it; drivers only see it through Op.
+type EventSink interface {
+	MessageSent(n int)
+	MessageReceived(latency time.Duration)
+	Phase(p Phase, d time.Duration)
+}
+
+// Op is one operation handed to a Worker. The engine owns it and may reuse it
+// after Do returns: Workers must not retain it.
+type Op struct {
+	seq    uint64
+	base   time.Time     // run start (monotonic reading)
+	sentAt time.Duration // offset from base when the request went out; 0: not marked
+	sink   EventSink     // nil in warm-up: events are not recorded
+}
+
+// Seq is the operation's sequence number in the run, counting warm-up, from 0.
+// Templates expose it as {{.Seq}}.
+func (o *Op) Seq() uint64 { return o.seq }
+
+// MarkSent records that the request is going on the wire now. Drivers that
+// wait for something (a pooled connection, a stream slot) before sending call
+// it so that service time excludes that wait; otherwise the engine takes the
+// moment it called Do.
+func (o *Op) MarkSent() { o.sentAt = time.Since(o.base) }
+
+// MessageSent counts n messages sent within this operation (streams, sockets).
+func (o *Op) MessageSent(n int) {
+	if o.sink != nil {
+		o.sink.MessageSent(n)
+	}
+}
+
+// MessageReceived records one received message with its one-way or
+// round-trip latency.
+func (o *Op) MessageReceived(latency time.Duration) {
+	if o.sink != nil {
+		o.sink.MessageReceived(latency)
+	}
+}
+
+// Phase records the duration of a phase of this operation.
+func (o *Op) Phase(p Phase, d time.Duration) {
+	if o.sink != nil {
+		o.sink.Phase(p, d)
+	}
+}
+
+// Recording reports whether this operation is measured (false in warm-up).
+func (o *Op) Recording() bool { return o.sink != nil }
+
+// NewOp returns an Op for driver tests that run a Worker outside the engine.
+// sink may be nil.
+func NewOp(seq uint64, sink EventSink) *Op {
+	return &Op{seq: seq, base: time.Now(), sink: sink}
+}

@@ -1,0 +1,150 @@
+package metrics
+
+import "time"
+
+// Schema is the result file schema id. Renaming or removing a key needs a
+// schema bump (MEASUREMENT.md).
+const Schema = "loadrig.result/v1"
+
+// Result is one run's result file, loadrig.result/v1. Durations are
+// microseconds unless the key says otherwise. Optional sections are pointers
+// or omitempty so an HTTP result does not carry empty stream sections.
+type Result struct {
+	Schema      string    `json:"schema"`
+	ToolVersion string    `json:"tool_version"`
+	StartedAt   time.Time `json:"started_at"`
+	DurationS   float64   `json:"duration_s"`
+	Protocol    string    `json:"protocol"`
+	Target      string    `json:"target"`
+	Name        string    `json:"name,omitempty"` // label for side-by-side reports (e.g. a demo variant)
+	Model       Model     `json:"model"`
+	StopReason  string    `json:"stop_reason"`
+
+	Requests      Requests `json:"requests"`
+	ThroughputRPS float64  `json:"throughput_rps"`
+
+	Latency      Summary           `json:"latency_us"`
+	ServiceTime  Summary           `json:"service_time_us"`
+	ScheduleLag  *Summary          `json:"schedule_lag_us,omitempty"`
+	ErrorLatency *Summary          `json:"error_latency_us,omitempty"`
+	LateSends    LateSends         `json:"late_sends"`
+	Histograms   map[string]string `json:"histograms"` // name -> HDR V2 compressed base64
+
+	// Phases holds per-phase timing summaries (dns, connect, tls, ttfb) when
+	// the driver reports them.
+	Phases map[string]Summary `json:"phases_us,omitempty"`
+
+	Connections Connections `json:"connections"`
+	Cache       *Cache      `json:"cache,omitempty"`
+	Timeline    []Point     `json:"timeline"`
+
+	Messages       *Messages `json:"messages,omitempty"`
+	MessageLatency *Summary  `json:"message_latency_us,omitempty"`
+
+	Bytes *Bytes `json:"bytes,omitempty"`
+
+	Server    map[string]any `json:"server,omitempty"`
+	Generator Generator      `json:"generator"`
+
+	// Inputs lists the files a merged result was made from.
+	Inputs []string `json:"inputs,omitempty"`
+}
+
+// Model describes the load model. Kind is "open" or "closed".
+type Model struct {
+	Kind        string  `json:"kind"`
+	Rate        float64 `json:"rate,omitempty"`   // open: constant rate, or the peak stage rate
+	Stages      string  `json:"stages,omitempty"` // open: the --stages text when staged
+	MaxInflight int     `json:"max_inflight,omitempty"`
+	Concurrency int     `json:"concurrency,omitempty"`
+	ThinkTimeUS int64   `json:"think_time_us,omitempty"`
+}
+
+// Requests counts operations of the measured phase.
+type Requests struct {
+	Total        int64            `json:"total"`
+	OK           int64            `json:"ok"`
+	Errors       int64            `json:"errors"`
+	ErrorsByKind map[string]int64 `json:"errors_by_kind"`
+}
+
+// Summary is a latency distribution in microseconds.
+type Summary struct {
+	Min  int64   `json:"min"`
+	Mean float64 `json:"mean"`
+	P50  int64   `json:"p50"`
+	P90  int64   `json:"p90"`
+	P99  int64   `json:"p99"`
+	P999 int64   `json:"p999"`
+	Max  int64   `json:"max"`
+	N    int64   `json:"n"`
+}
+
+// LateSends counts sends more than 1 ms behind their intended start.
+type LateSends struct {
+	Count    int64   `json:"count"`
+	Fraction float64 `json:"fraction"`
+}
+
+// Connections is the client-side connection accounting.
+type Connections struct {
+	Opened   int64 `json:"opened"`
+	Reused   int64 `json:"reused"`
+	PeakOpen int64 `json:"peak_open"`
+}
+
+// Cache is the client's view of cache status from response headers.
+type Cache struct {
+	Hits        int64   `json:"hits"`
+	Misses      int64   `json:"misses"`
+	Revalidated int64   `json:"revalidated"`
+	Other       int64   `json:"other"`     // STALE, BYPASS, unknown values
+	HitRatio    float64 `json:"hit_ratio"` // (hits+revalidated) / (hits+misses+revalidated+other)
+	Source      string  `json:"source"`    // header the status came from, e.g. "X-Cache"
+}
+
+// Point is one second of the timeline.
+type Point struct {
+	TS           float64 `json:"t_s"`
+	OfferedRPS   float64 `json:"offered_rps"`
+	CompletedRPS float64 `json:"completed_rps"`
+	Errors       int64   `json:"errors"`
+	P50US        int64   `json:"p50_us"`
+	P99US        int64   `json:"p99_us"`
+}
+
+// Messages counts stream or socket messages.
+type Messages struct {
+	Sent     int64 `json:"sent"`
+	Received int64 `json:"received"`
+}
+
+// Bytes counts payload bytes on the wire as the driver saw them.
+type Bytes struct {
+	Sent     int64 `json:"sent"`
+	Received int64 `json:"received"`
+}
+
+// Generator says whether the load generator itself kept up.
+type Generator struct {
+	Saturated bool   `json:"saturated"`
+	Note      string `json:"note,omitempty"`
+}
+
+// Histogram names used in Result.Histograms.
+const (
+	HistLatency        = "latency"
+	HistServiceTime    = "service_time"
+	HistScheduleLag    = "schedule_lag"
+	HistError          = "error"
+	HistMessageLatency = "message_latency"
+)
+
+// Stop reasons.
+const (
+	StopDuration    = "duration"
+	StopCount       = "count"
+	StopInterrupted = "interrupted"
+	StopErrorBudget = "error_budget"
+	StopCompleted   = "completed"
+)
