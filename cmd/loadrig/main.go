@@ -1,0 +1,19 @@
+// Command loadrig is a load generator with reference servers to aim it at.
+// Everything lives in internal/cli; this file only wires the process to it.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/loadrig/loadrig/internal/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(int(code))
+}
