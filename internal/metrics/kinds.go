@@ -48,7 +48,9 @@ var httpKinds = func() (k [600]ErrKind) {
 	return k
 }()
 
-func itoa3(i int) string { return string([]byte{byte('0' + i/100), byte('0' + i/10%10), byte('0' + i%10)}) }
+func itoa3(i int) string {
+	return string([]byte{byte('0' + i/100), byte('0' + i/10%10), byte('0' + i%10)})
+}
 
 // GRPCCodeKind is the kind of a failed gRPC call from its status code name in
 // snake case, e.g. "grpc_unavailable". name must be the code's String().

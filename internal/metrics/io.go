@@ -1,0 +1,51 @@
+package metrics
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Decode reads one result file. It rejects anything whose schema is not
+// loadrig.result/v1, naming what it found, so an old or foreign file fails
+// with a clear line instead of rendering zeros.
+func Decode(r io.Reader) (*Result, error) {
+	var res Result
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&res); err != nil {
+		return nil, fmt.Errorf("not a loadrig result file: %w", err)
+	}
+	if res.Schema != Schema {
+		if res.Schema == "" {
+			return nil, fmt.Errorf("not a loadrig result file: no \"schema\" key (want %q)", Schema)
+		}
+		return nil, fmt.Errorf("unsupported result schema %q (this loadrig reads %q)", res.Schema, Schema)
+	}
+	return &res, nil
+}
+
+// Load reads the result file at path; errors name the path.
+func Load(path string) (*Result, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	res, err := Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return res, nil
+}
+
+// Write writes r as indented JSON followed by a newline.
+func (r *Result) Write(w io.Writer) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode result: %w", err)
+	}
+	b = append(b, '\n')
+	_, err = w.Write(b)
+	return err
+}

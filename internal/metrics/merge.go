@@ -1,0 +1,296 @@
+package metrics
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+)
+
+// Merge combines results of runs that ran at the same time (a distributed
+// run: several generators against one target) into one result, exactly where
+// exactness is possible:
+//
+//   - histograms are decoded and added, and every percentile (latency,
+//     service time, schedule lag, error latency, message latency, phases) is
+//     recomputed from the merged histograms, never averaged;
+//   - counters (requests, errors by kind, late sends, connections, cache,
+//     messages, bytes) are summed and the ratios recomputed;
+//   - duration_s is the longest input's, because the runs are assumed to be
+//     concurrent; throughput_rps = ok / duration_s;
+//   - timeline points are matched by t_s: rates and errors add, but p50/p99
+//     are the maximum over inputs, an upper bound, because per-second
+//     percentiles cannot be merged exactly without per-second histograms;
+//   - connections.peak_open is summed, an upper bound on the true peak;
+//   - the model's rate, max_inflight and concurrency add up;
+//   - started_at is the earliest; the stop reason is "interrupted" or
+//     "error_budget" if any input stopped that way, else the first input's;
+//   - server sections are dropped (they are snapshots, not additive).
+//
+// inputs names the results (file paths) for Result.Inputs and for errors; it
+// may be nil. Results with another schema, or with a summary but without the
+// histogram it came from, are rejected: an inexact merge would look exact.
+func Merge(results []*Result, inputs []string) (*Result, error) {
+	if len(results) == 0 {
+		return nil, errors.New("merge: no results given")
+	}
+	if inputs != nil && len(inputs) != len(results) {
+		return nil, fmt.Errorf("merge: %d results but %d input names", len(results), len(inputs))
+	}
+	name := func(i int) string {
+		if inputs != nil {
+			return inputs[i]
+		}
+		return fmt.Sprintf("input %d", i+1)
+	}
+	for i, r := range results {
+		if r == nil {
+			return nil, fmt.Errorf("merge: %s: no result", name(i))
+		}
+		if r.Schema != Schema {
+			return nil, fmt.Errorf("merge: %s: schema %q, want %q", name(i), r.Schema, Schema)
+		}
+	}
+
+	hists := map[string]*Histogram{}
+	for i, r := range results {
+		if err := requireHist(r, HistLatency, r.Latency.N); err != nil {
+			return nil, fmt.Errorf("merge: %s: %w", name(i), err)
+		}
+		if err := requireHist(r, HistServiceTime, r.ServiceTime.N); err != nil {
+			return nil, fmt.Errorf("merge: %s: %w", name(i), err)
+		}
+		for _, opt := range []struct {
+			key string
+			s   *Summary
+		}{{HistScheduleLag, r.ScheduleLag}, {HistError, r.ErrorLatency}, {HistMessageLatency, r.MessageLatency}} {
+			if opt.s != nil {
+				if err := requireHist(r, opt.key, opt.s.N); err != nil {
+					return nil, fmt.Errorf("merge: %s: %w", name(i), err)
+				}
+			}
+		}
+		for p, s := range r.Phases {
+			if err := requireHist(r, PhaseHistPrefix+p, s.N); err != nil {
+				return nil, fmt.Errorf("merge: %s: %w", name(i), err)
+			}
+		}
+		for key, enc := range r.Histograms {
+			h, err := DecodeHistogram(enc)
+			if err != nil {
+				return nil, fmt.Errorf("merge: %s: histogram %q: %w", name(i), key, err)
+			}
+			dst := hists[key]
+			if dst == nil {
+				dst = NewHistogram()
+				hists[key] = dst
+			}
+			if dropped := dst.Merge(h); dropped > 0 {
+				return nil, fmt.Errorf("merge: %s: histogram %q: %d values outside 1 µs..1 h", name(i), key, dropped)
+			}
+		}
+	}
+
+	first := results[0]
+	out := &Result{
+		Schema:      Schema,
+		ToolVersion: joinUnique(results, func(r *Result) string { return r.ToolVersion }),
+		StartedAt:   first.StartedAt,
+		Protocol:    joinUnique(results, func(r *Result) string { return r.Protocol }),
+		Target:      joinUnique(results, func(r *Result) string { return r.Target }),
+		Name:        joinUnique(results, func(r *Result) string { return r.Name }),
+		StopReason:  first.StopReason,
+		Inputs:      append([]string(nil), inputs...),
+	}
+	if inputs == nil {
+		out.Inputs = nil
+	}
+	out.Model = mergeModel(results)
+
+	kinds := map[string]int64{}
+	var conn Connections
+	var cache Cache
+	var cacheSeen bool
+	var msgs Messages
+	var msgSeen bool
+	var bytes Bytes
+	var bytesSeen bool
+	var late int64
+	var notes []string
+	for _, r := range results {
+		if r.StartedAt.Before(out.StartedAt) {
+			out.StartedAt = r.StartedAt
+		}
+		if r.DurationS > out.DurationS {
+			out.DurationS = r.DurationS
+		}
+		switch r.StopReason {
+		case StopInterrupted:
+			out.StopReason = StopInterrupted
+		case StopErrorBudget:
+			if out.StopReason != StopInterrupted {
+				out.StopReason = StopErrorBudget
+			}
+		}
+		out.Requests.Total += r.Requests.Total
+		out.Requests.OK += r.Requests.OK
+		out.Requests.Errors += r.Requests.Errors
+		for k, n := range r.Requests.ErrorsByKind {
+			kinds[k] += n
+		}
+		late += r.LateSends.Count
+		conn.Opened += r.Connections.Opened
+		conn.Reused += r.Connections.Reused
+		conn.PeakOpen += r.Connections.PeakOpen
+		if c := r.Cache; c != nil {
+			cacheSeen = true
+			cache.Hits += c.Hits
+			cache.Misses += c.Misses
+			cache.Revalidated += c.Revalidated
+			cache.Other += c.Other
+		}
+		if m := r.Messages; m != nil {
+			msgSeen = true
+			msgs.Sent += m.Sent
+			msgs.Received += m.Received
+		}
+		if b := r.Bytes; b != nil {
+			bytesSeen = true
+			bytes.Sent += b.Sent
+			bytes.Received += b.Received
+		}
+		if r.Generator.Saturated {
+			out.Generator.Saturated = true
+		}
+		if r.Generator.Note != "" && !contains(notes, r.Generator.Note) {
+			notes = append(notes, r.Generator.Note)
+		}
+	}
+	out.Generator.Note = strings.Join(notes, "; ")
+	out.Requests.ErrorsByKind = kinds
+	if out.DurationS > 0 {
+		out.ThroughputRPS = float64(out.Requests.OK) / out.DurationS
+	}
+	out.Connections = conn
+	if cacheSeen {
+		cache.Source = joinUnique(results, func(r *Result) string {
+			if r.Cache == nil {
+				return ""
+			}
+			return r.Cache.Source
+		})
+		cache.setRatio()
+		out.Cache = &cache
+	}
+	if msgSeen {
+		out.Messages = &msgs
+	}
+	if bytesSeen {
+		out.Bytes = &bytes
+	}
+
+	if hists[HistLatency] == nil {
+		hists[HistLatency] = NewHistogram()
+	}
+	if hists[HistServiceTime] == nil {
+		hists[HistServiceTime] = NewHistogram()
+	}
+	out.Latency = Summarize(hists[HistLatency])
+	out.ServiceTime = Summarize(hists[HistServiceTime])
+	out.ScheduleLag = SummaryPtr(hists[HistScheduleLag])
+	out.ErrorLatency = SummaryPtr(hists[HistError])
+	out.MessageLatency = SummaryPtr(hists[HistMessageLatency])
+	if lag := hists[HistScheduleLag]; lag != nil && lag.TotalCount() > 0 {
+		out.LateSends = LateSends{Count: late, Fraction: float64(late) / float64(lag.TotalCount())}
+	} else {
+		out.LateSends = LateSends{Count: late}
+	}
+	out.Histograms = make(map[string]string, len(hists))
+	for key, h := range hists {
+		if strings.HasPrefix(key, PhaseHistPrefix) && h.TotalCount() > 0 {
+			if out.Phases == nil {
+				out.Phases = map[string]Summary{}
+			}
+			out.Phases[strings.TrimPrefix(key, PhaseHistPrefix)] = Summarize(h)
+		}
+		enc, err := EncodeHistogram(h)
+		if err != nil {
+			return nil, fmt.Errorf("merge: histogram %q: %w", key, err)
+		}
+		out.Histograms[key] = enc
+	}
+	out.Timeline = mergeTimeline(results)
+	return out, nil
+}
+
+func requireHist(r *Result, key string, n int64) error {
+	if n > 0 && r.Histograms[key] == "" {
+		return fmt.Errorf("has %d %s values but no histograms.%s, so it cannot be merged exactly", n, key, key)
+	}
+	return nil
+}
+
+func mergeModel(results []*Result) Model {
+	m := results[0].Model
+	for _, r := range results[1:] {
+		o := r.Model
+		if o.Kind != m.Kind {
+			m.Kind = "mixed"
+		}
+		m.Rate += o.Rate
+		m.MaxInflight += o.MaxInflight
+		m.Concurrency += o.Concurrency
+		if o.Stages != m.Stages {
+			m.Stages = ""
+		}
+		if o.ThinkTimeUS != m.ThinkTimeUS {
+			m.ThinkTimeUS = 0
+		}
+	}
+	return m
+}
+
+func mergeTimeline(results []*Result) []Point {
+	byT := map[int64]*Point{}
+	for _, r := range results {
+		for _, p := range r.Timeline {
+			k := int64(math.Round(p.TS * 1000))
+			q := byT[k]
+			if q == nil {
+				q = &Point{TS: float64(k) / 1000}
+				byT[k] = q
+			}
+			q.OfferedRPS += p.OfferedRPS
+			q.CompletedRPS += p.CompletedRPS
+			q.Errors += p.Errors
+			q.P50US = max(q.P50US, p.P50US)
+			q.P99US = max(q.P99US, p.P99US)
+		}
+	}
+	out := make([]Point, 0, len(byT))
+	for _, p := range byT {
+		out = append(out, *p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].TS < out[j].TS })
+	return out
+}
+
+func joinUnique(results []*Result, f func(*Result) string) string {
+	var vals []string
+	for _, r := range results {
+		if v := f(r); v != "" && !contains(vals, v) {
+			vals = append(vals, v)
+		}
+	}
+	return strings.Join(vals, ", ")
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

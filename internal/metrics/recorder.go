@@ -1,0 +1,437 @@
+package metrics
+
+import (
+	"fmt"
+	"sync"
+	"time"
+)
+
+// MaxPhases is how many per-operation phases a Recorder can time.
+const MaxPhases = 8
+
+// DefaultLateThreshold is the schedule lag above which a send counts as late
+// (MEASUREMENT.md: "more than 1 ms late").
+const DefaultLateThreshold = time.Millisecond
+
+// Distributions a Recorder keeps, in shard and total arrays.
+const (
+	hLatency = iota
+	hService
+	hLag
+	hError
+	hMessage
+	hPhase0
+	numHists = hPhase0 + MaxPhases
+)
+
+// RecorderConfig configures a Recorder.
+type RecorderConfig struct {
+	// Shards is the number of independently locked recording shards. Workers
+	// are spread over them by id. Default (<= 0): 1.
+	Shards int
+	// PhaseNames names the phases a driver may time, indexed by phase number
+	// (at most MaxPhases). They become "phase_<name>" histogram keys and the
+	// keys of Result.Phases. Default: none (phases are not recorded).
+	PhaseNames []string
+	// LateThreshold is the schedule lag above which a send is late.
+	// Default (0): DefaultLateThreshold.
+	LateThreshold time.Duration
+}
+
+// Sample is what one finished operation contributes to the record.
+type Sample struct {
+	// Latency is completion − intended start (the closed model: service time).
+	Latency time.Duration
+	// Service is completion − actual send.
+	Service time.Duration
+	// Lag is actual send − intended start; only used when HasLag.
+	Lag time.Duration
+	// HasLag is true in the open model, where operations have a schedule.
+	HasLag bool
+	// Err is the operation's error kind, OK on success.
+	Err ErrKind
+	// Cache is the client's reading of the response's cache status.
+	Cache CacheStatus
+	// BytesSent and BytesReceived are payload bytes as the driver saw them.
+	BytesSent, BytesReceived int64
+	// PhaseMask has bit i set when Phases[i] was reported.
+	PhaseMask uint8
+	// Phases holds per-phase durations, indexed like RecorderConfig.PhaseNames.
+	Phases [MaxPhases]time.Duration
+}
+
+// kindCount is one error kind's count. Shards keep a short slice of them
+// instead of a map: after a kind's first sighting, counting it allocates
+// nothing, and the handful of kinds a run sees makes a linear scan cheap.
+type kindCount struct {
+	kind ErrKind
+	n    int64
+}
+
+type counters struct {
+	ok, errors, late, lagged int64
+	kinds                    []kindCount
+	cache                    [5]int64 // indexed by CacheStatus
+	bytesSent, bytesRecv     int64
+	msgSent, msgRecv         int64
+}
+
+func (c *counters) addKind(k ErrKind, n int64) {
+	for i := range c.kinds {
+		if c.kinds[i].kind == k {
+			c.kinds[i].n += n
+			return
+		}
+	}
+	c.kinds = append(c.kinds, kindCount{k, n})
+}
+
+// addAndZero adds s into c and zeroes s, keeping s's kind slots so the next
+// sighting of a kind does not allocate.
+func (c *counters) addAndZero(s *counters) {
+	c.ok += s.ok
+	c.errors += s.errors
+	c.late += s.late
+	c.lagged += s.lagged
+	for i := range s.kinds {
+		if s.kinds[i].n != 0 {
+			c.addKind(s.kinds[i].kind, s.kinds[i].n)
+			s.kinds[i].n = 0
+		}
+	}
+	for i := range s.cache {
+		c.cache[i] += s.cache[i]
+		s.cache[i] = 0
+	}
+	c.bytesSent += s.bytesSent
+	c.bytesRecv += s.bytesRecv
+	c.msgSent += s.msgSent
+	c.msgRecv += s.msgRecv
+	kinds := s.kinds
+	*s = counters{kinds: kinds}
+}
+
+// Shard is one recording shard: interval histograms and counters behind an
+// uncontended mutex. Several workers may share a shard; each call holds the
+// lock only for a few histogram increments.
+type Shard struct {
+	mu   sync.Mutex
+	late time.Duration
+	h    [numHists]*Histogram
+	c    counters
+	_    [64]byte // keep neighbouring shards' locks off one cache line
+}
+
+func (s *Shard) hist(i int) *Histogram {
+	h := s.h[i]
+	if h == nil {
+		h = NewHistogram() // once per shard and distribution, on first use
+		s.h[i] = h
+	}
+	return h
+}
+
+// RecordOp records one finished operation. Errors never enter the latency,
+// service-time or phase histograms: their latency goes to the error
+// histogram. Schedule lag is recorded for every operation, failed or not,
+// because it describes the generator, not the target.
+func (s *Shard) RecordOp(smp *Sample) {
+	s.mu.Lock()
+	if smp.HasLag {
+		s.hist(hLag).RecordValue(Micros(smp.Lag))
+		s.c.lagged++
+		if smp.Lag > s.late {
+			s.c.late++
+		}
+	}
+	if smp.Err == OK {
+		s.c.ok++
+		s.hist(hLatency).RecordValue(Micros(smp.Latency))
+		s.hist(hService).RecordValue(Micros(smp.Service))
+		if m := smp.PhaseMask; m != 0 {
+			for i := 0; i < MaxPhases; i++ {
+				if m&(1<<i) != 0 {
+					s.hist(hPhase0 + i).RecordValue(Micros(smp.Phases[i]))
+				}
+			}
+		}
+	} else {
+		s.c.errors++
+		s.hist(hError).RecordValue(Micros(smp.Latency))
+		s.c.addKind(smp.Err, 1)
+	}
+	if smp.Cache < CacheStatus(len(s.c.cache)) {
+		s.c.cache[smp.Cache]++
+	}
+	s.c.bytesSent += smp.BytesSent
+	s.c.bytesRecv += smp.BytesReceived
+	s.mu.Unlock()
+}
+
+// MessageSent counts n messages sent by a stream or socket operation.
+func (s *Shard) MessageSent(n int) {
+	s.mu.Lock()
+	s.c.msgSent += int64(n)
+	s.mu.Unlock()
+}
+
+// MessageReceived records one received message and its latency.
+func (s *Shard) MessageReceived(latency time.Duration) {
+	s.mu.Lock()
+	s.c.msgRecv++
+	s.hist(hMessage).RecordValue(Micros(latency))
+	s.mu.Unlock()
+}
+
+// Interval is what Recorder.Collect gathered since the previous Collect.
+type Interval struct {
+	OK, Errors int64
+	// P50 and P99 are the interval's latency percentiles in microseconds
+	// (0 when no operation succeeded in the interval).
+	P50, P99 int64
+	// Late counts late sends in the interval; Lagged counts sends with a
+	// schedule.
+	Late, Lagged int64
+}
+
+// Recorder records a run's operations into a fixed set of shards and merges
+// them, once per Collect, into run totals. Its memory is bounded by the number
+// of shards and distributions in use, not by run length or worker count.
+type Recorder struct {
+	cfg    RecorderConfig
+	shards []Shard
+
+	mu       sync.Mutex // serializes Collect and Fill
+	spare    [numHists]*Histogram
+	interval *Histogram // latency of the current interval
+	total    [numHists]*Histogram
+	tot      counters
+	scratch  counters
+}
+
+// NewRecorder returns a Recorder with cfg.Shards shards.
+func NewRecorder(cfg RecorderConfig) *Recorder {
+	if cfg.Shards <= 0 {
+		cfg.Shards = 1
+	}
+	if len(cfg.PhaseNames) > MaxPhases {
+		cfg.PhaseNames = cfg.PhaseNames[:MaxPhases]
+	}
+	if cfg.LateThreshold <= 0 {
+		cfg.LateThreshold = DefaultLateThreshold
+	}
+	r := &Recorder{cfg: cfg, shards: make([]Shard, cfg.Shards), interval: NewHistogram()}
+	for i := range r.shards {
+		r.shards[i].late = cfg.LateThreshold
+	}
+	return r
+}
+
+// Shards is the number of shards.
+func (r *Recorder) Shards() int { return len(r.shards) }
+
+// Shard returns the shard for worker id; workers with equal id modulo the
+// shard count share one.
+func (r *Recorder) Shard(workerID int) *Shard {
+	if workerID < 0 {
+		workerID = -workerID
+	}
+	return &r.shards[workerID%len(r.shards)]
+}
+
+// Collect moves every shard's interval data into the run totals and returns
+// the interval's figures. Each shard is locked only long enough to swap its
+// histograms for empty spares and take its counters; merging happens outside
+// the lock, and the swapped-out histograms are reset and become the next
+// shard's spares, so Collect allocates only the first time a distribution
+// is seen.
+func (r *Recorder) Collect() Interval {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.collectLocked()
+}
+
+func (r *Recorder) collectLocked() Interval {
+	var iv Interval
+	r.interval.Reset()
+	for si := range r.shards {
+		sh := &r.shards[si]
+		var used [numHists]bool
+		for m := range numHists {
+			// Spares are allocated before taking the shard lock.
+			if r.spare[m] == nil && sh.h[m] != nil {
+				r.spare[m] = NewHistogram()
+			}
+		}
+		sh.mu.Lock()
+		for m := range numHists {
+			if sh.h[m] != nil && sh.h[m].TotalCount() > 0 {
+				sh.h[m], r.spare[m] = r.spare[m], sh.h[m]
+				used[m] = true
+			}
+		}
+		r.scratch.addAndZero(&sh.c)
+		sh.mu.Unlock()
+		for m := range numHists {
+			if !used[m] {
+				continue
+			}
+			h := r.spare[m]
+			if m == hLatency {
+				r.interval.Merge(h)
+			} else {
+				if r.total[m] == nil {
+					r.total[m] = NewHistogram()
+				}
+				r.total[m].Merge(h)
+			}
+			h.Reset()
+		}
+	}
+	iv.OK, iv.Errors = r.scratch.ok, r.scratch.errors
+	iv.Late, iv.Lagged = r.scratch.late, r.scratch.lagged
+	r.tot.addAndZero(&r.scratch)
+	if r.interval.TotalCount() > 0 {
+		iv.P50 = r.interval.ValueAtQuantile(50)
+		iv.P99 = r.interval.ValueAtQuantile(99)
+		if r.total[hLatency] == nil {
+			r.total[hLatency] = NewHistogram()
+		}
+		r.total[hLatency].Merge(r.interval)
+	}
+	return iv
+}
+
+// HistogramCount is the number of histograms the Recorder has allocated; it
+// depends on shards and distributions in use, never on run length.
+func (r *Recorder) HistogramCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 1 // interval
+	for m := range numHists {
+		if r.spare[m] != nil {
+			n++
+		}
+		if r.total[m] != nil {
+			n++
+		}
+	}
+	for si := range r.shards {
+		sh := &r.shards[si]
+		sh.mu.Lock()
+		for m := range numHists {
+			if sh.h[m] != nil {
+				n++
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// Totals are the run's counters so far (as of the last Collect).
+type Totals struct {
+	OK, Errors, Late, Lagged int64
+}
+
+// Totals returns the counters merged so far.
+func (r *Recorder) Totals() Totals {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return Totals{OK: r.tot.ok, Errors: r.tot.errors, Late: r.tot.late, Lagged: r.tot.lagged}
+}
+
+// Fill collects what is left in the shards and writes the recorded sections
+// of res: requests, latency, service time, schedule lag, error latency, late
+// sends, histograms, phases, cache (without Source), messages, message
+// latency and bytes. The rest (schema, timing, model, timeline, generator,
+// connections) is the caller's.
+func (r *Recorder) Fill(res *Result) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.collectLocked()
+	t := &r.tot
+	kinds := make(map[string]int64, len(t.kinds))
+	for _, k := range t.kinds {
+		if k.n != 0 {
+			kinds[string(k.kind)] = k.n
+		}
+	}
+	res.Requests = Requests{Total: t.ok + t.errors, OK: t.ok, Errors: t.errors, ErrorsByKind: kinds}
+	lat := r.total[hLatency]
+	if lat == nil {
+		lat = NewHistogram()
+		r.total[hLatency] = lat
+	}
+	svc := r.total[hService]
+	if svc == nil {
+		svc = NewHistogram()
+		r.total[hService] = svc
+	}
+	res.Latency = Summarize(lat)
+	res.ServiceTime = Summarize(svc)
+	res.ScheduleLag = nil
+	res.LateSends = LateSends{}
+	if t.lagged > 0 {
+		res.ScheduleLag = SummaryPtr(r.total[hLag])
+		res.LateSends = LateSends{Count: t.late, Fraction: float64(t.late) / float64(t.lagged)}
+	}
+	res.ErrorLatency = SummaryPtr(r.total[hError])
+	res.MessageLatency = SummaryPtr(r.total[hMessage])
+	res.Messages = nil
+	if t.msgSent > 0 || t.msgRecv > 0 {
+		res.Messages = &Messages{Sent: t.msgSent, Received: t.msgRecv}
+	}
+	res.Bytes = nil
+	if t.bytesSent > 0 || t.bytesRecv > 0 {
+		res.Bytes = &Bytes{Sent: t.bytesSent, Received: t.bytesRecv}
+	}
+	res.Cache = NewCache(t.cache[CacheHit], t.cache[CacheMiss], t.cache[CacheRevalidated], t.cache[CacheOther], "")
+
+	res.Histograms = make(map[string]string)
+	put := func(name string, h *Histogram, always bool) error {
+		if h == nil || (!always && h.TotalCount() == 0) {
+			return nil
+		}
+		s, err := EncodeHistogram(h)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		res.Histograms[name] = s
+		return nil
+	}
+	if err := put(HistLatency, lat, true); err != nil {
+		return err
+	}
+	if err := put(HistServiceTime, svc, true); err != nil {
+		return err
+	}
+	if err := put(HistScheduleLag, r.total[hLag], false); err != nil {
+		return err
+	}
+	if err := put(HistError, r.total[hError], false); err != nil {
+		return err
+	}
+	if err := put(HistMessageLatency, r.total[hMessage], false); err != nil {
+		return err
+	}
+	res.Phases = nil
+	for i, name := range r.cfg.PhaseNames {
+		h := r.total[hPhase0+i]
+		if h == nil || h.TotalCount() == 0 {
+			continue
+		}
+		if res.Phases == nil {
+			res.Phases = make(map[string]Summary)
+		}
+		res.Phases[name] = Summarize(h)
+		if err := put(PhaseHistPrefix+name, h, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PhaseHistPrefix prefixes a phase's name in Result.Histograms, e.g.
+// "phase_ttfb", so merges can recompute Result.Phases exactly.
+const PhaseHistPrefix = "phase_"
