@@ -1,0 +1,191 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loadrig/loadrig/internal/metrics"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+
+func sum(base int64) metrics.Summary {
+	return metrics.Summary{Min: base / 4, Mean: float64(base) * 1.1, P50: base, P90: base * 2, P99: base * 5, P999: base * 9, Max: base * 20, N: 4990}
+}
+
+// openResult is a fully populated open-model HTTP result. The figures are
+// fixtures for rendering, not measurements.
+func openResult() *metrics.Result {
+	lag := sum(40)
+	return &metrics.Result{
+		Schema: metrics.Schema, ToolVersion: "loadrig v0.1.0 (abc1234)",
+		StartedAt: time.Date(2026, 11, 28, 18, 0, 0, 0, time.UTC), DurationS: 10,
+		Protocol: "http", Target: "http://127.0.0.1:8080/hello", Name: "baseline",
+		Model:      metrics.Model{Kind: "open", Rate: 500, MaxInflight: 1000},
+		StopReason: metrics.StopDuration,
+		Requests: metrics.Requests{Total: 5000, OK: 4990, Errors: 10,
+			ErrorsByKind: map[string]int64{"http_503": 4, "timeout": 4, "refused": 2}},
+		ThroughputRPS: 499,
+		Latency:       sum(1200), ServiceTime: sum(1100), ScheduleLag: &lag,
+		ErrorLatency: &metrics.Summary{Min: 300, Mean: 700000, P50: 900, P90: 1000000, P99: 1000000, P999: 1000000, Max: 1000000, N: 10},
+		LateSends:    metrics.LateSends{Count: 5, Fraction: 0.001},
+		Phases: map[string]metrics.Summary{
+			"ttfb": sum(1000), "connect": {Min: 80, Mean: 100, P50: 95, P90: 150, P99: 300, P999: 300, Max: 300, N: 50},
+			"dns": {N: 0},
+		},
+		Connections: metrics.Connections{Opened: 50, Reused: 4950, PeakOpen: 50},
+		Cache:       metrics.NewCache(800, 150, 32, 18, "X-Cache"),
+		Bytes:       &metrics.Bytes{Sent: 400000, Received: 2500000},
+		Server:      map[string]any{"store_reads": 170.0, "cache": map[string]any{"strategy": "aside"}},
+		Generator:   metrics.Generator{},
+	}
+}
+
+func closedResult() *metrics.Result {
+	return &metrics.Result{
+		Schema: metrics.Schema, DurationS: 5, Protocol: "grpc", Target: "127.0.0.1:9090",
+		Model:      metrics.Model{Kind: "closed", Concurrency: 50, ThinkTimeUS: 10000},
+		StopReason: metrics.StopCount,
+		Requests:   metrics.Requests{Total: 1000, OK: 1000, ErrorsByKind: map[string]int64{}},
+		ThroughputRPS: 200, Latency: sum(2000), ServiceTime: sum(2000),
+		Messages: &metrics.Messages{Sent: 3000, Received: 2990}, MessageLatency: ptr(sum(300)),
+		Connections: metrics.Connections{Opened: 1, PeakOpen: 1},
+	}
+}
+
+func saturatedResult() *metrics.Result {
+	r := openResult()
+	r.Name = "overloaded"
+	r.Cache = nil
+	r.Phases = nil
+	r.Server = nil
+	r.Bytes = nil
+	r.ErrorLatency = nil
+	r.StopReason = metrics.StopInterrupted
+	r.Model = metrics.Model{Kind: "open", Rate: 10000, Stages: "10s:0-10000,20s:10000", MaxInflight: 100}
+	r.LateSends = metrics.LateSends{Count: 900, Fraction: 0.18}
+	r.Generator = metrics.Generator{Saturated: true}
+	return r
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (run go test ./internal/report -update after checking):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+func TestGolden(t *testing.T) {
+	cases := map[string][]*metrics.Result{
+		"open":      {openResult()},
+		"closed":    {closedResult()},
+		"saturated": {saturatedResult()},
+		"side":      {openResult(), closedResult(), saturatedResult()},
+	}
+	for name, rs := range cases {
+		var txt, md bytes.Buffer
+		if err := Text(&txt, rs...); err != nil {
+			t.Fatal(err)
+		}
+		if err := Markdown(&md, rs...); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, name+".txt", txt.Bytes())
+		golden(t, name+".md", md.Bytes())
+	}
+}
+
+// TestNeverSilent checks the saturation and closed-model remarks appear in
+// every human format: a report must never hide that the generator fell behind.
+func TestNeverSilent(t *testing.T) {
+	late := openResult()
+	late.LateSends = metrics.LateSends{Count: 100, Fraction: 0.02} // flag not set, fraction says it
+	for _, r := range []*metrics.Result{saturatedResult(), late} {
+		for _, render := range []func(*bytes.Buffer, ...*metrics.Result) error{
+			func(b *bytes.Buffer, rs ...*metrics.Result) error { return Text(b, rs...) },
+			func(b *bytes.Buffer, rs ...*metrics.Result) error { return Markdown(b, rs...) },
+		} {
+			var b bytes.Buffer
+			if err := render(&b, r); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(b.String(), "could not keep the schedule") {
+				t.Fatalf("no saturation warning in:\n%s", b.String())
+			}
+		}
+	}
+	var b bytes.Buffer
+	if err := Text(&b, closedResult()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "closed model: latency is service time") {
+		t.Fatalf("no closed-model note:\n%s", b.String())
+	}
+	r := openResult()
+	r.Generator.Note = "tick 1ms"
+	b.Reset()
+	if err := Text(&b, r); err != nil || !strings.Contains(b.String(), "note: tick 1ms") || strings.Contains(b.String(), "WARNING") {
+		t.Fatalf("plain generator note: %v\n%s", err, b.String())
+	}
+}
+
+func TestJSON(t *testing.T) {
+	var b bytes.Buffer
+	if err := JSON(&b, openResult()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := metrics.Decode(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Target != openResult().Target || got.Latency != openResult().Latency {
+		t.Fatalf("round trip lost data: %+v", got)
+	}
+	b.Reset()
+	if err := JSON(&b, openResult(), closedResult()); err != nil {
+		t.Fatal(err)
+	}
+	var arr []metrics.Result
+	if err := json.Unmarshal(b.Bytes(), &arr); err != nil || len(arr) != 2 || arr[1].Protocol != "grpc" {
+		t.Fatalf("array: %v %+v", err, arr)
+	}
+}
+
+func TestNoResults(t *testing.T) {
+	var b bytes.Buffer
+	if Text(&b) == nil || Markdown(&b) == nil || JSON(&b) == nil || Text(&b, nil) == nil {
+		t.Fatal("rendering nothing must fail")
+	}
+}
+
+func TestFormats(t *testing.T) {
+	cases := map[string]string{
+		us(0): "0µs", us(999): "999µs", us(1000): "1.00ms", us(123456): "123.46ms", us(2500000): "2.50s",
+		byteSize(10): "10 B", byteSize(2048): "2.0 KiB", byteSize(5 << 20): "5.0 MiB",
+		pct(0.0123): "1.23%", rate(499): "499.0/s",
+	}
+	for got, want := range cases {
+		if got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+}
