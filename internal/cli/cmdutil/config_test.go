@@ -2,6 +2,7 @@ package cmdutil
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,5 +168,26 @@ func TestGroupCommand(t *testing.T) {
 	root.SetArgs(nil)
 	if err := root.Execute(); err != nil || !strings.Contains(out.String(), "Available Commands") {
 		t.Fatalf("bare group: err %v, out %q", err, out.String())
+	}
+}
+
+func TestWriteFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "r.json")
+	if err := WriteFile(p, func(w io.Writer) error { _, err := w.Write([]byte("one")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(p, func(w io.Writer) error { w.Write([]byte("tw")); return errors.New("disk full") }); err == nil {
+		t.Fatal("want error")
+	}
+	b, _ := os.ReadFile(p)
+	if string(b) != "one" {
+		t.Fatalf("failed write must leave the old file: %q", b)
+	}
+	ents, _ := os.ReadDir(filepath.Dir(p))
+	if len(ents) != 1 {
+		t.Fatalf("temporary files left: %v", ents)
+	}
+	if err := WriteFile(filepath.Join(t.TempDir(), "no", "dir.json"), func(io.Writer) error { return nil }); err == nil {
+		t.Fatal("missing directory must fail")
 	}
 }
