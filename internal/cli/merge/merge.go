@@ -85,4 +85,3 @@ func mergeRun(_ context.Context, opts *Options) error {
 	}
 	return nil
 }
-
