@@ -1,0 +1,32 @@
+// Package rediscache is loadrig's only home of go-redis (ARCHITECTURE.md
+// rule 4): the Redis cache backend, the stream operations write-behind
+// needs, and the launcher that finds a Redis for the user.
+//
+// Backend wraps a redis.UniversalClient built from a URL, so a single node
+// and a Redis Cluster (redis+cluster:// URL) both work. It fails fast (short
+// timeouts, no retries) because the cache layer falls through to the store
+// on any error rather than waiting. A go-redis hook counts dials and
+// commands for connection accounting; Client exposes the client so a
+// server's other Redis users (rate limiting, sessions) share the pool.
+//
+// Values are plain strings holding the cache layer's JSON. The alternative,
+// one Redis hash per entity (HSET field per attribute), would allow partial
+// updates (HINCRBY stock) and HGET of one field, but it costs a map
+// conversion per read, loses the entity's nested slices (order items) or
+// needs them encoded anyway, and makes every backend different; JSON keeps
+// one encoding across in-process and Redis backends and one GET per read.
+// Its cost is re-encoding the whole entity on every write and decoding it on
+// every hit (a few µs for a product).
+//
+// Write-behind uses SetAndAppend (SET + XADD in one MULTI/EXEC), a consumer
+// group (EnsureGroup, ReadGroup), AckDelete (XACK + XDEL, so XLEN is the
+// backlog) and AutoClaim (XAUTOCLAIM) to take over entries a crashed flusher
+// left pending. MULTI/EXEC needs all keys in one slot, so write-behind is not
+// offered on a cluster.
+//
+// Start finds a Redis for a server: the user's --redis-url (mode
+// "external"), else a redis-server from PATH spawned as a child on a free
+// 127.0.0.1 port with persistence off (mode "spawned"), else embedded
+// miniredis (mode "embedded-miniredis"). Instance.Kill and Restart let tests
+// take Redis away mid-run and bring it back on the same port.
+package rediscache
