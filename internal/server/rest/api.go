@@ -1,0 +1,343 @@
+package rest
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/loadrig/loadrig/internal/domain"
+)
+
+// ---- products ----
+
+func (h *Handler) listProducts(w http.ResponseWriter, r *http.Request) error {
+	if !acceptsJSON(r.Header) {
+		return errNotAcceptable
+	}
+	offset, err := queryInt(r, "offset", 0, 1<<30)
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(r, "limit", domain.DefaultPageSize, domain.MaxPageSize)
+	if err != nil {
+		return err
+	}
+	page, err := h.d.Catalog.ListProducts(r.Context(), domain.ProductFilter{
+		Category: r.URL.Query().Get("category"), Offset: offset, Limit: limit,
+	})
+	if err != nil {
+		return err
+	}
+	hd := w.Header()
+	hd["Cache-Control"] = h.cacheControl
+	hd["Vary"] = varyVals
+	writeJSON(w, http.StatusOK, page)
+	return nil
+}
+
+// getProduct answers conditional requests from the version alone when the
+// Catalog knows it without a store read (a cache does): the 304 then costs
+// no store call. A bypassing request always reads the store.
+func (h *Handler) getProduct(w http.ResponseWriter, r *http.Request) error {
+	if !acceptsJSON(r.Header) {
+		return errNotAcceptable
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if conditional(r) && !domain.Bypass(ctx) {
+		if v, ok := h.d.Catalog.ProductVersion(ctx, id); ok {
+			tag := etag('p', id, v.Version)
+			if notModified(r, tag, v.UpdatedAt) {
+				domain.CacheTraceFrom(ctx).Mark(domain.CacheHit)
+				h.setValidators(w, tag, v.UpdatedAt)
+				h.notModified.Add(1)
+				w.WriteHeader(http.StatusNotModified)
+				return nil
+			}
+		}
+	}
+	p, err := h.d.Catalog.GetProduct(ctx, id)
+	if err != nil {
+		return err
+	}
+	h.writeEntity(w, r, etag('p', p.ID, p.Version), p.UpdatedAt, p)
+	return nil
+}
+
+// reviewsPage is the body of GET /api/products/{id}/reviews.
+type reviewsPage struct {
+	ProductID int64           `json:"product_id"`
+	Reviews   []domain.Review `json:"reviews"`
+	Offset    int             `json:"offset"`
+	Limit     int             `json:"limit"`
+}
+
+func (h *Handler) productReviews(w http.ResponseWriter, r *http.Request) error {
+	if !acceptsJSON(r.Header) {
+		return errNotAcceptable
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	offset, err := queryInt(r, "offset", 0, 1<<30)
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(r, "limit", domain.DefaultPageSize, domain.MaxPageSize)
+	if err != nil {
+		return err
+	}
+	rs, err := h.d.Catalog.ProductReviews(r.Context(), id, offset, limit)
+	if err != nil {
+		return err
+	}
+	if rs == nil {
+		rs = []domain.Review{}
+	}
+	hd := w.Header()
+	hd["Cache-Control"] = h.cacheControl
+	hd["Vary"] = varyVals
+	writeJSON(w, http.StatusOK, reviewsPage{ProductID: id, Reviews: rs, Offset: offset, Limit: limit})
+	return nil
+}
+
+// patchProduct applies {"price": .., "stock": ..} (any non-empty subset).
+// The cache strategy invalidates or updates its copy; the change is then
+// published to the feed for streaming clients.
+func (h *Handler) patchProduct(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var patch domain.ProductPatch
+	if err := h.decodeJSON(w, r, &patch); err != nil {
+		return err
+	}
+	if patch.Price == nil && patch.Stock == nil {
+		return domain.Errorf(domain.CodeInvalid, `nothing to update: send {"price": 12.5} and/or {"stock": 7}`)
+	}
+	p, err := h.d.Catalog.UpdateProduct(r.Context(), id, patch)
+	if err != nil {
+		return err
+	}
+	if h.d.Feed != nil {
+		h.d.Feed.Publish(domain.ProductChange{Product: p})
+	}
+	hd := w.Header()
+	hd["Etag"] = []string{etag('p', p.ID, p.Version)}
+	hd["Last-Modified"] = []string{p.UpdatedAt.UTC().Format(http.TimeFormat)}
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (h *Handler) deleteProduct(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := h.d.Catalog.DeleteProduct(r.Context(), id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// ---- users and orders ----
+
+func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) error {
+	if !acceptsJSON(r.Header) {
+		return errNotAcceptable
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	u, err := h.d.Catalog.GetUser(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	h.writeEntity(w, r, etag('u', u.ID, u.Version), u.UpdatedAt, u)
+	return nil
+}
+
+// userOrdersBody is the body of GET /api/users/{id}/orders.
+type userOrdersBody struct {
+	UserID int64          `json:"user_id"`
+	Orders []domain.Order `json:"orders"`
+}
+
+func (h *Handler) userOrders(w http.ResponseWriter, r *http.Request) error {
+	if !acceptsJSON(r.Header) {
+		return errNotAcceptable
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	os, err := h.d.Catalog.UserOrders(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if os == nil {
+		os = []domain.Order{}
+	}
+	hd := w.Header()
+	hd["Cache-Control"] = h.cacheControl
+	hd["Vary"] = varyVals
+	writeJSON(w, http.StatusOK, userOrdersBody{UserID: id, Orders: os})
+	return nil
+}
+
+func (h *Handler) getOrder(w http.ResponseWriter, r *http.Request) error {
+	if !acceptsJSON(r.Header) {
+		return errNotAcceptable
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	o, err := h.d.Catalog.GetOrder(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	h.writeEntity(w, r, etag('o', o.ID, o.Version), o.UpdatedAt, o)
+	return nil
+}
+
+// createOrder places {"user_id": 1, "items": [{"product_id": 3, "quantity": 2}]}
+// and answers 201 with the order and a Location header.
+func (h *Handler) createOrder(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		UserID int64 `json:"user_id"`
+		Items  []struct {
+			ProductID int64 `json:"product_id"`
+			Quantity  int64 `json:"quantity"`
+		} `json:"items"`
+	}
+	if err := h.decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if in.UserID <= 0 {
+		return domain.Errorf(domain.CodeInvalid, "user_id must be a positive integer")
+	}
+	if len(in.Items) == 0 {
+		return domain.Errorf(domain.CodeInvalid, `items must list at least one {"product_id": N, "quantity": N}`)
+	}
+	no := domain.NewOrder{UserID: in.UserID, Items: make([]domain.OrderItem, len(in.Items))}
+	for i, it := range in.Items {
+		if it.ProductID <= 0 || it.Quantity <= 0 {
+			return domain.Errorf(domain.CodeInvalid, "items[%d]: product_id and quantity must be positive integers", i)
+		}
+		no.Items[i] = domain.OrderItem{ProductID: it.ProductID, Quantity: it.Quantity}
+	}
+	o, err := h.d.Catalog.CreateOrder(r.Context(), no)
+	if err != nil {
+		return err
+	}
+	hd := w.Header()
+	hd["Location"] = []string{"/api/orders/" + strconv.FormatInt(o.ID, 10)}
+	hd["Etag"] = []string{etag('o', o.ID, o.Version)}
+	writeJSON(w, http.StatusCreated, o)
+	return nil
+}
+
+// ---- login ----
+
+// loginResponse is the body of POST /api/login.
+type loginResponse struct {
+	Token     string    `json:"token"`
+	TokenType string    `json:"token_type"`
+	Scheme    string    `json:"scheme"` // "jwt" or "session"
+	ExpiresAt time.Time `json:"expires_at"`
+	UserID    int64     `json:"user_id"`
+}
+
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if err := h.decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if in.Email == "" || in.Password == "" {
+		return domain.Errorf(domain.CodeInvalid, `send {"email": "user1@example.com", "password": "..."}`)
+	}
+	if h.d.Login == nil {
+		return domain.Errorf(domain.CodeUnavailable, "login is not available: the data layer cannot check passwords")
+	}
+	u, err := h.d.Login.Authenticate(r.Context(), in.Email, in.Password)
+	if err != nil {
+		return err
+	}
+	tok, err := h.d.Auth.Issue(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	w.Header()["Cache-Control"] = []string{"no-store"}
+	writeJSON(w, http.StatusOK, loginResponse{
+		Token: tok.Value, TokenType: "Bearer", Scheme: h.d.Auth.Kind(), ExpiresAt: tok.ExpiresAt, UserID: u.ID,
+	})
+	return nil
+}
+
+// ---- operations ----
+
+func (h *Handler) healthz(w http.ResponseWriter, _ *http.Request) error {
+	w.Header()["Cache-Control"] = []string{"no-store"}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (h *Handler) stats(w http.ResponseWriter, _ *http.Request) error {
+	w.Header()["Cache-Control"] = []string{"no-store"}
+	writeJSON(w, http.StatusOK, h.Stats())
+	return nil
+}
+
+// Stats returns the /stats document: the Deps.Stats sections plus the
+// handler's own: connections, requests per route, responses by class,
+// rate limiting, auth scheme and uptime.
+func (h *Handler) Stats() map[string]any {
+	out := map[string]any{}
+	if h.d.Stats != nil {
+		for k, v := range h.d.Stats() {
+			out[k] = v
+		}
+	}
+	out["connections"] = map[string]any{"active": h.d.Conns.Active(), "total": h.d.Conns.Total()}
+	reqs := map[string]any{}
+	var total int64
+	for p, rs := range h.routes {
+		if n := rs.n.Load(); n > 0 {
+			reqs[p] = n
+			total += n
+		}
+	}
+	if n := h.unmatched.n.Load(); n > 0 {
+		reqs["unmatched"] = n
+		total += n
+	}
+	out["requests"] = reqs
+	http := map[string]any{
+		"requests":       total,
+		"not_modified":   h.notModified.Load(),
+		"rate_limited":   h.rateLimited.Load(),
+		"limiter_errors": h.limiterErrors.Load(),
+		"panics":         h.panics.Load(),
+	}
+	for c := 1; c <= 5; c++ {
+		http[strconv.Itoa(c)+"xx"] = h.byClass[c].Load()
+	}
+	out["responses"] = http
+	out["auth"] = h.d.Auth.Kind()
+	out["uptime_s"] = time.Since(h.start).Seconds()
+	return out
+}
+
+var errNotAcceptable = &httpError{status: http.StatusNotAcceptable, code: "not_acceptable",
+	msg: "this server only produces application/json; send Accept: application/json"}

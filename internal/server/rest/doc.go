@@ -1,0 +1,35 @@
+// Package rest is loadrig's REST reference server: JSON over HTTP/1.1 in
+// front of a domain.Catalog (the slow store, usually behind a cache
+// strategy). It is one side of the experiment, so everything a cache or a
+// client could exploit is explicit and observable:
+//
+//   - HTTP caching: strong ETags from entity versions ("p<id>-v<version>"),
+//     Last-Modified, Cache-Control max-age (--max-age; 0 sends no-cache), and
+//     conditional GETs. A conditional product GET asks the Catalog for the
+//     version only (ProductVersion); when a cache knows it, the 304 costs no
+//     store call.
+//   - X-Cache on every response, from the domain.CacheTrace the cache layer
+//     marks; a request with Cache-Control: no-cache (or Pragma: no-cache)
+//     bypasses the server-side cache (X-Cache: BYPASS).
+//   - X-Request-ID echoed (when printable, ≤128 bytes) or generated, and
+//     carried by every log line of the request.
+//   - /stats (the server's truth: cache, store, write-behind, connections,
+//     requests per route), /metrics (Prometheus, a private registry), and
+//     /debug/pprof when enabled.
+//
+// Writes (POST /api/orders, PATCH and DELETE /api/products/{id}) need a bearer
+// credential from POST /api/login: a JWT or an opaque session, whichever
+// server.Authenticator is plugged in. Requests under /api/ are rate limited
+// per client IP when a server.Limiter is given; a limiter failure lets the
+// request through (and is counted), so a Redis outage never becomes a 5xx.
+//
+// Errors are application/problem+json (RFC 9457) with a "code" member; the
+// one table mapping domain codes to statuses is in errors.go. The route
+// surface is listed in routes.go.
+//
+// Handlers return errors instead of writing them; the adapter in handler.go
+// writes the problem document. Per-request work outside the Catalog is kept
+// small (one allocation for the request state, two context values, pooled
+// encode buffers) because the benchmark compares this handler against a bare
+// net/http handler serving the same bytes.
+package rest
