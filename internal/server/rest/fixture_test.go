@@ -42,7 +42,9 @@ type memoCatalog struct {
 	gets atomic.Int64 // GetProduct calls, cached or not
 }
 
-func newMemo(c domain.Catalog) *memoCatalog { return &memoCatalog{Catalog: c, m: map[int64]domain.Product{}} }
+func newMemo(c domain.Catalog) *memoCatalog {
+	return &memoCatalog{Catalog: c, m: map[int64]domain.Product{}}
+}
 
 func (c *memoCatalog) GetProduct(ctx context.Context, id int64) (domain.Product, error) {
 	c.gets.Add(1)
