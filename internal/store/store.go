@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -343,24 +342,10 @@ func (s *Store) GetProducts(ctx context.Context, ids []int64) ([]domain.Product,
 	return out, nil
 }
 
-// normPage validates offset and limit and applies the page-size defaults.
-func normPage(offset, limit int) (int, int, error) {
-	if offset < 0 {
-		return 0, 0, domain.Errorf(domain.CodeInvalid, "offset must be >= 0, got %d", offset)
-	}
-	if limit < 0 {
-		return 0, 0, domain.Errorf(domain.CodeInvalid, "limit must be >= 0, got %d", limit)
-	}
-	if limit == 0 {
-		limit = domain.DefaultPageSize
-	}
-	return offset, min(limit, domain.MaxPageSize), nil
-}
-
 // ListProducts returns one page of products ordered by id, optionally of one
 // category. Rows charged: the products returned.
 func (s *Store) ListProducts(ctx context.Context, f domain.ProductFilter) (domain.ProductPage, error) {
-	offset, limit, err := normPage(f.Offset, f.Limit)
+	offset, limit, err := domain.NormalizePage(f.Offset, f.Limit)
 	if err != nil {
 		return domain.ProductPage{}, err
 	}
@@ -389,7 +374,7 @@ func (s *Store) ListProducts(ctx context.Context, f domain.ProductFilter) (domai
 // ProductReviews returns a page of a product's reviews ordered by id. An
 // unknown product is CodeNotFound.
 func (s *Store) ProductReviews(ctx context.Context, productID int64, offset, limit int) ([]domain.Review, error) {
-	offset, limit, err := normPage(offset, limit)
+	offset, limit, err := domain.NormalizePage(offset, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -576,38 +561,9 @@ func (s *Store) CreateOrder(ctx context.Context, in domain.NewOrder) (domain.Ord
 	return o, nil
 }
 
-// ValidatePatch checks a product patch the way UpdateProduct does, so cache
-// strategies that acknowledge writes before the store sees them
-// (write-behind) reject the same input.
-func ValidatePatch(p domain.ProductPatch) error {
-	if p.Price == nil && p.Stock == nil {
-		return domain.Errorf(domain.CodeInvalid, "nothing to update: give price and/or stock")
-	}
-	if p.Price != nil && (*p.Price < 0 || math.IsNaN(*p.Price) || math.IsInf(*p.Price, 0)) {
-		return domain.Errorf(domain.CodeInvalid, "price must be a number >= 0, got %v", *p.Price)
-	}
-	if p.Stock != nil && *p.Stock < 0 {
-		return domain.Errorf(domain.CodeInvalid, "stock must be >= 0, got %d", *p.Stock)
-	}
-	return nil
-}
-
-// ApplyPatch returns p with patch applied and Version bumped, stamped at.
-func ApplyPatch(p domain.Product, patch domain.ProductPatch, at time.Time) domain.Product {
-	if patch.Price != nil {
-		p.Price = *patch.Price
-	}
-	if patch.Stock != nil {
-		p.Stock = *patch.Stock
-	}
-	p.Version++
-	p.UpdatedAt = at
-	return p
-}
-
 // UpdateProduct changes price and/or stock and bumps Version.
 func (s *Store) UpdateProduct(ctx context.Context, id int64, patch domain.ProductPatch) (domain.Product, error) {
-	if err := ValidatePatch(patch); err != nil {
+	if err := patch.Validate(); err != nil {
 		return domain.Product{}, err
 	}
 	var p domain.Product
@@ -618,7 +574,7 @@ func (s *Store) UpdateProduct(ctx context.Context, id int64, patch domain.Produc
 		if !ok {
 			return 0, notFound("product", id)
 		}
-		p = ApplyPatch(cur, patch, s.now())
+		p = patch.Apply(cur, s.now())
 		s.products[id] = p
 		return 1, nil
 	})
@@ -690,18 +646,32 @@ func (s *Store) CreateReviews(ctx context.Context, rs []domain.NewReview) ([]dom
 	return out, nil
 }
 
+// UpsertResult says what UpsertProducts did with each product it was given.
+type UpsertResult struct {
+	Applied int // written
+	Same    int // already in that state at that version (a duplicate delivery)
+	Stale   int // skipped: the store holds a newer version
+	Missing int // skipped: the product no longer exists
+}
+
 // UpsertProducts writes full product states in one call (one Latency plus
-// PerRow per product): the write-behind flusher's batch write. For each
-// product that still exists, Price, Stock (and Name, Description, Category
-// when non-empty) are replaced; Version becomes max(stored+1, given) so it
-// never goes backwards; UpdatedAt is the given one (or now when zero). Ids
-// that no longer exist are skipped, so a late flush never resurrects a
-// deleted product. It returns how many products were written.
-func (s *Store) UpsertProducts(ctx context.Context, ps []domain.Product) (int, error) {
+// PerRow per product): the write-behind flusher's batch write, delivered at
+// least once and possibly out of order. For each product that still exists:
+//   - a higher Version than stored is written as given;
+//   - an equal Version with different fields (another writer, such as an
+//     order taking stock, bumped the store meanwhile) is written with
+//     Version stored+1, last writer wins;
+//   - an equal Version with the same fields is a duplicate and changes nothing;
+//   - a lower Version is stale and skipped (a newer state was flushed first).
+//
+// Price and Stock are replaced, and Name, Description and Category when
+// non-empty; UpdatedAt is the given one (now when zero). Ids that no longer
+// exist are skipped, so a late flush never resurrects a deleted product.
+func (s *Store) UpsertProducts(ctx context.Context, ps []domain.Product) (UpsertResult, error) {
+	var res UpsertResult
 	if len(ps) == 0 {
-		return 0, nil
+		return res, nil
 	}
-	applied := 0
 	err := s.call(ctx, "UpsertProducts", func() (int, error) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -709,6 +679,7 @@ func (s *Store) UpsertProducts(ctx context.Context, ps []domain.Product) (int, e
 		for _, in := range ps {
 			cur, ok := s.products[in.ID]
 			if !ok {
+				res.Missing++
 				continue
 			}
 			next := cur
@@ -719,22 +690,37 @@ func (s *Store) UpsertProducts(ctx context.Context, ps []domain.Product) (int, e
 			if in.Description != "" {
 				next.Description = in.Description
 			}
-			if in.Category != "" && in.Category != cur.Category {
-				s.byCategory[cur.Category] = removeSorted(s.byCategory[cur.Category], cur.ID)
-				s.byCategory[in.Category] = insertSorted(s.byCategory[in.Category], cur.ID)
+			if in.Category != "" {
 				next.Category = in.Category
 			}
-			next.Version = max(cur.Version+1, in.Version)
+			switch {
+			case in.Version < cur.Version:
+				res.Stale++
+				continue
+			case in.Version == cur.Version:
+				next.UpdatedAt = cur.UpdatedAt
+				if next == cur {
+					res.Same++
+					continue
+				}
+				next.Version = cur.Version + 1
+			default:
+				next.Version = in.Version
+			}
 			next.UpdatedAt = in.UpdatedAt
 			if next.UpdatedAt.IsZero() {
 				next.UpdatedAt = now
 			}
+			if next.Category != cur.Category {
+				s.byCategory[cur.Category] = removeSorted(s.byCategory[cur.Category], cur.ID)
+				s.byCategory[next.Category] = insertSorted(s.byCategory[next.Category], cur.ID)
+			}
 			s.products[in.ID] = next
-			applied++
+			res.Applied++
 		}
 		return len(ps), nil
 	})
-	return applied, err
+	return res, err
 }
 
 // ---- helpers ----

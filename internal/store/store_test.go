@@ -273,25 +273,37 @@ func TestListCategory(t *testing.T) {
 func TestUpsertProducts(t *testing.T) {
 	s := New(testData(), Options{Latency: Off, PerRow: Off})
 	ctx := t.Context()
-	p, _ := s.PeekProduct(7)
-	p.Price, p.Stock, p.Version = 1.25, 3, p.Version+1
-	q, _ := s.PeekProduct(8)
-	q.Price, q.Version = 2.5, 1 // stale version: still applied, version moves forward
+	newer, _ := s.PeekProduct(7)
+	newer.Price, newer.Stock, newer.Version = 1.25, 3, newer.Version+1
+	conflict, _ := s.PeekProduct(8)
+	conflict.Price = 2.5 // same version, different fields: another writer bumped the store
+	same, _ := s.PeekProduct(10)
+	stale, _ := s.PeekProduct(11)
+	_, _ = s.UpdateProduct(ctx, 11, domain.ProductPatch{Stock: ptr(int64(1))}) // store now at version 2
+	stale.Price = 99
 	_ = s.DeleteProduct(ctx, 9)
-	n, err := s.UpsertProducts(ctx, []domain.Product{p, q, {ID: 9, Price: 1}})
-	if err != nil || n != 2 {
-		t.Fatalf("upsert: %d %v", n, err)
+	res, err := s.UpsertProducts(ctx, []domain.Product{newer, conflict, same, stale, {ID: 9, Price: 1, Version: 5}})
+	if err != nil || res != (UpsertResult{Applied: 2, Same: 1, Stale: 1, Missing: 1}) {
+		t.Fatalf("upsert: %+v %v", res, err)
 	}
-	if got, _ := s.PeekProduct(7); got.Price != 1.25 || got.Stock != 3 || got.Version != p.Version {
+	if got, _ := s.PeekProduct(7); got.Price != 1.25 || got.Stock != 3 || got.Version != newer.Version {
 		t.Fatalf("7: %+v", got)
 	}
 	if got, _ := s.PeekProduct(8); got.Price != 2.5 || got.Version != 2 {
 		t.Fatalf("8: %+v", got)
 	}
+	if got, _ := s.PeekProduct(11); got.Price == 99 || got.Version != 2 {
+		t.Fatalf("stale write applied to 11: %+v", got)
+	}
 	if _, ok := s.PeekProduct(9); ok {
 		t.Fatal("upsert resurrected deleted product 9")
 	}
-	if st := s.Stats(); st.ByMethod["UpsertProducts"] != 1 {
+	// A duplicate delivery of the same batch changes nothing.
+	again, _ := s.UpsertProducts(ctx, []domain.Product{newer})
+	if again.Same != 1 {
+		t.Fatalf("duplicate: %+v", again)
+	}
+	if st := s.Stats(); st.ByMethod["UpsertProducts"] != 2 {
 		t.Fatalf("stats %+v", st)
 	}
 }
