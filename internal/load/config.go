@@ -1,0 +1,164 @@
+package load
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Defaults of Config fields left zero.
+const (
+	DefaultMaxInflight = 1000
+	DefaultTimeout     = 30 * time.Second
+	DefaultTick        = time.Millisecond
+	DefaultGrace       = 5 * time.Second
+	DefaultInterval    = time.Second
+)
+
+// Config describes one run. The open model is chosen by Rate or Stages, the
+// closed model by Concurrency; Validate rejects mixtures.
+type Config struct {
+	// Rate is the open model's total rate in operations per second (not per
+	// worker). 0 with no Stages selects the closed model.
+	Rate float64
+	// Stages is an open-model schedule with a varying rate; the run length
+	// is the sum of the stage durations, so Duration must be 0 with Stages.
+	Stages []Stage
+	// MaxInflight caps concurrent operations in the open model; when all
+	// are busy the next operation is sent late, never skipped. Workers are
+	// started lazily up to this cap. Default DefaultMaxInflight (1000): a
+	// 10k/s run against a 10 ms server needs ~100.
+	MaxInflight int
+	// Concurrency is the closed model's number of workers.
+	Concurrency int
+	// ThinkTime is the closed model's pause between a worker's operations.
+	// Default 0.
+	ThinkTime time.Duration
+	// Duration is the measured phase's length. 0 with Requests > 0: run
+	// until the count is reached.
+	Duration time.Duration
+	// Requests stops the run after this many measured operations (warm-up
+	// not counted). 0: no limit.
+	Requests int64
+	// Warmup runs operations before the measured phase without recording
+	// them. In a staged open model it holds the first stage's From rate.
+	// Default 0.
+	Warmup time.Duration
+	// Timeout bounds each operation. Default DefaultTimeout (30s).
+	Timeout time.Duration
+	// MaxErrors stops the run with stop reason error_budget when measured
+	// errors (canceled operations excluded) reach it. 0: off.
+	MaxErrors int64
+	// Tick is the open-model scheduler's wake-up period: it wakes at the
+	// next operation's intended start but at most once per Tick, and sends
+	// every operation that is due. Default DefaultTick (1ms).
+	Tick time.Duration
+	// Grace is how long in-flight operations may finish after an interrupt
+	// (parent context canceled) or an error-budget stop before they are
+	// canceled. Default DefaultGrace (5s).
+	Grace time.Duration
+	// Interval is the timeline and progress period. Default DefaultInterval
+	// (1s).
+	Interval time.Duration
+	// Progress, if set, is called once per Interval from the collector
+	// goroutine (warm-up included); it must return quickly.
+	Progress func(Progress)
+	// Shards is the number of recorder shards; 0: min(workers,
+	// 2×GOMAXPROCS, 16).
+	Shards int
+	// CacheSource names where cache statuses came from (e.g. "X-Cache") for
+	// Result.Cache.Source. Default "".
+	CacheSource string
+}
+
+// Progress is a live view of a run, passed to Config.Progress.
+type Progress struct {
+	// Elapsed is time since the phase began (warm-up or measured); Total
+	// is the phase's planned length (0 when the run ends on a count).
+	Elapsed, Total time.Duration
+	// Warmup is true during the warm-up phase; the counters are then 0.
+	Warmup bool
+	// Done counts measured operations completed (ok and errors).
+	Done int64
+	// RPS is the last interval's successful completions per second.
+	RPS float64
+	// P99 is the last interval's 99th percentile latency.
+	P99 time.Duration
+	// Errors counts measured errors so far.
+	Errors int64
+}
+
+func (c Config) open() bool { return c.Rate > 0 || len(c.Stages) > 0 }
+
+// Validate reports the first problem with c as one line saying what is
+// wrong and how to fix it.
+func (c Config) Validate() error {
+	switch {
+	case math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
+		return errors.New("rate must be a finite number of operations per second")
+	case c.Rate < 0:
+		return fmt.Errorf("rate must be greater than 0 (got %g)", c.Rate)
+	case c.Concurrency < 0:
+		return fmt.Errorf("concurrency must be greater than 0 (got %d)", c.Concurrency)
+	case c.Rate > 0 && len(c.Stages) > 0:
+		return errors.New("both a rate and stages are set: use one (stages already give the rate)")
+	case c.open() && c.Concurrency > 0:
+		return errors.New("both a rate and a concurrency are set: choose the open model (rate or stages) or the closed model (concurrency)")
+	case !c.open() && c.Concurrency == 0:
+		return errors.New("no load model: set a rate > 0 (open model) or a concurrency > 0 (closed model)")
+	case c.Duration < 0:
+		return fmt.Errorf("duration must not be negative (got %v)", c.Duration)
+	case c.Requests < 0:
+		return fmt.Errorf("requests must not be negative (got %d)", c.Requests)
+	case len(c.Stages) > 0 && c.Duration > 0:
+		return errors.New("both a duration and stages are set: the stages' durations add up to the run length; drop the duration")
+	case len(c.Stages) == 0 && c.Duration == 0 && c.Requests == 0:
+		return errors.New("no run length: set a duration or a number of requests")
+	case c.Warmup < 0:
+		return fmt.Errorf("warm-up must not be negative (got %v)", c.Warmup)
+	case c.Timeout < 0:
+		return fmt.Errorf("timeout must not be negative (got %v)", c.Timeout)
+	case c.MaxErrors < 0:
+		return fmt.Errorf("max errors must not be negative (got %d)", c.MaxErrors)
+	case c.MaxInflight < 0:
+		return fmt.Errorf("max in-flight must be greater than 0 (got %d)", c.MaxInflight)
+	case c.ThinkTime < 0:
+		return fmt.Errorf("think time must not be negative (got %v)", c.ThinkTime)
+	case c.ThinkTime > 0 && c.open():
+		return errors.New("think time applies to the closed model (concurrency) only; drop it or use a concurrency")
+	case c.Tick < 0, c.Grace < 0, c.Interval < 0:
+		return errors.New("tick, grace and interval must not be negative")
+	case c.Shards < 0:
+		return fmt.Errorf("shards must not be negative (got %d)", c.Shards)
+	}
+	for i, s := range c.Stages {
+		if s.Duration <= 0 || s.From < 0 || s.To < 0 || math.IsNaN(s.From) || math.IsNaN(s.To) ||
+			math.IsInf(s.From, 0) || math.IsInf(s.To, 0) {
+			return fmt.Errorf("stage %d %q: duration must be > 0 and rates finite and >= 0", i+1, s.String())
+		}
+	}
+	if len(c.Stages) > 0 && peakRate(c.Stages) == 0 {
+		return errors.New("every stage has rate 0: nothing would be sent")
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxInflight == 0 {
+		c.MaxInflight = DefaultMaxInflight
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.Tick == 0 {
+		c.Tick = DefaultTick
+	}
+	if c.Grace == 0 {
+		c.Grace = DefaultGrace
+	}
+	if c.Interval == 0 {
+		c.Interval = DefaultInterval
+	}
+	return c
+}
