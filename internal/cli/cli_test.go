@@ -110,3 +110,28 @@ func TestEnvAppliesToCommands(t *testing.T) {
 		t.Fatalf("bad env: %d %q", code, errOut)
 	}
 }
+
+func TestLoadUsageErrors(t *testing.T) {
+	cases := []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{nil, []string{"load", "http", "--rate", "0", "http://127.0.0.1:1/"}, "loadrig: --rate must be > 0 operations/s, got 0; e.g. --rate 1000 (see 'loadrig load http --help')\n"},
+		{nil, []string{"load", "http", "--rate", "x", "http://127.0.0.1:1/"}, `invalid argument "x" for "--rate"`},
+		{map[string]string{"LOADRIG_RATE": "-1"}, []string{"load", "http", "http://127.0.0.1:1/"}, "LOADRIG_RATE must be > 0"},
+		{map[string]string{"LOADRIG_RATE": "5"}, []string{"load", "http", "-c", "2", "http://127.0.0.1:1/"}, "--concurrency (closed model) and LOADRIG_RATE (open model) exclude each other"},
+		{map[string]string{"LOADRIG_MAX_INFLIGHT": "many"}, []string{"load", "http", "http://127.0.0.1:1/"}, `LOADRIG_MAX_INFLIGHT="many" is not a valid --max-inflight`},
+		{nil, []string{"load", "grcp", "x"}, `unknown command "grcp" for "loadrig load"`},
+		{nil, []string{"load", "http"}, "needs the target URL"},
+	}
+	for _, c := range cases {
+		code, _, errOut := run(t, c.env, c.args...)
+		if code != ExitUsage || !strings.Contains(errOut, c.want) || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("%v %v: exit %d, stderr %q; want 2 and %q", c.env, c.args, code, errOut, c.want)
+		}
+	}
+	if code, out, _ := run(t, nil, "load"); code != ExitOK || !strings.Contains(out, "http") {
+		t.Fatalf("bare load: %d %q", code, out)
+	}
+}

@@ -3,6 +3,7 @@ package cli
 import (
 	"github.com/loadrig/loadrig/internal/cli/cmdutil"
 	"github.com/loadrig/loadrig/internal/cli/completion"
+	"github.com/loadrig/loadrig/internal/cli/loadcmd"
 	"github.com/loadrig/loadrig/internal/cli/merge"
 	"github.com/loadrig/loadrig/internal/cli/report"
 	"github.com/loadrig/loadrig/internal/cli/version"
@@ -49,6 +50,7 @@ Exit codes: 0 ok, 1 error, 2 usage or bad input, 3 threshold breached,
 	// root's resolves env and config values for every command.
 	root.AddCommand(version.NewCmdVersion(f, nil))
 	root.AddCommand(completion.NewCmdCompletion(f, nil))
+	root.AddCommand(loadcmd.NewCmdLoad(f))
 	root.AddCommand(report.NewCmdReport(f, nil))
 	root.AddCommand(merge.NewCmdMerge(f, nil))
 

@@ -214,6 +214,10 @@ func latencyTable(r *metrics.Result) table {
 	for _, row := range rows {
 		line := []string{row.name}
 		for _, c := range cols {
+			if c.s.N == 0 && row.name != "n" {
+				line = append(line, "-") // no sample: a 0 would read as a measurement
+				continue
+			}
 			line = append(line, row.get(c.s))
 		}
 		t.rows = append(t.rows, line)
@@ -230,14 +234,17 @@ func notesFor(r *metrics.Result, prefix string) []note {
 	} else if r.Generator.Note != "" {
 		ns = append(ns, note{text: prefix + r.Generator.Note})
 	}
-	if r.Model.Kind == "closed" {
+	if r.Model.Kind == "closed" && !strings.Contains(r.Generator.Note, "closed model") {
 		ns = append(ns, note{text: prefix + closedNote})
 	}
 	if r.StopReason == metrics.StopInterrupted {
 		ns = append(ns, note{warning: true, text: prefix + "the run was interrupted: this is a partial result"})
 	}
-	if r.Requests.Total == 0 {
+	switch {
+	case r.Requests.Total == 0:
 		ns = append(ns, note{warning: true, text: prefix + "no operation completed in the measured phase"})
+	case r.Requests.OK == 0:
+		ns = append(ns, note{warning: true, text: prefix + "every operation failed; see the errors by kind"})
 	}
 	return ns
 }

@@ -189,3 +189,29 @@ func TestFormats(t *testing.T) {
 		}
 	}
 }
+
+func TestAllFailed(t *testing.T) {
+	r := &metrics.Result{Schema: metrics.Schema, Protocol: "http", Target: "http://127.0.0.1:1/", DurationS: 1,
+		Model: metrics.Model{Kind: "open", Rate: 50, MaxInflight: 1000}, StopReason: metrics.StopDuration,
+		Requests:  metrics.Requests{Total: 50, Errors: 50, ErrorsByKind: map[string]int64{"refused": 50}},
+		Generator: metrics.Generator{}}
+	golden(t, "allfailed.txt", func() []byte {
+		var b bytes.Buffer
+		if err := Text(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}())
+}
+
+func TestClosedNoteNotRepeated(t *testing.T) {
+	r := closedResult()
+	r.Generator.Note = "closed model: latency is service time (no schedule, so stalls hide inside the workers)"
+	var b bytes.Buffer
+	if err := Text(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(b.String(), "closed model"); n != 1 {
+		t.Fatalf("closed-model remark printed %d times:\n%s", n, b.String())
+	}
+}

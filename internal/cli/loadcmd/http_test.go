@@ -1,0 +1,365 @@
+package loadcmd
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loadrig/loadrig/internal/cli/cmdutil"
+	"github.com/loadrig/loadrig/internal/cli/iostreams"
+	"github.com/loadrig/loadrig/internal/load"
+	"github.com/loadrig/loadrig/internal/metrics"
+)
+
+func testFactory() *cmdutil.Factory {
+	ios, _, _, _ := iostreams.Test()
+	return &cmdutil.Factory{IOStreams: ios, Getenv: func(string) string { return "" }}
+}
+
+// parse runs `load http` flag parsing and returns the options runF saw.
+func parse(t *testing.T, args ...string) (*HTTPOptions, error) {
+	t.Helper()
+	var got *HTTPOptions
+	cmd := NewCmdHTTP(testFactory(), func(o *HTTPOptions) error { got = o; return nil })
+	cmd.SetArgs(args)
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	err := cmd.Execute()
+	return got, err
+}
+
+func TestHTTPFlags(t *testing.T) {
+	o, err := parse(t, "--rate", "250", "--max-inflight", "64", "-d", "3s", "-X", "POST",
+		"-H", "A: 1", "-H", "B: {{.Seq}}", "--body", "x", "--http2", "--connections", "8",
+		"--expect-status", "200-204", "--cache-header", "CF-Cache-Status", "--data-mode", "random",
+		"--seed", "7", "-o", "out.json", "--format", "json", "-q", "--name", "n1", "http://127.0.0.1:1/p?q={{.Seq}}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.URL != "http://127.0.0.1:1/p?q={{.Seq}}" || o.Method != "POST" || strings.Join(o.Headers, "|") != "A: 1|B: {{.Seq}}" ||
+		o.Body != "x" || !o.HTTP2 || o.Connections != 8 || o.ExpectStatus != "200-204" || o.CacheHeader != "CF-Cache-Status" ||
+		o.DataMode != "random" || o.Seed != 7 {
+		t.Fatalf("http flags: %+v", o)
+	}
+	lf := o.Load
+	if lf.Rate != 250 || lf.MaxInflight != 64 || lf.Duration != 3*time.Second || lf.Output != "out.json" ||
+		lf.Format != "json" || !lf.Quiet || lf.Name != "n1" {
+		t.Fatalf("load flags: %+v", lf)
+	}
+	cfg, err := lf.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Rate != 250 || cfg.MaxInflight != 64 || cfg.Concurrency != 0 || cfg.Duration != 3*time.Second {
+		t.Fatalf("config: %+v", cfg)
+	}
+}
+
+func TestDefaultsAndConfig(t *testing.T) {
+	cases := []struct {
+		args []string
+		want load.Config
+	}{
+		{nil, load.Config{Concurrency: DefaultConcurrency, Duration: DefaultDuration}},
+		{[]string{"-n", "100"}, load.Config{Concurrency: DefaultConcurrency, Requests: 100}},
+		{[]string{"-n", "100", "-d", "5s"}, load.Config{Concurrency: DefaultConcurrency, Requests: 100, Duration: 5 * time.Second}},
+		{[]string{"-c", "3", "--think-time", "10ms"}, load.Config{Concurrency: 3, ThinkTime: 10 * time.Millisecond, Duration: DefaultDuration}},
+		{[]string{"--rate", "10"}, load.Config{Rate: 10, MaxInflight: load.DefaultMaxInflight, Duration: DefaultDuration}},
+		{[]string{"--stages", "1s:0-10,2s:10"}, load.Config{MaxInflight: load.DefaultMaxInflight,
+			Stages: []load.Stage{{Duration: time.Second, From: 0, To: 10}, {Duration: 2 * time.Second, From: 10, To: 10}}}},
+	}
+	for _, c := range cases {
+		o, err := parse(t, append(c.args, "http://127.0.0.1:1/")...)
+		if err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		cfg, err := o.Load.Config()
+		if err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		g, w := cfg, c.want
+		if g.Rate != w.Rate || g.Concurrency != w.Concurrency || g.Duration != w.Duration || g.Requests != w.Requests ||
+			g.MaxInflight != w.MaxInflight || g.ThinkTime != w.ThinkTime || load.FormatStages(g.Stages) != load.FormatStages(w.Stages) {
+			t.Errorf("%v: got %+v, want %+v", c.args, g, w)
+		}
+		if g.Timeout != load.DefaultTimeout || g.Tick != load.DefaultTick || g.Grace != load.DefaultGrace {
+			t.Errorf("%v: engine defaults not passed: %+v", c.args, g)
+		}
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--rate", "0", "http://127.0.0.1:1/"}, "--rate must be > 0"},
+		{[]string{"--rate", "-1", "http://127.0.0.1:1/"}, "--rate must be > 0"},
+		{[]string{"--rate", "fast", "http://127.0.0.1:1/"}, `invalid argument "fast"`},
+		{[]string{"--stages", "10s", "http://127.0.0.1:1/"}, "--stages"},
+		{[]string{"--stages", "1s:0", "http://127.0.0.1:1/"}, "every stage has rate 0"},
+		{[]string{"--rate", "5", "--stages", "1s:5", "http://127.0.0.1:1/"}, "give one of them"},
+		{[]string{"--rate", "5", "-c", "2", "http://127.0.0.1:1/"}, "exclude each other"},
+		{[]string{"-c", "0", "http://127.0.0.1:1/"}, "at least 1 worker"},
+		{[]string{"--rate", "5", "--think-time", "1s", "http://127.0.0.1:1/"}, "closed model"},
+		{[]string{"--max-inflight", "5", "http://127.0.0.1:1/"}, "open model"},
+		{[]string{"-d", "0", "http://127.0.0.1:1/"}, "needs --requests"},
+		{[]string{"-n", "-3", "http://127.0.0.1:1/"}, "must not be negative"},
+		{[]string{"--timeout", "0s", "http://127.0.0.1:1/"}, "--timeout and --tick must be > 0"},
+		{[]string{"--format", "yaml", "http://127.0.0.1:1/"}, "unknown --format"},
+		{[]string{"127.0.0.1:8080"}, "is not a URL"},
+		{[]string{"ftp://127.0.0.1/"}, `scheme "ftp"`},
+		{[]string{"http:///path"}, "has no host"},
+		{[]string{"http://{{.Seq}}/"}, "not in the host"},
+		{[]string{"--data-mode", "sorted", "http://127.0.0.1:1/"}, "--data-mode"},
+		{[]string{"--expect-status", "abc", "http://127.0.0.1:1/"}, "--expect-status"},
+		{[]string{"-H", "novalue", "http://127.0.0.1:1/"}, "Name: value"},
+		{[]string{"--connections", "-1", "http://127.0.0.1:1/"}, "--connections"},
+		{[]string{}, "needs the target URL"},
+		{[]string{"http://a/", "http://b/"}, "takes 1 argument"},
+		{[]string{"--nope", "http://a/"}, "unknown flag"},
+	}
+	for _, c := range cases {
+		_, err := parse(t, c.args...)
+		var fe *cmdutil.FlagError
+		if !errors.As(err, &fe) {
+			// pflag's parse errors become FlagErrors through the root's
+			// FlagErrorFunc (tested in package cli); here they are plain.
+			parseErr := strings.Contains(c.want, "unknown flag") || strings.Contains(c.want, "invalid argument")
+			if !parseErr || err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%v: want a usage error containing %q, got %v", c.args, c.want, err)
+			}
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %q lacks %q", c.args, err, c.want)
+		}
+	}
+}
+
+func TestDriverOptionsFiles(t *testing.T) {
+	dir := t.TempDir()
+	body := filepath.Join(dir, "body.json")
+	os.WriteFile(body, []byte(`{"id": {{.Row.id}}}`), 0o644)
+	data := filepath.Join(dir, "rows.csv")
+	os.WriteFile(data, []byte("id\n1\n2\n"), 0o644)
+	o, err := parse(t, "--body", "@"+body, "--data", data, "--expect-status", "2xx", "http://127.0.0.1:1/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := o.driverOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Body != `{"id": {{.Row.id}}}` || d.Data == nil || len(d.ExpectStatus) != 1 || d.ExpectStatus[0].Lo != 200 {
+		t.Fatalf("driver options: %+v", d)
+	}
+	for _, args := range [][]string{
+		{"--body", "@" + filepath.Join(dir, "missing.json"), "http://127.0.0.1:1/"},
+		{"--data", filepath.Join(dir, "missing.csv"), "http://127.0.0.1:1/"},
+	} {
+		o, err := parse(t, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = o.driverOptions()
+		var fe *cmdutil.FlagError
+		if !errors.As(err, &fe) || !strings.Contains(err.Error(), "missing") {
+			t.Fatalf("%v: want FlagError naming the file, got %v", args, err)
+		}
+	}
+}
+
+// fakeDriver satisfies load.Driver for Execute tests that use a fake Runner.
+type fakeDriver struct{}
+
+func (fakeDriver) Protocol() string { return "http" }
+func (fakeDriver) Target() string   { return "http://127.0.0.1:1/" }
+func (fakeDriver) NewWorker(context.Context, int) (load.Worker, error) {
+	return nil, errors.New("unused")
+}
+func (fakeDriver) Close() error        { return nil }
+func (fakeDriver) CacheSource() string { return "X-Cache" }
+
+func fakeResult(stop string) *metrics.Result {
+	return &metrics.Result{Schema: metrics.Schema, Protocol: "http", Target: "http://127.0.0.1:1/", DurationS: 1,
+		Model: metrics.Model{Kind: "closed", Concurrency: 1}, StopReason: stop,
+		Requests: metrics.Requests{Total: 3, OK: 3}, Latency: metrics.Summary{P50: 100, N: 3}, ServiceTime: metrics.Summary{P50: 100, N: 3}}
+}
+
+func TestExecute(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "r.json")
+	o, err := parse(t, "-c", "1", "-n", "3", "-o", out, "--name", "mine", "http://127.0.0.1:1/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ios, _, stdout, stderr := iostreams.Test()
+	var sawCfg load.Config
+	runner := func(_ context.Context, d load.Driver, cfg load.Config) (*metrics.Result, error) {
+		sawCfg = cfg
+		return fakeResult(metrics.StopCount), nil
+	}
+	if err := Execute(t.Context(), Run{IO: ios, Flags: &o.Load, Driver: fakeDriver{}, ToolVersion: "loadrig test", Runner: runner}); err != nil {
+		t.Fatal(err)
+	}
+	if sawCfg.CacheSource != "X-Cache" || sawCfg.Progress != nil || sawCfg.Requests != 3 {
+		t.Fatalf("config given to the engine: %+v", sawCfg)
+	}
+	r, err := metrics.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ToolVersion != "loadrig test" || r.Name != "mine" {
+		t.Fatalf("result file: %+v", r)
+	}
+	if !strings.Contains(stdout.String(), "http load on http://127.0.0.1:1/") || !strings.Contains(stdout.String(), "result written to "+out) {
+		t.Fatalf("stdout:\n%s", stdout)
+	}
+	if stderr.Len() != 0 {
+		t.Fatalf("no progress expected off a terminal, got %q", stderr)
+	}
+
+	// --format json prints the result file; an interrupted run still
+	// prints and writes it, then reports ErrInterrupted (exit 130).
+	o, _ = parse(t, "-c", "1", "--format", "json", "-o", out, "http://127.0.0.1:1/")
+	ios, _, stdout, _ = iostreams.Test()
+	runner = func(context.Context, load.Driver, load.Config) (*metrics.Result, error) {
+		return fakeResult(metrics.StopInterrupted), nil
+	}
+	err = Execute(t.Context(), Run{IO: ios, Flags: &o.Load, Driver: fakeDriver{}, Runner: runner})
+	if !errors.Is(err, cmdutil.ErrInterrupted) {
+		t.Fatalf("want ErrInterrupted, got %v", err)
+	}
+	if r, err := metrics.Decode(stdout); err != nil || r.StopReason != metrics.StopInterrupted {
+		t.Fatalf("stdout JSON: %v %+v", err, r)
+	}
+	if r, err := metrics.Load(out); err != nil || r.StopReason != metrics.StopInterrupted {
+		t.Fatalf("partial result file: %v %+v", err, r)
+	}
+
+	// An engine error without a result is returned as is.
+	boom := errors.New("worker 0: dial: boom")
+	runner = func(context.Context, load.Driver, load.Config) (*metrics.Result, error) { return nil, boom }
+	if err := Execute(t.Context(), Run{IO: ios, Flags: &o.Load, Driver: fakeDriver{}, Runner: runner}); !errors.Is(err, boom) {
+		t.Fatalf("want engine error, got %v", err)
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	got := formatProgress(load.Progress{Elapsed: 2 * time.Second, Total: 10 * time.Second, Done: 1500, RPS: 749.5, P99: 1234 * time.Microsecond, Errors: 2})
+	if want := "2s/10s  1500 done  749.5/s  p99 1.23ms  errors 2"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if got := formatProgress(load.Progress{Elapsed: time.Second, Total: 5 * time.Second, Warmup: true}); got != "warm-up  1s/5s  0 done  0.0/s  p99 -  errors 0" {
+		t.Fatalf("warm-up: %q", got)
+	}
+	var b strings.Builder
+	p := &progressLine{w: &b}
+	p.update(load.Progress{Elapsed: time.Second, Done: 10, RPS: 10})
+	p.update(load.Progress{Elapsed: 2 * time.Second, Done: 5, RPS: 5})
+	p.finish()
+	s := b.String()
+	if !strings.HasPrefix(s, "\r1s  10 done") || strings.Contains(s, "\n") || !strings.HasSuffix(s, "\r") {
+		t.Fatalf("progress drawing: %q", s)
+	}
+	var nilp *progressLine
+	nilp.finish() // must not panic
+}
+
+// TestHTTPRunEndToEnd runs the real engine and driver against an
+// in-process target, bounded by count.
+func TestHTTPRunEndToEnd(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Cache", "HIT")
+		w.Write([]byte("hello"))
+	}))
+	defer srv.Close()
+	out := filepath.Join(t.TempDir(), "r.json")
+	o, err := parse(t, "-c", "2", "-n", "40", "-d", "30s", "-o", out, "--expect-body-contains", "hello", srv.URL+"/hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ios, _, stdout, _ := iostreams.Test()
+	o.IO, o.ToolVersion = ios, "loadrig e2e"
+	if err := httpRun(t.Context(), o); err != nil {
+		t.Fatal(err)
+	}
+	r, err := metrics.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Requests.Total != 40 || r.Requests.OK != 40 || r.StopReason != metrics.StopCount || r.ToolVersion != "loadrig e2e" {
+		t.Fatalf("result: %+v", r.Requests)
+	}
+	if r.Cache == nil || r.Cache.Hits != 40 || r.Cache.Source != "X-Cache" {
+		t.Fatalf("cache: %+v", r.Cache)
+	}
+	if !strings.Contains(stdout.String(), "40 total, 40 ok, 0 errors") || !strings.Contains(stdout.String(), "hit ratio 100.00%") {
+		t.Fatalf("summary:\n%s", stdout)
+	}
+}
+
+// TestHTTPRunUnreachable checks that a target nobody listens on is a
+// measured run of refused errors, not a failure.
+func TestHTTPRunUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	o, err := parse(t, "-c", "1", "-n", "5", "--format", "json", "http://"+addr+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ios, _, stdout, _ := iostreams.Test()
+	o.IO = ios
+	if err := httpRun(t.Context(), o); err != nil {
+		t.Fatalf("an unreachable target must not fail the command: %v", err)
+	}
+	r, err := metrics.Decode(stdout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Requests.Errors != 5 || r.Requests.ErrorsByKind["refused"] != 5 {
+		t.Fatalf("want 5 refused errors, got %+v", r.Requests)
+	}
+}
+
+// TestHTTPRunInterrupted cancels the run's context like SIGINT does: the
+// partial result is written with stop reason interrupted and the command
+// reports ErrInterrupted (exit 130).
+func TestHTTPRunInterrupted(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer srv.Close()
+	out := filepath.Join(t.TempDir(), "r.json")
+	o, err := parse(t, "--rate", "200", "-d", "20s", "--grace", "1s", "-o", out, srv.URL+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ios, _, stdout, _ := iostreams.Test()
+	o.IO = ios
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	err = httpRun(ctx, o)
+	if !errors.Is(err, cmdutil.ErrInterrupted) {
+		t.Fatalf("want ErrInterrupted, got %v", err)
+	}
+	r, lerr := metrics.Load(out)
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	if r.StopReason != metrics.StopInterrupted || r.Requests.Total == 0 {
+		t.Fatalf("partial result: stop %q, requests %+v", r.StopReason, r.Requests)
+	}
+	if !strings.Contains(stdout.String(), "interrupted") {
+		t.Fatalf("summary does not say interrupted:\n%s", stdout)
+	}
+}

@@ -1,0 +1,150 @@
+package loadcmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/loadrig/loadrig/internal/cli/cmdutil"
+	"github.com/loadrig/loadrig/internal/cli/iostreams"
+	clireport "github.com/loadrig/loadrig/internal/cli/report"
+	"github.com/loadrig/loadrig/internal/load"
+	"github.com/loadrig/loadrig/internal/metrics"
+)
+
+// Runner runs the engine; load.Run in production, a fake in tests.
+type Runner func(ctx context.Context, d load.Driver, cfg load.Config) (*metrics.Result, error)
+
+// Run is what a protocol command hands to Execute.
+type Run struct {
+	IO          *iostreams.IOStreams // injected streams
+	Flags       *LoadFlags           // the validated shared flags
+	Driver      load.Driver          // the protocol's driver; Execute does not close it
+	ToolVersion string               // goes into Result.ToolVersion
+	Runner      Runner               // nil: load.Run
+}
+
+// Execute runs one load test and does everything user-facing around it:
+// the live progress line on a terminal, the summary or JSON on stdout, the
+// -o result file. It returns cmdutil.ErrInterrupted when the run was stopped
+// by a signal (after printing and writing the partial result), so the
+// process exits 130.
+func Execute(ctx context.Context, r Run) error {
+	cfg, err := r.Flags.Config()
+	if err != nil {
+		return err
+	}
+	if cs, ok := r.Driver.(interface{ CacheSource() string }); ok {
+		cfg.CacheSource = cs.CacheSource()
+	}
+	var prog *progressLine
+	if !r.Flags.Quiet && r.IO.ShowProgress() {
+		prog = &progressLine{w: r.IO.ErrOut}
+		cfg.Progress = prog.update
+	}
+	run := r.Runner
+	if run == nil {
+		run = load.Run
+	}
+	res, runErr := run(ctx, r.Driver, cfg)
+	prog.finish()
+	if res == nil {
+		if runErr == nil {
+			runErr = errors.New("the engine returned no result")
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w: %v", cmdutil.ErrInterrupted, runErr)
+		}
+		return runErr
+	}
+	res.ToolVersion = r.ToolVersion
+	if r.Flags.Name != "" {
+		res.Name = r.Flags.Name
+	}
+	if r.Flags.Output != "" {
+		if err := cmdutil.WriteFile(r.Flags.Output, res.Write); err != nil {
+			return err
+		}
+	}
+	if err := clireport.Render(r.IO.Out, r.Flags.Format, res); err != nil {
+		return err
+	}
+	if r.Flags.Output != "" && r.Flags.Format == "text" {
+		fmt.Fprintf(r.IO.Out, "\nresult written to %s\n", r.Flags.Output)
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if res.StopReason == metrics.StopInterrupted || ctx.Err() != nil {
+		return cmdutil.ErrInterrupted
+	}
+	return nil
+}
+
+// progressLine draws the live progress line on a terminal: one line,
+// rewritten in place with \r each time the engine reports.
+type progressLine struct {
+	mu   sync.Mutex
+	w    io.Writer
+	last int // width of the last line drawn
+}
+
+func (p *progressLine) update(pr load.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	line := formatProgress(pr)
+	pad := ""
+	if n := len(line); n < p.last {
+		pad = strings.Repeat(" ", p.last-n)
+	}
+	p.last = len(line)
+	fmt.Fprint(p.w, "\r"+line+pad)
+}
+
+// finish clears the line so the summary starts on a clean one. Safe on nil.
+func (p *progressLine) finish() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.last > 0 {
+		fmt.Fprint(p.w, "\r"+strings.Repeat(" ", p.last)+"\r")
+		p.last = 0
+	}
+}
+
+// formatProgress renders one progress report: phase, elapsed/total,
+// operations done, rate, p99 and errors.
+func formatProgress(pr load.Progress) string {
+	var b strings.Builder
+	if pr.Warmup {
+		b.WriteString("warm-up  ")
+	}
+	b.WriteString(roundDur(pr.Elapsed))
+	if pr.Total > 0 {
+		b.WriteString("/" + roundDur(pr.Total))
+	}
+	fmt.Fprintf(&b, "  %d done  %.1f/s  p99 %s  errors %d", pr.Done, pr.RPS, fmtLatency(pr.P99), pr.Errors)
+	return b.String()
+}
+
+func roundDur(d time.Duration) string {
+	return d.Round(time.Second).String()
+}
+
+func fmtLatency(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "-"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%dµs", d.Microseconds())
+	case d < time.Second:
+		return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%.2fs", d.Seconds())
+}

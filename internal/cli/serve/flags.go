@@ -1,0 +1,186 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/loadrig/loadrig/internal/cli/cmdutil"
+	"github.com/loadrig/loadrig/internal/server"
+	"github.com/loadrig/loadrig/internal/server/stack"
+)
+
+// ServerFlags are the flags every `serve <protocol>` command shares. Embed
+// it in the command's options and call AddFlags on its flag set.
+type ServerFlags struct {
+	// Cache is --cache: none, lru, tinylfu or redis. Default none.
+	Cache string
+	// Strategy is --strategy: aside, write-through or write-behind.
+	// Default aside.
+	Strategy string
+	// TTL is --ttl: cache entry lifetime. Default 1m.
+	TTL time.Duration
+	// CacheSize is --cache-size: entries of the in-process caches. Default
+	// 0: the backend's default.
+	CacheSize int
+	// RedisURL is --redis-url: use this Redis. Default "": spawn
+	// redis-server from PATH (or embedded miniredis) when a Redis-backed
+	// option is chosen.
+	RedisURL string
+	// StoreLatency is --store-latency: the store's per-call cost. Default
+	// 2ms; 0 makes calls free.
+	StoreLatency time.Duration
+	// StorePerRow is --store-per-row: the store's per-row cost. Default 20µs.
+	StorePerRow time.Duration
+	// StoreJitter is --store-jitter: random extra cost per call. Default 0.
+	StoreJitter time.Duration
+	// StorePool is --store-pool: the store's connection pool; 0 is
+	// unbounded. Default 8.
+	StorePool int
+	// MaxAge is --max-age: Cache-Control max-age of GET responses; 0 sends
+	// no-cache. Default 0.
+	MaxAge time.Duration
+	// Seed is --seed: the dataset seed. Default 1.
+	Seed int64
+	// Dataset is --dataset: small, medium or large. Default small.
+	Dataset string
+	// Session is --session: jwt or redis. Default jwt.
+	Session string
+	// JWTSecret is --jwt-secret: HMAC key for JWTs. Default "": random per
+	// process.
+	JWTSecret string
+	// TokenTTL is --token-ttl: lifetime of issued tokens. Default 1h.
+	TokenTTL time.Duration
+	// RateLimit is --rate-limit: per-client limit like 100/s or 100/s:20
+	// (burst). Default "": none.
+	RateLimit string
+	// BodyLimit is --body-limit: largest request body in bytes. Default 1 MiB.
+	BodyLimit int64
+	// Pprof is --pprof: mount /debug/pprof. Default false.
+	Pprof bool
+	// LogLevel is --log-level: debug, info, warn or error. Default info.
+	LogLevel string
+	// LogFormat is --log-format: text or json. Default text.
+	LogFormat string
+	// ShutdownTimeout is --shutdown-timeout: how long draining requests,
+	// and then the write-behind backlog, may each take. Default 10s.
+	ShutdownTimeout time.Duration
+}
+
+// AddFlags registers the shared server flags on fs with their defaults.
+func (f *ServerFlags) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&f.Cache, "cache", "none", "cache backend: none, lru, tinylfu or redis")
+	fs.StringVar(&f.Strategy, "strategy", "aside", "cache write strategy: aside, write-through or write-behind (redis)")
+	fs.DurationVar(&f.TTL, "ttl", time.Minute, "cache entry lifetime")
+	fs.IntVar(&f.CacheSize, "cache-size", 0, "entries in the in-process caches (0: backend default)")
+	fs.StringVar(&f.RedisURL, "redis-url", "", "Redis to use (redis://host:port); default: spawn redis-server from PATH, else embedded miniredis")
+	fs.DurationVar(&f.StoreLatency, "store-latency", 2*time.Millisecond, "the store's cost per call (0: free)")
+	fs.DurationVar(&f.StorePerRow, "store-per-row", 20*time.Microsecond, "the store's cost per row read or written (0: free)")
+	fs.DurationVar(&f.StoreJitter, "store-jitter", 0, "random extra cost per store call, uniform in [0, D)")
+	fs.IntVar(&f.StorePool, "store-pool", 8, "the store's connection pool; calls queue when all are busy (0: unbounded)")
+	fs.DurationVar(&f.MaxAge, "max-age", 0, "Cache-Control max-age of GET responses (0: no-cache, clients revalidate)")
+	fs.Int64Var(&f.Seed, "seed", 1, "seed of the generated dataset")
+	fs.StringVar(&f.Dataset, "dataset", "small", "dataset size: small, medium or large")
+	fs.StringVar(&f.Session, "session", "jwt", "auth for writes: jwt (stateless tokens) or redis (sessions in Redis)")
+	fs.StringVar(&f.JWTSecret, "jwt-secret", "", "HMAC secret for JWTs (default: random per process)")
+	fs.DurationVar(&f.TokenTTL, "token-ttl", time.Hour, "lifetime of issued tokens and sessions")
+	fs.StringVar(&f.RateLimit, "rate-limit", "", "per-client rate limit, e.g. 100/s or 100/s:20 (burst); Redis GCRA when a Redis is in use")
+	fs.Int64Var(&f.BodyLimit, "body-limit", 1<<20, "largest request body in bytes (larger: 413)")
+	fs.BoolVar(&f.Pprof, "pprof", false, "serve /debug/pprof")
+	fs.StringVar(&f.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&f.LogFormat, "log-format", "text", "log format: text or json")
+	fs.DurationVar(&f.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM, time allowed to drain requests, then the write-behind backlog")
+}
+
+// Validate checks the values that need more than their type, as usage
+// errors (exit 2).
+func (f *ServerFlags) Validate() error {
+	if _, err := f.StackConfig(nil); err != nil {
+		return err
+	}
+	if _, err := server.NewLogger(io.Discard, server.LogOptions{Level: f.LogLevel, Format: f.LogFormat}); err != nil {
+		return cmdutil.FlagErrorf("%v", err)
+	}
+	switch {
+	case f.MaxAge < 0:
+		return cmdutil.FlagErrorf("--max-age must not be negative (got %v)", f.MaxAge)
+	case f.BodyLimit <= 0:
+		return cmdutil.FlagErrorf("--body-limit must be > 0 bytes (got %d)", f.BodyLimit)
+	case f.ShutdownTimeout <= 0:
+		return cmdutil.FlagErrorf("--shutdown-timeout must be > 0 (got %v)", f.ShutdownTimeout)
+	case f.TokenTTL <= 0:
+		return cmdutil.FlagErrorf("--token-ttl must be > 0 (got %v)", f.TokenTTL)
+	case f.CacheSize < 0:
+		return cmdutil.FlagErrorf("--cache-size must not be negative (got %d)", f.CacheSize)
+	}
+	return nil
+}
+
+// StackConfig returns the stack configuration of the flags; bad values are
+// usage errors.
+func (f *ServerFlags) StackConfig(log *slog.Logger) (stack.Config, error) {
+	rate, err := server.ParseRate(f.RateLimit)
+	if err != nil {
+		return stack.Config{}, cmdutil.FlagErrorf("--rate-limit: %v", err)
+	}
+	c := stack.Config{
+		Cache: f.Cache, Strategy: f.Strategy, TTL: f.TTL, CacheSize: f.CacheSize, RedisURL: f.RedisURL,
+		StoreLatency: f.StoreLatency, StorePerRow: f.StorePerRow, StoreJitter: f.StoreJitter, StorePool: f.StorePool,
+		Dataset: f.Dataset, Seed: f.Seed, Session: f.Session, TokenTTL: f.TokenTTL, RateLimit: rate, Logger: log,
+	}
+	if f.JWTSecret != "" {
+		c.JWTKey = []byte(f.JWTSecret)
+	}
+	if err := c.Validate(); err != nil {
+		return stack.Config{}, cmdutil.FlagErrorWrap(err)
+	}
+	return c, nil
+}
+
+// Logger returns the logger the flags ask for, writing to w (stderr).
+func (f *ServerFlags) Logger(w io.Writer) (*slog.Logger, error) {
+	l, err := server.NewLogger(w, server.LogOptions{Level: f.LogLevel, Format: f.LogFormat})
+	if err != nil {
+		return nil, cmdutil.FlagErrorf("%v", err)
+	}
+	return l, nil
+}
+
+// StartStack validates the flags and builds the shared server stack,
+// logging to w. The caller closes the stack with CloseStack after its
+// servers stop.
+func (f *ServerFlags) StartStack(ctx context.Context, w io.Writer) (*stack.Stack, *slog.Logger, error) {
+	if err := f.Validate(); err != nil {
+		return nil, nil, err
+	}
+	log, err := f.Logger(w)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := f.StackConfig(log)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := stack.New(ctx, cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("start server stack: %w", err)
+	}
+	return st, log, nil
+}
+
+// CloseStack drains the stack (write-behind backlog) within the shutdown
+// timeout; ctx may already be canceled (the usual case on SIGTERM).
+func (f *ServerFlags) CloseStack(ctx context.Context, st *stack.Stack, log *slog.Logger) error {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.ShutdownTimeout)
+	defer cancel()
+	if err := st.Close(dctx); err != nil {
+		log.Error("stack did not close cleanly", "err", err)
+		return err
+	}
+	log.Info("stack closed")
+	return nil
+}

@@ -1,0 +1,27 @@
+package serve
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/loadrig/loadrig/internal/cli/cmdutil"
+)
+
+// NewCmdServe returns `loadrig serve`, the parent of the reference servers.
+// Add a protocol with one AddCommand line here.
+func NewCmdServe(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve <protocol> [flags]",
+		Short: "Run a reference server (the experiment) over the slow store and a cache",
+		Long: `Run one of loadrig's reference servers: a shop API over a seeded, deliberately
+slow in-memory store, with a selectable cache (in-process LRU or TinyLFU, or
+Redis) and write strategy (cache-aside, write-through, write-behind). Aim
+'loadrig load' at it to see what each choice does to latency and store load.
+
+A Redis-backed option without --redis-url spawns redis-server from PATH on a
+free loopback port (or uses embedded miniredis when there is none); the log
+and /stats (redis_mode) say which.`,
+	}
+	cmdutil.GroupCommand(cmd)
+	cmd.AddCommand(NewCmdServeREST(f, nil))
+	return cmd
+}
