@@ -50,9 +50,9 @@ func openResult() *metrics.Result {
 func closedResult() *metrics.Result {
 	return &metrics.Result{
 		Schema: metrics.Schema, DurationS: 5, Protocol: "grpc", Target: "127.0.0.1:9090",
-		Model:      metrics.Model{Kind: "closed", Concurrency: 50, ThinkTimeUS: 10000},
-		StopReason: metrics.StopCount,
-		Requests:   metrics.Requests{Total: 1000, OK: 1000, ErrorsByKind: map[string]int64{}},
+		Model:         metrics.Model{Kind: "closed", Concurrency: 50, ThinkTimeUS: 10000},
+		StopReason:    metrics.StopCount,
+		Requests:      metrics.Requests{Total: 1000, OK: 1000, ErrorsByKind: map[string]int64{}},
 		ThroughputRPS: 200, Latency: sum(2000), ServiceTime: sum(2000),
 		Messages: &metrics.Messages{Sent: 3000, Received: 2990}, MessageLatency: ptr(sum(300)),
 		Connections: metrics.Connections{Opened: 1, PeakOpen: 1},
