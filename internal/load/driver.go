@@ -75,7 +75,8 @@ type EventSink interface {
 type Op struct {
 	seq    uint64
 	base   time.Time     // run start (monotonic reading)
-	sentAt time.Duration // offset from base when the request went out; 0: not marked
+	sentAt time.Duration // offset from base when the request went out, if marked
+	marked bool          // MarkSent was called during this operation
 	sink   EventSink     // nil in warm-up: events are not recorded
 }
 
@@ -87,7 +88,7 @@ func (o *Op) Seq() uint64 { return o.seq }
 // wait for something (a pooled connection, a stream slot) before sending call
 // it so that service time excludes that wait; otherwise the engine takes the
 // moment it called Do.
-func (o *Op) MarkSent() { o.sentAt = time.Since(o.base) }
+func (o *Op) MarkSent() { o.sentAt, o.marked = time.Since(o.base), true }
 
 // MessageSent counts n messages sent within this operation (streams, sockets).
 func (o *Op) MessageSent(n int) {

@@ -133,7 +133,8 @@ func (s *Shard) hist(i int) *Histogram {
 
 // RecordOp records one finished operation. Errors never enter the latency,
 // service-time or phase histograms: their latency goes to the error
-// histogram. Schedule lag is recorded for every operation, failed or not,
+// histogram, except ErrCanceled (an operation the run's stop cut short),
+// which is only counted. Schedule lag is recorded for every operation, failed or not,
 // because it describes the generator, not the target.
 func (s *Shard) RecordOp(smp *Sample) {
 	s.mu.Lock()
@@ -157,7 +158,9 @@ func (s *Shard) RecordOp(smp *Sample) {
 		}
 	} else {
 		s.c.errors++
-		s.hist(hError).RecordValue(Micros(smp.Latency))
+		if smp.Err != ErrCanceled { // cut short by the run's stop: not a latency of the target
+			s.hist(hError).RecordValue(Micros(smp.Latency))
+		}
 		s.c.addKind(smp.Err, 1)
 	}
 	if smp.Cache < CacheStatus(len(s.c.cache)) {

@@ -1,0 +1,536 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/loadrig/loadrig/internal/metrics"
+)
+
+// lateSaturation is the fraction of late sends above which the result says
+// the generator could not keep the schedule (MEASUREMENT.md: 1 %).
+const lateSaturation = 0.01
+
+// ClosedModelNote is Generator.Note of every closed-model result.
+const ClosedModelNote = "closed model: latency is service time (no schedule, so stalls hide inside the workers)"
+
+var errOpTimeout = errors.New("loadrig: operation timed out")
+
+// Run drives d with cfg and returns the measured result. It returns an
+// error only for an invalid cfg or when the driver cannot create a worker;
+// a target that fails is a result full of errors. When ctx is canceled,
+// scheduling stops, in-flight operations get cfg.Grace to finish (then they
+// are canceled and counted as ErrCanceled, not as target errors), and the
+// partial result comes back with stop reason "interrupted" and a nil error.
+//
+// Run closes the Workers it creates but not d: whoever made the driver
+// closes it after Run returns. ToolVersion, Name and Server are the
+// caller's to fill.
+func Run(ctx context.Context, d Driver, cfg Config) (*metrics.Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return newEngine(d, cfg.withDefaults()).run(ctx)
+}
+
+type job struct {
+	seq      uint64
+	intended time.Duration
+	measured bool
+}
+
+// engine is the state of one run. Offsets are durations since base, read
+// with time.Since (monotonic clock).
+type engine struct {
+	d     Driver
+	cfg   Config
+	rec   *metrics.Recorder
+	open  bool
+	warm  time.Duration
+	sched *schedule     // open model
+	end   time.Duration // planned end of the measured phase; -1: on a count
+	base  time.Time
+
+	hardCtx    context.Context // operations' parent: outlives an interrupt by Grace
+	hardCancel context.CancelFunc
+
+	stopCh   chan struct{}
+	stopOnce sync.Once
+	reason   string       // set once, before stopCh closes
+	stopAt   atomic.Int64 // offset of the stop; -1 before
+
+	errCount   atomic.Int64  // measured target errors, for MaxErrors
+	claimed    atomic.Int64  // closed model: measured operations claimed
+	seq        atomic.Uint64 // closed model: next sequence number
+	dispatched atomic.Uint64 // open model: operations handed to workers
+	capHits    int64         // open model: dispatches that found every worker busy
+	wg         sync.WaitGroup
+
+	failOnce sync.Once
+	failErr  error
+
+	points   []metrics.Point
+	lastTick time.Duration // end of the last timeline point
+	tail     metrics.Interval
+}
+
+func newEngine(d Driver, cfg Config) *engine {
+	e := &engine{d: d, cfg: cfg, open: cfg.open(), warm: cfg.Warmup, stopCh: make(chan struct{})}
+	e.stopAt.Store(-1)
+	workers := cfg.Concurrency
+	if e.open {
+		workers = cfg.MaxInflight
+		warmRate := cfg.Rate
+		if len(cfg.Stages) > 0 {
+			warmRate = cfg.Stages[0].From
+		}
+		e.sched = newSchedule(cfg.Warmup, warmRate, cfg.Stages, cfg.Rate, cfg.Duration)
+		e.end = e.sched.end
+	} else {
+		e.end = -1
+		if cfg.Duration > 0 {
+			e.end = cfg.Warmup + cfg.Duration
+		}
+	}
+	shards := cfg.Shards
+	if shards == 0 {
+		shards = min(workers, 2*runtime.GOMAXPROCS(0), 16)
+	}
+	e.rec = metrics.NewRecorder(metrics.RecorderConfig{Shards: shards, PhaseNames: PhaseNames[:]})
+	return e
+}
+
+// stop ends scheduling; the first reason wins.
+func (e *engine) stop(reason string) {
+	e.stopOnce.Do(func() {
+		e.reason = reason
+		e.stopAt.Store(int64(time.Since(e.base)))
+		close(e.stopCh)
+	})
+}
+
+func (e *engine) stopped() bool {
+	select {
+	case <-e.stopCh:
+		return true
+	default:
+		return false
+	}
+}
+
+// fail aborts the run because the driver could not make a worker.
+func (e *engine) fail(err error) {
+	e.failOnce.Do(func() { e.failErr = err })
+	e.stop(StopFailed)
+	e.hardCancel()
+}
+
+// StopFailed is the internal stop reason of a run aborted by a driver error;
+// Run returns the error instead of a result.
+const StopFailed = "failed"
+
+func (e *engine) run(ctx context.Context) (*metrics.Result, error) {
+	e.base = time.Now()
+	e.hardCtx, e.hardCancel = context.WithCancel(context.WithoutCancel(ctx))
+	defer e.hardCancel()
+	unwatch := context.AfterFunc(ctx, func() { e.stop(metrics.StopInterrupted) })
+	defer unwatch()
+
+	quit, collected := make(chan struct{}), make(chan struct{})
+	go e.collect(quit, collected)
+	workersDone := make(chan struct{})
+	go func() {
+		if e.open {
+			e.runOpen()
+		} else {
+			e.runClosed()
+		}
+		e.wg.Wait()
+		close(workersDone)
+	}()
+
+	var graceC <-chan time.Time
+	stopCh, parentDone := e.stopCh, ctx.Done()
+	startGrace := func() {
+		if graceC == nil {
+			graceC = time.After(e.cfg.Grace)
+		}
+	}
+wait:
+	for {
+		select {
+		case <-workersDone:
+			break wait
+		case <-stopCh:
+			stopCh = nil
+			if e.reason == metrics.StopInterrupted || e.reason == metrics.StopErrorBudget {
+				startGrace()
+			}
+		case <-parentDone:
+			parentDone = nil
+			startGrace()
+		case <-graceC:
+			graceC = nil
+			e.hardCancel()
+		}
+	}
+	close(quit)
+	<-collected
+	if e.failErr != nil {
+		return nil, e.failErr
+	}
+	return e.result(time.Since(e.base))
+}
+
+// runOpen is the open model's scheduler: it wakes at the next operation's
+// intended start, but at most once per Tick, and dispatches every operation
+// that is due. Dispatch never skips: with every worker busy it waits, and
+// the operation goes out late (its schedule lag records how late).
+func (e *engine) runOpen() {
+	jobs := make(chan job)
+	defer close(jobs)
+	cur := cursor{s: e.sched}
+	var i uint64
+	var started int
+	var measured int64
+	next, ok := cur.offset(0)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	// endCh closes at the planned end (plus a tick and the late threshold,
+	// so timer jitter on the last operations is not mistaken for a backlog):
+	// a scheduler running behind (every worker busy) stops there instead of
+	// overrunning the run's duration; what it could not send is reported.
+	endCh := make(chan struct{})
+	if e.end >= 0 {
+		slack := e.cfg.Tick + metrics.DefaultLateThreshold
+		t := time.AfterFunc(e.end+slack-time.Since(e.base), func() { close(endCh) })
+		defer t.Stop()
+	}
+	lastWake := -e.cfg.Tick
+	for ok {
+		now := time.Since(e.base)
+		for ok && next <= now {
+			if e.stopped() {
+				return
+			}
+			j := job{seq: i, intended: next, measured: next >= e.warm}
+			switch e.dispatch(jobs, j, &started, endCh) {
+			case dispatchStopped:
+				return
+			case dispatchEnded:
+				e.stop(metrics.StopDuration)
+				return
+			}
+			i++
+			e.dispatched.Store(i)
+			if j.measured {
+				measured++
+				if e.cfg.Requests > 0 && measured >= e.cfg.Requests {
+					e.stop(metrics.StopCount)
+					return
+				}
+			}
+			next, ok = cur.offset(i)
+			if ok && next > now {
+				now = time.Since(e.base)
+			}
+		}
+		wake := e.end
+		if ok {
+			wake = max(next, lastWake+e.cfg.Tick)
+		}
+		timer.Reset(wake - now)
+		select {
+		case <-timer.C:
+		case <-e.stopCh:
+			timer.Stop()
+			return
+		}
+		lastWake = time.Since(e.base)
+	}
+	e.stop(metrics.StopDuration)
+}
+
+const (
+	dispatched = iota
+	dispatchStopped
+	dispatchEnded
+)
+
+// dispatch hands j to an idle worker, or starts a new one while fewer than
+// MaxInflight exist, or else waits for one to become idle.
+func (e *engine) dispatch(jobs chan job, j job, started *int, endCh <-chan struct{}) int {
+	select {
+	case <-endCh:
+		return dispatchEnded
+	default:
+	}
+	select {
+	case jobs <- j:
+		return dispatched
+	default:
+	}
+	if *started < e.cfg.MaxInflight {
+		id := *started
+		*started++
+		e.wg.Add(1)
+		go e.openWorker(id, j, jobs)
+		return dispatched
+	}
+	e.capHits++
+	select {
+	case jobs <- j:
+		return dispatched
+	case <-e.stopCh:
+		return dispatchStopped
+	case <-endCh:
+		return dispatchEnded
+	}
+}
+
+func (e *engine) openWorker(id int, first job, jobs <-chan job) {
+	defer e.wg.Done()
+	r, err := e.newRunner(id)
+	if err != nil {
+		e.fail(err)
+		return
+	}
+	defer r.close()
+	r.do(first.seq, first.intended, first.measured)
+	for j := range jobs {
+		r.do(j.seq, j.intended, j.measured)
+	}
+}
+
+// runClosed starts Concurrency workers, each running its next operation
+// when the last completes, and ends the run at the planned end.
+func (e *engine) runClosed() {
+	for id := range e.cfg.Concurrency {
+		e.wg.Add(1)
+		go e.closedWorker(id)
+	}
+	if e.end < 0 {
+		return
+	}
+	t := time.NewTimer(e.end - time.Since(e.base))
+	select {
+	case <-t.C:
+		e.stop(metrics.StopDuration)
+	case <-e.stopCh:
+		t.Stop()
+	}
+}
+
+func (e *engine) closedWorker(id int) {
+	defer e.wg.Done()
+	r, err := e.newRunner(id)
+	if err != nil {
+		e.fail(err)
+		return
+	}
+	defer r.close()
+	var think *time.Timer
+	if e.cfg.ThinkTime > 0 {
+		think = time.NewTimer(time.Hour)
+		think.Stop()
+	}
+	for !e.stopped() {
+		now := time.Since(e.base)
+		if e.end >= 0 && now >= e.end {
+			e.stop(metrics.StopDuration)
+			return
+		}
+		measured := now >= e.warm
+		if measured && e.cfg.Requests > 0 {
+			n := e.claimed.Add(1)
+			if n > e.cfg.Requests {
+				return
+			}
+			if n == e.cfg.Requests {
+				e.stop(metrics.StopCount) // the others stop; this one runs the last
+			}
+		}
+		r.do(e.seq.Add(1)-1, -1, measured)
+		if think != nil {
+			think.Reset(e.cfg.ThinkTime)
+			select {
+			case <-think.C:
+			case <-e.stopCh:
+				think.Stop()
+				return
+			}
+		}
+	}
+}
+
+// opContext is a worker's operation context. A context.WithTimeout per
+// operation costs ~700 ns and 5 allocations; instead each worker keeps one
+// cancelable context and one timer, re-armed per operation (~130 ns, no
+// allocation), and makes a new context only after one was canceled. It
+// reports the operation's deadline and, once timed out, DeadlineExceeded.
+type opContext struct {
+	context.Context
+	cancel   context.CancelCauseFunc
+	base     time.Time
+	deadline atomic.Int64 // offset from base
+	timedOut atomic.Bool
+}
+
+func (c *opContext) Deadline() (time.Time, bool) {
+	return c.base.Add(time.Duration(c.deadline.Load())), true
+}
+
+func (c *opContext) Err() error {
+	if err := c.Context.Err(); err != nil {
+		if c.timedOut.Load() {
+			return context.DeadlineExceeded
+		}
+		return err
+	}
+	return nil
+}
+
+// opSink is a worker's EventSink: messages go straight to the worker's
+// shard (they may come from a driver's reader goroutine), phases are kept
+// until the operation is recorded in one locked call.
+type opSink struct {
+	shard  *metrics.Shard
+	mask   uint8
+	phases [metrics.MaxPhases]time.Duration
+}
+
+func (s *opSink) MessageSent(n int)                     { s.shard.MessageSent(n) }
+func (s *opSink) MessageReceived(latency time.Duration) { s.shard.MessageReceived(latency) }
+func (s *opSink) Phase(p Phase, d time.Duration) {
+	if p < NumPhases && int(p) < metrics.MaxPhases {
+		s.phases[p] += d
+		s.mask |= 1 << p
+	}
+}
+
+// runner is one engine worker: a driver Worker, its Op, sink, context and
+// timeout timer, used by one goroutine.
+type runner struct {
+	e     *engine
+	w     Worker
+	op    Op
+	sink  opSink
+	shard *metrics.Shard
+
+	mu    sync.Mutex // guards armed and ctx against the timer callback
+	armed bool
+	ctx   *opContext
+	timer *time.Timer
+}
+
+func (e *engine) newRunner(id int) (*runner, error) {
+	w, err := e.d.NewWorker(e.hardCtx, id)
+	if err != nil {
+		return nil, fmt.Errorf("%s driver: worker %d: %w", e.d.Protocol(), id, err)
+	}
+	r := &runner{e: e, w: w, shard: e.rec.Shard(id)}
+	r.op.base = e.base
+	r.sink.shard = r.shard
+	r.renew()
+	r.timer = time.AfterFunc(time.Hour, r.onTimeout)
+	r.timer.Stop()
+	return r, nil
+}
+
+func (r *runner) renew() {
+	inner, cancel := context.WithCancelCause(r.e.hardCtx)
+	c := &opContext{Context: inner, cancel: cancel, base: r.e.base}
+	r.mu.Lock()
+	r.ctx = c
+	r.mu.Unlock()
+}
+
+// onTimeout runs on the timer's goroutine. A callback left over from an
+// earlier operation (its Stop came too late) finds the current operation's
+// deadline not yet reached and does nothing.
+func (r *runner) onTimeout() {
+	r.mu.Lock()
+	c := r.ctx
+	if r.armed && time.Since(r.e.base) >= time.Duration(c.deadline.Load()) {
+		r.armed = false
+		c.timedOut.Store(true)
+		c.cancel(errOpTimeout)
+	}
+	r.mu.Unlock()
+}
+
+func (r *runner) close() {
+	r.timer.Stop()
+	r.ctx.cancel(context.Canceled)
+	r.w.Close()
+}
+
+// do runs one operation and records it when measured. intended < 0 marks
+// the closed model (no schedule).
+func (r *runner) do(seq uint64, intended time.Duration, measured bool) {
+	e := r.e
+	op := &r.op
+	op.seq, op.marked, op.sentAt = seq, false, 0
+	op.sink = nil
+	if measured {
+		r.sink.mask = 0
+		op.sink = &r.sink
+	}
+	ctx := r.ctx
+	start := time.Since(e.base)
+	ctx.deadline.Store(int64(start + e.cfg.Timeout))
+	r.mu.Lock()
+	r.armed = true
+	r.mu.Unlock()
+	r.timer.Reset(e.cfg.Timeout)
+
+	out := r.w.Do(ctx, op)
+
+	end := time.Since(e.base)
+	r.mu.Lock()
+	r.armed = false
+	r.mu.Unlock()
+	r.timer.Stop()
+	timedOut := ctx.timedOut.Load()
+	if ctx.Context.Err() != nil {
+		r.renew()
+	}
+	if !measured {
+		return
+	}
+	if out.Err != metrics.OK {
+		switch {
+		case timedOut:
+			out.Err = metrics.ErrTimeout
+		case e.hardCtx.Err() != nil:
+			out.Err = metrics.ErrCanceled
+		}
+	}
+	sent := start
+	if op.marked {
+		sent = op.sentAt
+	}
+	smp := metrics.Sample{
+		Err: out.Err, Cache: out.Cache, BytesSent: out.BytesSent, BytesReceived: out.BytesReceived,
+		Service: end - sent, PhaseMask: r.sink.mask, Phases: r.sink.phases,
+	}
+	if intended >= 0 {
+		smp.Latency, smp.Lag, smp.HasLag = end-intended, sent-intended, true
+	} else {
+		smp.Latency = smp.Service
+	}
+	if smp.PhaseMask != 0 {
+		r.sink.phases = [metrics.MaxPhases]time.Duration{}
+	}
+	r.shard.RecordOp(&smp)
+	if out.Err != metrics.OK && out.Err != metrics.ErrCanceled && e.cfg.MaxErrors > 0 {
+		if e.errCount.Add(1) == e.cfg.MaxErrors {
+			e.stop(metrics.StopErrorBudget)
+		}
+	}
+}
