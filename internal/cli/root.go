@@ -6,6 +6,7 @@ import (
 	"github.com/loadrig/loadrig/internal/cli/loadcmd"
 	"github.com/loadrig/loadrig/internal/cli/merge"
 	"github.com/loadrig/loadrig/internal/cli/report"
+	"github.com/loadrig/loadrig/internal/cli/serve"
 	"github.com/loadrig/loadrig/internal/cli/version"
 	"github.com/spf13/cobra"
 )
@@ -53,6 +54,7 @@ Exit codes: 0 ok, 1 error, 2 usage or bad input, 3 threshold breached,
 	root.AddCommand(loadcmd.NewCmdLoad(f))
 	root.AddCommand(report.NewCmdReport(f, nil))
 	root.AddCommand(merge.NewCmdMerge(f, nil))
+	root.AddCommand(serve.NewCmdServe(f))
 
 	return root
 }

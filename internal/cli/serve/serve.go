@@ -20,6 +20,11 @@ Redis) and write strategy (cache-aside, write-through, write-behind). Aim
 A Redis-backed option without --redis-url spawns redis-server from PATH on a
 free loopback port (or uses embedded miniredis when there is none); the log
 and /stats (redis_mode) say which.`,
+		Example: `  # the REST server with an in-process LRU cache, on 127.0.0.1:8080
+  loadrig serve rest --cache lru
+
+  # Redis cache-aside on a free port (the bound address is printed)
+  loadrig serve rest --addr 127.0.0.1:0 --cache redis`,
 	}
 	cmdutil.GroupCommand(cmd)
 	cmd.AddCommand(NewCmdServeREST(f, nil))

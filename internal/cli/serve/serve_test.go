@@ -1,0 +1,174 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/loadrig/loadrig/internal/cli/cmdutil"
+	"github.com/loadrig/loadrig/internal/cli/iostreams"
+)
+
+func testFactory() *cmdutil.Factory {
+	ios, _, _, _ := iostreams.Test()
+	return &cmdutil.Factory{IOStreams: ios, Getenv: func(string) string { return "" }}
+}
+
+func parseREST(t *testing.T, args ...string) (*RESTOptions, error) {
+	t.Helper()
+	var got *RESTOptions
+	cmd := NewCmdServeREST(testFactory(), func(o *RESTOptions) error { got = o; return nil })
+	cmd.SetArgs(args)
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	err := cmd.Execute()
+	return got, err
+}
+
+func TestRESTFlagDefaults(t *testing.T) {
+	t.Parallel()
+	o, err := parseREST(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Addr != "127.0.0.1:8080" || o.Cache != "none" || o.Strategy != "aside" || o.StoreLatency != 2*time.Millisecond ||
+		o.StorePool != 8 || o.MaxAge != 0 || o.Dataset != "small" || o.Session != "jwt" || o.BodyLimit != 1<<20 || o.TTL != time.Minute {
+		t.Fatalf("defaults = %+v", o)
+	}
+}
+
+func TestRESTFlagsContract(t *testing.T) {
+	t.Parallel()
+	o, err := parseREST(t, "--addr", "127.0.0.1:0", "--cache", "redis", "--strategy", "write-behind", "--ttl", "30s",
+		"--redis-url", "redis://127.0.0.1:6379", "--store-latency", "5ms", "--store-pool", "4", "--max-age", "10s",
+		"--seed", "7", "--dataset", "medium", "--pprof", "--log-level", "debug", "--log-format", "json",
+		"--session", "redis", "--rate-limit", "100/s", "--body-limit", "2048")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := o.StackConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Cache != "redis" || cfg.Strategy != "write-behind" || cfg.TTL != 30*time.Second || cfg.RedisURL != "redis://127.0.0.1:6379" ||
+		cfg.StoreLatency != 5*time.Millisecond || cfg.StorePool != 4 || cfg.Seed != 7 || cfg.Dataset != "medium" ||
+		cfg.Session != "redis" || cfg.RateLimit.Events != 100 || cfg.RateLimit.Per != time.Second {
+		t.Fatalf("stack config = %+v", cfg)
+	}
+	if o.MaxAge != 10*time.Second || !o.Pprof || o.BodyLimit != 2048 || o.LogFormat != "json" {
+		t.Fatalf("options = %+v", o)
+	}
+}
+
+func TestRESTBadFlags(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--cache", "memcached"}, "--cache"},
+		{[]string{"--strategy", "write-behind"}, "needs --cache redis"},
+		{[]string{"--rate-limit", "fast"}, "--rate-limit"},
+		{[]string{"--log-level", "loud"}, "log level"},
+		{[]string{"--log-format", "xml"}, "log format"},
+		{[]string{"--addr", "8080"}, "--addr"},
+		{[]string{"--dataset", "huge"}, "--dataset"},
+		{[]string{"--body-limit", "0"}, "--body-limit"},
+		{[]string{"--max-age", "-1s"}, "--max-age"},
+		{[]string{"--session", "cookie"}, "--session"},
+		{[]string{"extra-arg"}, "takes no arguments"},
+	} {
+		_, err := parseREST(t, c.args...)
+		var fe *cmdutil.FlagError
+		if !errors.As(err, &fe) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want a usage error mentioning %q", c.args, err, c.want)
+		}
+	}
+}
+
+// syncBuffer is a goroutine-safe writer for the server's output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestRESTRunServesAndShutsDown(t *testing.T) {
+	t.Parallel()
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	ready := make(chan string, 1)
+	o, err := parseREST(t, "--addr", "127.0.0.1:0", "--cache", "lru", "--store-latency", "1ms", "--log-format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.IO = &iostreams.IOStreams{Out: out, ErrOut: errOut}
+	o.Ready = func(u string) { ready <- u }
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- RESTRun(ctx, o) }()
+	var url string
+	select {
+	case url = <-ready:
+	case err := <-done:
+		t.Fatalf("RESTRun returned early: %v; stderr %s", err, errOut.String())
+	case <-time.After(20 * time.Second):
+		t.Fatal("server not ready")
+	}
+	if want := "loadrig rest listening on " + url + "\n"; out.String() != want || !strings.HasPrefix(url, "http://127.0.0.1:") || strings.HasSuffix(url, ":0") {
+		t.Fatalf("stdout %q, want %q with the real port", out.String(), want)
+	}
+	resp, err := http.Get(url + "/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stats map[string]any
+	json.NewDecoder(resp.Body).Decode(&stats)
+	resp.Body.Close()
+	if stats["redis_mode"] != "none" || stats["cache"].(map[string]any)["backend"] != "lru" {
+		t.Errorf("stats = %v", stats)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("RESTRun after cancel = %v, want nil (clean drain)", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not stop after cancel")
+	}
+	if !strings.Contains(errOut.String(), `"msg":"shutting down"`) || !strings.Contains(errOut.String(), `"msg":"stack closed"`) {
+		t.Errorf("logs lack the shutdown sequence: %s", errOut.String())
+	}
+	if _, err := http.Get(url + "/healthz"); err == nil {
+		t.Error("server still answers after shutdown")
+	}
+}
+
+func TestServeParent(t *testing.T) {
+	t.Parallel()
+	cmd := NewCmdServe(testFactory())
+	cmd.SetArgs([]string{"soap"})
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	var fe *cmdutil.FlagError
+	if err := cmd.Execute(); !errors.As(err, &fe) {
+		t.Fatalf("unknown protocol: %v, want a usage error", err)
+	}
+}

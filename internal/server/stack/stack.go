@@ -1,0 +1,318 @@
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/loadrig/loadrig/internal/cache"
+	"github.com/loadrig/loadrig/internal/cache/rediscache"
+	"github.com/loadrig/loadrig/internal/domain"
+	"github.com/loadrig/loadrig/internal/server"
+	"github.com/loadrig/loadrig/internal/store"
+)
+
+// Session schemes for Config.Session.
+const (
+	SessionJWT   = "jwt"
+	SessionRedis = "redis"
+)
+
+// RedisModeNone is /stats redis_mode when the stack uses no Redis.
+const RedisModeNone = "none"
+
+// Config is the shared server configuration (the flags of `serve ...`).
+// The zero value is a valid stack: no cache, the store's default latency
+// model, the small dataset, JWT auth, no rate limit.
+type Config struct {
+	// Cache is the cache backend: none (default), lru, tinylfu or redis.
+	Cache string
+	// Strategy is the write strategy: aside (default), write-through or
+	// write-behind (redis only).
+	Strategy string
+	// TTL is the cache entry lifetime. Zero means cache.DefaultTTL (1m).
+	TTL time.Duration
+	// CacheSize caps the in-process backends' entries. Zero means the
+	// backend default.
+	CacheSize int
+	// RedisURL is the user's Redis. Empty: when a Redis-backed option is
+	// chosen, spawn redis-server from PATH, else embedded miniredis.
+	RedisURL string
+	// RedisNoSpawn skips redis-server and uses embedded miniredis when no
+	// RedisURL is given. Default false.
+	RedisNoSpawn bool
+	// StoreLatency is the store's per-call cost; zero means free (not the
+	// store's default: the CLI flag carries the default, 2ms).
+	StoreLatency time.Duration
+	// StorePerRow is the store's per-row cost; zero means free.
+	StorePerRow time.Duration
+	// StoreJitter adds a uniform [0, StoreJitter) to every store call.
+	// Default 0.
+	StoreJitter time.Duration
+	// StorePool is the store's connection pool; zero or negative means
+	// unbounded.
+	StorePool int
+	// Dataset is small (default), medium or large.
+	Dataset string
+	// Seed seeds the dataset. Default 0 (any fixed seed reproduces).
+	Seed int64
+	// Session is the auth scheme for writes: jwt (default) or redis
+	// (opaque session ids stored in Redis).
+	Session string
+	// JWTKey is the HMAC key of JWTs. Default: random per process.
+	JWTKey []byte
+	// TokenTTL is the lifetime of issued tokens and sessions. Default
+	// server.DefaultTokenTTL (1h).
+	TokenTTL time.Duration
+	// RateLimit limits requests per client. Zero: no limit. Enforced in
+	// Redis (GCRA, shared by every process on that Redis) when the stack
+	// has a Redis, else in process.
+	RateLimit server.Rate
+	// Logger receives the stack's logs (which Redis, drains). Default:
+	// discard.
+	Logger *slog.Logger
+}
+
+// Validate reports the first bad value as one line saying how to fix it.
+func (c Config) Validate() error {
+	switch c.Cache {
+	case "", cache.BackendNone, cache.BackendLRU, cache.BackendTinyLFU, cache.BackendRedis:
+	default:
+		return fmt.Errorf("--cache %q is not one of none, lru, tinylfu, redis", c.Cache)
+	}
+	switch c.Strategy {
+	case "", cache.StrategyAside, cache.StrategyWriteThrough, cache.StrategyWriteBehind:
+	default:
+		return fmt.Errorf("--strategy %q is not one of aside, write-through, write-behind", c.Strategy)
+	}
+	if c.Strategy == cache.StrategyWriteBehind && c.Cache != cache.BackendRedis {
+		return fmt.Errorf("--strategy write-behind needs --cache redis (writes queue in a Redis Stream), not %q", orNone(c.Cache))
+	}
+	if (c.Strategy == cache.StrategyWriteThrough) && orNone(c.Cache) == cache.BackendNone {
+		return errors.New("--strategy write-through needs a cache: add --cache lru, tinylfu or redis")
+	}
+	switch c.Session {
+	case "", SessionJWT, SessionRedis:
+	default:
+		return fmt.Errorf("--session %q is not one of jwt, redis", c.Session)
+	}
+	if _, err := domain.DatasetSize(c.Dataset).Counts(); err != nil {
+		return fmt.Errorf("--dataset %q is not one of small, medium, large", c.Dataset)
+	}
+	switch {
+	case c.TTL < 0:
+		return fmt.Errorf("--ttl must not be negative (got %v)", c.TTL)
+	case c.StoreLatency < 0, c.StorePerRow < 0, c.StoreJitter < 0:
+		return errors.New("--store-latency, --store-per-row and --store-jitter must not be negative")
+	}
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return cache.BackendNone
+	}
+	return s
+}
+
+// NeedsRedis reports whether c needs a Redis (for the cache or sessions).
+func (c Config) NeedsRedis() bool {
+	return c.Cache == cache.BackendRedis || c.Session == SessionRedis || c.RedisURL != ""
+}
+
+// Stack is one process's shared server state.
+type Stack struct {
+	// Store is the slow store (the single source of truth).
+	Store *store.Store
+	// Cache is the cache layer over Store; Catalog is the same value as a
+	// domain.Catalog, what handlers are given.
+	Cache   *cache.Layer
+	Catalog domain.Catalog
+	// Feed carries product changes to streaming clients; the cache layer
+	// publishes every acknowledged product update to it.
+	Feed *domain.Feed
+	// Auth issues and verifies bearer credentials.
+	Auth server.Authenticator
+	// Limiter is the per-client rate limiter; nil when unlimited.
+	Limiter server.Limiter
+
+	cfg   Config
+	log   *slog.Logger
+	redis *rediscache.Instance // nil: no Redis, or the user's
+	rb    *rediscache.Backend
+	mode  string
+}
+
+// New builds the stack: dataset, store, Redis if needed, cache layer,
+// authenticator and limiter.
+func New(ctx context.Context, cfg Config) (*Stack, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	counts, _ := domain.DatasetSize(cfg.Dataset).Counts()
+	s := &Stack{cfg: cfg, log: log, Feed: domain.NewFeed(), mode: RedisModeNone}
+	s.Store = store.New(domain.Generate(cfg.Seed, counts), store.Options{
+		Latency: offIfZero(cfg.StoreLatency),
+		PerRow:  offIfZero(cfg.StorePerRow),
+		Jitter:  cfg.StoreJitter,
+		Pool:    poolOf(cfg.StorePool),
+	})
+
+	if cfg.NeedsRedis() {
+		in, err := rediscache.Start(ctx, rediscache.StartOptions{URL: cfg.RedisURL, NoSpawn: cfg.RedisNoSpawn, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		if in.Mode() != rediscache.ModeExternal {
+			s.redis = in
+		}
+		s.mode = in.Mode()
+		rb, err := rediscache.Open(rediscache.Options{URL: in.URL()})
+		if err != nil {
+			s.closeRedis()
+			return nil, err
+		}
+		s.rb = rb
+	}
+
+	layer, err := cache.New(s.Store, cache.Config{
+		Backend: orNone(cfg.Cache), Strategy: cfg.Strategy, TTL: cfg.TTL, Size: cfg.CacheSize,
+		Redis: s.rb, Feed: s.Feed,
+	})
+	if err != nil {
+		s.closeRedis()
+		return nil, err
+	}
+	s.Cache, s.Catalog = layer, layer
+
+	if cfg.Session == SessionRedis {
+		s.Auth = server.NewSessionAuth(rediscache.NewSessions(s.rb), cfg.TokenTTL, nil)
+	} else {
+		s.Auth = server.NewJWT(server.JWTOptions{Key: cfg.JWTKey, TTL: cfg.TokenTTL})
+	}
+	if cfg.RateLimit.Enabled() {
+		if s.rb != nil {
+			r := cfg.RateLimit
+			s.Limiter = redisLimiter{rediscache.NewRateLimiter(s.rb, r.Events, r.Per, r.Burst)}
+		} else {
+			s.Limiter = server.NewLocalLimiter(cfg.RateLimit, nil)
+		}
+	}
+	log.Info("server stack ready", "cache", orNone(cfg.Cache), "strategy", layer.Strategy(),
+		"dataset", orDefault(cfg.Dataset, "small"), "seed", cfg.Seed, "store_latency", cfg.StoreLatency,
+		"store_pool", cfg.StorePool, "auth", s.Auth.Kind(), "rate_limit", cfg.RateLimit.String(), "redis_mode", s.mode)
+	return s, nil
+}
+
+func offIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return store.Off
+	}
+	return d
+}
+
+func poolOf(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// RedisMode is /stats redis_mode: none, external, spawned or
+// embedded-miniredis.
+func (s *Stack) RedisMode() string { return s.mode }
+
+// LimiterKind says which limiter is in force: "off", "redis" or "local".
+func (s *Stack) LimiterKind() string {
+	switch s.Limiter.(type) {
+	case nil:
+		return "off"
+	case redisLimiter:
+		return "redis"
+	}
+	return "local"
+}
+
+// Stats returns the stack's /stats sections: cache, store, write_behind,
+// redis_mode, redis (client pool and command counts) and rate_limit.
+func (s *Stack) Stats() map[string]any {
+	cs := toMap(s.Cache.Stats())
+	out := map[string]any{
+		"cache":      cs,
+		"store":      toMap(s.Store.Stats()),
+		"redis_mode": s.mode,
+		"rate_limit": map[string]any{"limit": s.cfg.RateLimit.String(), "backend": s.LimiterKind()},
+	}
+	if wb, ok := cs["write_behind"]; ok {
+		out["write_behind"] = wb
+		delete(cs, "write_behind")
+	} else {
+		out["write_behind"] = map[string]any{"backlog": 0, "enabled": false}
+	}
+	if _, inCache := cs["redis"]; !inCache && s.rb != nil {
+		out["redis"] = toMap(s.rb.Stats())
+	}
+	return out
+}
+
+// toMap turns a stats struct into the generic map /stats and the
+// Prometheus collector walk, keeping its JSON names.
+func toMap(v any) map[string]any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return map[string]any{"error": err.Error()}
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return map[string]any{"error": err.Error()}
+	}
+	return m
+}
+
+// Close drains the write-behind backlog into the store within ctx, then
+// closes Redis clients and stops any Redis the stack started. Call it after
+// the servers have stopped taking requests.
+func (s *Stack) Close(ctx context.Context) error {
+	err := s.Cache.Close(ctx)
+	if err != nil {
+		s.log.Warn("cache close", "err", err)
+	}
+	s.closeRedis()
+	return err
+}
+
+func (s *Stack) closeRedis() {
+	if s.rb != nil {
+		_ = s.rb.Close()
+		s.rb = nil
+	}
+	if s.redis != nil {
+		_ = s.redis.Close()
+		s.redis = nil
+	}
+}
+
+// redisLimiter adapts rediscache.RateLimiter to server.Limiter.
+type redisLimiter struct{ l *rediscache.RateLimiter }
+
+func (r redisLimiter) Allow(ctx context.Context, key string) (server.Decision, error) {
+	ok, rem, retry, err := r.l.Allow(ctx, key)
+	if err != nil {
+		return server.Decision{}, err
+	}
+	return server.Decision{Allowed: ok, Remaining: rem, RetryAfter: retry}, nil
+}
