@@ -50,3 +50,12 @@ func NormalizePage(offset, limit int) (int, int, error) {
 	}
 	return offset, min(limit, MaxPageSize), nil
 }
+
+// UpsertResult says what a batch upsert (the write-behind flusher's
+// store.UpsertProducts) did with the products it was given.
+type UpsertResult struct {
+	Applied int `json:"applied"` // written
+	Same    int `json:"same"`    // already in that state at that version (a duplicate delivery)
+	Stale   int `json:"stale"`   // skipped: the store holds a newer version
+	Missing int `json:"missing"` // skipped: the product no longer exists
+}

@@ -646,14 +646,6 @@ func (s *Store) CreateReviews(ctx context.Context, rs []domain.NewReview) ([]dom
 	return out, nil
 }
 
-// UpsertResult says what UpsertProducts did with each product it was given.
-type UpsertResult struct {
-	Applied int // written
-	Same    int // already in that state at that version (a duplicate delivery)
-	Stale   int // skipped: the store holds a newer version
-	Missing int // skipped: the product no longer exists
-}
-
 // UpsertProducts writes full product states in one call (one Latency plus
 // PerRow per product): the write-behind flusher's batch write, delivered at
 // least once and possibly out of order. For each product that still exists:
@@ -667,8 +659,8 @@ type UpsertResult struct {
 // Price and Stock are replaced, and Name, Description and Category when
 // non-empty; UpdatedAt is the given one (now when zero). Ids that no longer
 // exist are skipped, so a late flush never resurrects a deleted product.
-func (s *Store) UpsertProducts(ctx context.Context, ps []domain.Product) (UpsertResult, error) {
-	var res UpsertResult
+func (s *Store) UpsertProducts(ctx context.Context, ps []domain.Product) (domain.UpsertResult, error) {
+	var res domain.UpsertResult
 	if len(ps) == 0 {
 		return res, nil
 	}

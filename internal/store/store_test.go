@@ -283,7 +283,7 @@ func TestUpsertProducts(t *testing.T) {
 	stale.Price = 99
 	_ = s.DeleteProduct(ctx, 9)
 	res, err := s.UpsertProducts(ctx, []domain.Product{newer, conflict, same, stale, {ID: 9, Price: 1, Version: 5}})
-	if err != nil || res != (UpsertResult{Applied: 2, Same: 1, Stale: 1, Missing: 1}) {
+	if err != nil || res != (domain.UpsertResult{Applied: 2, Same: 1, Stale: 1, Missing: 1}) {
 		t.Fatalf("upsert: %+v %v", res, err)
 	}
 	if got, _ := s.PeekProduct(7); got.Price != 1.25 || got.Stock != 3 || got.Version != newer.Version {

@@ -88,6 +88,7 @@ func Open(opts Options) (*Backend, error) {
 			co.ReadTimeout = pickDur(opts.ReadTimeout, co.ReadTimeout, DefaultReadTimeout)
 			co.WriteTimeout = pickDur(opts.WriteTimeout, co.WriteTimeout, DefaultWriteTimeout)
 			co.ContextTimeoutEnabled = true
+			co.DialerRetries, co.DialerRetryTimeout = 1, time.Millisecond // fail fast when Redis is down
 			if co.MaxRetries == 0 {
 				co.MaxRetries = -1
 			}
@@ -104,6 +105,7 @@ func Open(opts Options) (*Backend, error) {
 			o.ReadTimeout = pickDur(opts.ReadTimeout, o.ReadTimeout, DefaultReadTimeout)
 			o.WriteTimeout = pickDur(opts.WriteTimeout, o.WriteTimeout, DefaultWriteTimeout)
 			o.ContextTimeoutEnabled = true
+			o.DialerRetries, o.DialerRetryTimeout = 1, time.Millisecond // fail fast when Redis is down
 			if o.MaxRetries == 0 {
 				o.MaxRetries = -1 // a cache falls through instead of retrying
 			}
@@ -432,4 +434,29 @@ func idTime(id string) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(n)
+}
+
+// ServerCounters reads the server's evicted_keys and expired_keys (INFO
+// stats): server-wide, so shared with any other user of that Redis.
+func (b *Backend) ServerCounters(ctx context.Context) (evicted, expired int64, err error) {
+	if b.cluster {
+		return 0, 0, errors.New("server counters are per node on a cluster")
+	}
+	info, err := b.c.Info(ctx, "stats").Result()
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "evicted_keys":
+			evicted, _ = strconv.ParseInt(v, 10, 64)
+		case "expired_keys":
+			expired, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return evicted, expired, nil
 }

@@ -1,0 +1,362 @@
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/loadrig/loadrig/internal/domain"
+)
+
+// ---- keys ----
+
+func (l *Layer) key(kind string, id int64) string {
+	b := make([]byte, 0, len(l.prefix)+len(kind)+21)
+	b = append(b, l.prefix...)
+	b = append(b, kind...)
+	b = strconv.AppendInt(b, id, 10)
+	return string(b)
+}
+
+func (l *Layer) productKey(id int64) string { return l.key("p:", id) }
+func (l *Layer) userKey(id int64) string    { return l.key("u:", id) }
+func (l *Layer) orderKey(id int64) string   { return l.key("o:", id) }
+func (l *Layer) userOrdersKey(id int64) string {
+	return l.key("uo:", id)
+}
+
+// listKey names one product list page. It carries the list generation, which
+// every product change bumps, so a change invalidates every cached page in
+// O(1); old pages expire by ListTTL. Generations live in this process (the
+// nonce keeps a restarted process from reading an older run's pages).
+func (l *Layer) listKey(f domain.ProductFilter) string {
+	var sb strings.Builder
+	sb.WriteString(l.prefix)
+	sb.WriteString("l:")
+	sb.WriteString(l.nonce)
+	sb.WriteByte(':')
+	sb.WriteString(strconv.FormatInt(l.listGen.Load(), 10))
+	sb.WriteByte(':')
+	sb.WriteString(strconv.Itoa(f.Offset))
+	sb.WriteByte(':')
+	sb.WriteString(strconv.Itoa(f.Limit))
+	sb.WriteByte(':')
+	sb.WriteString(f.Category)
+	return sb.String()
+}
+
+func (l *Layer) reviewGen(productID int64) *atomic.Int64 {
+	if g, ok := l.gens.Load(productID); ok {
+		return g.(*atomic.Int64)
+	}
+	g, _ := l.gens.LoadOrStore(productID, new(atomic.Int64))
+	return g.(*atomic.Int64)
+}
+
+func (l *Layer) reviewsKey(productID int64, offset, limit int) string {
+	return l.prefix + "r:" + l.nonce + ":" + strconv.FormatInt(l.reviewGen(productID).Load(), 10) + ":" +
+		strconv.FormatInt(productID, 10) + ":" + strconv.Itoa(offset) + ":" + strconv.Itoa(limit)
+}
+
+// ---- backend access: errors are counted and swallowed ----
+
+// getJSON reads key into dst. Any backend or decoding error counts in
+// Stats.Errors and reads as a miss: the caller falls through to the store.
+func (l *Layer) getJSON(ctx context.Context, key string, dst any) bool {
+	v, ok, err := l.b.Get(ctx, key)
+	if err != nil {
+		l.errs.Add(1)
+		return false
+	}
+	if !ok {
+		return false
+	}
+	if err := json.Unmarshal(v, dst); err != nil {
+		l.errs.Add(1)
+		return false
+	}
+	return true
+}
+
+func (l *Layer) setJSON(ctx context.Context, key string, v any, ttl time.Duration) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		l.errs.Add(1)
+		return
+	}
+	if err := l.b.Set(ctx, key, b, l.entryTTL(ttl)); err != nil {
+		l.errs.Add(1)
+		return
+	}
+	l.sets.Add(1)
+}
+
+func (l *Layer) del(ctx context.Context, keys ...string) {
+	if err := l.b.Delete(ctx, keys...); err != nil {
+		l.errs.Add(1)
+	}
+}
+
+// passThrough reports whether a read skips the cache, marking the trace
+// when the request asked for it.
+func (l *Layer) passThrough(ctx context.Context) bool {
+	if domain.Bypass(ctx) {
+		if l.b != nil {
+			l.bypassed.Add(1)
+		}
+		domain.CacheTraceFrom(ctx).Mark(domain.CacheBypass)
+		return true
+	}
+	return l.b == nil || l.mode == ModeResponse
+}
+
+// read is the cache-aside read of one key: a hit is decoded and returned; a
+// miss loads through singleflight, so N concurrent misses of one key cost
+// one store call, and the loaded value is cached. The shared load runs
+// without the first caller's cancellation; each caller still returns as soon
+// as its own ctx ends. Errors are not cached.
+func read[T any](l *Layer, ctx context.Context, key string, ttl time.Duration, load func(context.Context) (T, error)) (T, error) {
+	var v T
+	if l.getJSON(ctx, key, &v) {
+		l.hits.Add(1)
+		l.saved.Add(1)
+		domain.CacheTraceFrom(ctx).Mark(domain.CacheHit)
+		return v, nil
+	}
+	l.misses.Add(1)
+	domain.CacheTraceFrom(ctx).Mark(domain.CacheMiss)
+	return loadShared(l, ctx, key, func(lctx context.Context) (T, error) {
+		v, err := load(lctx)
+		if err == nil {
+			l.setJSON(lctx, key, v, ttl)
+		}
+		return v, err
+	})
+}
+
+// loadShared runs load once per key among concurrent callers.
+func loadShared[T any](l *Layer, ctx context.Context, key string, load func(context.Context) (T, error)) (T, error) {
+	ran := false
+	ch := l.sf.DoChan(key, func() (any, error) {
+		ran = true
+		l.loads.Add(1)
+		return load(context.WithoutCancel(ctx))
+	})
+	select {
+	case r := <-ch:
+		if !ran {
+			l.saved.Add(1) // a follower: its store call was saved
+		}
+		v, _ := r.Val.(T)
+		return v, r.Err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+// ---- reads ----
+
+// GetProduct reads a product, cache-aside.
+func (l *Layer) GetProduct(ctx context.Context, id int64) (domain.Product, error) {
+	if l.passThrough(ctx) {
+		return l.store.GetProduct(ctx, id)
+	}
+	return read(l, ctx, l.productKey(id), l.ttl, func(c context.Context) (domain.Product, error) {
+		return l.store.GetProduct(c, id)
+	})
+}
+
+// GetProducts reads a batch: one multi-get from the cache, then the misses
+// with one store GetProducts call (shared among concurrent identical
+// batches), whose results are cached.
+func (l *Layer) GetProducts(ctx context.Context, ids []int64) ([]domain.Product, error) {
+	if l.passThrough(ctx) || len(ids) == 0 {
+		return l.store.GetProducts(ctx, ids)
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = l.productKey(id)
+	}
+	out := make([]domain.Product, len(ids))
+	vals, err := mget(ctx, l.b, keys)
+	if err != nil {
+		l.errs.Add(1)
+		vals = make([][]byte, len(ids))
+	}
+	var missIDs []int64
+	var missAt []int
+	for i, v := range vals {
+		if v != nil {
+			if err := json.Unmarshal(v, &out[i]); err == nil {
+				continue
+			}
+			l.errs.Add(1)
+		}
+		missIDs = append(missIDs, ids[i])
+		missAt = append(missAt, i)
+	}
+	l.hits.Add(int64(len(ids) - len(missIDs)))
+	if len(missIDs) == 0 {
+		l.saved.Add(1)
+		domain.CacheTraceFrom(ctx).Mark(domain.CacheHit)
+		return out, nil
+	}
+	l.misses.Add(int64(len(missIDs)))
+	domain.CacheTraceFrom(ctx).Mark(domain.CacheMiss)
+	var sk strings.Builder
+	sk.WriteString("batch:")
+	for _, id := range missIDs {
+		sk.WriteString(strconv.FormatInt(id, 10))
+		sk.WriteByte(',')
+	}
+	loaded, err := loadShared(l, ctx, sk.String(), func(c context.Context) ([]domain.Product, error) {
+		ps, err := l.store.GetProducts(c, missIDs)
+		if err != nil {
+			return nil, err
+		}
+		var ks []string
+		var vs [][]byte
+		var ttls []time.Duration
+		for _, p := range ps {
+			if p.ID == 0 {
+				continue
+			}
+			b, err := json.Marshal(p)
+			if err != nil {
+				l.errs.Add(1)
+				continue
+			}
+			ks, vs, ttls = append(ks, l.productKey(p.ID)), append(vs, b), append(ttls, l.entryTTL(l.ttl))
+		}
+		if err := mset(c, l.b, ks, vs, ttls); err != nil {
+			l.errs.Add(1)
+		} else {
+			l.sets.Add(int64(len(ks)))
+		}
+		return ps, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for k, i := range missAt {
+		out[i] = loaded[k]
+	}
+	return out, nil
+}
+
+// ListProducts reads a page of products. Pages are cached for ListTTL under
+// the list generation, which every product change bumps (see listKey); with
+// a negative ListTTL they always come from the store (marked MISS).
+func (l *Layer) ListProducts(ctx context.Context, f domain.ProductFilter) (domain.ProductPage, error) {
+	if l.passThrough(ctx) {
+		return l.store.ListProducts(ctx, f)
+	}
+	var err error
+	if f.Offset, f.Limit, err = domain.NormalizePage(f.Offset, f.Limit); err != nil {
+		return domain.ProductPage{}, err
+	}
+	if l.listTTL < 0 {
+		l.misses.Add(1)
+		domain.CacheTraceFrom(ctx).Mark(domain.CacheMiss)
+		return l.store.ListProducts(ctx, f)
+	}
+	return read(l, ctx, l.listKey(f), l.listTTL, func(c context.Context) (domain.ProductPage, error) {
+		return l.store.ListProducts(c, f)
+	})
+}
+
+// ProductReviews reads a page of reviews, cached under the product's review
+// generation (bumped by CreateReviews and DeleteProduct) for ListTTL.
+func (l *Layer) ProductReviews(ctx context.Context, productID int64, offset, limit int) ([]domain.Review, error) {
+	if l.passThrough(ctx) {
+		return l.store.ProductReviews(ctx, productID, offset, limit)
+	}
+	var err error
+	if offset, limit, err = domain.NormalizePage(offset, limit); err != nil {
+		return nil, err
+	}
+	ttl := l.listTTL
+	if ttl < 0 {
+		l.misses.Add(1)
+		domain.CacheTraceFrom(ctx).Mark(domain.CacheMiss)
+		return l.store.ProductReviews(ctx, productID, offset, limit)
+	}
+	return read(l, ctx, l.reviewsKey(productID, offset, limit), ttl, func(c context.Context) ([]domain.Review, error) {
+		return l.store.ProductReviews(c, productID, offset, limit)
+	})
+}
+
+// ProductVersion answers from the cached product without a store call
+// (marking HIT), so a conditional GET can be a 304 that never touches the
+// store. When the product is not cached (or on bypass, no backend, response
+// mode) ok is false and the caller reads the product instead.
+func (l *Layer) ProductVersion(ctx context.Context, id int64) (domain.Version, bool) {
+	if l.passThrough(ctx) {
+		return l.store.ProductVersion(ctx, id)
+	}
+	var v struct {
+		Version   int64     `json:"version"`
+		UpdatedAt time.Time `json:"updated_at"`
+	}
+	if !l.getJSON(ctx, l.productKey(id), &v) {
+		return domain.Version{}, false
+	}
+	l.hits.Add(1)
+	l.saved.Add(1)
+	domain.CacheTraceFrom(ctx).Mark(domain.CacheHit)
+	return domain.Version{Version: v.Version, UpdatedAt: v.UpdatedAt}, true
+}
+
+// GetUser reads a user, cache-aside.
+func (l *Layer) GetUser(ctx context.Context, id int64) (domain.User, error) {
+	if l.passThrough(ctx) {
+		return l.store.GetUser(ctx, id)
+	}
+	return read(l, ctx, l.userKey(id), l.ttl, func(c context.Context) (domain.User, error) {
+		return l.store.GetUser(c, id)
+	})
+}
+
+// UserByEmail always reads the store (login path; never cached).
+func (l *Layer) UserByEmail(ctx context.Context, email string) (domain.User, error) {
+	return l.store.UserByEmail(ctx, email)
+}
+
+// Authenticate passes through to the store's Authenticator (credentials are
+// never cached).
+func (l *Layer) Authenticate(ctx context.Context, email, password string) (domain.User, error) {
+	a, ok := l.store.(domain.Authenticator)
+	if !ok {
+		return domain.User{}, domain.Errorf(domain.CodeUnavailable, "login is not supported by this store")
+	}
+	return a.Authenticate(ctx, email, password)
+}
+
+// UserOrders reads a user's orders, cache-aside; CreateOrder invalidates.
+func (l *Layer) UserOrders(ctx context.Context, userID int64) ([]domain.Order, error) {
+	if l.passThrough(ctx) {
+		return l.store.UserOrders(ctx, userID)
+	}
+	return read(l, ctx, l.userOrdersKey(userID), l.ttl, func(c context.Context) ([]domain.Order, error) {
+		return l.store.UserOrders(c, userID)
+	})
+}
+
+// GetOrder reads an order, cache-aside (orders do not change once placed).
+func (l *Layer) GetOrder(ctx context.Context, id int64) (domain.Order, error) {
+	if l.passThrough(ctx) {
+		return l.store.GetOrder(ctx, id)
+	}
+	return read(l, ctx, l.orderKey(id), l.ttl, func(c context.Context) (domain.Order, error) {
+		return l.store.GetOrder(c, id)
+	})
+}
+
+var (
+	_ domain.Catalog       = (*Layer)(nil)
+	_ domain.Authenticator = (*Layer)(nil)
+)

@@ -1,0 +1,94 @@
+package cache
+
+import (
+	"context"
+	"time"
+
+	"github.com/loadrig/loadrig/internal/cache/rediscache"
+)
+
+// Stats is a snapshot of the layer's accounting, shaped for the servers'
+// /stats: they publish it under "cache" (so cache.hits, cache.misses,
+// cache.errors) and WriteBehind under "write_behind" (write_behind.backlog).
+type Stats struct {
+	Backend      string `json:"backend"`
+	Strategy     string `json:"strategy"`
+	Mode         string `json:"mode"`
+	Invalidation string `json:"invalidation"`
+	// Hits and Misses count key lookups (a batch read counts each key);
+	// HitRatio is Hits / (Hits + Misses).
+	Hits     int64   `json:"hits"`
+	Misses   int64   `json:"misses"`
+	HitRatio float64 `json:"hit_ratio"`
+	// Sets counts entries written to the backend.
+	Sets int64 `json:"sets"`
+	// Evictions counts entries the backend pushed out for space; Expired
+	// those dropped at their TTL. For Redis these are the server-wide
+	// evicted_keys and expired_keys (single node only); Entries is then 0.
+	Evictions int64 `json:"evictions"`
+	Expired   int64 `json:"expired"`
+	Entries   int64 `json:"entries"`
+	// Errors counts backend failures (each fell through to the store) and
+	// undecodable entries: the cache_errors of the issue.
+	Errors int64 `json:"errors"`
+	// StoreCallsSaved counts store calls the cache avoided: hits, fully-hit
+	// batches, and singleflight followers that shared another caller's load.
+	StoreCallsSaved int64 `json:"store_calls_saved"`
+	// Loads counts store loads made on misses (after singleflight).
+	Loads int64 `json:"loads"`
+	// Bypassed counts reads that skipped the cache on request (no-cache).
+	Bypassed    int64             `json:"bypassed"`
+	Redis       *rediscache.Stats `json:"redis,omitempty"`
+	WriteBehind WriteBehindStats  `json:"write_behind"`
+}
+
+// Stats returns the current counters. Under write-behind it reads the
+// stream's backlog from Redis (bounded to 250ms; on failure the last known
+// figures are reported and the error is counted).
+func (l *Layer) Stats() Stats {
+	s := Stats{
+		Backend:         l.backend,
+		Strategy:        l.strat,
+		Mode:            l.mode,
+		Invalidation:    l.inval,
+		Hits:            l.hits.Load(),
+		Misses:          l.misses.Load(),
+		Sets:            l.sets.Load(),
+		StoreCallsSaved: l.saved.Load(),
+		Loads:           l.loads.Load(),
+		Bypassed:        l.bypassed.Load(),
+	}
+	if l.b == nil {
+		s.Strategy, s.Invalidation = "", ""
+	}
+	if l.mem != nil {
+		ms := l.mem.Stats()
+		s.Evictions, s.Expired, s.Entries = ms.Evictions, ms.Expired, int64(ms.Entries)
+	}
+	if l.redis != nil {
+		rs := l.redis.Stats()
+		s.Redis = &rs
+		ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
+		if ev, ex, err := l.redis.ServerCounters(ctx); err == nil {
+			s.Evictions, s.Expired = ev, ex
+		}
+		cancel()
+	}
+	if l.wb != nil {
+		s.WriteBehind = l.wb.stats()
+	}
+	s.Errors = l.errs.Load()
+	if t := s.Hits + s.Misses; t > 0 {
+		s.HitRatio = float64(s.Hits) / float64(t)
+	}
+	return s
+}
+
+// WriteBehindStats returns just the write-behind figures (zero unless the
+// strategy is write-behind).
+func (l *Layer) WriteBehindStats() WriteBehindStats {
+	if l.wb == nil {
+		return WriteBehindStats{}
+	}
+	return l.wb.stats()
+}

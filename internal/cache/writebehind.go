@@ -1,0 +1,369 @@
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/loadrig/loadrig/internal/cache/rediscache"
+	"github.com/loadrig/loadrig/internal/domain"
+)
+
+// DrainError is returned by Layer.Close when the write-behind backlog could
+// not be flushed to the store before the deadline. The writes are not lost
+// while Redis keeps them: the next flusher on the same stream flushes them.
+type DrainError struct {
+	Remaining int64  // entries still in the stream
+	Stream    string // where they wait
+	Err       error  // why draining stopped (usually the deadline)
+}
+
+func (e *DrainError) Error() string {
+	return fmt.Sprintf("write-behind: %d acknowledged writes not yet in the store (kept in Redis stream %s for the next flusher): %v",
+		e.Remaining, e.Stream, e.Err)
+}
+
+func (e *DrainError) Unwrap() error { return e.Err }
+
+// writeBehind is the write-behind strategy: product updates are written to
+// Redis (the entity, without expiry) and appended to a stream in one
+// MULTI/EXEC, then acknowledged; a flusher in a consumer group reads the
+// stream, coalesces entries per product (the latest state wins), writes
+// them with one store UpsertProducts call, and XACKs+XDELs them, so XLEN is
+// the backlog. Entries a crashed flusher read but never acknowledged are
+// taken over with XAUTOCLAIM after ClaimIdle. Delivery is at least once;
+// UpsertProducts is idempotent for duplicates and skips stale states.
+//
+// Durability is Redis's: a Redis without persistence (the spawned one)
+// loses unflushed writes if it dies. If Redis fails during a write, the
+// write falls through to a synchronous store update (counted in errors).
+type writeBehind struct {
+	l     *Layer
+	rb    *rediscache.Backend
+	store Upserter
+	cfg   WriteBehindConfig
+
+	stripes [64]sync.Mutex // serialise read-modify-write of one product
+
+	ctx    context.Context // the flusher's; cancelled by close
+	cancel context.CancelFunc
+	stop   chan struct{}
+	done   chan struct{}
+	retry  []rediscache.Message // a batch whose upsert failed, retried next
+	cursor string               // XAUTOCLAIM scan position
+
+	acked, flushed, upserted, stale, batches, claimed, flushErrs, fallbacks atomic.Int64
+	lastBacklog, lastPending                                                atomic.Int64
+}
+
+func newWriteBehind(l *Layer, up Upserter, cfg WriteBehindConfig) *writeBehind {
+	if cfg.Stream == "" {
+		cfg.Stream = l.prefix + "wb"
+	}
+	if cfg.Group == "" {
+		cfg.Group = "flushers"
+	}
+	if cfg.Consumer == "" {
+		cfg.Consumer = consumerName()
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 256
+	}
+	if cfg.Block <= 0 {
+		cfg.Block = 100 * time.Millisecond
+	}
+	if cfg.ClaimIdle <= 0 {
+		cfg.ClaimIdle = 30 * time.Second
+	}
+	w := &writeBehind{l: l, rb: l.redis, store: up, cfg: cfg, cursor: "0-0",
+		stop: make(chan struct{}), done: make(chan struct{})}
+	// The flusher is a background worker owned by the Layer, not part of
+	// any request: its context is cancelled by Close.
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	if cfg.NoFlusher {
+		close(w.done)
+	} else {
+		go w.run()
+	}
+	return w
+}
+
+// update is UpdateProduct under write-behind.
+func (w *writeBehind) update(ctx context.Context, id int64, patch domain.ProductPatch) (domain.Product, error) {
+	if err := patch.Validate(); err != nil {
+		return domain.Product{}, err
+	}
+	mu := &w.stripes[uint64(id)%uint64(len(w.stripes))]
+	mu.Lock()
+	defer mu.Unlock()
+	l := w.l
+	key := l.productKey(id)
+	var cur domain.Product
+	v, ok, err := w.rb.Get(ctx, key)
+	if err != nil {
+		return w.fallback(ctx, id, patch)
+	}
+	if ok {
+		if err := json.Unmarshal(v, &cur); err != nil {
+			l.errs.Add(1)
+			ok = false
+		}
+	}
+	if !ok {
+		if cur, err = l.store.GetProduct(ctx, id); err != nil {
+			return domain.Product{}, err
+		}
+	}
+	next := patch.Apply(cur, l.now())
+	b, err := json.Marshal(next)
+	if err != nil {
+		return domain.Product{}, err
+	}
+	if _, err := w.rb.SetAndAppend(ctx, key, b, w.cfg.Stream); err != nil {
+		return w.fallback(ctx, id, patch)
+	}
+	w.acked.Add(1)
+	l.sets.Add(1)
+	l.sf.Forget(key)
+	l.listGen.Add(1)
+	l.resp.Invalidate(ProductTag(id), ListTag)
+	if l.feed != nil {
+		l.feed.Publish(domain.ProductChange{Product: next})
+	}
+	return next, nil
+}
+
+// fallback writes synchronously to the store when Redis fails, so a Redis
+// outage never fails a write.
+func (w *writeBehind) fallback(ctx context.Context, id int64, patch domain.ProductPatch) (domain.Product, error) {
+	w.l.errs.Add(1)
+	w.fallbacks.Add(1)
+	p, err := w.l.store.UpdateProduct(ctx, id, patch)
+	if err != nil {
+		return p, err
+	}
+	w.l.productChanged(ctx, p, false) // best effort: drop the stale copy if Redis answers
+	return p, nil
+}
+
+func (w *writeBehind) run() {
+	defer close(w.done)
+	backoff := 50 * time.Millisecond
+	for {
+		select {
+		case <-w.stop:
+			return
+		default:
+		}
+		_, err := w.step(w.ctx, w.cfg.Block, w.cfg.ClaimIdle)
+		if err == errCrashed {
+			return
+		}
+		if err != nil {
+			if w.ctx.Err() != nil {
+				return
+			}
+			w.flushErrs.Add(1)
+			w.l.errs.Add(1)
+			select {
+			case <-w.stop:
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 2*time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+	}
+}
+
+var errCrashed = fmt.Errorf("write-behind flusher crashed (test hook)")
+
+// step flushes at most one batch: a failed batch again, else entries
+// abandoned by dead consumers (XAUTOCLAIM), else new entries (waiting up to
+// block). It returns how many entries it flushed.
+func (w *writeBehind) step(ctx context.Context, block, claimIdle time.Duration) (int, error) {
+	msgs := w.retry
+	if len(msgs) == 0 {
+		if err := w.rb.EnsureGroup(ctx, w.cfg.Stream, w.cfg.Group); err != nil {
+			return 0, err
+		}
+		claimed, next, err := w.rb.AutoClaim(ctx, w.cfg.Stream, w.cfg.Group, w.cfg.Consumer, claimIdle, w.cursor, int64(w.cfg.BatchSize))
+		if err != nil {
+			return 0, err
+		}
+		w.cursor = next
+		w.claimed.Add(int64(len(claimed)))
+		msgs = claimed
+		if len(msgs) == 0 {
+			if msgs, err = w.rb.ReadGroup(ctx, w.cfg.Stream, w.cfg.Group, w.cfg.Consumer, int64(w.cfg.BatchSize), block); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if len(msgs) == 0 {
+		return 0, nil
+	}
+	if w.cfg.crashAfterRead {
+		return 0, errCrashed
+	}
+	// Coalesce: the latest state of each product wins (stream order).
+	latest := map[int64]int{}
+	var ps []domain.Product
+	var keys []string
+	for _, m := range msgs {
+		var p domain.Product
+		if err := json.Unmarshal(m.Value, &p); err != nil || p.ID == 0 {
+			w.l.errs.Add(1) // a malformed entry is acknowledged below and dropped
+			continue
+		}
+		if i, ok := latest[p.ID]; ok {
+			ps[i] = p
+			continue
+		}
+		latest[p.ID] = len(ps)
+		ps = append(ps, p)
+		keys = append(keys, m.Key)
+	}
+	if len(ps) > 0 {
+		res, err := w.store.UpsertProducts(ctx, ps)
+		if err != nil {
+			w.retry = msgs
+			return 0, err
+		}
+		w.upserted.Add(int64(res.Applied))
+		w.stale.Add(int64(res.Stale))
+	}
+	w.retry = nil
+	ids := make([]string, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	if err := w.rb.AckDelete(ctx, w.cfg.Stream, w.cfg.Group, ids...); err != nil {
+		// Still pending: redelivered later; the upsert is idempotent.
+		return 0, err
+	}
+	// Flushed entities may now expire like any cached entity.
+	if err := w.rb.Expire(ctx, w.l.entryTTL(w.l.ttl), keys...); err != nil {
+		w.l.errs.Add(1)
+	}
+	w.flushed.Add(int64(len(msgs)))
+	w.batches.Add(1)
+	return len(msgs), nil
+}
+
+// close stops the flusher and drains the backlog until ctx ends.
+func (w *writeBehind) close(ctx context.Context) error {
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		w.cancel()
+		<-w.done
+	}
+	defer w.cancel()
+	if w.cfg.NoFlusher || w.cfg.crashAfterRead {
+		return nil // another process flushes (or the test simulates a crash)
+	}
+	var last error
+	for ctx.Err() == nil {
+		// Claim everything, however fresh: on shutdown nobody else is
+		// expected to finish these entries.
+		n, err := w.step(ctx, 0, 0)
+		if err != nil {
+			last = err
+			select {
+			case <-ctx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+			continue
+		}
+		if n > 0 {
+			continue
+		}
+		bl, err := w.rb.StreamBacklog(ctx, w.cfg.Stream, w.cfg.Group)
+		if err == nil && bl.Length == 0 {
+			return nil
+		}
+		if err != nil {
+			last = err
+		}
+	}
+	if last == nil {
+		last = ctx.Err()
+	}
+	// Report what remains with a short grace period past the deadline.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 250*time.Millisecond)
+	defer cancel()
+	bl, err := w.rb.StreamBacklog(rctx, w.cfg.Stream, w.cfg.Group)
+	if err != nil {
+		return &DrainError{Remaining: -1, Stream: w.cfg.Stream, Err: fmt.Errorf("%v (and the backlog could not be read: %v)", last, err)}
+	}
+	if bl.Length == 0 {
+		return nil
+	}
+	return &DrainError{Remaining: bl.Length, Stream: w.cfg.Stream, Err: last}
+}
+
+// WriteBehindStats describes the write-behind queue; all zero unless the
+// strategy is write-behind.
+type WriteBehindStats struct {
+	Enabled      bool    `json:"enabled"`
+	Backlog      int64   `json:"backlog"`       // acknowledged writes not yet in the store (XLEN)
+	Pending      int64   `json:"pending"`       // of which delivered to a flusher, not yet acknowledged
+	LagMS        float64 `json:"lag_ms"`        // age of the oldest unflushed write; 0 when none
+	Acknowledged int64   `json:"acknowledged"`  // writes accepted into Redis + stream
+	Flushed      int64   `json:"flushed"`       // stream entries written to the store and acknowledged
+	Upserted     int64   `json:"upserted"`      // product rows the store applied (after coalescing)
+	Stale        int64   `json:"stale"`         // entries the store skipped as older than its state
+	Batches      int64   `json:"batches"`       // UpsertProducts calls
+	Claimed      int64   `json:"claimed"`       // entries taken over from dead flushers (XAUTOCLAIM)
+	FlushErrors  int64   `json:"flush_errors"`  // failed flush attempts (retried)
+	Fallbacks    int64   `json:"fallbacks"`     // writes sent straight to the store because Redis failed
+	Stream       string  `json:"stream"`        // the Redis Stream
+	Consumer     string  `json:"consumer"`      // this process's flusher name
+	FlusherAlive bool    `json:"flusher_alive"` // the flusher goroutine runs
+}
+
+func (w *writeBehind) stats() WriteBehindStats {
+	s := WriteBehindStats{
+		Enabled:      true,
+		Acknowledged: w.acked.Load(),
+		Flushed:      w.flushed.Load(),
+		Upserted:     w.upserted.Load(),
+		Stale:        w.stale.Load(),
+		Batches:      w.batches.Load(),
+		Claimed:      w.claimed.Load(),
+		FlushErrors:  w.flushErrs.Load(),
+		Fallbacks:    w.fallbacks.Load(),
+		Stream:       w.cfg.Stream,
+		Consumer:     w.cfg.Consumer,
+	}
+	select {
+	case <-w.done:
+	default:
+		s.FlusherAlive = true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
+	defer cancel()
+	bl, err := w.rb.StreamBacklog(ctx, w.cfg.Stream, w.cfg.Group)
+	if err != nil {
+		w.l.errs.Add(1)
+		s.Backlog, s.Pending = w.lastBacklog.Load(), w.lastPending.Load()
+		return s
+	}
+	w.lastBacklog.Store(bl.Length)
+	w.lastPending.Store(bl.Pending)
+	s.Backlog, s.Pending = bl.Length, bl.Pending
+	if !bl.Oldest.IsZero() {
+		s.LagMS = max(0, float64(w.l.now().Sub(bl.Oldest).Microseconds())/1000)
+	}
+	return s
+}
