@@ -124,10 +124,13 @@ func TestAsideHitMiss(t *testing.T) {
 			}
 			// Every other cached read path: second read is a hit, one store call.
 			for name, read := range map[string]func(ctx context.Context) error{
-				"GetUser":        func(ctx context.Context) error { _, err := l.GetUser(ctx, 2); return err },
-				"GetOrder":       func(ctx context.Context) error { _, err := l.GetOrder(ctx, 2); return err },
-				"UserOrders":     func(ctx context.Context) error { _, err := l.UserOrders(ctx, 2); return err },
-				"ListProducts":   func(ctx context.Context) error { _, err := l.ListProducts(ctx, domain.ProductFilter{Category: "books"}); return err },
+				"GetUser":    func(ctx context.Context) error { _, err := l.GetUser(ctx, 2); return err },
+				"GetOrder":   func(ctx context.Context) error { _, err := l.GetOrder(ctx, 2); return err },
+				"UserOrders": func(ctx context.Context) error { _, err := l.UserOrders(ctx, 2); return err },
+				"ListProducts": func(ctx context.Context) error {
+					_, err := l.ListProducts(ctx, domain.ProductFilter{Category: "books"})
+					return err
+				},
 				"ProductReviews": func(ctx context.Context) error { _, err := l.ProductReviews(ctx, 4, 0, 0); return err },
 			} {
 				for i, want := range []domain.CacheStatus{domain.CacheMiss, domain.CacheHit} {
