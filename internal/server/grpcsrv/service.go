@@ -231,10 +231,21 @@ func (s *shopService) WatchPrices(stream pb.ShopService_WatchPricesServer) error
 		case <-ctx.Done():
 			return toStatus(ctx.Err())
 		case err := <-recvErr:
-			if errors.Is(err, io.EOF) {
-				return nil
+			if !errors.Is(err, io.EOF) {
+				return err
 			}
-			return err
+			// The receiver queued every request before it saw EOF:
+			// acknowledge the ones still waiting, then end cleanly.
+			for {
+				select {
+				case m := <-reqs:
+					if err := ack(m); err != nil {
+						return err
+					}
+				default:
+					return nil
+				}
+			}
 		case m := <-reqs:
 			if !all && len(m.GetProductIds()) > 0 {
 				sub.Add(m.GetProductIds()...)

@@ -1,0 +1,57 @@
+package grpcdrv
+
+import (
+	"context"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	pb "github.com/loadrig/loadrig/internal/gen/loadrig/v1"
+	"github.com/loadrig/loadrig/internal/load"
+	"github.com/loadrig/loadrig/internal/metrics"
+	"github.com/loadrig/loadrig/internal/server/grpcsrv"
+)
+
+// BenchmarkUnary compares one GetProduct call through the driver's worker
+// (constant and templated data) with the generated stub on the same server.
+// allocs/op include the server's, which runs in the same process.
+func BenchmarkUnary(b *testing.B) {
+	tg := newTarget(b, grpcsrv.Options{})
+	ctx := context.Background()
+	for _, c := range []struct{ name, data string }{
+		{"driver_const", `{"id": 7}`},
+		{"driver_template", `{"id": {{randInt 1 50}}}`},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			d := newDriver(b, Options{Target: tg.addr, Call: shop + "GetProduct", Data: c.data})
+			w, err := d.NewWorker(ctx, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer w.Close()
+			op := load.NewOp(0, nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				if o := w.Do(ctx, op); o.Err != metrics.OK {
+					b.Fatal(o.Err)
+				}
+			}
+		})
+	}
+	b.Run("generated_stub", func(b *testing.B) {
+		cc, err := grpc.NewClient(tg.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cc.Close()
+		client := pb.NewShopServiceClient(cc)
+		req := &pb.GetProductRequest{Id: 7}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := client.GetProduct(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,0 +1,295 @@
+package grpcdrv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/loadrig/loadrig/internal/load"
+	"github.com/loadrig/loadrig/internal/load/tmpl"
+	"github.com/loadrig/loadrig/internal/metrics"
+)
+
+// timestampName is the full name of google.protobuf.Timestamp.
+const timestampName = "google.protobuf.Timestamp"
+
+// Driver loads one gRPC method. It implements load.Driver and
+// load.ConnCounter.
+type Driver struct {
+	opts   Options
+	conns  []*grpc.ClientConn
+	method protoreflect.MethodDescriptor
+	kind   Kind
+	path   string // "/pkg.Service/Method"
+	desc   grpc.StreamDesc
+	md     metadata.MD // outgoing metadata; nil when none
+
+	env        *tmpl.Env
+	tpl        *tmpl.Template // nil when Data is constant
+	constReq   []byte         // encoded request when Data is constant
+	constBS    mem.BufferSlice
+	reqSentAt  protowire.Number // request field "sent_at" (Timestamp) stamped on streamed messages; 0: none
+	respSentAt protowire.Number
+	respEcho   protowire.Number
+
+	codeKinds [17]metrics.ErrKind
+
+	// connection accounting (the counting dialer; no per-call cost)
+	opened, open, peak atomic.Int64
+	wmu                sync.Mutex
+	workers            []*worker
+}
+
+// New dials the target, resolves the method (reflection or ProtoFiles) and
+// prepares the request. Errors wrapping ErrUsage are the user's to fix
+// (unknown method, bad JSON data, bad metadata); the CLI exits 2 on them.
+func New(ctx context.Context, opts Options) (*Driver, error) {
+	if opts.Target == "" {
+		return nil, usagef("a target (host:port) is required")
+	}
+	service, method, err := ParseCall(opts.Call)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Data == "" {
+		opts.Data = "{}"
+	}
+	if opts.Connections <= 0 {
+		opts.Connections = 1
+	}
+	if opts.StreamMessages < 0 {
+		return nil, usagef("--stream-messages must be >= 0, got %d", opts.StreamMessages)
+	}
+	if opts.StreamInterval < 0 {
+		return nil, usagef("--stream-interval must be >= 0, got %s", opts.StreamInterval)
+	}
+	if opts.MaxRecvMsgSize <= 0 {
+		opts.MaxRecvMsgSize = DefaultMaxRecvMsgSize
+	}
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = DefaultDialTimeout
+	}
+	if opts.UserAgent == "" {
+		opts.UserAgent = "loadrig"
+	}
+	d := &Driver{opts: opts}
+	kv, err := parseMetadata(opts.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	if len(kv) > 0 {
+		d.md = metadata.Pairs(kv...)
+	}
+	for c := range d.codeKinds {
+		d.codeKinds[c] = metrics.GRPCCodeKind(codes.Code(c).String())
+	}
+
+	if err := d.dialAll(); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = d.Close()
+		}
+	}()
+
+	rctx, cancel := context.WithTimeout(ctx, opts.DialTimeout)
+	defer cancel()
+	if len(opts.ProtoFiles) > 0 {
+		d.method, err = methodFromProto(rctx, opts.ProtoFiles, opts.ImportPaths, service, method)
+	} else {
+		if d.md != nil {
+			rctx = metadata.NewOutgoingContext(rctx, d.md)
+		}
+		d.method, err = methodFromReflection(rctx, d.conns[0], service, method)
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.kind = kindOf(d.method)
+	d.path = "/" + string(d.method.Parent().FullName()) + "/" + string(d.method.Name())
+	d.desc = grpc.StreamDesc{
+		StreamName:    string(d.method.Name()),
+		ServerStreams: d.method.IsStreamingServer(),
+		ClientStreams: d.method.IsStreamingClient(),
+	}
+	if d.opts.StreamMessages == 0 && d.method.IsStreamingClient() {
+		d.opts.StreamMessages = DefaultStreamMessages
+	}
+	d.reqSentAt = timestampField(d.method.Input(), "sent_at")
+	d.respSentAt = timestampField(d.method.Output(), "sent_at")
+	d.respEcho = timestampField(d.method.Output(), "request_sent_at")
+
+	if err := d.prepareData(); err != nil {
+		return nil, err
+	}
+	for _, cc := range d.conns {
+		cc.Connect()
+	}
+	ok = true
+	return d, nil
+}
+
+// timestampField returns the number of md's top-level field name when it is
+// a singular google.protobuf.Timestamp, else 0.
+func timestampField(md protoreflect.MessageDescriptor, name protoreflect.Name) protowire.Number {
+	f := md.Fields().ByName(name)
+	if f == nil || f.Kind() != protoreflect.MessageKind || f.IsList() || f.IsMap() || f.Message().FullName() != timestampName {
+		return 0
+	}
+	return f.Number()
+}
+
+// prepareData compiles Data; constant data is encoded once, templated data
+// is rendered once here so that bad JSON fails before the run.
+func (d *Driver) prepareData() error {
+	d.env = tmpl.NewEnv(d.opts.Rows, d.opts.RowMode, d.opts.Seed)
+	t, err := d.env.Compile(d.opts.Data)
+	if err != nil {
+		return usagef("request data: %v", err)
+	}
+	msg := dynamicpb.NewMessage(d.method.Input())
+	if src, isConst := t.Const(); isConst {
+		if err := protojson.Unmarshal([]byte(src), msg); err != nil {
+			return usagef("request data is not valid JSON for %s: %v", d.method.Input().FullName(), err)
+		}
+		b, err := proto.Marshal(msg)
+		if err != nil {
+			return usagef("request data: %v", err)
+		}
+		d.constReq = b
+		d.constBS = mem.BufferSlice{mem.SliceBuffer(b)}
+		return nil
+	}
+	d.tpl = t
+	ev := d.env.NewEvaluator(0)
+	ev.Begin(0)
+	js := ev.Append(nil, t)
+	if err := protojson.Unmarshal(js, msg); err != nil {
+		return usagef("request data (rendered for operation 0: %s) is not valid JSON for %s: %v", js, d.method.Input().FullName(), err)
+	}
+	return nil
+}
+
+func (d *Driver) dialAll() error {
+	creds := insecure.NewCredentials()
+	if d.opts.TLS != nil {
+		creds = credentials.NewTLS(d.opts.TLS)
+	}
+	dopts := []grpc.DialOption{
+		grpc.WithTransportCredentials(creds),
+		grpc.WithUserAgent(d.opts.UserAgent),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(d.opts.MaxRecvMsgSize)),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: KeepaliveTime, Timeout: 10 * time.Second}),
+	}
+	if !strings.HasPrefix(d.opts.Target, "unix:") {
+		dopts = append(dopts, grpc.WithContextDialer(d.dial))
+	}
+	for range d.opts.Connections {
+		cc, err := grpc.NewClient(d.opts.Target, dopts...)
+		if err != nil {
+			_ = d.Close()
+			return usagef("target %q: %v", d.opts.Target, err)
+		}
+		d.conns = append(d.conns, cc)
+	}
+	return nil
+}
+
+// dial opens a TCP connection and counts it.
+func (d *Driver) dial(ctx context.Context, addr string) (net.Conn, error) {
+	var nd net.Dialer
+	c, err := nd.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	d.opened.Add(1)
+	n := d.open.Add(1)
+	for {
+		p := d.peak.Load()
+		if n <= p || d.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	return &countedConn{Conn: c, d: d}, nil
+}
+
+type countedConn struct {
+	net.Conn
+	d    *Driver
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.d.open.Add(-1) })
+	return c.Conn.Close()
+}
+
+// Protocol implements load.Driver.
+func (d *Driver) Protocol() string { return "grpc" }
+
+// Target implements load.Driver.
+func (d *Driver) Target() string { return d.opts.Target }
+
+// Kind is the RPC kind of the loaded method.
+func (d *Driver) Kind() Kind { return d.kind }
+
+// Method is the loaded method's descriptor.
+func (d *Driver) Method() protoreflect.MethodDescriptor { return d.method }
+
+// Connections implements load.ConnCounter: connections dialled, calls that
+// rode an already open connection, and the most open at once.
+func (d *Driver) Connections() metrics.Connections {
+	var calls int64
+	d.wmu.Lock()
+	for _, w := range d.workers {
+		calls += w.calls.Load()
+	}
+	d.wmu.Unlock()
+	opened := d.opened.Load()
+	return metrics.Connections{Opened: opened, Reused: max(0, calls-opened), PeakOpen: d.peak.Load()}
+}
+
+// Close closes every channel.
+func (d *Driver) Close() error {
+	var errs []error
+	for _, cc := range d.conns {
+		if err := cc.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	d.conns = nil
+	return errors.Join(errs...)
+}
+
+// NewWorker implements load.Driver: worker id uses channel id mod
+// Connections and owns its template evaluator and buffers.
+func (d *Driver) NewWorker(_ context.Context, id int) (load.Worker, error) {
+	if len(d.conns) == 0 {
+		return nil, fmt.Errorf("grpcdrv: driver is closed")
+	}
+	w := newWorker(d, id)
+	d.wmu.Lock()
+	d.workers = append(d.workers, w)
+	d.wmu.Unlock()
+	return w, nil
+}

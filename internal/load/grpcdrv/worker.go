@@ -1,0 +1,426 @@
+package grpcdrv
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/loadrig/loadrig/internal/load"
+	"github.com/loadrig/loadrig/internal/load/tmpl"
+	"github.com/loadrig/loadrig/internal/metrics"
+)
+
+// ErrBadRequestData is the error kind of an operation whose templated
+// request data rendered to JSON that does not fit the request message (the
+// check at New only saw operation 0's rendering).
+const ErrBadRequestData metrics.ErrKind = "bad_request_data"
+
+// errData marks a request that could not be built.
+var errData = errors.New("request data")
+
+// worker runs one engine worker's calls on its channel.
+type worker struct {
+	d     *Driver
+	cc    *grpc.ClientConn
+	calls atomic.Int64
+
+	ev      *tmpl.Evaluator   // nil when the data is constant
+	msg     *dynamicpb.Message // reused request message (templated data)
+	js      []byte             // rendered JSON, reused
+	unmarsh protojson.UnmarshalOptions
+	marsh   proto.MarshalOptions
+	pool    mem.BufferPool
+
+	out      outMsg
+	in       inMsg
+	hdr      metadata.MD
+	unaryOps []grpc.CallOption
+	strOps   []grpc.CallOption
+	timer    *time.Timer
+	sendTS   chan time.Time // bidi request/response matching, FIFO
+}
+
+func newWorker(d *Driver, id int) *worker {
+	w := &worker{
+		d:    d,
+		cc:   d.conns[id%len(d.conns)],
+		pool: mem.DefaultBufferPool(),
+		in:   inMsg{sentAtNum: d.respSentAt, echoNum: d.respEcho},
+	}
+	codec := grpc.ForceCodecV2(rawCodec{})
+	w.unaryOps = []grpc.CallOption{codec, grpc.Header(&w.hdr)}
+	w.strOps = []grpc.CallOption{codec}
+	if d.tpl != nil {
+		w.ev = d.env.NewEvaluator(id)
+		w.msg = dynamicpb.NewMessage(d.method.Input())
+	}
+	if d.kind == BidiStream {
+		w.sendTS = make(chan time.Time, d.opts.StreamMessages)
+	}
+	return w
+}
+
+// Close implements load.Worker. The channel belongs to the driver.
+func (w *worker) Close() error {
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	return nil
+}
+
+// request prepares the next request message in w.out. Constant data
+// without a timestamp to stamp reuses the driver's immutable encoding; any
+// other message is written into a pooled buffer that gRPC frees once sent,
+// so it can still be in flight when the next one is built.
+func (w *worker) request(stamp bool) (int, error) {
+	base := w.d.constReq
+	if w.ev != nil {
+		w.js = w.ev.Append(w.js[:0], w.d.tpl)
+		if err := w.unmarsh.Unmarshal(w.js, w.msg); err != nil {
+			return 0, errData
+		}
+	} else if !stamp || w.d.reqSentAt == 0 {
+		w.out.bs = w.d.constBS
+		return len(base), nil
+	}
+	size := len(base)
+	if w.ev != nil {
+		size = w.marsh.Size(w.msg)
+	}
+	if stamp && w.d.reqSentAt != 0 {
+		size += 32 // tag, length and a Timestamp: at most 2+1+11+5 bytes
+	}
+	bp := w.pool.Get(size)
+	b := (*bp)[:0]
+	if w.ev != nil {
+		var err error
+		if b, err = w.marsh.MarshalAppend(b, w.msg); err != nil {
+			w.pool.Put(bp)
+			return 0, errData
+		}
+	} else {
+		b = append(b, base...)
+	}
+	if stamp && w.d.reqSentAt != 0 {
+		b = appendTimestampField(b, w.d.reqSentAt, time.Now())
+	}
+	*bp = b
+	w.out.bs = mem.BufferSlice{mem.NewBuffer(bp, w.pool)}
+	return len(b), nil
+}
+
+// outgoing adds the configured metadata to ctx.
+func (w *worker) outgoing(ctx context.Context) context.Context {
+	if w.d.md == nil {
+		return ctx
+	}
+	return metadata.NewOutgoingContext(ctx, w.d.md)
+}
+
+// Do implements load.Worker: one call, or one whole stream.
+func (w *worker) Do(ctx context.Context, op *load.Op) load.Outcome {
+	w.calls.Add(1)
+	w.in.err = nil
+	if w.ev != nil {
+		w.ev.Begin(op.Seq())
+	}
+	switch w.d.kind {
+	case ServerStream:
+		return w.serverStream(ctx, op)
+	case ClientStream:
+		return w.clientStream(ctx, op)
+	case BidiStream:
+		return w.bidiStream(ctx, op)
+	}
+	return w.unary(ctx)
+}
+
+func (w *worker) unary(ctx context.Context) load.Outcome {
+	n, err := w.request(false)
+	if err != nil {
+		return load.Outcome{Err: ErrBadRequestData}
+	}
+	w.hdr = nil
+	err = w.cc.Invoke(w.outgoing(ctx), w.d.path, &w.out, &w.in, w.unaryOps...)
+	out := load.Outcome{BytesSent: int64(n), Cache: cacheStatus(w.hdr)}
+	if err != nil {
+		out.Err = w.d.classify(ctx, err, &w.in)
+		return out
+	}
+	out.BytesReceived = int64(w.in.n)
+	return out
+}
+
+// latency is a received message's latency: the round trip to the request
+// it echoes, else the one-way time from the sender's timestamp, else
+// fallback (the caller's own reference).
+func (w *worker) latency(now time.Time, fallback time.Duration) time.Duration {
+	var d time.Duration
+	switch {
+	case w.in.hasEcho:
+		d = now.Sub(w.in.echo)
+	case w.in.hasSent:
+		d = now.Sub(w.in.sentAt)
+	default:
+		d = fallback
+	}
+	return max(d, 0)
+}
+
+func (w *worker) serverStream(ctx context.Context, op *load.Op) load.Outcome {
+	ctx, cancel := context.WithCancel(w.outgoing(ctx))
+	defer cancel()
+	var out load.Outcome
+	n, err := w.request(false)
+	if err != nil {
+		return load.Outcome{Err: ErrBadRequestData}
+	}
+	start := time.Now()
+	cs, err := w.cc.NewStream(ctx, &w.d.desc, w.d.path, w.strOps...)
+	if err == nil {
+		err = cs.SendMsg(&w.out)
+	}
+	if err == nil {
+		err = cs.CloseSend()
+	}
+	if err != nil {
+		out.Err = w.d.classify(ctx, err, &w.in)
+		return out
+	}
+	out.BytesSent = int64(n)
+	op.MessageSent(1)
+	limit := w.d.opts.StreamMessages
+	for got := 0; limit == 0 || got < limit; got++ {
+		err = cs.RecvMsg(&w.in)
+		if err != nil {
+			break
+		}
+		now := time.Now()
+		if got == 0 {
+			out.Cache = streamCache(cs)
+		}
+		out.BytesReceived += int64(w.in.n)
+		op.MessageReceived(w.latency(now, now.Sub(start)))
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		out.Err = w.d.classify(ctx, err, &w.in)
+	}
+	return out
+}
+
+// pause waits the stream interval or until ctx is done.
+func (w *worker) pause(ctx context.Context) error {
+	d := w.d.opts.StreamInterval
+	if d <= 0 {
+		return ctx.Err()
+	}
+	if w.timer == nil {
+		w.timer = time.NewTimer(d)
+	} else {
+		w.timer.Reset(d)
+	}
+	select {
+	case <-w.timer.C:
+		return nil
+	case <-ctx.Done():
+		w.timer.Stop()
+		return ctx.Err()
+	}
+}
+
+// send sends StreamMessages messages, pausing StreamInterval between them;
+// each is stamped with its send time when the request has a sent_at field.
+func (w *worker) send(ctx context.Context, op *load.Op, cs grpc.ClientStream, out *load.Outcome) error {
+	for i := range w.d.opts.StreamMessages {
+		if i > 0 {
+			if err := w.pause(ctx); err != nil {
+				return err
+			}
+		}
+		n, err := w.request(true)
+		if err != nil {
+			return err
+		}
+		if w.sendTS != nil {
+			select {
+			case w.sendTS <- time.Now():
+			default:
+			}
+		}
+		if err := cs.SendMsg(&w.out); err != nil {
+			return err
+		}
+		out.BytesSent += int64(n)
+		op.MessageSent(1)
+	}
+	return cs.CloseSend()
+}
+
+func (w *worker) clientStream(ctx context.Context, op *load.Op) load.Outcome {
+	ctx, cancel := context.WithCancel(w.outgoing(ctx))
+	defer cancel()
+	var out load.Outcome
+	cs, err := w.cc.NewStream(ctx, &w.d.desc, w.d.path, w.strOps...)
+	if err == nil {
+		err = w.send(ctx, op, cs, &out)
+	}
+	if err == nil {
+		err = cs.RecvMsg(&w.in)
+	}
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			// SendMsg reports io.EOF when the server ended the call early;
+			// the status comes from RecvMsg.
+			err = cs.RecvMsg(&w.in)
+		}
+		out.Err = w.errKind(ctx, err)
+		return out
+	}
+	out.Cache = streamCache(cs)
+	out.BytesReceived = int64(w.in.n)
+	return out
+}
+
+func (w *worker) errKind(ctx context.Context, err error) metrics.ErrKind {
+	if errors.Is(err, errData) {
+		return ErrBadRequestData
+	}
+	return w.d.classify(ctx, err, &w.in)
+}
+
+func (w *worker) bidiStream(ctx context.Context, op *load.Op) load.Outcome {
+	ctx, cancel := context.WithCancel(w.outgoing(ctx))
+	defer cancel()
+	for len(w.sendTS) > 0 {
+		<-w.sendTS
+	}
+	var out load.Outcome
+	start := time.Now()
+	cs, err := w.cc.NewStream(ctx, &w.d.desc, w.d.path, w.strOps...)
+	if err != nil {
+		out.Err = w.errKind(ctx, err)
+		return out
+	}
+	type result struct {
+		bytes int64
+		cache metrics.CacheStatus
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		for i := 0; ; i++ {
+			if err := cs.RecvMsg(&w.in); err != nil {
+				if !errors.Is(err, io.EOF) {
+					r.err = err
+				}
+				break
+			}
+			now := time.Now()
+			if i == 0 {
+				r.cache = streamCache(cs)
+			}
+			r.bytes += int64(w.in.n)
+			fallback := now.Sub(start)
+			if !w.in.hasEcho && !w.in.hasSent {
+				select {
+				case t := <-w.sendTS:
+					fallback = now.Sub(t)
+				default:
+				}
+			}
+			op.MessageReceived(w.latency(now, fallback))
+		}
+		done <- r
+	}()
+	serr := w.send(ctx, op, cs, &out)
+	if serr != nil && !errors.Is(serr, io.EOF) {
+		cancel() // ends the receiver too
+	}
+	r := <-done
+	out.BytesReceived, out.Cache = r.bytes, r.cache
+	switch {
+	case r.err != nil:
+		out.Err = w.errKind(ctx, r.err)
+	case serr != nil && !errors.Is(serr, io.EOF):
+		out.Err = w.errKind(ctx, serr)
+	}
+	return out
+}
+
+// streamCache reads x-cache from a stream's header (already received).
+func streamCache(cs grpc.ClientStream) metrics.CacheStatus {
+	md, err := cs.Header()
+	if err != nil {
+		return metrics.CacheUnknown
+	}
+	return cacheStatus(md)
+}
+
+// cacheStatus reads the x-cache header metadata.
+func cacheStatus(md metadata.MD) metrics.CacheStatus {
+	v := md["x-cache"]
+	if len(v) == 0 {
+		return metrics.CacheUnknown
+	}
+	s := v[0]
+	if i := strings.IndexByte(s, ' '); i > 0 {
+		s = s[:i] // "HIT from edge"
+	}
+	switch {
+	case strings.EqualFold(s, "HIT"):
+		return metrics.CacheHit
+	case strings.EqualFold(s, "MISS"):
+		return metrics.CacheMiss
+	case strings.EqualFold(s, "REVALIDATED"):
+		return metrics.CacheRevalidated
+	}
+	return metrics.CacheOther
+}
+
+// classify maps a failed call to its error kind. The operation context
+// decides first (its deadline is a timeout, its cancellation the end of the
+// run); otherwise the status code does.
+func (d *Driver) classify(ctx context.Context, err error, in *inMsg) metrics.ErrKind {
+	if ce := ctx.Err(); ce != nil {
+		if errors.Is(ce, context.DeadlineExceeded) {
+			return metrics.ErrTimeout
+		}
+		return metrics.ErrCanceled
+	}
+	if errors.Is(err, errData) {
+		return ErrBadRequestData
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return metrics.ErrEOF
+		}
+		return metrics.ErrOther
+	}
+	c := st.Code()
+	switch {
+	case c == codes.Internal && in.err != nil:
+		return metrics.ErrProtocol
+	case c == codes.Unavailable && strings.Contains(st.Message(), "connection refused"):
+		return metrics.ErrRefused
+	case c == codes.Unavailable && strings.Contains(st.Message(), "tls:"):
+		return metrics.ErrTLS
+	}
+	if int(c) < len(d.codeKinds) {
+		return d.codeKinds[c]
+	}
+	return metrics.GRPCCodeKind(c.String())
+}
