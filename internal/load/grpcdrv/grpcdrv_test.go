@@ -9,10 +9,10 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	pb "github.com/loadrig/loadrig/internal/gen/loadrig/v1"
 	"github.com/loadrig/loadrig/internal/load"
 	"github.com/loadrig/loadrig/internal/load/tmpl"
 	"github.com/loadrig/loadrig/internal/metrics"
-	pb "github.com/loadrig/loadrig/internal/gen/loadrig/v1"
 	"github.com/loadrig/loadrig/internal/server/grpcsrv"
 )
 

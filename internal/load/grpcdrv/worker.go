@@ -36,7 +36,7 @@ type worker struct {
 	cc    *grpc.ClientConn
 	calls atomic.Int64
 
-	ev      *tmpl.Evaluator   // nil when the data is constant
+	ev      *tmpl.Evaluator    // nil when the data is constant
 	msg     *dynamicpb.Message // reused request message (templated data)
 	js      []byte             // rendered JSON, reused
 	unmarsh protojson.UnmarshalOptions
