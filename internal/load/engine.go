@@ -251,7 +251,13 @@ func (e *engine) runOpen() {
 			timer.Stop()
 			return
 		}
-		lastWake = time.Since(e.base)
+		// Tick periods are counted from the wake-up aimed at, so timer
+		// overshoot does not stretch every period; a wake-up more than a tick
+		// late restarts the count.
+		lastWake = wake
+		if now := time.Since(e.base); now-wake > e.cfg.Tick {
+			lastWake = now
+		}
 	}
 	e.stop(metrics.StopDuration)
 }
@@ -274,6 +280,16 @@ func (e *engine) dispatch(jobs chan job, j job, started *int, endCh <-chan struc
 	case jobs <- j:
 		return dispatched
 	default:
+	}
+	if *started > 0 {
+		// A worker that just finished may be on its way back to the channel:
+		// give it a chance before starting another (and another connection).
+		runtime.Gosched()
+		select {
+		case jobs <- j:
+			return dispatched
+		default:
+		}
 	}
 	if *started < e.cfg.MaxInflight {
 		id := *started
