@@ -172,6 +172,9 @@ type Layer struct {
 	wb      *writeBehind
 
 	hits, misses, sets, errs, saved, bypassed, loads atomic.Int64
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // New builds a Layer over store. Bad combinations are errors that say what
@@ -313,14 +316,15 @@ func (l *Layer) closeOwned() {
 // Close stops the write-behind flusher after draining its backlog into the
 // store within ctx's deadline (a *DrainError reports what remains), then
 // closes the backends the Layer created. A Redis given in Config.Redis is
-// left open for its owner.
+// left open for its owner. Later calls return the first call's result.
 func (l *Layer) Close(ctx context.Context) error {
-	var err error
-	if l.wb != nil {
-		err = l.wb.close(ctx)
-	}
-	l.closeOwned()
-	return err
+	l.closeOnce.Do(func() {
+		if l.wb != nil {
+			l.closeErr = l.wb.close(ctx)
+		}
+		l.closeOwned()
+	})
+	return l.closeErr
 }
 
 // Responses returns the full-response cache helper, or nil when the layer

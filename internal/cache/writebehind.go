@@ -16,12 +16,15 @@ import (
 // not be flushed to the store before the deadline. The writes are not lost
 // while Redis keeps them: the next flusher on the same stream flushes them.
 type DrainError struct {
-	Remaining int64  // entries still in the stream
+	Remaining int64  // entries still in the stream; -1 when Redis could not be read
 	Stream    string // where they wait
 	Err       error  // why draining stopped (usually the deadline)
 }
 
 func (e *DrainError) Error() string {
+	if e.Remaining < 0 {
+		return fmt.Sprintf("write-behind: shutdown could not confirm the backlog was flushed (Redis stream %s unreadable): %v", e.Stream, e.Err)
+	}
 	return fmt.Sprintf("write-behind: %d acknowledged writes not yet in the store (kept in Redis stream %s for the next flusher): %v",
 		e.Remaining, e.Stream, e.Err)
 }
@@ -117,7 +120,7 @@ func (w *writeBehind) update(ctx context.Context, id int64, patch domain.Product
 			return domain.Product{}, err
 		}
 	}
-	next := patch.Apply(cur, l.now())
+	next := patch.Apply(cur, l.now().UTC().Round(0))
 	b, err := json.Marshal(next)
 	if err != nil {
 		return domain.Product{}, err

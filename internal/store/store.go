@@ -221,6 +221,10 @@ func (s *Store) acquire(ctx context.Context) (release func(), err error) {
 
 func (s *Store) release() { <-s.sem }
 
+// stamp is the UpdatedAt of a write: UTC, without the monotonic reading, so
+// it survives a JSON round trip unchanged (cached copies compare equal).
+func (s *Store) stamp() time.Time { return s.now().UTC().Round(0) }
+
 func (s *Store) recordWait(d time.Duration) {
 	s.queueWaits.Add(1)
 	s.waitTotal.Add(int64(d))
@@ -531,7 +535,7 @@ func (s *Store) CreateOrder(ctx context.Context, in domain.NewOrder) (domain.Ord
 				return len(want), domain.Errorf(domain.CodeConflict, "insufficient stock for product %d: %d left, %d wanted", p.ID, p.Stock, want[p.ID])
 			}
 		}
-		now := s.now()
+		now := s.stamp()
 		o = domain.Order{
 			ID: int64(len(s.orders) + 1), UserID: in.UserID, Status: domain.OrderPending,
 			Version: 1, UpdatedAt: now, Items: make([]domain.OrderItem, len(in.Items)),
@@ -574,7 +578,7 @@ func (s *Store) UpdateProduct(ctx context.Context, id int64, patch domain.Produc
 		if !ok {
 			return 0, notFound("product", id)
 		}
-		p = patch.Apply(cur, s.now())
+		p = patch.Apply(cur, s.stamp())
 		s.products[id] = p
 		return 1, nil
 	})
@@ -627,7 +631,7 @@ func (s *Store) CreateReviews(ctx context.Context, rs []domain.NewReview) ([]dom
 				return 0, domain.Errorf(domain.CodeInvalid, "unknown author (user) %d", r.AuthorID)
 			}
 		}
-		now := s.now()
+		now := s.stamp()
 		out = make([]domain.Review, len(rs))
 		for i, r := range rs {
 			rev := domain.Review{
@@ -667,7 +671,7 @@ func (s *Store) UpsertProducts(ctx context.Context, ps []domain.Product) (domain
 	err := s.call(ctx, "UpsertProducts", func() (int, error) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		now := s.now()
+		now := s.stamp()
 		for _, in := range ps {
 			cur, ok := s.products[in.ID]
 			if !ok {
