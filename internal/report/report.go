@@ -18,11 +18,17 @@ var errNoResults = errors.New("report: no results to render")
 // Text writes a plain-text report: a summary for one result, a side-by-side
 // table (one column per result) for several.
 func Text(w io.Writer, results ...*metrics.Result) error {
+	return TextColor(w, false, results...)
+}
+
+// TextColor is Text with, when color is true, warnings highlighted with ANSI
+// colour codes (for a terminal; files and pipes get Text).
+func TextColor(w io.Writer, color bool, results ...*metrics.Result) error {
 	d, err := build(results)
 	if err != nil {
 		return err
 	}
-	return writeText(w, d)
+	return writeText(w, d, color)
 }
 
 // Markdown writes the same report as Text as GitHub-flavoured Markdown.

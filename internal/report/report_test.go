@@ -215,3 +215,19 @@ func TestClosedNoteNotRepeated(t *testing.T) {
 		t.Fatalf("closed-model remark printed %d times:\n%s", n, b.String())
 	}
 }
+
+func TestTextColor(t *testing.T) {
+	var plain, col bytes.Buffer
+	if err := Text(&plain, saturatedResult()); err != nil {
+		t.Fatal(err)
+	}
+	if err := TextColor(&col, true, saturatedResult()); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(plain.String(), "\x1b[") || !strings.Contains(col.String(), ansiWarn+"WARNING:"+ansiReset) {
+		t.Fatalf("colour: plain %q / colour %q", plain.String(), col.String())
+	}
+	if strings.ReplaceAll(strings.ReplaceAll(col.String(), ansiWarn, ""), ansiReset, "") != plain.String() {
+		t.Fatal("colour output must differ from plain only by escape codes")
+	}
+}

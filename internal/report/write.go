@@ -7,8 +7,14 @@ import (
 	"unicode/utf8"
 )
 
-// writeText writes d as aligned plain text.
-func writeText(w io.Writer, d doc) error {
+// ANSI sequences for warnings on a colour terminal.
+const (
+	ansiWarn  = "\x1b[1;33m"
+	ansiReset = "\x1b[0m"
+)
+
+// writeText writes d as aligned plain text; color highlights warnings.
+func writeText(w io.Writer, d doc, color bool) error {
 	bw := bufio.NewWriter(w)
 	bw.WriteString(d.heading + "\n")
 	for _, t := range d.tables {
@@ -42,9 +48,12 @@ func writeText(w io.Writer, d doc) error {
 		bw.WriteString("\n")
 	}
 	for _, n := range d.notes {
-		if n.warning {
+		switch {
+		case n.warning && color:
+			bw.WriteString(ansiWarn + "WARNING:" + ansiReset + " " + n.text + "\n")
+		case n.warning:
 			bw.WriteString("WARNING: " + n.text + "\n")
-		} else {
+		default:
 			bw.WriteString("note: " + n.text + "\n")
 		}
 	}

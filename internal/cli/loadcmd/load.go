@@ -27,5 +27,6 @@ Load models:
 	cmdutil.GroupCommand(cmd)
 	// Protocol subcommands, one line each.
 	cmd.AddCommand(NewCmdHTTP(f, nil))
+	cmd.AddCommand(NewCmdGRPC(f, nil))
 	return cmd
 }

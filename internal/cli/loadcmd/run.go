@@ -70,7 +70,7 @@ func Execute(ctx context.Context, r Run) error {
 			return err
 		}
 	}
-	if err := clireport.Render(r.IO.Out, r.Flags.Format, res); err != nil {
+	if err := clireport.Render(r.IO.Out, r.Flags.Format, r.IO.ColorEnabled, res); err != nil {
 		return err
 	}
 	if r.Flags.Output != "" && r.Flags.Format == "text" {

@@ -76,7 +76,7 @@ func mergeRun(_ context.Context, opts *Options) error {
 	if opts.Quiet {
 		return nil
 	}
-	if err := clireport.Render(opts.IO.Out, opts.Format, merged); err != nil {
+	if err := clireport.Render(opts.IO.Out, opts.Format, opts.IO.ColorEnabled, merged); err != nil {
 		return err
 	}
 	if opts.Format == "text" {

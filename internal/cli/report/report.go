@@ -71,7 +71,7 @@ func reportRun(_ context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	return Render(opts.IO.Out, opts.Format, results...)
+	return Render(opts.IO.Out, opts.Format, opts.IO.ColorEnabled, results...)
 }
 
 // LoadResults reads result files. A missing or invalid file is a usage error
@@ -101,14 +101,15 @@ func LoadResults(paths []string) ([]*metrics.Result, error) {
 }
 
 // Render writes results in format (text, markdown or json) with
-// internal/report.
-func Render(w io.Writer, format string, results ...*metrics.Result) error {
+// internal/report; color highlights warnings in text (pass
+// IOStreams.ColorEnabled).
+func Render(w io.Writer, format string, color bool, results ...*metrics.Result) error {
 	switch format {
 	case "markdown":
 		return report.Markdown(w, results...)
 	case "json":
 		return report.JSON(w, results...)
 	default:
-		return report.Text(w, results...)
+		return report.TextColor(w, color, results...)
 	}
 }
