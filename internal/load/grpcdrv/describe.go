@@ -20,8 +20,15 @@ import (
 // file that does not compile). The CLI maps it to exit code 2.
 var ErrUsage = errors.New("usage error")
 
+// usageError is a bad-input error; its message is only the explanation
+// (no "usage error:" prefix), and errors.Is(err, ErrUsage) holds.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string        { return e.msg }
+func (e *usageError) Is(target error) bool { return target == ErrUsage }
+
 func usagef(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrUsage}, args...)...)
+	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
 // Kind is the RPC kind of a method.

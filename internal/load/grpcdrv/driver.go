@@ -123,6 +123,9 @@ func New(ctx context.Context, opts Options) (*Driver, error) {
 		d.method, err = methodFromReflection(rctx, d.conns[0], service, method)
 	}
 	if err != nil {
+		if opts.TLS != nil && strings.Contains(err.Error(), "first record does not look like a TLS handshake") {
+			return nil, usagef("%s answers in plaintext, not TLS; add --plaintext", opts.Target)
+		}
 		return nil, err
 	}
 	d.kind = kindOf(d.method)
@@ -249,6 +252,9 @@ func (d *Driver) Protocol() string { return "grpc" }
 
 // Target implements load.Driver.
 func (d *Driver) Target() string { return d.opts.Target }
+
+// CacheSource names where the cache status comes from, for the result file.
+func (d *Driver) CacheSource() string { return "x-cache" }
 
 // Kind is the RPC kind of the loaded method.
 func (d *Driver) Kind() Kind { return d.kind }
