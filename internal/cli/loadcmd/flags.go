@@ -2,6 +2,8 @@ package loadcmd
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -147,6 +149,13 @@ func (lf *LoadFlags) Validate() error {
 	if lf.set("stages") {
 		if _, err := load.ParseStages(lf.Stages); err != nil {
 			return cmdutil.FlagErrorf("%s %q: %v", lf.src("stages"), lf.Stages, err)
+		}
+	}
+	if lf.Output != "" {
+		// Fail before the run, not after it: a long run must not lose its result.
+		dir := filepath.Dir(lf.Output)
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return cmdutil.FlagErrorf("%s %s: directory %s does not exist; create it or write elsewhere", lf.src("output"), lf.Output, dir)
 		}
 	}
 	if !slices.Contains(OutputFormats, lf.Format) {

@@ -113,6 +113,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"-n", "-3", "http://127.0.0.1:1/"}, "must not be negative"},
 		{[]string{"--timeout", "0s", "http://127.0.0.1:1/"}, "--timeout and --tick must be > 0"},
 		{[]string{"--format", "yaml", "http://127.0.0.1:1/"}, "unknown --format"},
+		{[]string{"-o", "/nonexistent-dir/r.json", "http://127.0.0.1:1/"}, "directory /nonexistent-dir does not exist"},
 		{[]string{"127.0.0.1:8080"}, "is not a URL"},
 		{[]string{"ftp://127.0.0.1/"}, `scheme "ftp"`},
 		{[]string{"http:///path"}, "has no host"},
