@@ -172,6 +172,9 @@ func (s *Server) Stats() map[string]any {
 		"codes":       cs,
 		"x_cache":     xc,
 	}
+	if s.lim != nil {
+		out["rate_limit_grpc"] = map[string]any{"limited": s.lim.limited.Load(), "limiter_errors": s.lim.failures.Load()}
+	}
 	if s.opts.ExtraStats != nil {
 		for k, v := range s.opts.ExtraStats() {
 			out[k] = v

@@ -12,13 +12,19 @@
 // Cross-cutting behaviour lives in chained interceptors, each one concern:
 // request ids (x-request-id metadata, echoed in the response header), cache
 // observability (a domain.CacheTrace per call, reported as the x-cache header
-// metadata), and accounting plus logging. Domain errors become gRPC status
+// metadata), accounting plus logging, and an optional per-client-IP rate
+// limit with the REST server's semantics (ResourceExhausted plus a
+// retry-after header; a failing limiter lets calls through). Domain errors become gRPC status
 // codes in one table (errors.go). Connections and streams are counted by a
 // stats.Handler (ARCHITECTURE.md convention 10) into server.ConnStats, and
 // everything is exposed on an admin HTTP handler as /stats (JSON) and
 // /metrics (Prometheus, derived from /stats so the two never disagree).
 //
 // Price changes pushed by WatchPrices come from a shared *domain.Feed: the
-// REST server publishes to it when a product is patched, and PriceTicker can
-// drive it on its own for demos.
+// server stack's cache layer publishes every acknowledged product update to
+// it (a REST PATCH included), and PriceTicker can drive it for demos.
+//
+// Authentication is not applied to gRPC calls: the only write,
+// UploadReviews, is open, which keeps ghz and grpcurl runs free of token
+// plumbing; the REST server remains the place to measure auth costs.
 package grpcsrv

@@ -63,6 +63,9 @@ type Options struct {
 	// MaxPadBytes caps the pad_bytes a request may ask for; more is
 	// InvalidArgument. Default DefaultMaxPadBytes (4 MiB).
 	MaxPadBytes int
+	// Limiter limits ShopService calls per client IP, as the REST server
+	// limits /api/ requests. Default nil: no limit.
+	Limiter server.Limiter
 	// ExtraStats adds sections to /stats (for example "store" and "cache"
 	// from the stack). Default: none.
 	ExtraStats func() map[string]any
@@ -80,6 +83,7 @@ type Server struct {
 	health *health.Server
 	acct   *accounting
 	svc    *shopService
+	lim    *limiter // nil without Options.Limiter
 
 	mu      sync.Mutex
 	ln      net.Listener
@@ -130,17 +134,17 @@ func New(opts Options) (*Server, error) {
 			Timeout: 20 * time.Second,
 		}),
 		grpc.StatsHandler(s.acct),
-		grpc.ChainUnaryInterceptor(
-			requestIDUnary(opts.RequestIDs),
-			observeUnary(s.acct, opts.Logger),
-			cacheUnary(s.acct),
-		),
-		grpc.ChainStreamInterceptor(
-			requestIDStream(opts.RequestIDs),
-			observeStream(s.acct, opts.Logger),
-			cacheStream(s.acct),
-		),
 	}
+	unary := []grpc.UnaryServerInterceptor{requestIDUnary(opts.RequestIDs), observeUnary(s.acct, opts.Logger)}
+	stream := []grpc.StreamServerInterceptor{requestIDStream(opts.RequestIDs), observeStream(s.acct, opts.Logger)}
+	if opts.Limiter != nil {
+		s.lim = &limiter{l: opts.Limiter, log: opts.Logger}
+		unary = append(unary, s.lim.unary)
+		stream = append(stream, s.lim.stream)
+	}
+	unary = append(unary, cacheUnary(s.acct))
+	stream = append(stream, cacheStream(s.acct))
+	so = append(so, grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))
 	s.gs = grpc.NewServer(append(so, opts.ServerOptions...)...)
 	pb.RegisterShopServiceServer(s.gs, s.svc)
 	s.health = health.NewServer()

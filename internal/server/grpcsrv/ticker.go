@@ -11,10 +11,11 @@ import (
 )
 
 // PriceTicker changes the price of a random product every interval through
-// cat (so caches see the write like any other) and publishes the change to
-// feed, until ctx ends. It gives WatchPrices something to push in a
-// standalone demo; with the REST server in the same process its PATCHes
-// publish too. Prices move by up to ±5 % and never below 0.01; products and
+// cat (so caches see the write like any other) until ctx ends, and
+// publishes each change to feed. It gives WatchPrices something to push in
+// a standalone demo. Pass a nil feed when cat publishes acknowledged
+// updates itself (the server stack's cache layer does), so no change is
+// delivered twice. Prices move by up to ±5 % and never below 0.01; products and
 // moves come from a PCG generator seeded with seed, so a run is repeatable.
 // A failed read or update is logged at debug level and skipped.
 func PriceTicker(ctx context.Context, cat domain.Catalog, feed *domain.Feed, interval time.Duration, seed uint64, log *slog.Logger) error {
@@ -50,6 +51,8 @@ func PriceTicker(ctx context.Context, cat domain.Catalog, feed *domain.Feed, int
 			log.Debug("price ticker: update failed", "id", id, "err", err)
 			continue
 		}
-		feed.Publish(domain.ProductChange{Product: np})
+		if feed != nil {
+			feed.Publish(domain.ProductChange{Product: np})
+		}
 	}
 }
