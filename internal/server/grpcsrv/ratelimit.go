@@ -23,8 +23,8 @@ import (
 // 429 there) with a retry-after header in whole seconds, and a limiter
 // failure lets the call through and is counted.
 type limiter struct {
-	l                  server.Limiter
-	log                *slog.Logger
+	l                 server.Limiter
+	log               *slog.Logger
 	limited, failures atomic.Int64
 }
 
