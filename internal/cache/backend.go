@@ -22,6 +22,15 @@ type Backend interface {
 	Close() error
 }
 
+// ValueBackend is the optional capability of in-process backends to keep
+// the decoded value next to its bytes, so an in-process hit costs no JSON
+// decode. Values stored this way are shared by every reader and must be
+// treated as read-only (slices inside them included).
+type ValueBackend interface {
+	GetValue(ctx context.Context, key string) (raw []byte, obj any, ok bool, err error)
+	SetValue(ctx context.Context, key string, raw []byte, obj any, ttl time.Duration) error
+}
+
 // MultiGetter is the optional batch read capability: one round trip for many
 // keys. Missing keys yield nil entries. Backends without it are read key by
 // key.

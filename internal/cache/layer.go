@@ -63,8 +63,34 @@ func (l *Layer) reviewsKey(productID int64, offset, limit int) string {
 
 // ---- backend access: errors are counted and swallowed ----
 
-// getJSON reads key into dst. Any backend or decoding error counts in
-// Stats.Errors and reads as a miss: the caller falls through to the store.
+// getObj reads key into dst: from the decoded value an in-process backend
+// keeps (no decode), else by decoding the bytes. Any backend or decoding
+// error counts in Stats.Errors and reads as a miss: the caller falls through
+// to the store.
+func getObj[T any](l *Layer, ctx context.Context, key string, dst *T) bool {
+	if vb, ok := l.b.(ValueBackend); ok {
+		raw, obj, ok, err := vb.GetValue(ctx, key)
+		if err != nil {
+			l.errs.Add(1)
+			return false
+		}
+		if !ok {
+			return false
+		}
+		if v, ok := obj.(T); ok {
+			*dst = v
+			return true
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			l.errs.Add(1)
+			return false
+		}
+		return true
+	}
+	return l.getJSON(ctx, key, dst)
+}
+
+// getJSON reads key into dst by decoding the stored bytes.
 func (l *Layer) getJSON(ctx context.Context, key string, dst any) bool {
 	v, ok, err := l.b.Get(ctx, key)
 	if err != nil {
@@ -87,7 +113,12 @@ func (l *Layer) setJSON(ctx context.Context, key string, v any, ttl time.Duratio
 		l.errs.Add(1)
 		return
 	}
-	if err := l.b.Set(ctx, key, b, l.entryTTL(ttl)); err != nil {
+	if vb, ok := l.b.(ValueBackend); ok {
+		err = vb.SetValue(ctx, key, b, v, l.entryTTL(ttl))
+	} else {
+		err = l.b.Set(ctx, key, b, l.entryTTL(ttl))
+	}
+	if err != nil {
 		l.errs.Add(1)
 		return
 	}
@@ -120,7 +151,7 @@ func (l *Layer) passThrough(ctx context.Context) bool {
 // as its own ctx ends. Errors are not cached.
 func read[T any](l *Layer, ctx context.Context, key string, ttl time.Duration, load func(context.Context) (T, error)) (T, error) {
 	var v T
-	if l.getJSON(ctx, key, &v) {
+	if getObj(l, ctx, key, &v) {
 		l.hits.Add(1)
 		l.saved.Add(1)
 		domain.CacheTraceFrom(ctx).Mark(domain.CacheHit)
@@ -182,22 +213,31 @@ func (l *Layer) GetProducts(ctx context.Context, ids []int64) ([]domain.Product,
 		keys[i] = l.productKey(id)
 	}
 	out := make([]domain.Product, len(ids))
-	vals, err := mget(ctx, l.b, keys)
-	if err != nil {
-		l.errs.Add(1)
-		vals = make([][]byte, len(ids))
-	}
 	var missIDs []int64
 	var missAt []int
-	for i, v := range vals {
-		if v != nil {
-			if err := json.Unmarshal(v, &out[i]); err == nil {
-				continue
+	if _, ok := l.b.(ValueBackend); ok {
+		for i, k := range keys {
+			if !getObj(l, ctx, k, &out[i]) {
+				missIDs = append(missIDs, ids[i])
+				missAt = append(missAt, i)
 			}
-			l.errs.Add(1)
 		}
-		missIDs = append(missIDs, ids[i])
-		missAt = append(missAt, i)
+	} else {
+		vals, err := mget(ctx, l.b, keys)
+		if err != nil {
+			l.errs.Add(1)
+			vals = make([][]byte, len(ids))
+		}
+		for i, v := range vals {
+			if v != nil {
+				if err := json.Unmarshal(v, &out[i]); err == nil {
+					continue
+				}
+				l.errs.Add(1)
+			}
+			missIDs = append(missIDs, ids[i])
+			missAt = append(missAt, i)
+		}
 	}
 	l.hits.Add(int64(len(ids) - len(missIDs)))
 	if len(missIDs) == 0 {
@@ -217,6 +257,14 @@ func (l *Layer) GetProducts(ctx context.Context, ids []int64) ([]domain.Product,
 		ps, err := l.store.GetProducts(c, missIDs)
 		if err != nil {
 			return nil, err
+		}
+		if _, ok := l.b.(ValueBackend); ok {
+			for _, p := range ps {
+				if p.ID != 0 {
+					l.setJSON(c, l.productKey(p.ID), p, l.ttl)
+				}
+			}
+			return ps, nil
 		}
 		var ks []string
 		var vs [][]byte
@@ -298,11 +346,8 @@ func (l *Layer) ProductVersion(ctx context.Context, id int64) (domain.Version, b
 	if l.passThrough(ctx) {
 		return l.store.ProductVersion(ctx, id)
 	}
-	var v struct {
-		Version   int64     `json:"version"`
-		UpdatedAt time.Time `json:"updated_at"`
-	}
-	if !l.getJSON(ctx, l.productKey(id), &v) {
+	var v domain.Product
+	if !getObj(l, ctx, l.productKey(id), &v) {
 		return domain.Version{}, false
 	}
 	l.hits.Add(1)

@@ -31,6 +31,7 @@ type Stats struct {
 
 type item struct {
 	val []byte
+	obj any           // the decoded value, when the writer supplied it (SetValue)
 	exp int64         // LRU: unix nanos deadline; 0 = never
 	ttl time.Duration // TinyLFU: lifetime handed to otter; <= 0 = never
 }
@@ -63,11 +64,10 @@ func NewLRU(o Options) *LRU {
 	return &LRU{c: expirable.NewLRU[string, item](o.Size, nil, 0), now: o.Now}
 }
 
-// Get returns the value under key. The slice must not be modified.
-func (l *LRU) Get(_ context.Context, key string) ([]byte, bool, error) {
+func (l *LRU) get(key string) (item, bool) {
 	it, ok := l.c.Get(key)
 	if !ok {
-		return nil, false, nil
+		return item{}, false
 	}
 	if it.exp != 0 && l.now().UnixNano() >= it.exp {
 		// Remove only if it is still the same expired entry.
@@ -75,14 +75,33 @@ func (l *LRU) Get(_ context.Context, key string) ([]byte, bool, error) {
 			l.c.Remove(key)
 			l.expired.Add(1)
 		}
-		return nil, false, nil
+		return item{}, false
 	}
-	return it.val, true, nil
+	return it, true
+}
+
+// Get returns the value under key. The slice must not be modified.
+func (l *LRU) Get(_ context.Context, key string) ([]byte, bool, error) {
+	it, ok := l.get(key)
+	return it.val, ok, nil
+}
+
+// GetValue returns the bytes and, when stored with SetValue, the decoded
+// value under key: the in-process fast path that skips decoding on a hit.
+func (l *LRU) GetValue(_ context.Context, key string) ([]byte, any, bool, error) {
+	it, ok := l.get(key)
+	return it.val, it.obj, ok, nil
 }
 
 // Set stores a copy of val under key for ttl (<= 0: no expiry).
-func (l *LRU) Set(_ context.Context, key string, val []byte, ttl time.Duration) error {
-	it := item{val: append([]byte(nil), val...), exp: deadline(l.now(), ttl)}
+func (l *LRU) Set(ctx context.Context, key string, val []byte, ttl time.Duration) error {
+	return l.SetValue(ctx, key, val, nil, ttl)
+}
+
+// SetValue stores a copy of val and the decoded value obj (shared, so it
+// must be treated as read-only by everyone) under key for ttl.
+func (l *LRU) SetValue(_ context.Context, key string, val []byte, obj any, ttl time.Duration) error {
+	it := item{val: append([]byte(nil), val...), obj: obj, exp: deadline(l.now(), ttl)}
 	if l.c.Add(key, it) {
 		l.evictions.Add(1)
 	}
@@ -136,7 +155,7 @@ func NewTinyLFU(o Options) *TinyLFU {
 			}
 			return e.Value.ttl
 		}),
-		OnDeletion: func(e otter.DeletionEvent[string, item]) {
+		OnAtomicDeletion: func(e otter.DeletionEvent[string, item]) {
 			switch e.Cause {
 			case otter.CauseOverflow:
 				t.evictions.Add(1)
@@ -155,15 +174,25 @@ func NewTinyLFU(o Options) *TinyLFU {
 // Get returns the value under key. The slice must not be modified.
 func (t *TinyLFU) Get(_ context.Context, key string) ([]byte, bool, error) {
 	it, ok := t.c.GetIfPresent(key)
-	if !ok {
-		return nil, false, nil
-	}
-	return it.val, true, nil
+	return it.val, ok, nil
+}
+
+// GetValue returns the bytes and, when stored with SetValue, the decoded
+// value under key.
+func (t *TinyLFU) GetValue(_ context.Context, key string) ([]byte, any, bool, error) {
+	it, ok := t.c.GetIfPresent(key)
+	return it.val, it.obj, ok, nil
 }
 
 // Set stores a copy of val under key for ttl (<= 0: no expiry).
-func (t *TinyLFU) Set(_ context.Context, key string, val []byte, ttl time.Duration) error {
-	t.c.Set(key, item{val: append([]byte(nil), val...), ttl: ttl})
+func (t *TinyLFU) Set(ctx context.Context, key string, val []byte, ttl time.Duration) error {
+	return t.SetValue(ctx, key, val, nil, ttl)
+}
+
+// SetValue stores a copy of val and the read-only decoded value obj under
+// key for ttl.
+func (t *TinyLFU) SetValue(_ context.Context, key string, val []byte, obj any, ttl time.Duration) error {
+	t.c.Set(key, item{val: append([]byte(nil), val...), obj: obj, ttl: ttl})
 	return nil
 }
 
