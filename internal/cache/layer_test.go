@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -567,5 +568,34 @@ func TestFeedPublishes(t *testing.T) {
 		}
 	default:
 		t.Fatal("no change published")
+	}
+}
+
+func TestStatsJSONShape(t *testing.T) {
+	s := newStore(t, store.Options{})
+	l := newLayer(t, s, Config{Backend: BackendRedis, Strategy: StrategyWriteBehind})
+	getProduct(t, l, 1)
+	if _, err := l.UpdateProduct(t.Context(), 1, domain.ProductPatch{Price: ptr(1.0)}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(l.Stats())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	for _, k := range []string{"hits", "misses", "errors", "sets", "evictions", "store_calls_saved", "hit_ratio", "backend", "strategy"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("stats JSON lacks %q: %s", k, b)
+		}
+	}
+	wb, _ := m["write_behind"].(map[string]any)
+	for _, k := range []string{"backlog", "lag_ms", "flushed", "pending"} {
+		if _, ok := wb[k]; !ok {
+			t.Errorf("write_behind lacks %q: %s", k, b)
+		}
+	}
+	if m["strategy"] != "write-behind" || wb["acknowledged"] != 1.0 {
+		t.Errorf("stats %s", b)
 	}
 }
