@@ -149,3 +149,17 @@ func BenchmarkOpenSchedule5kTCP(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTimeoutPerOpWithTimeout is what the engine avoids: a
+// context.WithTimeout per operation (compare BenchmarkRunnerDo, which holds
+// the engine's whole per-operation overhead including its timeout).
+func BenchmarkTimeoutPerOpWithTimeout(b *testing.B) {
+	parent, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx, c := context.WithTimeout(parent, 30*time.Second)
+		_ = ctx.Done()
+		c()
+	}
+}

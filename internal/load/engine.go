@@ -212,6 +212,7 @@ func (e *engine) runOpen() {
 		defer t.Stop()
 	}
 	lastWake := -e.cfg.Tick
+	fine := haveFineSleep
 	for ok {
 		now := time.Since(e.base)
 		for ok && next <= now {
@@ -244,12 +245,27 @@ func (e *engine) runOpen() {
 		if ok {
 			wake = max(next, lastWake+e.cfg.Tick)
 		}
-		timer.Reset(wake - now)
-		select {
-		case <-timer.C:
-		case <-e.stopCh:
-			timer.Stop()
-			return
+		if wait := wake - now; fine && wait < fineSleepMax {
+			if wait > 0 {
+				fineSleep(wait)
+				if time.Since(e.base) == now {
+					// The clock did not move across a real sleep: it is
+					// testing/synctest's fake clock, which only timers advance.
+					fine = false
+					continue
+				}
+			}
+			if e.stopped() {
+				return
+			}
+		} else {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-e.stopCh:
+				timer.Stop()
+				return
+			}
 		}
 		// Tick periods are counted from the wake-up aimed at, so timer
 		// overshoot does not stretch every period; a wake-up more than a tick
@@ -261,6 +277,10 @@ func (e *engine) runOpen() {
 	}
 	e.stop(metrics.StopDuration)
 }
+
+// fineSleepMax is the longest wait the scheduler sleeps with fineSleep;
+// longer waits (low rates) use a timer, which also watches for a stop.
+const fineSleepMax = 2 * time.Millisecond
 
 const (
 	dispatched = iota

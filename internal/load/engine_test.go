@@ -215,7 +215,7 @@ func TestStallAnalytic(t *testing.T) {
 			res := run(t, t.Context(), st.driver(), Config{Rate: 1000, Duration: 10 * time.Second})
 			check(t, res, time.Millisecond)
 			if res.ServiceTime != res.Latency || res.LateSends.Count != 0 || res.Generator.Saturated {
-				t.Fatalf("service %+v late %+v", res.ServiceTime, res.LateSends)
+				t.Fatalf("service %+v latency %+v lag %+v late %+v", res.ServiceTime, res.Latency, res.ScheduleLag, res.LateSends)
 			}
 		})
 	})
