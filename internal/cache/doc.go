@@ -34,8 +34,10 @@
 //     reviews and deletes go to the store synchronously because they must be
 //     validated against the truth (stock may not go negative); an order that
 //     takes stock from a product whose update is still queued is flushed
-//     over with last-writer-wins. Durability is Redis's own: the spawned
-//     redis-server runs without persistence.
+//     over with last-writer-wins. Reads of a product (single and batch)
+//     see a queued update at once, from Redis; list pages are loaded from
+//     the store and show it only after the flush. Durability is Redis's
+//     own: the spawned redis-server runs without persistence.
 //
 // Every write, in every strategy, also invalidates what derives from the
 // entity: list pages (a generation counter bumped per product change, so

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,8 +56,12 @@ type writeBehind struct {
 	cancel context.CancelFunc
 	stop   chan struct{}
 	done   chan struct{}
-	retry  []rediscache.Message // a batch whose upsert failed, retried next
-	cursor string               // XAUTOCLAIM scan position
+	// Flusher state, touched only by the flusher goroutine (and by close
+	// after it has stopped).
+	retry      []rediscache.Message // a batch whose upsert failed, retried next
+	cursor     string               // XAUTOCLAIM scan position
+	lastClaim  time.Time            // last XAUTOCLAIM scan
+	groupReady bool                 // the consumer group is known to exist
 
 	acked, flushed, upserted, stale, batches, claimed, flushErrs, fallbacks atomic.Int64
 	lastBacklog, lastPending                                                atomic.Int64
@@ -191,18 +196,29 @@ var errCrashed = fmt.Errorf("write-behind flusher crashed (test hook)")
 func (w *writeBehind) step(ctx context.Context, block, claimIdle time.Duration) (int, error) {
 	msgs := w.retry
 	if len(msgs) == 0 {
-		if err := w.rb.EnsureGroup(ctx, w.cfg.Stream, w.cfg.Group); err != nil {
-			return 0, err
+		if !w.groupReady {
+			if err := w.rb.EnsureGroup(ctx, w.cfg.Stream, w.cfg.Group); err != nil {
+				return 0, err
+			}
+			w.groupReady = true
 		}
-		claimed, next, err := w.rb.AutoClaim(ctx, w.cfg.Stream, w.cfg.Group, w.cfg.Consumer, claimIdle, w.cursor, int64(w.cfg.BatchSize))
-		if err != nil {
-			return 0, err
+		// Scan for abandoned entries a few times per ClaimIdle, not on
+		// every read (each scan is a round trip); always when draining.
+		var err error
+		if now := time.Now(); claimIdle == 0 || now.Sub(w.lastClaim) >= claimIdle/4 || w.cursor != "0-0" {
+			w.lastClaim = now
+			var next string
+			msgs, next, err = w.rb.AutoClaim(ctx, w.cfg.Stream, w.cfg.Group, w.cfg.Consumer, claimIdle, w.cursor, int64(w.cfg.BatchSize))
+			if err != nil {
+				w.noteErr(err)
+				return 0, err
+			}
+			w.cursor = next
+			w.claimed.Add(int64(len(msgs)))
 		}
-		w.cursor = next
-		w.claimed.Add(int64(len(claimed)))
-		msgs = claimed
 		if len(msgs) == 0 {
 			if msgs, err = w.rb.ReadGroup(ctx, w.cfg.Stream, w.cfg.Group, w.cfg.Consumer, int64(w.cfg.BatchSize), block); err != nil {
+				w.noteErr(err)
 				return 0, err
 			}
 		}
@@ -256,6 +272,14 @@ func (w *writeBehind) step(ctx context.Context, block, claimIdle time.Duration) 
 	w.flushed.Add(int64(len(msgs)))
 	w.batches.Add(1)
 	return len(msgs), nil
+}
+
+// noteErr re-creates the group on the next step when Redis lost it (a
+// restarted Redis without persistence).
+func (w *writeBehind) noteErr(err error) {
+	if strings.Contains(err.Error(), "NOGROUP") {
+		w.groupReady = false
+	}
 }
 
 // close stops the flusher and drains the backlog until ctx ends.
