@@ -52,7 +52,8 @@ func BenchmarkRunnerDo(b *testing.B) {
 	b.ReportAllocs()
 	var i uint64
 	for b.Loop() {
-		r.do(i, time.Since(e.base), true)
+		now := time.Since(e.base)
+		r.do(i, now, true, now)
 		i++
 	}
 }

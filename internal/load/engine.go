@@ -337,9 +337,9 @@ func (e *engine) openWorker(id int, first job, jobs <-chan job) {
 		return
 	}
 	defer r.close()
-	r.do(first.seq, first.intended, first.measured)
+	r.do(first.seq, first.intended, first.measured, time.Since(e.base))
 	for j := range jobs {
-		r.do(j.seq, j.intended, j.measured)
+		r.do(j.seq, j.intended, j.measured, time.Since(e.base))
 	}
 }
 
@@ -391,7 +391,7 @@ func (e *engine) closedWorker(id int) {
 				e.stop(metrics.StopCount) // the others stop; this one runs the last
 			}
 		}
-		r.do(e.seq.Add(1)-1, -1, measured)
+		r.do(e.seq.Add(1)-1, -1, measured, now)
 		if think != nil {
 			think.Reset(e.cfg.ThinkTime)
 			select {
@@ -523,9 +523,10 @@ func (r *runner) close() {
 	r.w.Close()
 }
 
-// do runs one operation and records it when measured. intended < 0 marks
-// the closed model (no schedule).
-func (r *runner) do(seq uint64, intended time.Duration, measured bool) {
+// do runs one operation that starts now (start, an offset read by the
+// caller) and records it when measured. intended < 0 marks the closed model
+// (no schedule).
+func (r *runner) do(seq uint64, intended time.Duration, measured bool, start time.Duration) {
 	e := r.e
 	op := &r.op
 	op.seq, op.marked, op.sentAt = seq, false, 0
@@ -535,7 +536,6 @@ func (r *runner) do(seq uint64, intended time.Duration, measured bool) {
 		op.sink = &r.sink
 	}
 	ctx := r.ctx
-	start := time.Since(e.base)
 	dl := start + e.cfg.Timeout
 	ctx.deadline.Store(int64(dl))
 	r.mu.Lock()
