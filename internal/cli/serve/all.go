@@ -1,0 +1,128 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/loadrig/loadrig/internal/cli/cmdutil"
+	"github.com/loadrig/loadrig/internal/cli/iostreams"
+	"github.com/loadrig/loadrig/internal/server"
+	"github.com/loadrig/loadrig/internal/server/rest"
+)
+
+// AllOptions are the inputs of `loadrig serve all`.
+type AllOptions struct {
+	// IO are the injected streams: bound addresses go to Out, logs to ErrOut.
+	IO *iostreams.IOStreams
+	// Addr is --addr: the REST listener. Default DefaultRESTAddr.
+	Addr string
+	// GRPCAddr is --grpc-addr: the gRPC listener. Default DefaultGRPCAddr.
+	GRPCAddr string
+	// GRPCFlags are --admin-addr (the gRPC admin listener; REST serves its
+	// own /stats) and --price-ticker.
+	GRPCFlags
+	// ServerFlags are the shared server flags, applied to both servers.
+	ServerFlags
+	// Ready, when set, is called once every listener is bound.
+	Ready func(restURL, grpcAddr, adminURL string)
+}
+
+// NewCmdServeAll returns `loadrig serve all`. runF replaces the run function
+// in tests; nil runs AllRun.
+func NewCmdServeAll(f *cmdutil.Factory, runF func(*AllOptions) error) *cobra.Command {
+	opts := &AllOptions{IO: f.IOStreams}
+	cmd := &cobra.Command{
+		Use:   "all",
+		Short: "Run the REST and gRPC reference servers over one shared store and cache",
+		Long: `Run the REST server and the gRPC server in one process over ONE store and ONE
+cache stack, so a REST/JSON vs gRPC/protobuf comparison differs only in the
+protocol. A REST PATCH reaches gRPC WatchPrices streams (both share the
+product-change feed). The flags are those of serve rest, plus --grpc-addr and
+the gRPC-only --admin-addr and --price-ticker.`,
+		Example: `  loadrig serve all --cache lru
+  # REST on 127.0.0.1:8080, gRPC on 127.0.0.1:9090, gRPC admin on 127.0.0.1:9091`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := opts.ServerFlags.Validate(); err != nil {
+				return err
+			}
+			if _, err := server.NormalizeAddr(opts.Addr); err != nil {
+				return cmdutil.FlagErrorf("--addr: %v", err)
+			}
+			if _, err := server.NormalizeAddr(opts.GRPCAddr); err != nil {
+				return cmdutil.FlagErrorf("--grpc-addr: %v", err)
+			}
+			if err := opts.GRPCFlags.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return AllRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Addr, "addr", DefaultRESTAddr, "HOST:PORT of the REST server (port 0: any free port; the bound address is printed)")
+	cmd.Flags().StringVar(&opts.GRPCAddr, "grpc-addr", DefaultGRPCAddr, "HOST:PORT of the gRPC server")
+	opts.GRPCFlags.addFlags(cmd.Flags())
+	opts.ServerFlags.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// AllRun runs both servers until ctx is canceled (or one of them fails),
+// then stops both gracefully and drains the shared stack.
+func AllRun(ctx context.Context, opts *AllOptions) error {
+	st, log, err := opts.StartStack(ctx, opts.IO.ErrOut)
+	if err != nil {
+		return err
+	}
+	out := func(format string, args ...any) { fmt.Fprintf(opts.IO.Out, format, args...) }
+
+	conns := &server.ConnStats{}
+	h := rest.NewHandler(rest.Deps{
+		Catalog: st.Catalog, Auth: st.Auth, Limiter: st.Limiter, Logger: log.With("server", "rest"),
+		Stats: st.Stats, Conns: conns, MaxAge: opts.MaxAge, BodyLimit: opts.BodyLimit, Pprof: opts.Pprof,
+	})
+	rs := server.NewHTTP(server.HTTPOptions{Name: "rest", Addr: opts.Addr, Handler: h, Logger: log, Conns: conns})
+	if err := rs.Open(); err != nil {
+		_ = opts.CloseStack(ctx, st, log)
+		return err
+	}
+	out("loadrig rest listening on %s\n", rs.URL())
+
+	// One failing server stops the other.
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, err := startGRPC(rctx, out, st, log, &opts.ServerFlags, &opts.GRPCFlags, opts.GRPCAddr)
+	if err != nil {
+		_ = rs.Close()
+		_ = opts.CloseStack(ctx, st, log)
+		return err
+	}
+	if opts.Ready != nil {
+		opts.Ready(rs.URL(), g.srv.Addr().String(), g.adminURL())
+	}
+	restErr := make(chan error, 1)
+	go func() {
+		err := rs.Run(rctx, opts.ShutdownTimeout)
+		cancel()
+		restErr <- err
+	}()
+	grpcErr := g.run(rctx, opts.ShutdownTimeout)
+	cancel()
+	rErr := <-restErr
+	closeErr := opts.CloseStack(ctx, st, log)
+	var errs []error
+	if rErr != nil {
+		errs = append(errs, fmt.Errorf("rest server: %w", rErr))
+	}
+	if grpcErr != nil {
+		errs = append(errs, fmt.Errorf("grpc server: %w", grpcErr))
+	}
+	if closeErr != nil {
+		errs = append(errs, fmt.Errorf("draining the server stack: %w", closeErr))
+	}
+	return errors.Join(errs...)
+}
