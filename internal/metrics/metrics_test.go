@@ -339,6 +339,19 @@ func TestMergeRejects(t *testing.T) {
 	if _, err := Merge(nil, nil); err == nil {
 		t.Fatal("empty merge accepted")
 	}
+	if _, err := Merge([]*Result{a}, []string{"a", "b"}); err == nil {
+		t.Fatal("input names of another length accepted")
+	}
+	garbled := *a
+	garbled.Histograms = map[string]string{}
+	for k, v := range a.Histograms {
+		garbled.Histograms[k] = v
+	}
+	garbled.Histograms[HistLatency] = "!!"
+	if _, err := Merge([]*Result{&garbled}, []string{"g.json"}); err == nil ||
+		!strings.Contains(err.Error(), `g.json: histogram "latency"`) {
+		t.Fatalf("garbled histogram: %v", err)
+	}
 	stop := *a
 	stop.StopReason = StopInterrupted
 	m, err := Merge([]*Result{a, &stop}, nil)
