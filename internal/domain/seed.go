@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -228,4 +229,36 @@ func RoundCents(v float64) float64 {
 		return -RoundCents(-v)
 	}
 	return float64(int64(v*100+0.5)) / 100
+}
+
+// ParseCounts reads a --dataset value: a preset name (small, medium,
+// large) or explicit counts such as "products=5000,users=200,orders=1000,
+// reviews=3" (reviews is reviews per product; keys left out keep the small
+// preset's value). Errors are CodeInvalid and say what is accepted.
+func ParseCounts(s string) (Counts, error) {
+	s = strings.TrimSpace(s)
+	if !strings.Contains(s, "=") {
+		return DatasetSize(s).Counts()
+	}
+	c, _ := SizeSmall.Counts()
+	for _, part := range strings.Split(s, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 0 {
+			return Counts{}, Errorf(CodeInvalid, "dataset count %q: want a whole number >= 0 after %q", v, k+"=")
+		}
+		switch strings.TrimSpace(k) {
+		case "users":
+			c.Users = n
+		case "products":
+			c.Products = n
+		case "reviews":
+			c.ReviewsPerProduct = n
+		case "orders":
+			c.Orders = n
+		default:
+			return Counts{}, Errorf(CodeInvalid, "unknown dataset count %q: use users=, products=, reviews= (per product), orders=", k)
+		}
+	}
+	return c, c.Validate()
 }

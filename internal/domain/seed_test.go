@@ -86,3 +86,23 @@ func TestGenerateSmallReviewsMean(t *testing.T) {
 		t.Fatalf("small dataset has %d reviews, want about 5000", n)
 	}
 }
+
+func TestParseCounts(t *testing.T) {
+	c, err := ParseCounts("medium")
+	if err != nil || c.Products != 10_000 {
+		t.Fatalf("medium: %+v %v", c, err)
+	}
+	c, err = ParseCounts("products=50, users=7,orders=3,reviews=1")
+	if err != nil || c != (Counts{Users: 7, Products: 50, ReviewsPerProduct: 1, Orders: 3}) {
+		t.Fatalf("explicit: %+v %v", c, err)
+	}
+	c, err = ParseCounts("products=20")
+	if err != nil || c.Products != 20 || c.Users != 500 {
+		t.Fatalf("partial: %+v %v", c, err)
+	}
+	for _, bad := range []string{"huge", "products=-1", "products=x", "widgets=3", "users=0,orders=5"} {
+		if _, err := ParseCounts(bad); ErrorCode(err) != CodeInvalid {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
