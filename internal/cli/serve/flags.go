@@ -22,6 +22,9 @@ type ServerFlags struct {
 	// Strategy is --strategy: aside, write-through or write-behind.
 	// Default aside.
 	Strategy string
+	// CacheMode is --cache-mode: object (cache entities) or response (cache
+	// rendered responses). Default object.
+	CacheMode string
 	// TTL is --ttl: cache entry lifetime. Default 1m.
 	TTL time.Duration
 	// CacheSize is --cache-size: entries of the in-process caches. Default
@@ -75,6 +78,7 @@ type ServerFlags struct {
 func (f *ServerFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Cache, "cache", "none", "cache backend: none, lru, tinylfu or redis")
 	fs.StringVar(&f.Strategy, "strategy", "aside", "cache write strategy: aside, write-through or write-behind (redis)")
+	fs.StringVar(&f.CacheMode, "cache-mode", "object", "what is cached: object (entities; responses rendered per request) or response (rendered responses)")
 	fs.DurationVar(&f.TTL, "ttl", time.Minute, "cache entry lifetime")
 	fs.IntVar(&f.CacheSize, "cache-size", 0, "entries in the in-process caches (0: backend default)")
 	fs.StringVar(&f.RedisURL, "redis-url", "", "Redis to use (redis://host:port); default: spawn redis-server from PATH, else embedded miniredis")
@@ -128,7 +132,7 @@ func (f *ServerFlags) StackConfig(log *slog.Logger) (stack.Config, error) {
 		return stack.Config{}, cmdutil.FlagErrorf("--rate-limit: %v", err)
 	}
 	c := stack.Config{
-		Cache: f.Cache, Strategy: f.Strategy, TTL: f.TTL, CacheSize: f.CacheSize, RedisURL: f.RedisURL,
+		Cache: f.Cache, Strategy: f.Strategy, CacheMode: f.CacheMode, TTL: f.TTL, CacheSize: f.CacheSize, RedisURL: f.RedisURL,
 		StoreLatency: f.StoreLatency, StorePerRow: f.StorePerRow, StoreJitter: f.StoreJitter, StorePool: f.StorePool,
 		Dataset: f.Dataset, Seed: f.Seed, Session: f.Session, TokenTTL: f.TokenTTL, RateLimit: rate, Logger: log,
 	}

@@ -22,9 +22,11 @@ func (h *Handler) listProducts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := h.d.Catalog.ListProducts(r.Context(), domain.ProductFilter{
-		Category: r.URL.Query().Get("category"), Offset: offset, Limit: limit,
-	})
+	f := domain.ProductFilter{Category: r.URL.Query().Get("category"), Offset: offset, Limit: limit}
+	if h.d.Responses != nil {
+		return h.cachedList(w, r, f)
+	}
+	page, err := h.d.Catalog.ListProducts(r.Context(), f)
 	if err != nil {
 		return err
 	}
@@ -45,6 +47,9 @@ func (h *Handler) getProduct(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
+	}
+	if h.d.Responses != nil {
+		return h.cachedProduct(w, r, id)
 	}
 	ctx := r.Context()
 	if conditional(r) && !domain.Bypass(ctx) {
@@ -90,6 +95,9 @@ func (h *Handler) productReviews(w http.ResponseWriter, r *http.Request) error {
 	limit, err := queryInt(r, "limit", domain.DefaultPageSize, domain.MaxPageSize)
 	if err != nil {
 		return err
+	}
+	if h.d.Responses != nil {
+		return h.cachedReviews(w, r, id, offset, limit)
 	}
 	rs, err := h.d.Catalog.ProductReviews(r.Context(), id, offset, limit)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/loadrig/loadrig/internal/cache"
 	"github.com/loadrig/loadrig/internal/domain"
 	"github.com/loadrig/loadrig/internal/server"
 )
@@ -58,6 +59,12 @@ type Deps struct {
 	// BodyLimit caps request bodies in bytes; larger bodies get 413.
 	// Default DefaultBodyLimit (1 MiB).
 	BodyLimit int64
+	// Responses, when set, switches product reads (GET product, list,
+	// reviews) to full-response caching: rendered responses are cached and
+	// served as stored bytes (the cache layer's response mode,
+	// cache.Layer.Responses). Default nil: object caching, whatever the
+	// Catalog does.
+	Responses *cache.Responses
 	// Pprof mounts net/http/pprof under /debug/pprof/. Default false.
 	Pprof bool
 	// Registry is the Prometheus registry /metrics serves; the handler
@@ -85,8 +92,26 @@ type Handler struct {
 }
 
 type routeStat struct {
-	n   atomic.Int64
-	dur prometheus.Observer
+	n     atomic.Int64
+	dur   prometheus.Observer
+	codes [600]atomic.Pointer[prometheus.Counter] // resolved lazily per status code
+	route string
+}
+
+// count increments loadrig_http_requests_total{route, code} without a
+// label lookup after the first request with that code.
+func (rs *routeStat) count(vec *prometheus.CounterVec, code int) {
+	if code < 100 || code >= 600 {
+		vec.WithLabelValues(rs.route, strconv.Itoa(code)).Inc()
+		return
+	}
+	c := rs.codes[code].Load()
+	if c == nil {
+		cc := vec.WithLabelValues(rs.route, strconv.Itoa(code))
+		c = &cc
+		rs.codes[code].Store(c)
+	}
+	(*c).Inc()
 }
 
 // NewHandler returns the REST handler over deps.
@@ -131,7 +156,7 @@ func NewHandler(d Deps) *Handler {
 		Help: "Requests by route pattern and status code.",
 	}, []string{"route", "code"})
 	d.Registry.MustRegister(h.reqDur, h.reqs, server.StatsCollector("loadrig", h.Stats))
-	h.unmatched = &routeStat{dur: h.reqDur.WithLabelValues("unmatched")}
+	h.unmatched = &routeStat{dur: h.reqDur.WithLabelValues("unmatched"), route: "unmatched"}
 	h.registerRoutes()
 	return h
 }
@@ -141,7 +166,7 @@ func NewHandler(d Deps) *Handler {
 func (h *Handler) handle(pattern string, hh http.Handler) {
 	h.mux.Handle(pattern, hh)
 	h.probe.Handle(pattern, http.NotFoundHandler())
-	h.routes[pattern] = &routeStat{dur: h.reqDur.WithLabelValues(pattern)}
+	h.routes[pattern] = &routeStat{dur: h.reqDur.WithLabelValues(pattern), route: pattern}
 }
 
 // apiFunc is a handler that returns its error instead of writing it.
@@ -251,7 +276,7 @@ func (h *Handler) finish(st *reqState, r *http.Request, t0 time.Time) {
 	rs.n.Add(1)
 	d := time.Since(t0)
 	rs.dur.Observe(d.Seconds())
-	h.reqs.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	rs.count(h.reqs, code)
 	switch {
 	case code >= 500:
 		h.d.Logger.ErrorContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "route", route, "status", code, "dur", d)
@@ -339,7 +364,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 			bufPool.Put(buf)
 		}
 	}()
-	if err := json.NewEncoder(buf).Encode(v); err != nil {
+	if err := encodeTo(buf, v); err != nil {
 		http.Error(w, "encoding response: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -348,6 +373,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	hd["Content-Length"] = []string{strconv.Itoa(buf.Len())}
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// encodeTo appends v's JSON and a newline to buf.
+func encodeTo(buf *bytes.Buffer, v any) error {
+	return json.NewEncoder(buf).Encode(v)
 }
 
 var (

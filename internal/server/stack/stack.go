@@ -33,6 +33,10 @@ type Config struct {
 	// Strategy is the write strategy: aside (default), write-through or
 	// write-behind (redis only).
 	Strategy string
+	// CacheMode is object (default: cache entities, servers render every
+	// response) or response (servers cache rendered responses; see
+	// Stack.Responses).
+	CacheMode string
 	// TTL is the cache entry lifetime. Zero means cache.DefaultTTL (1m).
 	TTL time.Duration
 	// CacheSize caps the in-process backends' entries. Zero means the
@@ -71,6 +75,10 @@ type Config struct {
 	// Redis (GCRA, shared by every process on that Redis) when the stack
 	// has a Redis, else in process.
 	RateLimit server.Rate
+	// KeyPrefix namespaces the stack's Redis keys (cache entries and rate
+	// limits), so several stacks can share one Redis. Default
+	// cache.DefaultPrefix ("loadrig:").
+	KeyPrefix string
 	// Logger receives the stack's logs (which Redis, drains). Default:
 	// discard.
 	Logger *slog.Logger
@@ -93,6 +101,18 @@ func (c Config) Validate() error {
 	}
 	if (c.Strategy == cache.StrategyWriteThrough) && orNone(c.Cache) == cache.BackendNone {
 		return errors.New("--strategy write-through needs a cache: add --cache lru, tinylfu or redis")
+	}
+	switch c.CacheMode {
+	case "", cache.ModeObject:
+	case cache.ModeResponse:
+		if orNone(c.Cache) == cache.BackendNone {
+			return errors.New("--cache-mode response needs a cache: add --cache lru, tinylfu or redis")
+		}
+		if c.Strategy == cache.StrategyWriteBehind {
+			return errors.New("--cache-mode response cannot be combined with --strategy write-behind (unflushed writes live in cached entities); use object mode")
+		}
+	default:
+		return fmt.Errorf("--cache-mode %q is not one of object, response", c.CacheMode)
 	}
 	switch c.Session {
 	case "", SessionJWT, SessionRedis:
@@ -183,8 +203,8 @@ func New(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 
 	layer, err := cache.New(s.Store, cache.Config{
-		Backend: orNone(cfg.Cache), Strategy: cfg.Strategy, TTL: cfg.TTL, Size: cfg.CacheSize,
-		Redis: s.rb, Feed: s.Feed,
+		Backend: orNone(cfg.Cache), Strategy: cfg.Strategy, Mode: cfg.CacheMode, TTL: cfg.TTL, Size: cfg.CacheSize,
+		Redis: s.rb, Feed: s.Feed, KeyPrefix: cfg.KeyPrefix,
 	})
 	if err != nil {
 		s.closeRedis()
@@ -200,7 +220,7 @@ func New(ctx context.Context, cfg Config) (*Stack, error) {
 	if cfg.RateLimit.Enabled() {
 		if s.rb != nil {
 			r := cfg.RateLimit
-			s.Limiter = redisLimiter{rediscache.NewRateLimiter(s.rb, r.Events, r.Per, r.Burst)}
+			s.Limiter = redisLimiter{l: rediscache.NewRateLimiter(s.rb, r.Events, r.Per, r.Burst), prefix: cfg.KeyPrefix}
 		} else {
 			s.Limiter = server.NewLocalLimiter(cfg.RateLimit, nil)
 		}
@@ -230,6 +250,15 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// Responses is the full-response cache servers should use, or nil in
+// object mode.
+func (s *Stack) Responses() *cache.Responses {
+	if s.Cache.Mode() != cache.ModeResponse {
+		return nil
+	}
+	return s.Cache.Responses()
 }
 
 // RedisMode is /stats redis_mode: none, external, spawned or
@@ -307,10 +336,13 @@ func (s *Stack) closeRedis() {
 }
 
 // redisLimiter adapts rediscache.RateLimiter to server.Limiter.
-type redisLimiter struct{ l *rediscache.RateLimiter }
+type redisLimiter struct {
+	l      *rediscache.RateLimiter
+	prefix string
+}
 
 func (r redisLimiter) Allow(ctx context.Context, key string) (server.Decision, error) {
-	ok, rem, retry, err := r.l.Allow(ctx, key)
+	ok, rem, retry, err := r.l.Allow(ctx, r.prefix+key)
 	if err != nil {
 		return server.Decision{}, err
 	}
