@@ -247,6 +247,9 @@ func (e *engine) runOpen() {
 		}
 		if wait := wake - now; fine && wait < fineSleepMax {
 			if wait > 0 {
+				// Let the workers just handed operations run first: a
+				// sleeping syscall would leave them queued on this P.
+				runtime.Gosched()
 				fineSleep(wait)
 				if time.Since(e.base) == now {
 					// The clock did not move across a real sleep: it is
