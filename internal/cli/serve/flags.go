@@ -88,7 +88,7 @@ func (f *ServerFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&f.StorePool, "store-pool", 8, "the store's connection pool; calls queue when all are busy (0: unbounded)")
 	fs.DurationVar(&f.MaxAge, "max-age", 0, "Cache-Control max-age of GET responses (0: no-cache, clients revalidate)")
 	fs.Int64Var(&f.Seed, "seed", 1, "seed of the generated dataset")
-	fs.StringVar(&f.Dataset, "dataset", "small", "dataset size: small, medium or large")
+	fs.StringVar(&f.Dataset, "dataset", "small", "dataset: small, medium, large, or counts like products=5000,users=200,orders=1000,reviews=3")
 	fs.StringVar(&f.Session, "session", "jwt", "auth for writes: jwt (stateless tokens) or redis (sessions in Redis)")
 	fs.StringVar(&f.JWTSecret, "jwt-secret", "", "HMAC secret for JWTs (default: random per process)")
 	fs.DurationVar(&f.TokenTTL, "token-ttl", time.Hour, "lifetime of issued tokens and sessions")

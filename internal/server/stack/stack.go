@@ -59,7 +59,8 @@ type Config struct {
 	// StorePool is the store's connection pool; zero or negative means
 	// unbounded.
 	StorePool int
-	// Dataset is small (default), medium or large.
+	// Dataset is small (default), medium, large, or explicit counts like
+	// "products=5000,users=200" (domain.ParseCounts).
 	Dataset string
 	// Seed seeds the dataset. Default 0 (any fixed seed reproduces).
 	Seed int64
@@ -119,8 +120,8 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("--session %q is not one of jwt, redis", c.Session)
 	}
-	if _, err := domain.DatasetSize(c.Dataset).Counts(); err != nil {
-		return fmt.Errorf("--dataset %q is not one of small, medium, large", c.Dataset)
+	if _, err := domain.ParseCounts(c.Dataset); err != nil {
+		return fmt.Errorf("--dataset: %s", domain.ErrorMessage(err))
 	}
 	switch {
 	case c.TTL < 0:
@@ -176,7 +177,7 @@ func New(ctx context.Context, cfg Config) (*Stack, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	counts, _ := domain.DatasetSize(cfg.Dataset).Counts()
+	counts, _ := domain.ParseCounts(cfg.Dataset)
 	s := &Stack{cfg: cfg, log: log, Feed: domain.NewFeed(), mode: RedisModeNone}
 	s.Store = store.New(domain.Generate(cfg.Seed, counts), store.Options{
 		Latency: offIfZero(cfg.StoreLatency),
