@@ -569,3 +569,22 @@ func TestNewWorkerErrorFailsRun(t *testing.T) {
 		t.Fatal("invalid config accepted")
 	}
 }
+
+func TestMarkSentSplitsServiceAndLag(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// The driver waits 5 ms for a pooled connection, then sends; the
+		// response takes 2 ms.
+		fd := &fakeDriver{do: func(ctx context.Context, op *Op) Outcome {
+			sleep(ctx, 5*time.Millisecond)
+			op.MarkSent()
+			return Outcome{Err: sleep(ctx, 2*time.Millisecond)}
+		}}
+		res := run(t, t.Context(), fd, Config{Rate: 10, Duration: time.Second})
+		equiv(t, "latency", res.Latency.Max, 7*time.Millisecond)
+		equiv(t, "service", res.ServiceTime.Max, 2*time.Millisecond)
+		equiv(t, "lag", res.ScheduleLag.Max, 5*time.Millisecond)
+		if !res.Generator.Saturated || !strings.Contains(res.Generator.Note, "never reached") {
+			t.Fatalf("generator %+v", res.Generator)
+		}
+	})
+}
