@@ -15,11 +15,21 @@ import (
 // Option adjusts Run.
 type Option func(*config)
 
-type config struct{ realTime bool }
+type config struct {
+	realTime bool
+	advance  func(time.Duration)
+}
 
 // RealTime runs the TTL subtests with real waits (short TTLs, bounded
 // waits), for backends whose clock the test process does not control.
 func RealTime() Option { return func(c *config) { c.realTime = true } }
+
+// AdvanceWith also calls f after every real wait of the TTL subtests, for
+// a backend whose clock must be moved by hand (embedded miniredis:
+// Instance.FastForward). Implies RealTime.
+func AdvanceWith(f func(time.Duration)) Option {
+	return func(c *config) { c.realTime, c.advance = true, f }
+}
 
 // Run checks newBackend's backends against the Backend contract. newBackend
 // is called once per subtest (inside a synctest bubble for TTL subtests
@@ -196,7 +206,12 @@ func Run(t *testing.T, newBackend func(t *testing.T) cache.Backend, opts ...Opti
 	}
 	t.Run("TTL", func(t *testing.T) {
 		if cfg.realTime {
-			ttl(t, 50*time.Millisecond, time.Sleep)
+			ttl(t, 50*time.Millisecond, func(d time.Duration) {
+				time.Sleep(d)
+				if cfg.advance != nil {
+					cfg.advance(d)
+				}
+			})
 			return
 		}
 		synctest.Test(t, func(t *testing.T) { ttl(t, time.Second, time.Sleep) })

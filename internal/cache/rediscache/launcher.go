@@ -193,9 +193,22 @@ func (in *Instance) Restart(ctx context.Context) error {
 		}
 		return in.spawn(ctx)
 	case ModeEmbedded:
-		return in.mini.Restart()
+		if err := in.mini.Restart(); err != nil {
+			return err
+		}
+		in.mini.FlushAll() // like a redis-server without persistence
+		return nil
 	}
 	return errors.New("cannot restart an external redis")
+}
+
+// FastForward moves embedded miniredis's TTL clock by d (miniredis does not
+// expire keys in real time); it is a no-op for a real server, whose TTLs
+// run on their own. Tests that wait for an expiry call it after waiting.
+func (in *Instance) FastForward(d time.Duration) {
+	if in.mini != nil {
+		in.mini.FastForward(d)
+	}
 }
 
 // Close stops a spawned server (SIGTERM, then SIGKILL after 3s) or embedded

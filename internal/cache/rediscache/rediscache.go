@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,9 +65,22 @@ type Backend struct {
 	hook    *hook
 }
 
+var quietOnce sync.Once
+
+// quietLogger routes go-redis's internal log lines (one per failed dial
+// during an outage, which would flood stderr under load) to slog at debug
+// level; the failures are counted in Stats instead. go-redis has one
+// process-wide logger, and this package is its only user.
+type quietLogger struct{}
+
+func (quietLogger) Printf(ctx context.Context, format string, v ...any) {
+	slog.DebugContext(ctx, "go-redis: "+fmt.Sprintf(format, v...))
+}
+
 // Open returns a Backend for opts without contacting Redis (a Redis that is
 // down at start is handled like one that goes down later).
 func Open(opts Options) (*Backend, error) {
+	quietOnce.Do(func() { redis.SetLogger(quietLogger{}) })
 	b := &Backend{hook: &hook{}}
 	switch {
 	case opts.Client != nil:
