@@ -1,0 +1,24 @@
+// Package profile reads loadrig profiles: small YAML files that describe a
+// comparison — the server variants to start and the one workload to drive
+// each with — and turns them into plans the CLI executes. `loadrig demo`
+// runs the embedded profiles/demo.yaml; a general `compare` command will run
+// user profiles of the same format.
+//
+// Parsing is strict: an unknown key, a value of the wrong type, a bad
+// duration or an unknown enum value is an error naming the file and line
+// ("demo.yaml:14: workload.rate must be > 0"), never a silent default.
+// Cross-field checks (rate vs concurrency, weights, duplicate variant names)
+// also point at the line of the offending key.
+//
+// The package is on the instrument's side: it builds load.Config values and
+// plain-data descriptions of operations and server settings, and imports
+// neither the servers nor the protocol drivers; internal/cli maps a plan's
+// server settings to a server stack and its operations to drivers.
+//
+// Mix is the protocol-neutral piece that lets one load.Run drive several
+// kinds of operation (90 % GET, 10 % PATCH): a load.Driver whose workers
+// pick a sub-driver per operation by a deterministic weighted hash of the
+// operation's sequence number, so a run is reproducible and every engine
+// guarantee (schedule, latency from intended start, one histogram per
+// worker) holds for the mix as a whole.
+package profile
