@@ -1,0 +1,80 @@
+// Package httpdrv is the HTTP load.Driver: it sends one HTTP request per
+// operation, classifies how it ended (metrics.ErrKind, metrics.CacheStatus),
+// reports phases (DNS, connect, TLS, time to first byte) through the Op and
+// accounts for client-side connections (load.ConnCounter).
+//
+// # Two paths, chosen by measurement
+//
+// PERF-NOTES.md measured net/http at 1.4–2.1× bombardier's CPU per request
+// (41–44 allocations, three goroutines per request) and a small hand-written
+// HTTP/1.1 client at 0.77–1.07×. So the driver has two paths (Driver.Path):
+//
+//   - "fast": plain http:// without HTTP2, proxy or ForceNetHTTP. Per
+//     connection a net.Conn and a 16 KiB bufio.Reader; the request is
+//     serialized once when nothing is templated (otherwise re-rendered into
+//     the worker's reused buffer), written with one Write; the response's
+//     status line and headers are parsed in place (Content-Length, chunked
+//     transfer-encoding, Connection: close/keep-alive, HTTP/1.0, interim 1xx,
+//     bodies that run to EOF, HEAD/204/304 without body, the cache headers),
+//     the body discarded or streamed through the ExpectBodyContains scan.
+//     0 allocations per request (TestFastPathZeroAllocs,
+//     BenchmarkFastPath). A request that fails on a reused connection before
+//     any response byte (the server closed an idle keep-alive connection) is
+//     retried once on a new connection when the method is idempotent, as
+//     net/http does.
+//   - "net/http": https://, HTTP/2 (ALPN h2 over TLS; h2c with prior
+//     knowledge over http://, via http.Protocols — no x/net needed),
+//     proxies. A Transport tuned as PERF-NOTES measured (no compression,
+//     64 KiB buffers, MaxConnsPerHost = Connections, Transport.RoundTrip
+//     called directly, no Client), phases from an httptrace.ClientTrace. With
+//     HTTP2 set only HTTP/2 is offered: a server without it fails the run
+//     rather than being silently measured over HTTP/1.1.
+//
+// Both paths render requests with the same renderer, so they send the same
+// bytes and report the same Outcome for the same response (TestSameOutcome).
+// BytesSent is the HTTP/1.1 form of the request on both paths;
+// BytesReceived is exact on the fast path and, on net/http (which does not
+// expose what it read, and HTTP/2 compresses headers), the HTTP/1.1 size of
+// the status line and headers plus the body bytes.
+//
+// # Connections
+//
+// With Options.Connections = 0 every worker keeps its own connection (the
+// cap is the engine's worker count). With Connections = N the workers share
+// at most N: a buffered channel of idle connections plus N tokens for
+// opening one; a worker that finds all busy waits and then calls
+// Op.MarkSent, so the wait is latency but not service time (net/http: in
+// the GotConn hook). Counters: opened (successful dials), reused (requests
+// on an already used connection, one padded counter per worker), peak open
+// (open connections tracked until Close).
+//
+// # Cancellation without allocations
+//
+// net.Conn reads do not take a context, and context.AfterFunc per request
+// measured ~0.5 µs and 2 allocations here. The fast path therefore sets the
+// operation's deadline on the connection (SetDeadline) and registers one
+// context.AfterFunc per worker on the context given to NewWorker, which
+// aborts the worker's in-flight I/O when that context is canceled. The
+// engine must pass a context to NewWorker that is canceled when in-flight
+// operations are to be abandoned. An operation context that can be
+// canceled, has no deadline and is not that context gets its own AfterFunc.
+//
+// # Errors and checks
+//
+// Errors map to metrics.ErrKind: the operation's context decides first
+// (deadline → timeout, cancel → canceled), then the error itself:
+// ECONNREFUSED → refused, ECONNRESET/EPIPE → reset, TLS and x509 errors →
+// tls, *net.DNSError → dns, EOF mid-response → eof, a malformed response →
+// protocol_error. Statuses: by default 2xx and 3xx succeed and anything else
+// is http_NNN; with ExpectStatus, a listed status succeeds, an unlisted one
+// is http_NNN when >= 400 and check_failed otherwise. ExpectBodyContains
+// failing is check_failed.
+//
+// # Cache status
+//
+// From the configured header (default X-Cache), else CF-Cache-Status, else
+// Age (> 0 hit, 0 miss). Values are read case-insensitively: REVALIDATED or
+// RefreshHit → revalidated, anything containing HIT → hit, MISS → miss,
+// any other value (STALE, BYPASS, EXPIRED, DYNAMIC, ...) → other. A 304 is
+// always revalidated.
+package httpdrv
