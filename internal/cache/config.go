@@ -73,7 +73,7 @@ type Config struct {
 	Mode string
 	// Invalidation is "delete" or "update"; empty means the strategy's own
 	// (aside: delete; write-through and write-behind: update). Write-through
-	// with "delete" is rejected as a contradiction.
+	// or write-behind with "delete" is rejected as a contradiction.
 	Invalidation string
 	// TTL is how long entities stay cached. Zero means DefaultTTL (1m).
 	TTL time.Duration
@@ -93,6 +93,15 @@ type Config struct {
 	// RedisURL, used when Redis is nil, makes the Layer open (and own) a
 	// backend.
 	RedisURL string
+	// BreakerThreshold is how many consecutive failures of a remote
+	// backend (Redis) open its circuit breaker, after which reads and writes
+	// skip the cache for BreakerCooldown (counted as errors) and one probe
+	// per cooldown checks for recovery. Zero means DefaultBreakerThreshold
+	// (5); negative disables the breaker. In-process backends have none.
+	BreakerThreshold int
+	// BreakerCooldown is how long an open breaker skips the backend. Zero
+	// means DefaultBreakerCooldown (1s).
+	BreakerCooldown time.Duration
 	// KeyPrefix namespaces every key. Empty means DefaultPrefix ("loadrig:").
 	KeyPrefix string
 	// WriteBehind tunes the write-behind flusher.
@@ -165,6 +174,7 @@ type Layer struct {
 	rnd     func() float64
 	feed    *domain.Feed
 
+	br      *breaker // nil: no breaker (in-process backend, or disabled)
 	sf      singleflight.Group
 	listGen atomic.Int64
 	gens    sync.Map // review generation per product id: int64 -> *atomic.Int64
@@ -233,8 +243,8 @@ func New(store domain.Catalog, cfg Config) (*Layer, error) {
 	default:
 		return nil, fmt.Errorf("unknown invalidation %q: use delete or update", cfg.Invalidation)
 	}
-	if l.strat == StrategyWriteThrough && l.inval == InvalidateDelete {
-		return nil, errors.New("write-through puts the written entity in the cache; invalidation \"delete\" contradicts it (use strategy aside with delete, or write-through with update)")
+	if l.strat != StrategyAside && l.inval == InvalidateDelete {
+		return nil, fmt.Errorf("%s puts the written entity in the cache; invalidation \"delete\" contradicts it (use strategy aside with delete, or %s with update)", l.strat, l.strat)
 	}
 
 	switch {
@@ -272,6 +282,20 @@ func New(store domain.Catalog, cfg Config) (*Layer, error) {
 	}
 	if l.mode == ModeResponse && l.b == nil {
 		return nil, errors.New("response caching needs a cache backend (lru, tinylfu or redis), not none")
+	}
+	if l.b != nil && l.mem == nil && cfg.BreakerThreshold >= 0 {
+		l.br = &breaker{
+			threshold: int64(cfg.BreakerThreshold),
+			cooldown:  cfg.BreakerCooldown,
+			now:       l.now,
+		}
+		if l.br.threshold == 0 {
+			l.br.threshold = DefaultBreakerThreshold
+		}
+		if l.br.cooldown <= 0 {
+			l.br.cooldown = DefaultBreakerCooldown
+		}
+		l.b = &guarded{b: l.b, br: l.br}
 	}
 	if l.b != nil {
 		l.resp = &Responses{l: l}

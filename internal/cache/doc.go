@@ -78,7 +78,11 @@
 // A backend error never reaches the caller: reads fall through to the
 // store, failed writes to the cache are skipped, and each failure counts in
 // Stats.Errors (cache_errors). go-redis redials on its own, so hits resume
-// when Redis returns. Under write-behind, a product update that Redis cannot
+// when Redis returns. A circuit breaker in front of Redis
+// (Config.BreakerThreshold, BreakerCooldown) stops calling it after
+// consecutive failures, so a hung Redis costs one read timeout per cooldown
+// instead of one per request; one probe per cooldown detects recovery.
+// Under write-behind, a product update that Redis cannot
 // take is written to the store synchronously (Stats.WriteBehind.Fallbacks).
 //
 // # Stats

@@ -490,6 +490,7 @@ func TestConfigErrors(t *testing.T) {
 		{Config{Backend: BackendLRU, Strategy: StrategyWriteBehind}, "write-behind needs the redis backend"},
 		{Config{Backend: BackendLRU, Strategy: StrategyWriteThrough, Invalidation: InvalidateDelete}, "contradicts"},
 		{Config{Strategy: StrategyWriteThrough}, "needs a cache backend"},
+		{Config{Backend: BackendRedis, Strategy: StrategyWriteBehind, Invalidation: InvalidateDelete, RedisURL: "redis://127.0.0.1:1"}, "contradicts"},
 		{Config{Mode: ModeResponse}, "response caching needs a cache backend"},
 		{Config{Backend: BackendRedis}, "needs a Redis"},
 		{Config{Backend: BackendLRU, Invalidation: "lazy"}, "unknown invalidation"},
@@ -598,4 +599,90 @@ func TestStatsJSONShape(t *testing.T) {
 	if m["strategy"] != "write-behind" || wb["acknowledged"] != 1.0 {
 		t.Errorf("stats %s", b)
 	}
+}
+
+// hanging is a backend that, while down, fails each call after a read
+// timeout, like a paused Redis.
+type hanging struct {
+	down  atomic.Bool
+	calls atomic.Int64
+	m     sync.Map
+}
+
+func (h *hanging) wait() error {
+	h.calls.Add(1)
+	if h.down.Load() {
+		time.Sleep(500 * time.Millisecond)
+		return errors.New("i/o timeout")
+	}
+	return nil
+}
+func (h *hanging) Get(_ context.Context, k string) ([]byte, bool, error) {
+	if err := h.wait(); err != nil {
+		return nil, false, err
+	}
+	v, ok := h.m.Load(k)
+	if !ok {
+		return nil, false, nil
+	}
+	return v.([]byte), true, nil
+}
+func (h *hanging) Set(_ context.Context, k string, v []byte, _ time.Duration) error {
+	if err := h.wait(); err != nil {
+		return err
+	}
+	h.m.Store(k, append([]byte(nil), v...))
+	return nil
+}
+func (h *hanging) Delete(_ context.Context, ks ...string) error {
+	if err := h.wait(); err != nil {
+		return err
+	}
+	for _, k := range ks {
+		h.m.Delete(k)
+	}
+	return nil
+}
+func (h *hanging) Close() error { return nil }
+
+func TestBreakerSkipsHungBackend(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newStore(t, store.Options{})
+		h := &hanging{}
+		l := newLayer(t, s, Config{Backend: "fake", backend: h, BreakerThreshold: 2, BreakerCooldown: 5 * time.Second})
+		getProduct(t, l, 1)
+		if _, st := getProduct(t, l, 1); st != domain.CacheHit {
+			t.Fatalf("warm read %v", st)
+		}
+		h.down.Store(true)
+		start := time.Now()
+		getProduct(t, l, 1) // Get times out (1), falls through; Set times out (2): breaker opens
+		if d := time.Since(start); d != time.Second {
+			t.Fatalf("first read with backend hung took %v, want 1s (two timeouts)", d)
+		}
+		calls := h.calls.Load()
+		start = time.Now()
+		for range 10 {
+			if p, st := getProduct(t, l, 1); p.ID != 1 || st != domain.CacheMiss {
+				t.Fatalf("with breaker open: %+v %v", p, st)
+			}
+		}
+		if d := time.Since(start); d != 0 || h.calls.Load() != calls {
+			t.Fatalf("open breaker still called the backend (%d calls, %v)", h.calls.Load()-calls, d)
+		}
+		st := l.Stats()
+		if st.Breaker == nil || !st.Breaker.Open || st.Breaker.Opens != 1 || st.Breaker.Skips != 20 || st.Errors < 22 {
+			t.Fatalf("stats %+v breaker %+v", st, st.Breaker)
+		}
+		// Backend back; after the cooldown one probe closes the breaker.
+		h.down.Store(false)
+		time.Sleep(5 * time.Second)
+		getProduct(t, l, 1) // the probe Get succeeds and closes the breaker
+		if _, st := getProduct(t, l, 1); st != domain.CacheHit {
+			t.Fatalf("after recovery: %v", st)
+		}
+		if l.Stats().Breaker.Open {
+			t.Fatal("breaker still open after a successful probe")
+		}
+	})
 }

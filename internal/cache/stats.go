@@ -37,7 +37,9 @@ type Stats struct {
 	// Loads counts store loads made on misses (after singleflight).
 	Loads int64 `json:"loads"`
 	// Bypassed counts reads that skipped the cache on request (no-cache).
-	Bypassed    int64             `json:"bypassed"`
+	Bypassed int64 `json:"bypassed"`
+	// Breaker describes the remote backend's circuit breaker (Redis only).
+	Breaker     *BreakerStats     `json:"breaker,omitempty"`
 	Redis       *rediscache.Stats `json:"redis,omitempty"`
 	WriteBehind WriteBehindStats  `json:"write_behind"`
 }
@@ -74,6 +76,9 @@ func (l *Layer) Stats() Stats {
 		}
 		cancel()
 	}
+	if l.br != nil {
+		s.Breaker = &BreakerStats{Open: l.br.isOpen(), Opens: l.br.opens.Load(), Skips: l.br.skips.Load()}
+	}
 	if l.wb != nil {
 		s.WriteBehind = l.wb.stats()
 	}
@@ -91,4 +96,11 @@ func (l *Layer) WriteBehindStats() WriteBehindStats {
 		return WriteBehindStats{}
 	}
 	return l.wb.stats()
+}
+
+// BreakerStats describes the circuit breaker in front of a remote backend.
+type BreakerStats struct {
+	Open  bool  `json:"open"`  // the backend is being skipped now
+	Opens int64 `json:"opens"` // times the breaker opened
+	Skips int64 `json:"skips"` // backend calls skipped while open (also in errors)
 }
