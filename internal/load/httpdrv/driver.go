@@ -59,7 +59,7 @@ type Driver struct {
 	open     atomic.Int64
 	peak     atomic.Int64
 	reusedMu sync.Mutex
-	reused   []*atomic.Int64 // one per worker
+	reused   []*paddedCounter // one per worker
 
 	pool      *connPool       // fast path with Connections > 0
 	transport *http.Transport // net/http path
@@ -322,8 +322,15 @@ func (d *Driver) Connections() metrics.Connections {
 	return metrics.Connections{Opened: d.opened.Load(), Reused: reused, PeakOpen: d.peak.Load()}
 }
 
-func (d *Driver) newReusedCounter() *atomic.Int64 {
-	c := new(atomic.Int64)
+// paddedCounter is a per-worker counter on its own cache line, so that
+// workers on different cores do not contend for it.
+type paddedCounter struct {
+	atomic.Int64
+	_ [56]byte
+}
+
+func (d *Driver) newReusedCounter() *paddedCounter {
+	c := new(paddedCounter)
 	d.reusedMu.Lock()
 	d.reused = append(d.reused, c)
 	d.reusedMu.Unlock()

@@ -8,7 +8,6 @@ import (
 	"math"
 	"net"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -65,7 +64,7 @@ type fastWorker struct {
 	mu      sync.Mutex
 	cur     *fconn // the connection in use, guarded by mu for abort
 	scan    *bodyScan
-	reused  *atomic.Int64
+	reused  *paddedCounter
 }
 
 var longAgo = time.Unix(1, 0)

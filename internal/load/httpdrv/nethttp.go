@@ -24,7 +24,7 @@ type netWorker struct {
 	u      *url.URL      // parsed URL when it is constant
 	buf    []byte
 	scan   *bodyScan
-	reused *atomic.Int64
+	reused *paddedCounter
 	trace  *httptrace.ClientTrace
 	epoch  time.Time
 	curOp  *load.Op
