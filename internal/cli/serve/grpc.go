@@ -139,7 +139,7 @@ func startGRPC(ctx context.Context, out func(format string, args ...any), st *st
 	srv, err := grpcsrv.New(grpcsrv.Options{
 		Catalog:        st.Catalog,
 		Feed:           st.Feed,
-		Logger:         log.With("server", "grpc"),
+		Logger:         log,
 		Limiter:        st.Limiter,
 		MaxRecvMsgSize: int(min(sf.BodyLimit, 1<<30)),
 		ExtraStats:     st.Stats,

@@ -2,6 +2,7 @@ package grpcdrv
 
 import (
 	"context"
+	"os"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -54,4 +55,39 @@ func BenchmarkUnary(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkUnaryExternal measures the driver alone against a server in
+// another process: LOADRIG_BENCH_GRPC=host:port (helloworld.Greeter/SayHello,
+// as ../shared/bench/target serves it). Skipped when unset.
+func BenchmarkUnaryExternal(b *testing.B) {
+	addr := os.Getenv("LOADRIG_BENCH_GRPC")
+	if addr == "" {
+		b.Skip("LOADRIG_BENCH_GRPC not set")
+	}
+	d := newDriver(b, Options{Target: addr, Call: "helloworld.Greeter/SayHello", Data: `{"name": "x"}`})
+	w, err := d.NewWorker(context.Background(), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	op := load.NewOp(0, nil)
+	b.ReportAllocs()
+	b.SetParallelism(50) // 50 workers per GOMAXPROCS, like the closed-loop runs
+	b.RunParallel(func(pb *testing.PB) {
+		w, err := d.NewWorker(context.Background(), 0)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer w.Close()
+		op := load.NewOp(0, nil)
+		for pb.Next() {
+			if o := w.Do(context.Background(), op); o.Err != metrics.OK {
+				b.Error(o.Err)
+				return
+			}
+		}
+	})
+	_ = w.Do(context.Background(), op)
 }

@@ -201,7 +201,13 @@ func (d *Driver) dialAll() error {
 	dopts := []grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		grpc.WithUserAgent(d.opts.UserAgent),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(d.opts.MaxRecvMsgSize)),
+		// No default call options: grpc-go would copy them together with
+		// each call's own options into a new slice per call. The receive
+		// limit is among the worker's per-call options instead.
+		//
+		// No retries: a load generator reports failures rather than
+		// hiding them, and retry support buffers every request.
+		grpc.WithDisableRetry(),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: KeepaliveTime, Timeout: 10 * time.Second}),
 	}
 	if !strings.HasPrefix(d.opts.Target, "unix:") {

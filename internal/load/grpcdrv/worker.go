@@ -60,8 +60,9 @@ func newWorker(d *Driver, id int) *worker {
 		in:   inMsg{sentAtNum: d.respSentAt, echoNum: d.respEcho},
 	}
 	codec := grpc.ForceCodecV2(rawCodec{})
-	w.unaryOps = []grpc.CallOption{codec, grpc.Header(&w.hdr)}
-	w.strOps = []grpc.CallOption{codec}
+	maxRecv := grpc.MaxCallRecvMsgSize(d.opts.MaxRecvMsgSize)
+	w.unaryOps = []grpc.CallOption{codec, maxRecv, grpc.Header(&w.hdr)}
+	w.strOps = []grpc.CallOption{codec, maxRecv}
 	if d.tpl != nil {
 		w.ev = d.env.NewEvaluator(id)
 		w.msg = dynamicpb.NewMessage(d.method.Input())

@@ -134,7 +134,8 @@ func methodSnapshot(m *methodStats) map[string]any {
 }
 
 // Stats is the server's /stats document: connections, streams, messages
-// and bytes (from the stats.Handler), calls per method and per status code,
+// and bytes (from the stats.Handler), calls per ShopService method (rpcs)
+// and per other method (rpcs_other), calls per status code,
 // the x-cache statuses sent, and the Options.ExtraStats sections.
 func (s *Server) Stats() map[string]any {
 	a := s.acct
@@ -142,9 +143,13 @@ func (s *Server) Stats() map[string]any {
 	for name, m := range a.known {
 		rpcs[shortMethod(name)] = methodSnapshot(m)
 	}
+	// Other services (health, reflection, unknown methods) get a flat
+	// calls count keyed by full method name: Prometheus sees it as one
+	// gauge with a "key" label.
+	other := map[string]any{}
 	a.mu.Lock()
 	for name, m := range a.other {
-		rpcs[name] = methodSnapshot(m)
+		other[name] = m.calls.Load()
 	}
 	a.mu.Unlock()
 	cs := map[string]any{}
@@ -169,6 +174,7 @@ func (s *Server) Stats() map[string]any {
 		"messages":    map[string]any{"received": a.msgsIn.Load(), "sent": a.msgsOut.Load()},
 		"bytes":       map[string]any{"received": a.bytesIn.Load(), "sent": a.bytesOut.Load()},
 		"rpcs":        rpcs,
+		"rpcs_other":  other,
 		"codes":       cs,
 		"x_cache":     xc,
 	}

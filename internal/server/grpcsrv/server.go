@@ -45,8 +45,8 @@ type Options struct {
 	// own (then only PriceTicker publishes to it); share one with the REST
 	// server so its PATCHes reach gRPC watchers.
 	Feed *domain.Feed
-	// Logger receives lifecycle logs, and one debug line per call. Default:
-	// discard.
+	// Logger receives lifecycle logs, and one debug line per call, all with
+	// server=grpc. Default: discard.
 	Logger *slog.Logger
 	// Conns receives connection accounting from the stats.Handler. Default:
 	// a new ConnStats, available from Conns().
@@ -103,6 +103,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	opts.Logger = opts.Logger.With("server", "grpc")
 	if opts.Conns == nil {
 		opts.Conns = &server.ConnStats{}
 	}
@@ -194,7 +195,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.mu.Unlock()
 		close(s.done)
 	}()
-	s.opts.Logger.Info("listening", "server", "grpc", "addr", ln.Addr().String())
+	s.opts.Logger.Info("listening", "addr", ln.Addr().String())
 	return nil
 }
 
@@ -242,7 +243,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-stopped:
 	case <-ctx.Done():
 		err = ctx.Err()
-		s.opts.Logger.Warn("shutdown deadline passed; stopping", "server", "grpc", "err", err)
+		s.opts.Logger.Warn("shutdown deadline passed; stopping", "err", err)
 		s.gs.Stop()
 		<-stopped
 	}
@@ -275,7 +276,7 @@ func (s *Server) Run(ctx context.Context, addr string, grace time.Duration) erro
 		return s.Err()
 	case <-ctx.Done():
 	}
-	s.opts.Logger.Info("shutting down", "server", "grpc", "grace", grace)
+	s.opts.Logger.Info("shutting down", "grace", grace)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 	defer cancel()
 	return s.Shutdown(sctx)

@@ -372,8 +372,15 @@ func TestAdminStatsAndShutdown(t *testing.T) {
 		t.Error("ExtraStats section missing")
 	}
 
+	// A health call lands in rpcs_other, and /metrics still exports rpcs.
+	if _, err := healthpb.NewHealthClient(f.cc).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.srv.Stats()["rpcs_other"].(map[string]any)["/grpc.health.v1.Health/Check"]; n != int64(1) {
+		t.Errorf("rpcs_other health calls = %v", n)
+	}
 	h := f.srv.AdminHandler()
-	for path, want := range map[string]string{"/stats": `"GetProduct"`, "/metrics": "loadrig_rpcs_GetProduct_calls 3", "/healthz": "ok"} {
+	for path, want := range map[string]string{"/stats": `"GetProduct"`, "/metrics": "loadrig_rpcs_GetProduct_calls 3\n", "/healthz": "ok"} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 		if rec.Code != 200 || !strings.Contains(rec.Body.String(), want) {
