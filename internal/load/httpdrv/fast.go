@@ -17,9 +17,9 @@ import (
 
 // fconn is one fast-path connection.
 type fconn struct {
-	c  net.Conn
-	br *bufio.Reader
-	dl time.Time // the deadline currently set on c
+	c       net.Conn
+	br      *bufio.Reader
+	aborted bool // a past deadline was set to abort I/O; guarded by the worker's mu
 }
 
 // connPool shares at most n connections between workers: tokens holds one
@@ -60,9 +60,13 @@ type fastWorker struct {
 	stop    func() bool
 	r       *renderer // nil when the request is constant
 	own     *fconn    // the worker's connection when there is no shared pool
-	abortFn func()    // aborts the I/O on cur; preallocated
 	mu      sync.Mutex
 	cur     *fconn // the connection in use, guarded by mu for abort
+	gen     uint64 // generation of the watched operation context, guarded by mu
+	// watched is the Done channel of the operation context being watched
+	// and unwatch ends that watch.
+	watched <-chan struct{}
+	unwatch func() bool
 	scan    *bodyScan
 	reused  *paddedCounter
 }
@@ -74,29 +78,51 @@ func (d *Driver) newFastWorker(ctx context.Context, id int) *fastWorker {
 	if d.constReq == nil {
 		w.r = d.newRenderer(d.env.NewEvaluator(id))
 	}
-	// Cancelling the run aborts the worker's blocking read or write, and
-	// the operation's deadline is set on the connection itself: neither
-	// costs an allocation per request. Only an operation context that can
-	// be canceled but has no deadline and is not the run context gets its
-	// own context.AfterFunc (measured ~0.5 µs and 2 allocations).
-	w.abortFn = w.abort
-	w.stop = context.AfterFunc(ctx, w.abortFn)
+	// Cancelling the run aborts the worker's blocking read or write.
+	w.stop = context.AfterFunc(ctx, func() { w.abort(0) })
 	return w
 }
 
-// abort makes the blocked read or write on the current connection fail now.
-func (w *fastWorker) abort() {
+// abort makes the blocked read or write on the current connection fail now,
+// if gen is 0 (the run) or the generation of the operation context being
+// watched (so a late callback of a previous context cannot hit a later
+// request).
+func (w *fastWorker) abort(gen uint64) {
 	w.mu.Lock()
-	if fc := w.cur; fc != nil {
+	if fc := w.cur; fc != nil && (gen == 0 || gen == w.gen) {
 		fc.c.SetDeadline(longAgo)
-		fc.dl = longAgo
+		fc.aborted = true
 	}
 	w.mu.Unlock()
+}
+
+// watch makes the cancellation of ctx (its deadline included) abort the
+// worker's I/O. net.Conn reads take no context, and context.AfterFunc costs
+// ~0.5 µs and 2 allocations, so it is registered only when the operation
+// context changes: the engine reuses one context per worker until it is
+// canceled, so this is once per worker and timeout, not per request.
+func (w *fastWorker) watch(ctx context.Context) {
+	done := ctx.Done()
+	if done == nil || done == w.watched {
+		return
+	}
+	if w.unwatch != nil {
+		w.unwatch()
+	}
+	w.mu.Lock()
+	w.gen++
+	gen := w.gen
+	w.mu.Unlock()
+	w.watched = done
+	w.unwatch = context.AfterFunc(ctx, func() { w.abort(gen) })
 }
 
 // Close closes the worker's own connection.
 func (w *fastWorker) Close() error {
 	w.stop()
+	if w.unwatch != nil {
+		w.unwatch()
+	}
 	if w.own != nil {
 		w.d.closeFast(w.own)
 		w.own = nil
@@ -125,12 +151,7 @@ func (w *fastWorker) Do(ctx context.Context, op *load.Op) load.Outcome {
 		w.r.render(op.Seq())
 		req = w.r.req
 	}
-	var stopOp func() bool
-	if done := ctx.Done(); done != nil && done != w.runDone {
-		if _, ok := ctx.Deadline(); !ok {
-			stopOp = context.AfterFunc(ctx, w.abortFn)
-		}
-	}
+	w.watch(ctx)
 	var out load.Outcome
 	for attempt := 0; ; attempt++ {
 		fc, fresh, kind := w.acquire(ctx, op)
@@ -143,9 +164,6 @@ func (w *fastWorker) Do(ctx context.Context, op *load.Op) load.Outcome {
 		if !retry || attempt > 0 {
 			break
 		}
-	}
-	if stopOp != nil {
-		stopOp()
 	}
 	return out
 }
@@ -242,9 +260,9 @@ func (w *fastWorker) release(fc *fconn, keep bool) {
 func (w *fastWorker) roundTrip(ctx context.Context, op *load.Op, fc *fconn, fresh bool, req []byte) (out load.Outcome, retry bool) {
 	w.mu.Lock()
 	w.cur = fc
-	if dl, _ := ctx.Deadline(); !dl.Equal(fc.dl) {
-		fc.c.SetDeadline(dl)
-		fc.dl = dl
+	if fc.aborted { // a cancellation hit the connection after its request
+		fc.c.SetDeadline(time.Time{})
+		fc.aborted = false
 	}
 	w.mu.Unlock()
 	if err := ctx.Err(); err != nil || w.run.Err() != nil { // canceled before cur was set
