@@ -44,10 +44,14 @@ type Stats struct {
 	WriteBehind WriteBehindStats  `json:"write_behind"`
 }
 
-// Stats returns the current counters. Under write-behind it reads the
-// stream's backlog from Redis (bounded to 250ms; on failure the last known
-// figures are reported and the error is counted).
-func (l *Layer) Stats() Stats {
+// Stats returns the current counters; see StatsContext.
+func (l *Layer) Stats() Stats { return l.StatsContext(context.Background()) }
+
+// StatsContext returns the current counters. With Redis it also reads the
+// server's eviction counters and, under write-behind, the stream's backlog
+// (each bounded to 250ms within ctx; on failure the last known backlog is
+// reported and the error is counted).
+func (l *Layer) StatsContext(ctx context.Context) Stats {
 	s := Stats{
 		Backend:         l.backend,
 		Strategy:        l.strat,
@@ -70,8 +74,8 @@ func (l *Layer) Stats() Stats {
 	if l.redis != nil {
 		rs := l.redis.Stats()
 		s.Redis = &rs
-		ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
-		if ev, ex, err := l.redis.ServerCounters(ctx); err == nil {
+		ictx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
+		if ev, ex, err := l.redis.ServerCounters(ictx); err == nil {
 			s.Evictions, s.Expired = ev, ex
 		}
 		cancel()
@@ -80,7 +84,7 @@ func (l *Layer) Stats() Stats {
 		s.Breaker = &BreakerStats{Open: l.br.isOpen(), Opens: l.br.opens.Load(), Skips: l.br.skips.Load()}
 	}
 	if l.wb != nil {
-		s.WriteBehind = l.wb.stats()
+		s.WriteBehind = l.wb.stats(ctx)
 	}
 	s.Errors = l.errs.Load()
 	if t := s.Hits + s.Misses; t > 0 {
@@ -95,7 +99,7 @@ func (l *Layer) WriteBehindStats() WriteBehindStats {
 	if l.wb == nil {
 		return WriteBehindStats{}
 	}
-	return l.wb.stats()
+	return l.wb.stats(context.Background())
 }
 
 // BreakerStats describes the circuit breaker in front of a remote backend.

@@ -359,7 +359,7 @@ type WriteBehindStats struct {
 	FlusherAlive bool    `json:"flusher_alive"` // the flusher goroutine runs
 }
 
-func (w *writeBehind) stats() WriteBehindStats {
+func (w *writeBehind) stats(ctx context.Context) WriteBehindStats {
 	s := WriteBehindStats{
 		Enabled:      true,
 		Acknowledged: w.acked.Load(),
@@ -378,7 +378,7 @@ func (w *writeBehind) stats() WriteBehindStats {
 	default:
 		s.FlusherAlive = true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
+	ctx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
 	defer cancel()
 	bl, err := w.rb.StreamBacklog(ctx, w.cfg.Stream, w.cfg.Group)
 	if err != nil {

@@ -74,6 +74,9 @@ var quietOnce sync.Once
 type quietLogger struct{}
 
 func (quietLogger) Printf(ctx context.Context, format string, v ...any) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	slog.DebugContext(ctx, "go-redis: "+fmt.Sprintf(format, v...))
 }
 
