@@ -45,6 +45,10 @@ type Config struct {
 	// RedisURL is the user's Redis. Empty: when a Redis-backed option is
 	// chosen, spawn redis-server from PATH, else embedded miniredis.
 	RedisURL string
+	// Redis is an already running Redis to use (the demo starts one for all
+	// its variants); its mode is reported as redis_mode and the stack does
+	// not stop it. Takes precedence over RedisURL.
+	Redis *rediscache.Instance
 	// RedisNoSpawn skips redis-server and uses embedded miniredis when no
 	// RedisURL is given. Default false.
 	RedisNoSpawn bool
@@ -141,7 +145,7 @@ func orNone(s string) string {
 
 // NeedsRedis reports whether c needs a Redis (for the cache or sessions).
 func (c Config) NeedsRedis() bool {
-	return c.Cache == cache.BackendRedis || c.Session == SessionRedis || c.RedisURL != ""
+	return c.Cache == cache.BackendRedis || c.Session == SessionRedis || c.RedisURL != "" || c.Redis != nil
 }
 
 // Stack is one process's shared server state.
@@ -187,12 +191,16 @@ func New(ctx context.Context, cfg Config) (*Stack, error) {
 	})
 
 	if cfg.NeedsRedis() {
-		in, err := rediscache.Start(ctx, rediscache.StartOptions{URL: cfg.RedisURL, NoSpawn: cfg.RedisNoSpawn, Logger: log})
-		if err != nil {
-			return nil, err
-		}
-		if in.Mode() != rediscache.ModeExternal {
-			s.redis = in
+		in := cfg.Redis
+		if in == nil {
+			var err error
+			in, err = rediscache.Start(ctx, rediscache.StartOptions{URL: cfg.RedisURL, NoSpawn: cfg.RedisNoSpawn, Logger: log})
+			if err != nil {
+				return nil, err
+			}
+			if in.Mode() != rediscache.ModeExternal {
+				s.redis = in // started here: stopped by Close
+			}
 		}
 		s.mode = in.Mode()
 		rb, err := rediscache.Open(rediscache.Options{URL: in.URL()})

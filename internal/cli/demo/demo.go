@@ -1,0 +1,403 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/loadrig/loadrig/internal/cache/rediscache"
+	"github.com/loadrig/loadrig/internal/cli/buildinfo"
+	"github.com/loadrig/loadrig/internal/cli/cmdutil"
+	"github.com/loadrig/loadrig/internal/cli/iostreams"
+	"github.com/loadrig/loadrig/internal/domain"
+	"github.com/loadrig/loadrig/internal/load"
+	"github.com/loadrig/loadrig/internal/load/httpdrv"
+	"github.com/loadrig/loadrig/internal/load/tmpl"
+	"github.com/loadrig/loadrig/internal/metrics"
+	"github.com/loadrig/loadrig/internal/profile"
+	"github.com/loadrig/loadrig/internal/server"
+	"github.com/loadrig/loadrig/internal/server/rest"
+	"github.com/loadrig/loadrig/internal/server/stack"
+	"github.com/loadrig/loadrig/profiles"
+)
+
+// Options are the inputs of `loadrig demo`.
+type Options struct {
+	// IO are the injected streams: the table goes to Out, progress to ErrOut.
+	IO *iostreams.IOStreams
+	// BuildInfo identifies this binary in result files.
+	BuildInfo buildinfo.Info
+	// Quick is --quick: the profile's short settings (about 30 s in all).
+	Quick bool
+	// OutDir is -o/--output-dir: write <variant>.json result files there.
+	// Default "": none.
+	OutDir string
+	// Profile is --profile: a profile file to run instead of the embedded
+	// demo. Default "": profiles/demo.yaml.
+	Profile string
+	// Variants is --variant (repeatable): run only these variants, in
+	// profile order. Default: all.
+	Variants []string
+	// Verbose is --verbose: server and stack logs to stderr. Default false.
+	Verbose bool
+	// Runner runs the engine; nil means load.Run (tests inject a shorter
+	// configuration through Tune instead).
+	Runner func(ctx context.Context, d load.Driver, cfg load.Config) (*metrics.Result, error)
+	// Tune, when set, adjusts the plan before running (tests shrink it).
+	Tune func(*profile.Plan)
+}
+
+// NewCmdDemo returns `loadrig demo`. runF replaces the run function in
+// tests; nil runs DemoRun.
+func NewCmdDemo(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, BuildInfo: f.BuildInfo}
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Compare cache strategies on the REST reference server in one command",
+		Long: `Start the REST reference server in process once per cache variant (none,
+LRU, TinyLFU, Redis cache-aside, write-through, write-behind, HTTP
+revalidation with ETags), drive each with the same read-heavy Zipf workload
+(90% reads, 10% writes), and print one table: throughput, latency, hit ratio
+as the client saw it and as the cache counted it, store calls per request,
+connections and errors.
+
+No setup: the Redis variants use redis-server from PATH when there is one,
+else an embedded Redis. The variants and the workload are described in the
+embedded profile profiles/demo.yaml; --profile runs another file of the same
+format.`,
+		Example: `  # the whole comparison in about 30 seconds
+  loadrig demo --quick
+
+  # the full run, keeping every variant's result file
+  loadrig demo -o results/
+  loadrig report results/lru.json results/redis-aside.json`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return DemoRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.Quick, "quick", false, "short run: about 30 seconds for every variant")
+	cmd.Flags().StringVarP(&opts.OutDir, "output-dir", "o", "", "write each variant's result file (<variant>.json) into this directory")
+	cmd.Flags().StringVar(&opts.Profile, "profile", "", "profile file to run instead of the embedded demo")
+	cmd.Flags().StringSliceVar(&opts.Variants, "variant", nil, "run only this variant (repeatable, or comma-separated)")
+	cmd.Flags().BoolVar(&opts.Verbose, "verbose", false, "log the servers' startup and shutdown to stderr")
+	return cmd
+}
+
+// loadPlan reads the profile and selects variants; errors are usage errors.
+func loadPlan(opts *Options) (profile.Plan, error) {
+	var p *profile.Profile
+	var err error
+	if opts.Profile != "" {
+		p, err = profile.Load(opts.Profile)
+	} else {
+		p, err = profile.Parse(profiles.DemoName, profiles.Demo)
+	}
+	if err != nil {
+		return profile.Plan{}, cmdutil.FlagErrorWrap(err)
+	}
+	plan := p.Plan(opts.Quick)
+	if len(opts.Variants) > 0 {
+		byName := map[string]profile.VariantPlan{}
+		var names []string
+		for _, v := range plan.Variants {
+			byName[v.Name] = v
+			names = append(names, v.Name)
+		}
+		var keep []profile.VariantPlan
+		for _, n := range opts.Variants {
+			v, ok := byName[n]
+			if !ok {
+				return profile.Plan{}, cmdutil.FlagErrorf("--variant %q is not in the profile; choose from %s", n, strings.Join(names, ", "))
+			}
+			keep = append(keep, v)
+		}
+		plan.Variants = keep
+	}
+	if opts.Tune != nil {
+		opts.Tune(&plan)
+	}
+	return plan, nil
+}
+
+// DemoRun runs every variant and prints the comparison.
+func DemoRun(ctx context.Context, opts *Options) error {
+	plan, err := loadPlan(opts)
+	if err != nil {
+		return err
+	}
+	if opts.OutDir != "" {
+		if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
+			return fmt.Errorf("output directory: %w", err)
+		}
+	}
+	logw := io.Discard
+	if opts.Verbose {
+		logw = opts.IO.ErrOut
+	}
+	log, _ := server.NewLogger(logw, server.LogOptions{Level: "info"})
+
+	var redis *rediscache.Instance
+	for _, v := range plan.Variants {
+		if needsRedis(v.Server) {
+			redis, err = rediscache.Start(ctx, rediscache.StartOptions{Logger: log})
+			if err != nil {
+				return fmt.Errorf("start Redis for the demo: %w", err)
+			}
+			defer redis.Close()
+			break
+		}
+	}
+
+	fmt.Fprintf(opts.IO.ErrOut, "loadrig demo: %s\n", describe(plan))
+	var rows []row
+	interrupted := false
+	for i, v := range plan.Variants {
+		fmt.Fprintf(opts.IO.ErrOut, "[%d/%d] %-14s %s\n", i+1, len(plan.Variants), v.Name, v.Description)
+		res, err := runVariant(ctx, opts, plan, v, redis, log)
+		if err != nil {
+			if ctx.Err() != nil {
+				interrupted = true
+				break
+			}
+			return fmt.Errorf("variant %s: %w", v.Name, err)
+		}
+		r := newRow(v, res)
+		rows = append(rows, r)
+		fmt.Fprintf(opts.IO.ErrOut, "      %s\n", r.brief())
+		if opts.OutDir != "" {
+			path := filepath.Join(opts.OutDir, v.Name+".json")
+			if err := cmdutil.WriteFile(path, res.Write); err != nil {
+				return err
+			}
+		}
+		if res.StopReason == metrics.StopInterrupted || ctx.Err() != nil {
+			interrupted = true
+			break
+		}
+	}
+	if len(rows) > 0 {
+		mode := ""
+		if redis != nil {
+			mode = redis.Mode()
+		}
+		if err := writeTable(opts.IO.Out, rows, mode); err != nil {
+			return err
+		}
+	}
+	if opts.OutDir != "" && len(rows) > 0 {
+		fmt.Fprintf(opts.IO.ErrOut, "result files in %s (compare them with: loadrig report %s)\n",
+			opts.OutDir, filepath.Join(opts.OutDir, "*.json"))
+	}
+	if interrupted {
+		return cmdutil.ErrInterrupted
+	}
+	return nil
+}
+
+func needsRedis(s profile.Server) bool {
+	return s.Cache != nil && *s.Cache == "redis"
+}
+
+func describe(p profile.Plan) string {
+	model := fmt.Sprintf("open model at %g req/s", p.Load.Rate)
+	if p.Load.Concurrency > 0 {
+		model = fmt.Sprintf("closed model with %d workers", p.Load.Concurrency)
+	}
+	var mix []string
+	for _, op := range p.Operations {
+		m := op.Method
+		if m == "" {
+			m = "GET"
+		}
+		mix = append(mix, fmt.Sprintf("%d %s %s", op.Weight, m, op.Path))
+	}
+	return fmt.Sprintf("%d variants, %s, %v each (+%v warm-up); mix by weight: %s",
+		len(p.Variants), model, p.Load.Duration, p.Load.Warmup, strings.Join(mix, ", "))
+}
+
+// stackConfig maps a variant's server settings onto the stack.
+func stackConfig(s profile.Server, redis *rediscache.Instance, prefix string, log *slog.Logger) stack.Config {
+	c := stack.Config{
+		StoreLatency: 2 * time.Millisecond, StorePerRow: 20 * time.Microsecond, StorePool: 8,
+		Dataset: "small", Seed: 1, KeyPrefix: prefix, Logger: log,
+	}
+	if s.Cache != nil {
+		c.Cache = string(*s.Cache)
+	}
+	if s.Strategy != nil {
+		c.Strategy = string(*s.Strategy)
+	}
+	if s.TTL != nil {
+		c.TTL = s.TTL.D()
+	}
+	if s.StoreLatency != nil {
+		c.StoreLatency = s.StoreLatency.D()
+	}
+	if s.StorePool != nil {
+		c.StorePool = *s.StorePool
+	}
+	if s.Dataset != nil {
+		c.Dataset = string(*s.Dataset)
+	}
+	if s.Seed != nil {
+		c.Seed = *s.Seed
+	}
+	if c.Cache == "redis" {
+		c.Redis = redis
+	}
+	return c
+}
+
+// runVariant starts the variant's server, drives it, scrapes /stats and
+// stops it.
+func runVariant(ctx context.Context, opts *Options, plan profile.Plan, v profile.VariantPlan, redis *rediscache.Instance, log *slog.Logger) (*metrics.Result, error) {
+	cfg := stackConfig(v.Server, redis, "demo:"+v.Name+":"+fmt.Sprint(time.Now().UnixNano())+":", log)
+	st, err := stack.New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	conns := &server.ConnStats{}
+	var maxAge time.Duration
+	if v.Server.MaxAge != nil {
+		maxAge = v.Server.MaxAge.D()
+	}
+	h := rest.NewHandler(rest.Deps{
+		Catalog: st.Catalog, Auth: st.Auth, Limiter: st.Limiter, Stats: st.Stats, Conns: conns,
+		MaxAge: maxAge, Responses: st.Responses(), Logger: log,
+	})
+	srv := server.NewHTTP(server.HTTPOptions{Name: "rest-" + v.Name, Handler: h, Conns: conns, Logger: log})
+	if err := srv.Open(); err != nil {
+		_ = st.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		if err := st.Close(sctx); err != nil {
+			fmt.Fprintf(opts.IO.ErrOut, "      warning: %s did not drain cleanly: %v\n", v.Name, err)
+		}
+	}()
+	base := srv.URL()
+
+	token, err := login(ctx, base)
+	if err != nil {
+		return nil, err
+	}
+	data, err := keyRows(plan.Keys, st)
+	if err != nil {
+		return nil, err
+	}
+	var drivers []load.Driver
+	var weights []int
+	defer func() {
+		for _, d := range drivers {
+			_ = d.Close()
+		}
+	}()
+	for _, op := range plan.Operations {
+		hdrs := append([]string(nil), op.Headers...)
+		if op.Auth {
+			hdrs = append(hdrs, "Authorization: Bearer "+token)
+		}
+		if op.Revalidate && v.Revalidate {
+			hdrs = append(hdrs, "If-None-Match: {{.etag}}")
+		}
+		d, err := httpdrv.New(httpdrv.Options{
+			Method: op.Method, URL: base + op.Path, Headers: hdrs, Body: op.Body,
+			CacheHeader: "X-Cache", Data: data, RowMode: tmpl.RowRoundRobin, Seed: 1,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("operation %s: %w", op.Name, err)
+		}
+		drivers = append(drivers, d)
+		weights = append(weights, op.Weight)
+	}
+	mix, err := profile.Mix(drivers, weights)
+	if err != nil {
+		return nil, err
+	}
+	run := opts.Runner
+	if run == nil {
+		run = load.Run
+	}
+	res, err := run(ctx, mix, plan.Load)
+	if err != nil {
+		return nil, err
+	}
+	res.Name = v.Name
+	res.ToolVersion = opts.BuildInfo.Version
+	res.Connections = mix.(load.ConnCounter).Connections()
+	if stats, err := scrape(ctx, base); err == nil {
+		res.Server = stats
+	} else {
+		fmt.Fprintf(opts.IO.ErrOut, "      warning: could not read %s/stats: %v\n", base, err)
+	}
+	return res, nil
+}
+
+// keyRows builds the template rows: each key with the ETag its product has
+// now, which revalidating clients send as If-None-Match.
+func keyRows(keys []int64, st *stack.Stack) (*tmpl.Data, error) {
+	rows := make([][]string, len(keys))
+	for i, id := range keys {
+		tag := ""
+		if p, ok := st.Store.PeekProduct(id); ok {
+			tag = fmt.Sprintf(`"p%d-v%d"`, id, p.Version)
+		}
+		rows[i] = []string{fmt.Sprint(id), tag}
+	}
+	return tmpl.NewData("demo keys", []string{"id", "etag"}, rows)
+}
+
+// login gets a bearer token for seeded user 1.
+func login(ctx context.Context, base string) (string, error) {
+	body := fmt.Sprintf(`{"email": "user1@example.com", "password": %q}`, domain.SeedPassword)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/login", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("login: %w", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Token string `json:"token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK || out.Token == "" {
+		return "", fmt.Errorf("login: status %d", resp.StatusCode)
+	}
+	return out.Token, nil
+}
+
+// scrape reads the server's /stats.
+func scrape(ctx context.Context, base string) (map[string]any, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/stats", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}

@@ -1,0 +1,160 @@
+package demo
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/loadrig/loadrig/internal/metrics"
+	"github.com/loadrig/loadrig/internal/profile"
+)
+
+// row is one variant's line of the comparison table.
+type row struct {
+	name        string
+	rps         float64
+	p50, p99    int64 // µs
+	clientHit   float64
+	clientKnown bool
+	serverHit   float64
+	serverKnown bool
+	storePerReq float64
+	storeKnown  bool
+	connsClient int64
+	connsServer int64
+	serverConns bool
+	errors      int64
+	total       int64
+	backlog     float64
+	late        float64
+}
+
+func newRow(v profile.VariantPlan, res *metrics.Result) row {
+	r := row{
+		name: v.Name, rps: res.ThroughputRPS, p50: res.Latency.P50, p99: res.Latency.P99,
+		connsClient: res.Connections.Opened, errors: res.Requests.Errors, total: res.Requests.Total,
+		late: res.LateSends.Fraction,
+	}
+	if c := res.Cache; c != nil && c.Hits+c.Misses+c.Revalidated+c.Other > 0 {
+		r.clientHit, r.clientKnown = c.HitRatio, true
+	}
+	s := res.Server
+	hits, okH := num(s, "cache", "hits")
+	misses, okM := num(s, "cache", "misses")
+	if okH && okM && hits+misses > 0 {
+		r.serverHit, r.serverKnown = hits/(hits+misses), true
+	}
+	calls, okC := num(s, "store", "calls")
+	reqs, okR := num(s, "responses", "requests")
+	if okC && okR && reqs > 0 {
+		r.storePerReq, r.storeKnown = calls/reqs, true
+	}
+	if n, ok := num(s, "connections", "total"); ok {
+		r.connsServer, r.serverConns = int64(n), true
+	}
+	r.backlog, _ = num(s, "write_behind", "backlog")
+	return r
+}
+
+// num reads a number at path in a decoded /stats document.
+func num(m map[string]any, path ...string) (float64, bool) {
+	var v any = m
+	for _, k := range path {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return 0, false
+		}
+		v = mm[k]
+	}
+	f, ok := v.(float64)
+	return f, ok
+}
+
+func (r row) brief() string {
+	return fmt.Sprintf("%.0f req/s, p50 %s, p99 %s, hit %s (server %s), store calls/req %s, errors %d",
+		r.rps, us(r.p50), us(r.p99), pct(r.clientHit, r.clientKnown), pct(r.serverHit, r.serverKnown),
+		ratio(r.storePerReq, r.storeKnown), r.errors)
+}
+
+func us(v int64) string {
+	d := time.Duration(v) * time.Microsecond
+	switch {
+	case v == 0:
+		return "-"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%dµs", v)
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.2fms", float64(v)/1000)
+	}
+	return d.Round(time.Millisecond).String()
+}
+
+func pct(v float64, known bool) string {
+	if !known {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f%%", 100*v)
+}
+
+func ratio(v float64, known bool) string {
+	if !known {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", v)
+}
+
+// writeTable prints the comparison.
+func writeTable(w io.Writer, rows []row, redisMode string) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "variant\treq/s\tp50\tp99\thit% client\thit% server\tstore calls/req\tconns client/server\terrors\t")
+	for _, r := range rows {
+		server := "-"
+		if r.serverConns {
+			server = fmt.Sprint(r.connsServer)
+		}
+		errs := fmt.Sprint(r.errors)
+		if r.total > 0 && r.errors > 0 {
+			errs = fmt.Sprintf("%d (%.1f%%)", r.errors, 100*float64(r.errors)/float64(r.total))
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%d/%s\t%s\t\n", r.name, r.rps, us(r.p50), us(r.p99),
+			pct(r.clientHit, r.clientKnown), pct(r.serverHit, r.serverKnown), ratio(r.storePerReq, r.storeKnown),
+			r.connsClient, server, errs)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var notes []string
+	notes = append(notes,
+		"latency is measured from each request's intended start (open model)",
+		"hit% client: X-Cache as the load generator saw it over all requests, writes included (a 304 counts as revalidated); hit% server: the cache's own hits/(hits+misses)",
+		"store calls/req: the store's calls over every request the server answered (warm-up and login included)")
+	if redisMode != "" {
+		notes = append(notes, "Redis for the Redis variants: "+redisMode)
+	}
+	var late []string
+	for _, r := range rows {
+		if r.late > 0.01 {
+			late = append(late, fmt.Sprintf("%s %.1f%%", r.name, 100*r.late))
+		}
+	}
+	if len(late) > 0 {
+		notes = append(notes, "more than 1% of sends were over 1ms late (the generator or its in-flight cap could not keep the schedule; latency includes that wait): "+strings.Join(late, ", "))
+	}
+	for _, r := range rows {
+		if r.backlog > 0 {
+			notes = append(notes, fmt.Sprintf("%s: %.0f writes were still queued for the store when /stats was read (drained at shutdown)", r.name, r.backlog))
+		}
+	}
+	_, err := fmt.Fprintln(w, "\n"+strings.Join(prefixEach(notes, "note: "), "\n"))
+	return err
+}
+
+func prefixEach(ss []string, p string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = p + s
+	}
+	return out
+}
