@@ -83,7 +83,7 @@ func AllRun(ctx context.Context, opts *AllOptions) error {
 	conns := &server.ConnStats{}
 	h := rest.NewHandler(rest.Deps{
 		Catalog: st.Catalog, Auth: st.Auth, Limiter: st.Limiter, Logger: log.With("server", "rest"),
-		Stats: st.Stats, Conns: conns, MaxAge: opts.MaxAge, BodyLimit: opts.BodyLimit, Pprof: opts.Pprof,
+		Stats: st.Stats, Conns: conns, Responses: st.Responses(), MaxAge: opts.MaxAge, BodyLimit: opts.BodyLimit, Pprof: opts.Pprof,
 	})
 	rs := server.NewHTTP(server.HTTPOptions{Name: "rest", Addr: opts.Addr, Handler: h, Logger: log, Conns: conns})
 	if err := rs.Open(); err != nil {
