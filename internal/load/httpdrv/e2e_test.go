@@ -2,6 +2,7 @@ package httpdrv_test
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -163,4 +164,65 @@ func TestE2EStall(t *testing.T) {
 		}
 		t.Logf("latency %+v\nservice %+v\nlag %+v", res.Latency, res.ServiceTime, res.ScheduleLag)
 	})
+}
+
+// runErrs runs and returns the result, expecting every operation to fail.
+func runErrs(t *testing.T, o httpdrv.Options, cfg load.Config) *metrics.Result {
+	t.Helper()
+	d, err := httpdrv.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	start := time.Now()
+	res, err := load.Run(t.Context(), d, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > cfg.Duration+cfg.Timeout+3*time.Second {
+		t.Errorf("%s: the run took %v", d.Path(), el)
+	}
+	if res.Requests.Total < 10 || res.Requests.OK != 0 || res.Requests.Errors != res.Requests.Total {
+		t.Errorf("%s: requests %+v", d.Path(), res.Requests)
+	}
+	return res
+}
+
+// An unreachable target is a measured run full of refused errors.
+func TestE2ERefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	for _, force := range []bool{false, true} {
+		res := runErrs(t, httpdrv.Options{URL: "http://" + addr + "/", ForceNetHTTP: force}, load.Config{Rate: 100, Duration: 300 * time.Millisecond})
+		if n := res.Requests.ErrorsByKind[string(metrics.ErrRefused)]; n != res.Requests.Total {
+			t.Errorf("errors %v, want all refused", res.Requests.ErrorsByKind)
+		}
+	}
+}
+
+// The engine's per-operation timeout ends a request the server never
+// answers, on both paths, as a timeout.
+func TestE2ETimeout(t *testing.T) {
+	release := make(chan struct{})
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer s.Close()
+	defer close(release)
+	for _, force := range []bool{false, true} {
+		res := runErrs(t, httpdrv.Options{URL: s.URL, ForceNetHTTP: force}, load.Config{Rate: 50, Duration: 400 * time.Millisecond, Timeout: 100 * time.Millisecond})
+		if n := res.Requests.ErrorsByKind[string(metrics.ErrTimeout)]; n != res.Requests.Total {
+			t.Errorf("errors %v, want all timeouts", res.Requests.ErrorsByKind)
+		}
+		if res.ErrorLatency == nil || ms(res.ErrorLatency.P50) < 100*time.Millisecond || ms(res.ErrorLatency.P50) > 160*time.Millisecond {
+			t.Errorf("error latency %+v, want ~100 ms", res.ErrorLatency)
+		}
+	}
 }

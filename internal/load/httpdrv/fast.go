@@ -410,6 +410,9 @@ func (w *fastWorker) readResponse(br *bufio.Reader, out *load.Outcome) (keep boo
 		if code >= 100 && code < 200 && code != 101 {
 			continue // interim response: the final one follows
 		}
+		if code == 101 {
+			keep = false // the connection switched protocols: not reusable
+		}
 		out.Err = d.statusKind(code)
 		out.Cache = cacheStatus(code, cfgCache, cfCache, ageCache)
 		scan := out.Err == metrics.OK && len(d.expectBody) > 0
