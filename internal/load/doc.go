@@ -92,6 +92,42 @@
 // time.Since(start), the monotonic clock. The engine installs no signal
 // handlers and never changes GOMAXPROCS: ctx is the caller's.
 //
+// # The scheduler's tick, measured
+//
+// An operation due just after a wake-up waits for the next one, so schedule
+// lag is at most one tick plus the wake-up latency, and the 1 ms lateness
+// threshold needs a tick well under 1 ms. Go's timers cannot deliver that on
+// Linux when the process is otherwise idle: they wait in the network poller,
+// whose timeout has millisecond granularity (runtime/netpoll_epoll.go rounds
+// a 500 µs wait up to 1 ms). So waits under 2 ms use a nanosleep syscall
+// (sleep_linux.go; elsewhere, and under testing/synctest's fake clock, the
+// timer), after yielding once so the workers just handed operations run
+// first. Open model at 5,000/s for 2 s on this 2-vCPU KVM guest, Go 1.26.8,
+// 3 passes while other sessions were loading the machine (load average 4-6):
+//
+//	go test -run XXX -bench OpenSchedule5k -benchtime=1x ./internal/load/
+//	                            late > 1 ms   lag p50   lag p99
+//	instant driver, tick 1 ms        3.9 %     486 µs   1,558 µs   (quietest pass)
+//	instant driver, tick 500 µs      1.4 %     271 µs   1,256 µs
+//	loopback TCP,   tick 1 ms        9.4 %     570 µs   1,932 µs
+//	loopback TCP,   tick 500 µs      0.6 %     290 µs     890 µs
+//	busier passes, either tick     13-35 %   333-747 µs  8-92 ms   (stalls from other processes)
+//
+// Before the nanosleep path, a 500 µs tick behaved like a 1 ms one (lag
+// p50 559 µs vs 597 µs in a stand-alone probe). Hence DefaultTick = 500 µs;
+// PERF-NOTES measured that a finer tick costs CPU per request (1 ms:
+// 0.94-1.15× bombardier, 200 µs: 1.10×), so --tick trades schedule fidelity
+// for CPU and the lateness figures in every result say which one a run got.
+//
+// Per-operation overhead (go test -run XXX -bench . -benchtime=1s
+// ./internal/load/, two passes, same noisy machine):
+//
+//	BenchmarkRunnerDo                  192-320 ns/op, 0 allocs  (clocks, timeout, record around Do)
+//	BenchmarkTimeoutPerOpWithTimeout   704-1,772 ns/op, 5 allocs (context.WithTimeout alone, avoided)
+//	BenchmarkScheduleOffset            13-27 ns/op              (schedule math per operation)
+//	BenchmarkOpenEnginePerOp           589-4,119 ns/op          (scheduler + hand-off to a worker + Do)
+//	BenchmarkClosedEnginePerOp         194-709 ns/op
+//
 // Timeline: one point per Interval of the measured phase, t_s at the
 // interval's end. offered_rps is the schedule's rate over the interval
 // (closed model: completions, as there is no schedule), completed_rps the
