@@ -1,0 +1,100 @@
+package grpcdrv
+
+import (
+	"errors"
+	"net"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc"
+
+	pb "github.com/loadrig/loadrig/internal/gen/loadrig/v1"
+	"github.com/loadrig/loadrig/internal/metrics"
+	"github.com/loadrig/loadrig/internal/server/grpcsrv"
+)
+
+// TestEveryKindBothPaths runs each RPC kind with descriptors from
+// reflection and from the .proto file.
+func TestEveryKindBothPaths(t *testing.T) {
+	t.Parallel()
+	tg := newTarget(t, grpcsrv.Options{})
+	kinds := []struct {
+		method string
+		data   string
+		kind   Kind
+		sent   int // messages sent per operation
+		recv   int // messages received per operation
+	}{
+		{"GetProduct", `{"id": {{randInt 1 50}}}`, Unary, 0, 0},
+		{"ListProducts", `{"page_size": 4}`, ServerStream, 1, 4},
+		{"UploadReviews", `{"product_id": 2, "author_id": 2, "rating": 3}`, ClientStream, 3, 0},
+		{"WatchPrices", `{"product_ids": [2]}`, BidiStream, 3, 3},
+	}
+	for _, path := range []string{"reflection", "proto"} {
+		for _, k := range kinds {
+			t.Run(path+"/"+k.method, func(t *testing.T) {
+				opts := Options{Target: tg.addr, Call: shop + k.method, Data: k.data, StreamMessages: 3}
+				if k.kind == ServerStream {
+					opts.StreamMessages = 0
+				}
+				if path == "proto" {
+					opts.ProtoFiles, opts.ImportPaths = []string{"loadrig/v1/shop.proto"}, []string{protoDir}
+				}
+				d := newDriver(t, opts)
+				if d.Kind() != k.kind {
+					t.Fatalf("kind = %v, want %v", d.Kind(), k.kind)
+				}
+				var sk sink
+				for i, o := range do(t, d, 2, &sk) {
+					if o.Err != metrics.OK || o.BytesReceived == 0 {
+						t.Errorf("op %d: %+v", i, o)
+					}
+				}
+				if sk.sent != 2*k.sent || len(sk.latencies) != 2*k.recv {
+					t.Errorf("sent %d, received %d; want %d, %d", sk.sent, len(sk.latencies), 2*k.sent, 2*k.recv)
+				}
+			})
+		}
+	}
+}
+
+// TestNoReflection: a server without the reflection service needs --proto,
+// and says so.
+func TestNoReflection(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer()
+	pb.RegisterShopServiceServer(gs, pb.UnimplementedShopServiceServer{})
+	go gs.Serve(ln)
+	t.Cleanup(gs.Stop)
+
+	_, err = New(testCtx(t), Options{Target: ln.Addr().String(), Call: shop + "GetProduct"})
+	if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "does not offer reflection") || !strings.Contains(err.Error(), "--proto") {
+		t.Fatalf("New without reflection = %v", err)
+	}
+	d := newDriver(t, Options{Target: ln.Addr().String(), Call: shop + "GetProduct", Data: `{"id": 1}`,
+		ProtoFiles: []string{"loadrig/v1/shop.proto"}, ImportPaths: []string{protoDir}})
+	if o := do(t, d, 1, nil)[0]; o.Err != "grpc_unimplemented" {
+		t.Errorf("unimplemented method: %+v", o)
+	}
+}
+
+// TestUnreachable: with --proto, a target nobody listens on is measured as
+// errors, not a failure to start.
+func TestUnreachable(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	d := newDriver(t, Options{Target: addr, Call: shop + "GetProduct", Data: `{"id": 1}`,
+		ProtoFiles: []string{"loadrig/v1/shop.proto"}, ImportPaths: []string{protoDir}})
+	if o := do(t, d, 1, nil)[0]; o.Err != metrics.ErrRefused {
+		t.Errorf("refused target: %+v", o)
+	}
+}
