@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc"
 
 	pb "github.com/loadrig/loadrig/internal/gen/loadrig/v1"
+	"github.com/loadrig/loadrig/internal/load"
 	"github.com/loadrig/loadrig/internal/metrics"
 	"github.com/loadrig/loadrig/internal/server/grpcsrv"
 )
@@ -96,5 +97,33 @@ func TestUnreachable(t *testing.T) {
 		ProtoFiles: []string{"loadrig/v1/shop.proto"}, ImportPaths: []string{protoDir}})
 	if o := do(t, d, 1, nil)[0]; o.Err != metrics.ErrRefused {
 		t.Errorf("refused target: %+v", o)
+	}
+}
+
+// TestHeaderProbes: headers stop being read after headerProbes calls
+// without x-cache, and keep being read while x-cache comes.
+func TestHeaderProbes(t *testing.T) {
+	t.Parallel()
+	tg := newTarget(t, grpcsrv.Options{})
+	d := newDriver(t, Options{Target: tg.addr, Call: shop + "GetProduct", Data: `{"id": 1}`})
+	outs := do(t, d, 3*headerProbes, nil)
+	for i, o := range outs {
+		if o.Cache != metrics.CacheHit {
+			t.Fatalf("op %d: cache %v, want hit on every call (x-cache is sent)", i, o.Cache)
+		}
+	}
+	// The health service sends no x-cache.
+	d = newDriver(t, Options{Target: tg.addr, Call: "grpc.health.v1.Health/Check"})
+	w, err := d.NewWorker(testCtx(t), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range headerProbes + 2 {
+		if o := w.Do(testCtx(t), load.NewOp(uint64(i), nil)); o.Err != metrics.OK || o.Cache != metrics.CacheUnknown {
+			t.Fatalf("health op %d: %+v", i, o)
+		}
+	}
+	if p := w.(*worker).probes; p != headerProbes {
+		t.Errorf("probes = %d, want %d (stopped reading headers)", p, headerProbes)
 	}
 }

@@ -22,6 +22,12 @@ import (
 	"github.com/loadrig/loadrig/internal/metrics"
 )
 
+// headerProbes is how many successful unary calls in a row without an
+// x-cache header make a worker stop reading response headers: grpc-go
+// copies the header metadata for every call that asks for it (a map and a
+// slice per key), which a server that never sends x-cache does not repay.
+const headerProbes = 16
+
 // ErrBadRequestData is the error kind of an operation whose templated
 // request data rendered to JSON that does not fit the request message (the
 // check at New only saw operation 0's rendering).
@@ -46,8 +52,12 @@ type worker struct {
 	out      outMsg
 	in       inMsg
 	hdr      metadata.MD
-	unaryOps []grpc.CallOption
+	unaryOps []grpc.CallOption // with grpc.Header(&hdr) while headers are read
+	bareOps  []grpc.CallOption // without it
 	strOps   []grpc.CallOption
+	// probes counts unary calls answered without x-cache; after
+	// headerProbes of them in a row the worker stops asking for headers.
+	probes int
 	timer    *time.Timer
 	sendTS   chan time.Time // bidi request/response matching, FIFO
 }
@@ -62,7 +72,8 @@ func newWorker(d *Driver, id int) *worker {
 	codec := grpc.ForceCodecV2(rawCodec{})
 	maxRecv := grpc.MaxCallRecvMsgSize(d.opts.MaxRecvMsgSize)
 	w.unaryOps = []grpc.CallOption{codec, maxRecv, grpc.Header(&w.hdr)}
-	w.strOps = []grpc.CallOption{codec, maxRecv}
+	w.bareOps = []grpc.CallOption{codec, maxRecv}
+	w.strOps = w.bareOps
 	if d.tpl != nil {
 		w.ev = d.env.NewEvaluator(id)
 		w.msg = dynamicpb.NewMessage(d.method.Input())
@@ -154,8 +165,19 @@ func (w *worker) unary(ctx context.Context) load.Outcome {
 		return load.Outcome{Err: ErrBadRequestData}
 	}
 	w.hdr = nil
-	err = w.cc.Invoke(w.outgoing(ctx), w.d.path, &w.out, &w.in, w.unaryOps...)
+	ops := w.unaryOps
+	if w.probes >= headerProbes {
+		ops = w.bareOps
+	}
+	err = w.cc.Invoke(w.outgoing(ctx), w.d.path, &w.out, &w.in, ops...)
 	out := load.Outcome{BytesSent: int64(n), Cache: cacheStatus(w.hdr)}
+	if w.probes < headerProbes && err == nil {
+		if out.Cache == metrics.CacheUnknown {
+			w.probes++
+		} else {
+			w.probes = 0
+		}
+	}
 	if err != nil {
 		out.Err = w.d.classify(ctx, err, &w.in)
 		return out
