@@ -112,9 +112,24 @@ func (s *syncBuffer) String() string {
 
 func TestRESTRunServesAndShutsDown(t *testing.T) {
 	t.Parallel()
+	t.Run("lru", func(t *testing.T) {
+		t.Parallel()
+		testRESTRun(t, "none", "--cache", "lru")
+	})
+	t.Run("redis-write-behind", func(t *testing.T) {
+		t.Parallel()
+		// No --redis-url: the launcher spawns redis-server (or miniredis).
+		testRESTRun(t, "", "--cache", "redis", "--strategy", "write-behind")
+	})
+}
+
+// testRESTRun starts `serve rest` with args, checks the printed address,
+// /stats and a write, then cancels and expects a clean drain. wantRedis is
+// the expected redis_mode ("" for spawned or embedded).
+func testRESTRun(t *testing.T, wantRedis string, args ...string) {
 	out, errOut := &syncBuffer{}, &syncBuffer{}
 	ready := make(chan string, 1)
-	o, err := parseREST(t, "--addr", "127.0.0.1:0", "--cache", "lru", "--store-latency", "1ms", "--log-format", "json")
+	o, err := parseREST(t, append([]string{"--addr", "127.0.0.1:0", "--store-latency", "1ms", "--log-format", "json"}, args...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,9 +156,29 @@ func TestRESTRunServesAndShutsDown(t *testing.T) {
 	var stats map[string]any
 	json.NewDecoder(resp.Body).Decode(&stats)
 	resp.Body.Close()
-	if stats["redis_mode"] != "none" || stats["cache"].(map[string]any)["backend"] != "lru" {
-		t.Errorf("stats = %v", stats)
+	mode, _ := stats["redis_mode"].(string)
+	switch {
+	case wantRedis != "" && mode != wantRedis:
+		t.Errorf("redis_mode = %q, want %q", mode, wantRedis)
+	case wantRedis == "" && mode != "spawned" && mode != "embedded-miniredis":
+		t.Errorf("redis_mode = %q, want spawned or embedded-miniredis", mode)
 	}
+	t.Logf("redis_mode: %s", mode)
+	// A write (acknowledged from Redis under write-behind) before shutdown.
+	resp, err = http.Post(url+"/api/login", "application/json", strings.NewReader(`{"email":"user1@example.com","password":"loadrig"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lr struct{ Token string }
+	json.NewDecoder(resp.Body).Decode(&lr)
+	resp.Body.Close()
+	req, _ := http.NewRequest("PATCH", url+"/api/products/2", strings.NewReader(`{"stock": 5}`))
+	req.Header.Set("Authorization", "Bearer "+lr.Token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("PATCH: %v %v", resp, err)
+	}
+	resp.Body.Close()
 	cancel()
 	select {
 	case err := <-done:

@@ -8,6 +8,10 @@
 //     conditional GETs. A conditional product GET asks the Catalog for the
 //     version only (ProductVersion); when a cache knows it, the 304 costs no
 //     store call.
+//   - Full-response caching when Deps.Responses is set (--cache-mode
+//     response): product reads are cached as rendered bytes with their
+//     validators, so a hit costs no decode and no encode, and a conditional
+//     hit is answered from the cached ETag.
 //   - X-Cache on every response, from the domain.CacheTrace the cache layer
 //     marks; a request with Cache-Control: no-cache (or Pragma: no-cache)
 //     bypasses the server-side cache (X-Cache: BYPASS).

@@ -42,7 +42,10 @@ type Deps struct {
 	// Limiter limits requests under /api/ per client IP. Default: none.
 	Limiter server.Limiter
 	// Feed receives a ProductChange after every successful PATCH, for the
-	// streaming servers of the same process. Default: none.
+	// streaming servers of the same process. Leave it nil when the Catalog
+	// publishes changes itself (a cache.Layer built with Config.Feed, as
+	// the server stack does), or every change is delivered twice. Default:
+	// none.
 	Feed *domain.Feed
 	// Logger receives request logs (debug level) and errors. Default:
 	// discard.
