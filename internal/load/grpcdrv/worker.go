@@ -58,8 +58,8 @@ type worker struct {
 	// probes counts unary calls answered without x-cache; after
 	// headerProbes of them in a row the worker stops asking for headers.
 	probes int
-	timer    *time.Timer
-	sendTS   chan time.Time // bidi request/response matching, FIFO
+	timer  *time.Timer
+	sendTS chan time.Time // bidi request/response matching, FIFO
 }
 
 func newWorker(d *Driver, id int) *worker {
