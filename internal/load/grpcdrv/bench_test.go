@@ -91,3 +91,22 @@ func BenchmarkUnaryExternal(b *testing.B) {
 	})
 	_ = w.Do(context.Background(), op)
 }
+
+// BenchmarkRunExternal is BenchmarkUnaryExternal through the engine: 50
+// closed-loop workers on one connection, b.N calls.
+func BenchmarkRunExternal(b *testing.B) {
+	addr := os.Getenv("LOADRIG_BENCH_GRPC")
+	if addr == "" {
+		b.Skip("LOADRIG_BENCH_GRPC not set")
+	}
+	d := newDriver(b, Options{Target: addr, Call: "helloworld.Greeter/SayHello", Data: `{"name": "x"}`})
+	b.ReportAllocs()
+	b.ResetTimer()
+	res, err := load.Run(context.Background(), d, load.Config{Concurrency: 50, Requests: int64(b.N)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if res.Requests.OK != int64(b.N) {
+		b.Fatalf("%d of %d ok", res.Requests.OK, b.N)
+	}
+}
