@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -388,11 +389,7 @@ func TestTimeoutAndCancel(t *testing.T) {
 		}
 		defer rw.Close()
 		time.AfterFunc(30*time.Millisecond, stop)
-		reqCtx := runCtx
-		if force {
-			reqCtx = runCtx // net/http watches the request context itself
-		}
-		if out := rw.Do(reqCtx, load.NewOp(2, nil)); out.Err != metrics.ErrCanceled {
+		if out := rw.Do(runCtx, load.NewOp(2, nil)); out.Err != metrics.ErrCanceled {
 			t.Errorf("run canceled: got %q, want canceled", out.Err)
 		}
 	})
@@ -628,4 +625,44 @@ func TestFastPathZeroAllocs(t *testing.T) {
 			t.Errorf("%s: %.1f allocs per request on the fast path, want 0", name, allocs)
 		}
 	}
+}
+
+// The fast path watches an operation context once per context: a long-lived
+// context canceled mid-request aborts it, and canceling a context of an
+// earlier request does not hit a later one.
+func TestContextWatch(t *testing.T) {
+	var n atomic.Int64
+	s := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) > 1 {
+			select {
+			case <-time.After(150 * time.Millisecond):
+			case <-r.Context().Done():
+			}
+		}
+		io.WriteString(w, "ok")
+	}))
+	paths(t, func(t *testing.T, force bool) {
+		n.Store(0)
+		d := newDriver(t, Options{URL: s.URL, ForceNetHTTP: force})
+		w := newWorker(t, d, 0)
+		ctx1, cancel1 := context.WithCancel(t.Context())
+		defer cancel1()
+		if out := w.Do(ctx1, load.NewOp(0, nil)); out.Err != metrics.OK {
+			t.Fatal(out.Err)
+		}
+		ctx2, cancel2 := context.WithCancel(t.Context())
+		defer cancel2()
+		time.AfterFunc(30*time.Millisecond, cancel1)
+		if out := w.Do(ctx2, load.NewOp(1, nil)); out.Err != metrics.OK {
+			t.Fatalf("canceling an earlier request's context hit this one: %q", out.Err)
+		}
+		time.AfterFunc(30*time.Millisecond, cancel2)
+		start := time.Now()
+		if out := w.Do(ctx2, load.NewOp(2, nil)); out.Err != metrics.ErrCanceled {
+			t.Fatalf("got %q, want canceled", out.Err)
+		}
+		if el := time.Since(start); el > 120*time.Millisecond {
+			t.Errorf("cancel took %v to end the request", el)
+		}
+	})
 }
