@@ -27,6 +27,11 @@ type ServerFlags struct {
 	CacheMode string
 	// TTL is --ttl: cache entry lifetime. Default 1m.
 	TTL time.Duration
+	// TTLJitter is --ttl-jitter: random extra TTL per entry. Default 0.
+	TTLJitter time.Duration
+	// Invalidation is --invalidation: delete or update the cached entity on
+	// writes. Default "": the strategy's own.
+	Invalidation string
 	// CacheSize is --cache-size: entries of the in-process caches. Default
 	// 0: the backend's default.
 	CacheSize int
@@ -80,6 +85,8 @@ func (f *ServerFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Strategy, "strategy", "aside", "cache write strategy: aside, write-through or write-behind (redis)")
 	fs.StringVar(&f.CacheMode, "cache-mode", "object", "what is cached: object (entities; responses rendered per request) or response (rendered responses)")
 	fs.DurationVar(&f.TTL, "ttl", time.Minute, "cache entry lifetime")
+	fs.DurationVar(&f.TTLJitter, "ttl-jitter", 0, "random extra TTL per cache entry, uniform in [0, D), so entries cached together expire apart")
+	fs.StringVar(&f.Invalidation, "invalidation", "", "on writes, delete or update the cached entity (default: delete for aside, update otherwise)")
 	fs.IntVar(&f.CacheSize, "cache-size", 0, "entries in the in-process caches (0: backend default)")
 	fs.StringVar(&f.RedisURL, "redis-url", "", "Redis to use (redis://host:port); default: spawn redis-server from PATH, else embedded miniredis")
 	fs.DurationVar(&f.StoreLatency, "store-latency", 2*time.Millisecond, "the store's cost per call (0: free)")
@@ -132,7 +139,7 @@ func (f *ServerFlags) StackConfig(log *slog.Logger) (stack.Config, error) {
 		return stack.Config{}, cmdutil.FlagErrorf("--rate-limit: %v", err)
 	}
 	c := stack.Config{
-		Cache: f.Cache, Strategy: f.Strategy, CacheMode: f.CacheMode, TTL: f.TTL, CacheSize: f.CacheSize, RedisURL: f.RedisURL,
+		Cache: f.Cache, Strategy: f.Strategy, CacheMode: f.CacheMode, TTL: f.TTL, TTLJitter: f.TTLJitter, Invalidation: f.Invalidation, CacheSize: f.CacheSize, RedisURL: f.RedisURL,
 		StoreLatency: f.StoreLatency, StorePerRow: f.StorePerRow, StoreJitter: f.StoreJitter, StorePool: f.StorePool,
 		Dataset: f.Dataset, Seed: f.Seed, Session: f.Session, TokenTTL: f.TokenTTL, RateLimit: rate, Logger: log,
 	}

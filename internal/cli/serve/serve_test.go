@@ -82,6 +82,10 @@ func TestRESTBadFlags(t *testing.T) {
 		{[]string{"--body-limit", "0"}, "--body-limit"},
 		{[]string{"--max-age", "-1s"}, "--max-age"},
 		{[]string{"--session", "cookie"}, "--session"},
+		{[]string{"--invalidation", "maybe"}, "--invalidation"},
+		{[]string{"--cache", "lru", "--strategy", "write-through", "--invalidation", "delete"}, "contradicts"},
+		{[]string{"--cache-mode", "page"}, "--cache-mode"},
+		{[]string{"--cache-mode", "response"}, "needs a cache"},
 		{[]string{"extra-arg"}, "takes no arguments"},
 	} {
 		_, err := parseREST(t, c.args...)

@@ -39,6 +39,13 @@ type Config struct {
 	CacheMode string
 	// TTL is the cache entry lifetime. Zero means cache.DefaultTTL (1m).
 	TTL time.Duration
+	// TTLJitter adds a uniform [0, TTLJitter) to every entry's TTL so keys
+	// cached together do not expire together. Default 0.
+	TTLJitter time.Duration
+	// Invalidation is what a write does to the cached entity: delete or
+	// update; empty means the strategy's own (aside: delete; write-through
+	// and write-behind: update).
+	Invalidation string
 	// CacheSize caps the in-process backends' entries. Zero means the
 	// backend default.
 	CacheSize int
@@ -106,6 +113,17 @@ func (c Config) Validate() error {
 	}
 	if (c.Strategy == cache.StrategyWriteThrough) && orNone(c.Cache) == cache.BackendNone {
 		return errors.New("--strategy write-through needs a cache: add --cache lru, tinylfu or redis")
+	}
+	switch c.Invalidation {
+	case "", cache.InvalidateDelete, cache.InvalidateUpdate:
+	default:
+		return fmt.Errorf("--invalidation %q is not one of delete, update", c.Invalidation)
+	}
+	if c.Strategy == cache.StrategyWriteThrough && c.Invalidation == cache.InvalidateDelete {
+		return errors.New("--strategy write-through puts the written entity in the cache; --invalidation delete contradicts it (use --strategy aside)")
+	}
+	if c.TTLJitter < 0 {
+		return fmt.Errorf("--ttl-jitter must not be negative (got %v)", c.TTLJitter)
 	}
 	switch c.CacheMode {
 	case "", cache.ModeObject:
@@ -212,7 +230,8 @@ func New(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 
 	layer, err := cache.New(s.Store, cache.Config{
-		Backend: orNone(cfg.Cache), Strategy: cfg.Strategy, Mode: cfg.CacheMode, TTL: cfg.TTL, Size: cfg.CacheSize,
+		Backend: orNone(cfg.Cache), Strategy: cfg.Strategy, Mode: cfg.CacheMode, TTL: cfg.TTL,
+		TTLJitter: cfg.TTLJitter, Invalidation: cfg.Invalidation, Size: cfg.CacheSize,
 		Redis: s.rb, Feed: s.Feed, KeyPrefix: cfg.KeyPrefix,
 	})
 	if err != nil {
