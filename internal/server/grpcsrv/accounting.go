@@ -3,6 +3,7 @@ package grpcsrv
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -34,10 +35,15 @@ type methodStats struct {
 // service are pre-registered).
 type accounting struct {
 	conns *server.ConnStats
+	// lean: connections are counted by the listener and calls by the
+	// observe interceptors; no stats.Handler is installed (Options.
+	// ListenerAccounting).
+	lean bool
 
 	streamsActive, streamsTotal atomic.Int64
 	msgsIn, msgsOut             atomic.Int64
 	bytesIn, bytesOut           atomic.Int64
+	wireIn, wireOut             atomic.Int64 // bytes read from / written to connections
 
 	codes  [numCodes]atomic.Int64
 	caches [domain.CacheBypass + 1]atomic.Int64
@@ -47,8 +53,8 @@ type accounting struct {
 	other map[string]*methodStats // reflection, health, unknown methods
 }
 
-func newAccounting(conns *server.ConnStats, sd grpc.ServiceDesc) *accounting {
-	a := &accounting{conns: conns, known: map[string]*methodStats{}, other: map[string]*methodStats{}}
+func newAccounting(conns *server.ConnStats, sd grpc.ServiceDesc, lean bool) *accounting {
+	a := &accounting{conns: conns, lean: lean, known: map[string]*methodStats{}, other: map[string]*methodStats{}}
 	for _, m := range sd.Methods {
 		a.known["/"+sd.ServiceName+"/"+m.MethodName] = new(methodStats)
 	}
@@ -70,6 +76,20 @@ func (a *accounting) method(full string) *methodStats {
 		a.other[full] = m
 	}
 	return m
+}
+
+// begin and end count a call's life when no stats.Handler does.
+func (a *accounting) begin() {
+	if a.lean {
+		a.streamsActive.Add(1)
+		a.streamsTotal.Add(1)
+	}
+}
+
+func (a *accounting) end() {
+	if a.lean {
+		a.streamsActive.Add(-1)
+	}
 }
 
 // record counts one finished call.
@@ -133,8 +153,10 @@ func methodSnapshot(m *methodStats) map[string]any {
 	return map[string]any{"calls": calls, "errors": m.errors.Load(), "mean_us": mean}
 }
 
-// Stats is the server's /stats document: connections, streams, messages
-// and bytes (from the stats.Handler), calls per ShopService method (rpcs)
+// Stats is the server's /stats document: connections, streams, wire bytes
+// (read and written on the connections, HTTP/2 framing included), messages
+// and payload bytes (stats.Handler accounting only), calls per ShopService
+// method (rpcs)
 // and per other method (rpcs_other), calls per status code,
 // the x-cache statuses sent, and the Options.ExtraStats sections.
 func (s *Server) Stats() map[string]any {
@@ -171,12 +193,17 @@ func (s *Server) Stats() map[string]any {
 		"server":      "grpc",
 		"connections": a.conns.Snapshot(),
 		"streams":     map[string]any{"active": a.streamsActive.Load(), "total": a.streamsTotal.Load()},
-		"messages":    map[string]any{"received": a.msgsIn.Load(), "sent": a.msgsOut.Load()},
-		"bytes":       map[string]any{"received": a.bytesIn.Load(), "sent": a.bytesOut.Load()},
+		"wire_bytes":  map[string]any{"received": a.wireIn.Load(), "sent": a.wireOut.Load()},
+		"accounting":  map[bool]string{false: "stats_handler", true: "listener"}[a.lean],
 		"rpcs":        rpcs,
 		"rpcs_other":  other,
 		"codes":       cs,
 		"x_cache":     xc,
+	}
+	if !a.lean {
+		// Payload counts come from the stats.Handler only.
+		out["messages"] = map[string]any{"received": a.msgsIn.Load(), "sent": a.msgsOut.Load()}
+		out["bytes"] = map[string]any{"received": a.bytesIn.Load(), "sent": a.bytesOut.Load()}
 	}
 	if s.lim != nil {
 		out["rate_limit_grpc"] = map[string]any{"limited": s.lim.limited.Load(), "limiter_errors": s.lim.failures.Load()}
@@ -218,4 +245,47 @@ func (s *Server) AdminHandler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	return mux
+}
+
+// countingListener counts accepted connections (when lean) and the bytes
+// every connection reads and writes.
+type countingListener struct {
+	net.Listener
+	a *accounting
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if l.a.lean {
+		l.a.conns.Opened()
+	}
+	return &countingConn{Conn: c, a: l.a}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	a    *accounting
+	once sync.Once
+}
+
+func (c *countingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.a.wireIn.Add(int64(n))
+	return n, err
+}
+
+func (c *countingConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.a.wireOut.Add(int64(n))
+	return n, err
+}
+
+func (c *countingConn) Close() error {
+	if c.a.lean {
+		c.once.Do(c.a.conns.Closed)
+	}
+	return c.Conn.Close()
 }

@@ -16,7 +16,10 @@
 // limit with the REST server's semantics (ResourceExhausted plus a
 // retry-after header; a failing limiter lets calls through). Domain errors become gRPC status
 // codes in one table (errors.go). Connections and streams are counted by a
-// stats.Handler (ARCHITECTURE.md convention 10) into server.ConnStats, and
+// stats.Handler (ARCHITECTURE.md convention 10) into server.ConnStats, or,
+// with Options.ListenerAccounting, by the listener and the interceptors at
+// no per-call cost (a stats.Handler makes grpc-go allocate ~20 objects per
+// call); wire bytes are counted on the connections either way; and
 // everything is exposed on an admin HTTP handler as /stats (JSON) and
 // /metrics (Prometheus, derived from /stats so the two never disagree).
 //

@@ -76,7 +76,9 @@ func logCall(ctx context.Context, log *slog.Logger, method string, err error, d 
 func observeUnary(a *accounting, log *slog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		start := time.Now()
+		a.begin()
 		resp, err := h(ctx, req)
+		a.end()
 		d := time.Since(start)
 		a.record(info.FullMethod, status.Code(err), d)
 		logCall(ctx, log, info.FullMethod, err, d)
@@ -87,7 +89,9 @@ func observeUnary(a *accounting, log *slog.Logger) grpc.UnaryServerInterceptor {
 func observeStream(a *accounting, log *slog.Logger) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 		start := time.Now()
+		a.begin()
 		err := h(srv, ss)
+		a.end()
 		d := time.Since(start)
 		a.record(info.FullMethod, status.Code(err), d)
 		logCall(ss.Context(), log, info.FullMethod, err, d)

@@ -63,6 +63,16 @@ type Options struct {
 	// MaxPadBytes caps the pad_bytes a request may ask for; more is
 	// InvalidArgument. Default DefaultMaxPadBytes (4 MiB).
 	MaxPadBytes int
+	// ListenerAccounting counts connections at the listener and calls in
+	// the observe interceptors instead of through a grpc stats.Handler.
+	// With a stats.Handler installed, grpc-go allocates and timestamps
+	// about seven stats events per call (measured: +20 allocations, ~1.5
+	// KB per unary call, client and server in one process); the listener
+	// costs nothing per call, like the REST server's ConnState hook, which
+	// matters when the two servers are compared. The per-message counts
+	// ("messages", "bytes") exist only with the stats.Handler. Default
+	// false: the stats.Handler.
+	ListenerAccounting bool
 	// Limiter limits ShopService calls per client IP, as the REST server
 	// limits /api/ requests. Default nil: no limit.
 	Limiter server.Limiter
@@ -120,7 +130,7 @@ func New(opts Options) (*Server, error) {
 		opts.MaxPadBytes = DefaultMaxPadBytes
 	}
 	s := &Server{opts: opts, done: make(chan struct{})}
-	s.acct = newAccounting(opts.Conns, pb.ShopService_ServiceDesc)
+	s.acct = newAccounting(opts.Conns, pb.ShopService_ServiceDesc, opts.ListenerAccounting)
 	s.svc = &shopService{cat: opts.Catalog, feed: opts.Feed, maxPad: opts.MaxPadBytes, log: opts.Logger}
 
 	so := []grpc.ServerOption{
@@ -134,7 +144,9 @@ func New(opts Options) (*Server, error) {
 			Time:    time.Minute,
 			Timeout: 20 * time.Second,
 		}),
-		grpc.StatsHandler(s.acct),
+	}
+	if !opts.ListenerAccounting {
+		so = append(so, grpc.StatsHandler(s.acct))
 	}
 	unary := []grpc.UnaryServerInterceptor{requestIDUnary(opts.RequestIDs), observeUnary(s.acct, opts.Logger)}
 	stream := []grpc.StreamServerInterceptor{requestIDStream(opts.RequestIDs), observeStream(s.acct, opts.Logger)}
@@ -186,7 +198,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.ln = ln
 	go func() {
-		err := s.gs.Serve(ln)
+		err := s.gs.Serve(countingListener{Listener: ln, a: s.acct})
 		if errors.Is(err, grpc.ErrServerStopped) {
 			err = nil
 		}

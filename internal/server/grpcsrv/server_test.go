@@ -411,3 +411,38 @@ func TestAdminStatsAndShutdown(t *testing.T) {
 		t.Error("Done not closed after Shutdown")
 	}
 }
+
+func TestListenerAccounting(t *testing.T) {
+	t.Parallel()
+	for _, lean := range []bool{false, true} {
+		f := newFixture(t, Options{ListenerAccounting: lean})
+		ctx := testCtx(t)
+		for range 3 {
+			if _, err := f.client.GetProduct(ctx, &pb.GetProductRequest{Id: 2}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st := f.srv.Stats()
+		if c := st["connections"].(map[string]int64); c["active"] != 1 || c["total"] != 1 {
+			t.Errorf("lean=%v: connections = %v", lean, c)
+		}
+		if s := st["streams"].(map[string]any); s["total"] != int64(3) || s["active"] != int64(0) {
+			t.Errorf("lean=%v: streams = %v", lean, s)
+		}
+		if w := st["wire_bytes"].(map[string]any); w["received"].(int64) <= 0 || w["sent"].(int64) <= 0 {
+			t.Errorf("lean=%v: wire bytes = %v", lean, w)
+		}
+		if _, has := st["messages"]; has == lean {
+			t.Errorf("lean=%v: messages section present = %v", lean, has)
+		}
+		_ = f.cc.Close()
+		// The server sees the close asynchronously.
+		deadline := time.Now().Add(5 * time.Second)
+		for f.srv.Conns().Active() != 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if n := f.srv.Conns().Active(); n != 0 {
+			t.Errorf("lean=%v: %d connections active after the client closed", lean, n)
+		}
+	}
+}
