@@ -35,11 +35,17 @@ type GRPCFlags struct {
 	// PriceTicker is --price-ticker: change a random product's price this
 	// often, so WatchPrices streams have something to push. Default 0: off.
 	PriceTicker time.Duration
+	// Accounting is --grpc-accounting: stats-handler (connections, calls,
+	// messages and payload bytes through a grpc stats.Handler) or listener
+	// (connections at the listener, no per-call cost). Default
+	// stats-handler.
+	Accounting string
 }
 
 func (g *GRPCFlags) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&g.AdminAddr, "admin-addr", DefaultAdminAddr, `HOST:PORT of the gRPC server's admin HTTP listener (/stats, /metrics, /healthz); "off" disables it`)
 	fs.DurationVar(&g.PriceTicker, "price-ticker", 0, "change a random product's price this often, pushed to WatchPrices streams (0: off)")
+	fs.StringVar(&g.Accounting, "grpc-accounting", "stats-handler", "gRPC connection and call accounting: stats-handler (also counts messages) or listener (no per-call cost)")
 }
 
 func (g *GRPCFlags) validate() error {
@@ -47,6 +53,9 @@ func (g *GRPCFlags) validate() error {
 		if _, err := server.NormalizeAddr(g.AdminAddr); err != nil {
 			return cmdutil.FlagErrorf("--admin-addr: %v", err)
 		}
+	}
+	if g.Accounting != "stats-handler" && g.Accounting != "listener" {
+		return cmdutil.FlagErrorf("--grpc-accounting %q: use stats-handler or listener", g.Accounting)
 	}
 	if g.PriceTicker < 0 {
 		return cmdutil.FlagErrorf("--price-ticker must not be negative (got %v)", g.PriceTicker)
@@ -143,6 +152,8 @@ func startGRPC(ctx context.Context, out func(format string, args ...any), st *st
 		Limiter:        st.Limiter,
 		MaxRecvMsgSize: int(min(sf.BodyLimit, 1<<30)),
 		ExtraStats:     st.Stats,
+
+		ListenerAccounting: gf.Accounting == "listener",
 	})
 	if err != nil {
 		return nil, err

@@ -60,6 +60,7 @@ func TestGRPCFlags(t *testing.T) {
 	}{
 		{[]string{"--admin-addr", "9091"}, "--admin-addr"},
 		{[]string{"--price-ticker", "-1s"}, "--price-ticker"},
+		{[]string{"--grpc-accounting", "ebpf"}, "--grpc-accounting"},
 		{[]string{"--cache", "memcached"}, "--cache"},
 		{[]string{"--addr", "x"}, "--addr"},
 	} {
@@ -179,7 +180,7 @@ func TestAllRunSharesStack(t *testing.T) {
 	out, errOut := &syncBuffer{}, &syncBuffer{}
 	type addrs struct{ rest, grpc, admin string }
 	ready := make(chan addrs, 1)
-	o, err := parseAll(t, "--addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--admin-addr", "off",
+	o, err := parseAll(t, "--addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--admin-addr", "off", "--grpc-accounting", "listener",
 		"--cache", "lru", "--store-latency", "1ms", "--shutdown-timeout", "2s")
 	if err != nil {
 		t.Fatal(err)
