@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -39,13 +40,16 @@ func Load(path string) (*Result, error) {
 	return res, nil
 }
 
-// Write writes r as indented JSON followed by a newline.
+// Write writes r as indented JSON followed by a newline. HTML characters are
+// not escaped, so a target URL with a query string stays readable.
 func (r *Result) Write(w io.Writer) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
 		return fmt.Errorf("encode result: %w", err)
 	}
-	b = append(b, '\n')
-	_, err = w.Write(b)
+	_, err := w.Write(buf.Bytes())
 	return err
 }

@@ -363,11 +363,12 @@ func TestMergeRejects(t *testing.T) {
 func TestDecodeAndWrite(t *testing.T) {
 	a := resultOf(t, 500, 1, 2)
 	a.Server = map[string]any{"hits": 3.0}
+	a.Target = "http://127.0.0.1:1/p?a=1&b=<2>"
 	var buf bytes.Buffer
 	if err := a.Write(&buf); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(buf.String(), "\n  \"schema\": \"loadrig.result/v1\"") {
+	if !strings.Contains(buf.String(), "\n  \"schema\": \"loadrig.result/v1\"") || !strings.Contains(buf.String(), "?a=1&b=<2>") {
 		t.Fatalf("not indented JSON:\n%.200s", buf.String())
 	}
 	b, err := Decode(&buf)
