@@ -67,7 +67,9 @@ the round trip when the response echoes a request_sent_at timestamp, else the
 one-way time from a sent_at timestamp the sender stamped (loadrig stamps a
 sent_at field of the requests it streams), else for bidi the round trip to the
 oldest unanswered request. Client and bidi streams send --stream-messages
-messages, --stream-interval apart, then close their side.
+messages, --stream-interval apart, then close their side; when the data is a
+JSON array, message i is element i (cycling), and --stream-messages defaults
+to the array's length.
 
 TLS is the default; --plaintext speaks h2c (loadrig serve grpc is plaintext),
 --insecure skips certificate verification.`,

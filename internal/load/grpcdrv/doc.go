@@ -29,7 +29,8 @@
 //   - server streaming: one request, then every message until the server
 //     ends the stream (or StreamMessages messages, when set);
 //   - client streaming: StreamMessages messages, StreamInterval apart, then
-//     the response;
+//     the response (Data may be a JSON array: one element per message, as
+//     in ghz);
 //   - bidi: the same sending, with a concurrent receiver; the operation ends
 //     when the server ends the stream after the client closed its side.
 //

@@ -2,6 +2,7 @@ package grpcdrv
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -49,13 +50,17 @@ type Driver struct {
 	desc   grpc.StreamDesc
 	md     metadata.MD // outgoing metadata; nil when none
 
-	env        *tmpl.Env
-	tpl        *tmpl.Template // nil when Data is constant
-	constReq   []byte         // encoded request when Data is constant
-	constBS    mem.BufferSlice
-	reqSentAt  protowire.Number // request field "sent_at" (Timestamp) stamped on streamed messages; 0: none
-	respSentAt protowire.Number
-	respEcho   protowire.Number
+	env           *tmpl.Env
+	tpl           *tmpl.Template // nil when Data is constant
+	constReq      []byte         // encoded request when Data is constant
+	constBS       mem.BufferSlice
+	array         bool              // Data is a JSON array: one element per streamed message
+	streamDefault bool              // StreamMessages was not set
+	constReqs     [][]byte          // encoded elements of a constant array
+	constBSs      []mem.BufferSlice // their buffers
+	reqSentAt     protowire.Number  // request field "sent_at" (Timestamp) stamped on streamed messages; 0: none
+	respSentAt    protowire.Number
+	respEcho      protowire.Number
 
 	codeKinds [17]metrics.ErrKind
 
@@ -144,6 +149,7 @@ func New(ctx context.Context, opts Options) (*Driver, error) {
 	}
 	if d.opts.StreamMessages == 0 && d.method.IsStreamingClient() {
 		d.opts.StreamMessages = DefaultStreamMessages
+		d.streamDefault = true // a JSON array's length replaces it
 	}
 	d.reqSentAt = timestampField(d.method.Input(), "sent_at")
 	d.respSentAt = timestampField(d.method.Output(), "sent_at")
@@ -170,34 +176,75 @@ func timestampField(md protoreflect.MessageDescriptor, name protoreflect.Name) p
 }
 
 // prepareData compiles Data; constant data is encoded once, templated data
-// is rendered once here so that bad JSON fails before the run.
+// is rendered once here so that bad JSON fails before the run. On client
+// and bidi streams a JSON array gives one message per element (sent in
+// order, cycling when StreamMessages is larger; StreamMessages defaults to
+// the array's length).
 func (d *Driver) prepareData() error {
 	d.env = tmpl.NewEnv(d.opts.Rows, d.opts.RowMode, d.opts.Seed)
 	t, err := d.env.Compile(d.opts.Data)
 	if err != nil {
 		return usagef("request data: %v", err)
 	}
-	msg := dynamicpb.NewMessage(d.method.Input())
-	if src, isConst := t.Const(); isConst {
-		if err := protojson.Unmarshal([]byte(src), msg); err != nil {
-			return usagef("request data is not valid JSON for %s: %v", d.method.Input().FullName(), err)
+	d.array = d.method.IsStreamingClient() && strings.HasPrefix(strings.TrimSpace(d.opts.Data), "[")
+	src, isConst := t.Const()
+	if !isConst {
+		d.tpl = t
+		ev := d.env.NewEvaluator(0)
+		ev.Begin(0)
+		src = string(ev.Append(nil, t))
+	}
+	var elems []json.RawMessage
+	if d.array {
+		if err := json.Unmarshal([]byte(src), &elems); err != nil {
+			return usagef("request data%s is not a valid JSON array of %s messages: %v", renderedNote(isConst, src), d.method.Input().FullName(), err)
+		}
+		if len(elems) == 0 {
+			return usagef("request data is an empty JSON array; give at least one %s message", d.method.Input().FullName())
+		}
+		if d.streamDefault {
+			d.opts.StreamMessages = len(elems)
+		}
+	} else {
+		elems = []json.RawMessage{json.RawMessage(src)}
+	}
+	var encoded [][]byte
+	for i, e := range elems {
+		msg := dynamicpb.NewMessage(d.method.Input())
+		if err := protojson.Unmarshal(e, msg); err != nil {
+			where := ""
+			if d.array {
+				where = fmt.Sprintf(" (element %d)", i)
+			}
+			return usagef("request data%s%s is not valid JSON for %s: %v", renderedNote(isConst, src), where, d.method.Input().FullName(), err)
 		}
 		b, err := proto.Marshal(msg)
 		if err != nil {
 			return usagef("request data: %v", err)
 		}
-		d.constReq = b
-		d.constBS = mem.BufferSlice{mem.SliceBuffer(b)}
+		encoded = append(encoded, b)
+	}
+	if !isConst {
 		return nil
 	}
-	d.tpl = t
-	ev := d.env.NewEvaluator(0)
-	ev.Begin(0)
-	js := ev.Append(nil, t)
-	if err := protojson.Unmarshal(js, msg); err != nil {
-		return usagef("request data (rendered for operation 0: %s) is not valid JSON for %s: %v", js, d.method.Input().FullName(), err)
+	if d.array {
+		d.constReqs = encoded
+		for _, b := range encoded {
+			d.constBSs = append(d.constBSs, mem.BufferSlice{mem.SliceBuffer(b)})
+		}
+		return nil
 	}
+	d.constReq = encoded[0]
+	d.constBS = mem.BufferSlice{mem.SliceBuffer(encoded[0])}
 	return nil
+}
+
+// renderedNote names the rendering a template error comes from.
+func renderedNote(isConst bool, src string) string {
+	if isConst {
+		return ""
+	}
+	return " (rendered for operation 0: " + src + ")"
 }
 
 func (d *Driver) dialAll() error {

@@ -41,8 +41,9 @@ type Options struct {
 	// ({{.Seq}}, {{randInt a b}}, {{zipf s v n}}, {{uuid}},
 	// {{.Row.field}}; see internal/load/tmpl). Constant data is encoded once;
 	// templated data is rendered and encoded per message. On client and
-	// bidi streams every message carries it. Default "{}" (an empty
-	// message).
+	// bidi streams every message carries it, unless it is a JSON array:
+	// then message i is element i mod len (and StreamMessages defaults to
+	// the array's length). Default "{}" (an empty message).
 	Data string
 	// Rows holds the rows {{.Row.field}} reads. Default nil: no rows.
 	Rows *tmpl.Data

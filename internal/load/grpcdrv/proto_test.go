@@ -127,3 +127,63 @@ func TestHeaderProbes(t *testing.T) {
 		t.Errorf("probes = %d, want %d (stopped reading headers)", p, headerProbes)
 	}
 }
+
+// TestStreamArrays: a JSON array gives one message per element on client
+// and bidi streams.
+func TestStreamArrays(t *testing.T) {
+	t.Parallel()
+	tg := newTarget(t, grpcsrv.Options{})
+	texts := func(product int64) []string {
+		rs, err := tg.cat.ProductReviews(testCtx(t), product, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range rs {
+			if r.Text != "" && strings.HasPrefix(r.Text, "m") {
+				out = append(out, r.Text)
+			}
+		}
+		return out
+	}
+	// Constant array, StreamMessages from its length.
+	d := newDriver(t, Options{Target: tg.addr, Call: shop + "UploadReviews",
+		Data: `[{"product_id": 8, "author_id": 1, "rating": 5, "text": "m1"}, {"product_id": 8, "author_id": 1, "rating": 4, "text": "m2"}, {"product_id": 8, "author_id": 2, "rating": 3, "text": "m3"}]`})
+	var sk sink
+	if o := do(t, d, 1, &sk)[0]; o.Err != metrics.OK || sk.sent != 3 {
+		t.Fatalf("constant array: %+v, sent %d", o, sk.sent)
+	}
+	if got := strings.Join(texts(8), ","); got != "m1,m2,m3" {
+		t.Errorf("stored %q, want m1,m2,m3 in order", got)
+	}
+	// Templated array, cycled to 5 messages.
+	d = newDriver(t, Options{Target: tg.addr, Call: shop + "UploadReviews", StreamMessages: 5,
+		Data: `[{"product_id": 9, "author_id": 1, "rating": 5, "text": "ma{{.Seq}}"}, {"product_id": 9, "author_id": 1, "rating": 5, "text": "mb{{.Seq}}"}]`})
+	if o := do(t, d, 1, nil)[0]; o.Err != metrics.OK {
+		t.Fatalf("templated array: %+v", o)
+	}
+	if got := strings.Join(texts(9), ","); got != "ma0,mb0,ma0,mb0,ma0" {
+		t.Errorf("stored %q, want ma0,mb0,ma0,mb0,ma0", got)
+	}
+	// Bidi with an array: one acknowledgement per element.
+	d = newDriver(t, Options{Target: tg.addr, Call: shop + "WatchPrices", Data: `[{"product_ids": [1]}, {"product_ids": [2, 3]}]`})
+	sk = sink{}
+	if o := do(t, d, 1, &sk)[0]; o.Err != metrics.OK || sk.sent != 2 || len(sk.latencies) != 2 {
+		t.Errorf("bidi array: %+v, sent %d, received %d", o, sk.sent, len(sk.latencies))
+	}
+	// Bad arrays are usage errors naming the element.
+	for data, want := range map[string]string{
+		`[]`:                            "empty JSON array",
+		`[{"product_id": 1}, {"x": 1}]`: "(element 1) is not valid JSON",
+		`[{"product_id": 1}`:            "not a valid JSON array",
+	} {
+		_, err := New(testCtx(t), Options{Target: tg.addr, Call: shop + "UploadReviews", Data: data})
+		if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), want) {
+			t.Errorf("data %s: %v, want %q", data, err, want)
+		}
+	}
+	// On a unary call an array is just invalid data.
+	if _, err := New(testCtx(t), Options{Target: tg.addr, Call: shop + "GetProduct", Data: `[{"id": 1}]`}); !errors.Is(err, ErrUsage) {
+		t.Errorf("array on unary: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package grpcdrv
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"strings"
@@ -45,6 +46,7 @@ type worker struct {
 	ev      *tmpl.Evaluator    // nil when the data is constant
 	msg     *dynamicpb.Message // reused request message (templated data)
 	js      []byte             // rendered JSON, reused
+	elems   []json.RawMessage  // a rendered JSON array's messages (streams), reused
 	unmarsh protojson.UnmarshalOptions
 	marsh   proto.MarshalOptions
 	pool    mem.BufferPool
@@ -96,15 +98,24 @@ func (w *worker) Close() error {
 // without a timestamp to stamp reuses the driver's immutable encoding; any
 // other message is written into a pooled buffer that gRPC frees once sent,
 // so it can still be in flight when the next one is built.
-func (w *worker) request(stamp bool) (int, error) {
-	base := w.d.constReq
+func (w *worker) request(stamp bool, i int) (int, error) {
+	base, bs := w.d.constReq, w.d.constBS
+	if w.d.array && w.ev == nil {
+		base, bs = w.d.constReqs[i%len(w.d.constReqs)], w.d.constBSs[i%len(w.d.constBSs)]
+	}
 	if w.ev != nil {
-		w.js = w.ev.Append(w.js[:0], w.d.tpl)
-		if err := w.unmarsh.Unmarshal(w.js, w.msg); err != nil {
+		src := w.js
+		if w.d.array {
+			src = w.elems[i%len(w.elems)]
+		} else {
+			w.js = w.ev.Append(w.js[:0], w.d.tpl)
+			src = w.js
+		}
+		if err := w.unmarsh.Unmarshal(src, w.msg); err != nil {
 			return 0, errData
 		}
 	} else if !stamp || w.d.reqSentAt == 0 {
-		w.out.bs = w.d.constBS
+		w.out.bs = bs
 		return len(base), nil
 	}
 	size := len(base)
@@ -131,6 +142,17 @@ func (w *worker) request(stamp bool) (int, error) {
 	*bp = b
 	w.out.bs = mem.BufferSlice{mem.NewBuffer(bp, w.pool)}
 	return len(b), nil
+}
+
+// renderArray renders a templated JSON array of stream messages for the
+// current operation into w.elems.
+func (w *worker) renderArray() error {
+	w.js = w.ev.Append(w.js[:0], w.d.tpl)
+	w.elems = w.elems[:0]
+	if err := json.Unmarshal(w.js, &w.elems); err != nil || len(w.elems) == 0 {
+		return errData
+	}
+	return nil
 }
 
 // outgoing adds the configured metadata to ctx.
@@ -160,7 +182,7 @@ func (w *worker) Do(ctx context.Context, op *load.Op) load.Outcome {
 }
 
 func (w *worker) unary(ctx context.Context) load.Outcome {
-	n, err := w.request(false)
+	n, err := w.request(false, 0)
 	if err != nil {
 		return load.Outcome{Err: ErrBadRequestData}
 	}
@@ -206,7 +228,7 @@ func (w *worker) serverStream(ctx context.Context, op *load.Op) load.Outcome {
 	ctx, cancel := context.WithCancel(w.outgoing(ctx))
 	defer cancel()
 	var out load.Outcome
-	n, err := w.request(false)
+	n, err := w.request(false, 0)
 	if err != nil {
 		return load.Outcome{Err: ErrBadRequestData}
 	}
@@ -266,13 +288,18 @@ func (w *worker) pause(ctx context.Context) error {
 // send sends StreamMessages messages, pausing StreamInterval between them;
 // each is stamped with its send time when the request has a sent_at field.
 func (w *worker) send(ctx context.Context, op *load.Op, cs grpc.ClientStream, out *load.Outcome) error {
+	if w.d.array && w.ev != nil {
+		if err := w.renderArray(); err != nil {
+			return err
+		}
+	}
 	for i := range w.d.opts.StreamMessages {
 		if i > 0 {
 			if err := w.pause(ctx); err != nil {
 				return err
 			}
 		}
-		n, err := w.request(true)
+		n, err := w.request(true, i)
 		if err != nil {
 			return err
 		}
