@@ -326,9 +326,11 @@ func (h *Handler) Stats() map[string]any {
 			total += n
 		}
 	}
-	if n := h.unmatched.n.Load(); n > 0 {
-		reqs["unmatched"] = n
-		total += n
+	for _, rs := range []*routeStat{h.unmatched, h.limited} {
+		if n := rs.n.Load(); n > 0 {
+			reqs[rs.route] = n
+			total += n
+		}
 	}
 	out["requests"] = reqs
 	http := map[string]any{

@@ -85,6 +85,7 @@ type Handler struct {
 	cacheControl []string
 	routes       map[string]*routeStat
 	unmatched    *routeStat
+	limited      *routeStat // requests the rate limiter rejected
 	start        time.Time
 
 	rateLimited, limiterErrors, notModified, panics atomic.Int64
@@ -160,6 +161,7 @@ func NewHandler(d Deps) *Handler {
 	}, []string{"route", "code"})
 	d.Registry.MustRegister(h.reqDur, h.reqs, server.StatsCollector("loadrig", h.Stats))
 	h.unmatched = &routeStat{dur: h.reqDur.WithLabelValues("unmatched"), route: "unmatched"}
+	h.limited = &routeStat{dur: h.reqDur.WithLabelValues("rate_limited"), route: "rate_limited"}
 	h.registerRoutes()
 	return h
 }
@@ -186,10 +188,11 @@ func (h *Handler) api(f apiFunc) http.Handler {
 
 // reqState is everything per request, in one allocation.
 type reqState struct {
-	w     http.ResponseWriter
-	h     *Handler
-	trace domain.CacheTrace
-	code  int
+	w       http.ResponseWriter
+	h       *Handler
+	trace   domain.CacheTrace
+	code    int
+	limited bool // rejected by the rate limiter before routing
 }
 
 func (s *reqState) Header() http.Header { return s.w.Header() }
@@ -247,6 +250,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	defer h.finish(st, r, t0)
 	if strings.HasPrefix(r.URL.Path, "/api/") && h.d.Limiter != nil && !h.allow(st, r) {
+		st.limited = true
 		return
 	}
 	h.mux.ServeHTTP(st, r)
@@ -273,7 +277,10 @@ func (h *Handler) finish(st *reqState, r *http.Request, t0 time.Time) {
 	}
 	rs := h.routes[r.Pattern]
 	route := r.Pattern
-	if rs == nil {
+	switch {
+	case st.limited:
+		rs, route = h.limited, "rate_limited"
+	case rs == nil:
 		rs, route = h.unmatched, "unmatched"
 	}
 	rs.n.Add(1)

@@ -442,6 +442,9 @@ func TestRateLimit(t *testing.T) {
 		if got := h.Stats()["responses"].(map[string]any)["rate_limited"]; got != int64(1) {
 			t.Errorf("rate_limited = %v", got)
 		}
+		if reqs := h.Stats()["requests"].(map[string]any); reqs["rate_limited"] != int64(1) || reqs["GET /api/products/{id}"] != int64(3) || reqs["unmatched"] != nil {
+			t.Errorf("requests per route = %v", reqs)
+		}
 	})
 }
 
