@@ -30,9 +30,12 @@
 // cap (named, with how often it was reached) could not keep the schedule and
 // that latency includes the wait. Latency from the intended start is what
 // keeps a stalled target honest: a target that stalls S every T shows, at a
-// constant rate, a fraction S/T of operations with latency spread over 0..S,
-// while service time and the closed model hide the stall inside the workers
-// (engine_test.go proves both).
+// constant rate, a fraction S/T of operations with latency spread over 0..S.
+// Service time shows the same only while every request goes out on time
+// (ample in-flight capacity); once requests queue inside the generator (an
+// in-flight cap, or the closed model's fixed workers) only the few that met
+// the stall at the target show it, and the stall hides in the queue
+// (TestStallAnalytic and TestStallClosedModelHidesIt assert each case).
 //
 // Closed model (Config.Concurrency): N workers each run the next operation
 // when the last completes (plus ThinkTime). There is no schedule: latency is
@@ -81,7 +84,8 @@
 // Do's goroutine. TestStreamIsOneOperationWithMessageEvents runs a fake
 // stream driver that sends 5 messages per session and receives each from a
 // reader goroutine after 1..5 ms, and checks the session count, the message
-// counts and the message latency distribution exactly.
+// counts exactly and the message latency distribution at histogram
+// precision.
 //
 // # Recording and cost
 //
