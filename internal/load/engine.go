@@ -76,7 +76,6 @@ type engine struct {
 
 	points   []metrics.Point
 	lastTick time.Duration // end of the last timeline point
-	tail     metrics.Interval
 }
 
 func newEngine(d Driver, cfg Config) *engine {
@@ -126,13 +125,13 @@ func (e *engine) stopped() bool {
 // fail aborts the run because the driver could not make a worker.
 func (e *engine) fail(err error) {
 	e.failOnce.Do(func() { e.failErr = err })
-	e.stop(StopFailed)
+	e.stop(stopFailed)
 	e.hardCancel()
 }
 
-// StopFailed is the internal stop reason of a run aborted by a driver error;
-// Run returns the error instead of a result.
-const StopFailed = "failed"
+// stopFailed is the internal stop reason of a run aborted by a driver
+// error; Run returns the error instead of a result.
+const stopFailed = "failed"
 
 func (e *engine) run(ctx context.Context) (*metrics.Result, error) {
 	e.base = time.Now()
