@@ -28,6 +28,10 @@ var errOpTimeout = errors.New("loadrig: operation timed out")
 // are canceled and counted as ErrCanceled, not as target errors), and the
 // partial result comes back with stop reason "interrupted" and a nil error.
 //
+// After a "duration" or "count" stop, in-flight operations are measured to
+// completion or to their Timeout; only an interrupt or an error-budget stop
+// cuts them off after Grace.
+//
 // Run closes the Workers it creates but not d: whoever made the driver
 // closes it after Run returns. ToolVersion, Name and Server are the
 // caller's to fill.

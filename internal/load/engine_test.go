@@ -588,3 +588,23 @@ func TestMarkSentSplitsServiceAndLag(t *testing.T) {
 		}
 	})
 }
+
+// TestRealClockSmoke runs the engine on the real clock (the fine-sleep and
+// end-of-schedule paths synctest does not reach). It asserts counts only,
+// never speed.
+func TestRealClockSmoke(t *testing.T) {
+	res := run(t, t.Context(), noop(), Config{Rate: 2000, Requests: 200})
+	if res.Requests.OK != 200 || res.StopReason != metrics.StopCount {
+		t.Fatalf("count run: %+v %q", res.Requests, res.StopReason)
+	}
+	res = run(t, t.Context(), noop(), Config{Rate: 1000, Duration: 200 * time.Millisecond, Warmup: 50 * time.Millisecond})
+	if res.StopReason != metrics.StopDuration || res.DurationS != 0.2 || res.Requests.OK > 200 || res.Requests.OK == 0 {
+		t.Fatalf("duration run: %+v %q %v", res.Requests, res.StopReason, res.DurationS)
+	}
+	if res.Requests.OK < 200 && !strings.Contains(res.Generator.Note, "were not sent") {
+		t.Fatalf("%d of 200 sent, but the note does not say so: %q", res.Requests.OK, res.Generator.Note)
+	}
+	if res.ScheduleLag == nil || res.ScheduleLag.N != res.Requests.OK {
+		t.Fatalf("lag %+v", res.ScheduleLag)
+	}
+}
