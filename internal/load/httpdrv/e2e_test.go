@@ -78,8 +78,9 @@ func TestE2EFixedDelay(t *testing.T) {
 				t.Errorf("%s: %s min %v below the server's delay", d.Path(), name, m)
 			}
 		}
-		// 100/s × 20 ms is 2 in flight: a handful of connections, each reused.
-		if c := res.Connections; c.Opened < 1 || c.Opened > 20 || c.Reused < res.Requests.Total-c.Opened-1 {
+		// 100/s × 20 ms is 2 in flight: a few connections (more when the
+		// machine stalls this process), kept alive and reused.
+		if c := res.Connections; c.Opened < 1 || c.Opened > res.Requests.Total/3 || c.Opened+c.Reused < res.Requests.Total {
 			t.Errorf("%s: connections %+v for %d requests", d.Path(), c, res.Requests.Total)
 		}
 		if _, ok := res.Phases["ttfb"]; !ok {
@@ -104,7 +105,7 @@ func stallServer(t *testing.T, S, T time.Duration) string {
 }
 
 // TestE2EStall: a target that stalls S = 100 ms of every T = 500 ms, loaded
-// at a constant 200/s for 3 s. Operations scheduled during a stall are
+// at a constant 100/s for 3 s. Operations scheduled during a stall are
 // delayed until its end, uniformly over 0..S, so the latency (from the
 // intended start) of a fraction S/T = 20 % is spread over 0..100 ms: the
 // fraction above S/4 is (S − S/4)/T = 15 %, and p99 is ~0.95·S.
@@ -126,16 +127,20 @@ func TestE2EStall(t *testing.T) {
 	}
 	const S, T = 100 * time.Millisecond, 500 * time.Millisecond
 	url := stallServer(t, S, T)
-	cfg := load.Config{Rate: 200, Duration: 3 * time.Second}
+	cfg := load.Config{Rate: 100, Duration: 3 * time.Second}
 	checkLatency := func(t *testing.T, res *metrics.Result) {
 		t.Helper()
-		if res.Requests.OK < 550 {
-			t.Fatalf("only %d requests at 200/s for 3 s", res.Requests.OK)
+		if res.Requests.OK < 280 {
+			t.Fatalf("only %d requests at 100/s for 3 s", res.Requests.OK)
 		}
-		if f := fractionAbove(t, res, metrics.HistLatency, S/4); f < 0.09 || f > 0.24 {
+		// The lower bounds catch coordinated omission (a stall hidden from
+		// latency gives ~0.01 and a p99 of a few ms); the upper bounds are
+		// loose because a loaded machine that pauses this process adds its
+		// own late sends on top of the stall.
+		if f := fractionAbove(t, res, metrics.HistLatency, S/4); f < 0.09 || f > 0.28 {
 			t.Errorf("latency: %.3f of operations above S/4, want ~0.15", f)
 		}
-		if p := ms(res.Latency.P99); p < 70*time.Millisecond || p > 160*time.Millisecond {
+		if p := ms(res.Latency.P99); p < 70*time.Millisecond || p > 250*time.Millisecond {
 			t.Errorf("latency p99 %v, want ~95 ms", p)
 		}
 		if p := ms(res.Latency.P50); p > 15*time.Millisecond {
@@ -145,15 +150,15 @@ func TestE2EStall(t *testing.T) {
 	t.Run("ample connections: service time shows the stall too", func(t *testing.T) {
 		res, _ := run(t, httpdrv.Options{URL: url}, cfg)
 		checkLatency(t, res)
-		if f := fractionAbove(t, res, metrics.HistServiceTime, S/4); f < 0.09 || f > 0.24 {
+		if f := fractionAbove(t, res, metrics.HistServiceTime, S/4); f < 0.09 || f > 0.28 {
 			t.Errorf("service time: %.3f above S/4, want ~0.15 (requests wait at the server)", f)
 		}
 	})
 	t.Run("one connection: service time hides the stall, latency does not", func(t *testing.T) {
 		res, d := run(t, httpdrv.Options{URL: url, Connections: 1}, cfg)
 		checkLatency(t, res)
-		// Per stall one request waits at the server: 6 of ~600.
-		if f := fractionAbove(t, res, metrics.HistServiceTime, S/4); f > 0.04 {
+		// Per stall one request waits at the server: 6 of ~300.
+		if f := fractionAbove(t, res, metrics.HistServiceTime, S/4); f > 0.05 {
 			t.Errorf("service time: %.3f above S/4, want ~0.01 (the wait is in the generator)", f)
 		}
 		if p := ms(res.ServiceTime.P90); p > S/4 {
