@@ -666,3 +666,23 @@ func TestContextWatch(t *testing.T) {
 		}
 	})
 }
+
+// With Proxy set, requests go to the proxy in absolute form (net/http path).
+func TestProxy(t *testing.T) {
+	seenURL := make(chan string, 4)
+	proxy := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seenURL <- r.URL.String()
+		w.Header().Set("X-Cache", "MISS")
+		io.WriteString(w, "proxied")
+	}))
+	d := newDriver(t, Options{URL: "http://origin.invalid/items/{{.Seq}}", Proxy: proxy.URL, ExpectBodyContains: "proxied"})
+	w := newWorker(t, d, 0)
+	for i := range 2 {
+		if out := do(t, w, uint64(i), nil); out.Err != metrics.OK || out.Cache != metrics.CacheMiss {
+			t.Fatalf("got %+v", out)
+		}
+		if u := <-seenURL; u != fmt.Sprintf("http://origin.invalid/items/%d", i) {
+			t.Errorf("proxy saw %q", u)
+		}
+	}
+}
