@@ -29,13 +29,15 @@ type row struct {
 	total       int64
 	backlog     float64
 	late        float64
+	interrupted bool
+	durationS   float64
 }
 
 func newRow(v profile.VariantPlan, res *metrics.Result) row {
 	r := row{
 		name: v.Name, rps: res.ThroughputRPS, p50: res.Latency.P50, p99: res.Latency.P99,
 		connsClient: res.Connections.Opened, errors: res.Requests.Errors, total: res.Requests.Total,
-		late: res.LateSends.Fraction,
+		late: res.LateSends.Fraction, interrupted: res.StopReason == metrics.StopInterrupted, durationS: res.DurationS,
 	}
 	if c := res.Cache; c != nil && c.Hits+c.Misses+c.Revalidated+c.Other > 0 {
 		r.clientHit, r.clientKnown = c.HitRatio, true
@@ -110,6 +112,10 @@ func writeTable(w io.Writer, rows []row, redisMode string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "variant\treq/s\tp50\tp99\thit% client\thit% server\tstore calls/req\tconns client/server\terrors\t")
 	for _, r := range rows {
+		name := r.name
+		if r.interrupted {
+			name += "*"
+		}
 		server := "-"
 		if r.serverConns {
 			server = fmt.Sprint(r.connsServer)
@@ -118,7 +124,7 @@ func writeTable(w io.Writer, rows []row, redisMode string) error {
 		if r.total > 0 && r.errors > 0 {
 			errs = fmt.Sprintf("%d (%.1f%%)", r.errors, 100*float64(r.errors)/float64(r.total))
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%d/%s\t%s\t\n", r.name, r.rps, us(r.p50), us(r.p99),
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%d/%s\t%s\t\n", name, r.rps, us(r.p50), us(r.p99),
 			pct(r.clientHit, r.clientKnown), pct(r.serverHit, r.serverKnown), ratio(r.storePerReq, r.storeKnown),
 			r.connsClient, server, errs)
 	}
@@ -143,6 +149,9 @@ func writeTable(w io.Writer, rows []row, redisMode string) error {
 		notes = append(notes, "more than 1% of sends were over 1ms late (the generator or its in-flight cap could not keep the schedule; latency includes that wait): "+strings.Join(late, ", "))
 	}
 	for _, r := range rows {
+		if r.interrupted {
+			notes = append(notes, fmt.Sprintf("%s* was interrupted after %.1fs of measurement: its row is partial", r.name, r.durationS))
+		}
 		if r.backlog > 0 {
 			notes = append(notes, fmt.Sprintf("%s: %.0f writes were still queued for the store when /stats was read (drained at shutdown)", r.name, r.backlog))
 		}
