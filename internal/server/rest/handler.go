@@ -2,7 +2,6 @@ package rest
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -496,20 +495,20 @@ func bearer(r *http.Request) (string, bool) {
 	return "", false
 }
 
-type userKey struct{}
-
 // requireAuth wraps a write handler: the request needs a valid bearer
-// credential; the user id goes into the context.
+// credential. It authenticates, it does not authorize: any logged-in user
+// may place an order for any user_id or change any product, because the
+// experiment measures what verifying a JWT or a session costs, and load
+// scripts drive many users with one login.
 func (h *Handler) requireAuth(next apiFunc) apiFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		tok, ok := bearer(r)
 		if !ok {
 			return domain.Errorf(domain.CodeUnauthorized, "this request needs Authorization: Bearer <token>; get one from POST /api/login")
 		}
-		uid, err := h.d.Auth.Verify(r.Context(), tok)
-		if err != nil {
+		if _, err := h.d.Auth.Verify(r.Context(), tok); err != nil {
 			return err
 		}
-		return next(w, r.WithContext(context.WithValue(r.Context(), userKey{}, uid)))
+		return next(w, r)
 	}
 }
