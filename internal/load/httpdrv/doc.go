@@ -21,7 +21,10 @@
 //     BenchmarkFastPath). A request that fails on a reused connection before
 //     any response byte (the server closed an idle keep-alive connection) is
 //     retried once on a new connection when the method is idempotent, as
-//     net/http does.
+//     net/http does. A connection idle for more than a second is first
+//     probed with one non-blocking MSG_PEEK read (unix), so a connection
+//     the server closed while idle is replaced before a POST is written on
+//     it (net/http notices with its per-connection read loop).
 //   - "net/http": https://, HTTP/2 (ALPN h2 over TLS; h2c with prior
 //     knowledge over http://, via http.Protocols — no x/net needed),
 //     proxies. A Transport tuned as PERF-NOTES measured (no compression,

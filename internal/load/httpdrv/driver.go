@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/loadrig/loadrig/internal/load"
 	"github.com/loadrig/loadrig/internal/load/tmpl"
@@ -61,6 +62,7 @@ type Driver struct {
 	reusedMu sync.Mutex
 	reused   []*paddedCounter // one per worker
 
+	idleCheck time.Duration   // fast path: probe connections idle longer than this
 	pool      *connPool       // fast path with Connections > 0
 	transport *http.Transport // net/http path
 	dialer    net.Dialer
@@ -168,6 +170,7 @@ func New(opts Options) (*Driver, error) {
 		}
 	}
 	d.dialer = net.Dialer{}
+	d.idleCheck = idleCheckAfter
 	if d.scheme == "http" && !opts.HTTP2 && proxy == nil && !opts.ForceNetHTTP {
 		d.path = PathFast
 		if opts.Connections > 0 {

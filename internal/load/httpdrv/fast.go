@@ -17,9 +17,10 @@ import (
 
 // fconn is one fast-path connection.
 type fconn struct {
-	c       net.Conn
-	br      *bufio.Reader
-	aborted bool // a past deadline was set to abort I/O; guarded by the worker's mu
+	c        net.Conn
+	br       *bufio.Reader
+	aborted  bool      // a past deadline was set to abort I/O; guarded by the worker's mu
+	lastUsed time.Time // when the last request was written
 }
 
 // connPool shares at most n connections between workers: tokens holds one
@@ -153,20 +154,44 @@ func (w *fastWorker) Do(ctx context.Context, op *load.Op) load.Outcome {
 	}
 	w.watch(ctx)
 	var out load.Outcome
+	sentRetries := 0
 	for attempt := 0; ; attempt++ {
 		fc, fresh, kind := w.acquire(ctx, op)
 		if kind != metrics.OK {
 			out = load.Outcome{Err: kind}
 			break
 		}
-		var retry bool
+		var retry retryKind
 		out, retry = w.roundTrip(ctx, op, fc, fresh, req)
-		if !retry || attempt > 0 {
+		if retry == retrySent {
+			sentRetries++
+		}
+		if retry == noRetry || sentRetries > 1 || attempt >= maxAttempts {
 			break
 		}
 	}
 	return out
 }
+
+type retryKind uint8
+
+const (
+	noRetry     retryKind = iota
+	retrySent             // failed on a stale connection after sending (idempotent only)
+	retryUnsent           // the connection was found closed before sending
+)
+
+// maxAttempts bounds the connections one request may try (a pool can hold
+// several connections the server closed while they were idle).
+const maxAttempts = 8
+
+// idleCheckAfter is how long a connection may sit idle before it is
+// probed for a close by the server before reuse. Servers close idle
+// keep-alive connections after seconds (Node 5 s, nginx 75 s); net/http
+// notices with a read loop per connection, the fast path with one
+// non-blocking peek, only on connections idle this long, so busy
+// connections pay nothing.
+const idleCheckAfter = time.Second
 
 func (w *fastWorker) acquire(ctx context.Context, op *load.Op) (*fconn, bool, metrics.ErrKind) {
 	p := w.d.pool
@@ -257,7 +282,7 @@ func (w *fastWorker) release(fc *fconn, keep bool) {
 	}
 }
 
-func (w *fastWorker) roundTrip(ctx context.Context, op *load.Op, fc *fconn, fresh bool, req []byte) (out load.Outcome, retry bool) {
+func (w *fastWorker) roundTrip(ctx context.Context, op *load.Op, fc *fconn, fresh bool, req []byte) (out load.Outcome, retry retryKind) {
 	w.mu.Lock()
 	w.cur = fc
 	if fc.aborted { // a cancellation hit the connection after its request
@@ -267,31 +292,47 @@ func (w *fastWorker) roundTrip(ctx context.Context, op *load.Op, fc *fconn, fres
 	w.mu.Unlock()
 	if err := ctx.Err(); err != nil || w.run.Err() != nil { // canceled before cur was set
 		w.release(fc, false)
-		return load.Outcome{Err: classifyErr(ctx, w.run, err)}, false
-	}
-	if !fresh {
-		w.reused.Add(1)
+		return load.Outcome{Err: classifyErr(ctx, w.run, err)}, noRetry
 	}
 	t0 := time.Now()
+	if !fresh {
+		if t0.Sub(fc.lastUsed) > w.d.idleCheck && (fc.br.Buffered() > 0 || peerClosed(fc.c)) {
+			w.release(fc, false)
+			return load.Outcome{Err: metrics.ErrEOF}, retryUnsent
+		}
+		w.reused.Add(1)
+	}
+	fc.lastUsed = t0
 	if _, err := fc.c.Write(req); err != nil {
 		w.release(fc, false)
-		return load.Outcome{Err: classifyErr(ctx, w.run, err)}, !fresh && w.d.idempotent && staleConnErr(err)
+		return load.Outcome{Err: classifyErr(ctx, w.run, err)}, w.staleRetry(fresh, err)
 	}
 	out.BytesSent = int64(len(req))
 	if _, err := fc.br.Peek(1); err != nil {
 		w.release(fc, false)
 		out.Err = classifyErr(ctx, w.run, err)
-		return out, !fresh && w.d.idempotent && staleConnErr(err)
+		return out, w.staleRetry(fresh, err)
 	}
 	op.Phase(load.PhaseTTFB, time.Since(t0))
 	keep, err := w.readResponse(fc.br, &out)
 	if err != nil {
 		w.release(fc, false)
 		out.Err = classifyErr(ctx, w.run, err)
-		return out, false
+		return out, noRetry
 	}
 	w.release(fc, keep)
-	return out, false
+	return out, noRetry
+}
+
+// staleRetry says whether a request that failed with err before any
+// response byte may be sent again on another connection: only when the
+// connection was reused (the server closed it while idle) and the method is
+// idempotent, as net/http does.
+func (w *fastWorker) staleRetry(fresh bool, err error) retryKind {
+	if !fresh && w.d.idempotent && staleConnErr(err) {
+		return retrySent
+	}
+	return noRetry
 }
 
 // staleConnErr reports errors that mean a kept-alive connection had been

@@ -686,3 +686,35 @@ func TestProxy(t *testing.T) {
 		}
 	}
 }
+
+// A connection the server closed while idle is found before a request is
+// written on it (a non-blocking peek), so even a POST, which is not retried
+// after sending, gets a fresh connection. Without the probe it fails.
+func TestIdleClosedConnectionProbed(t *testing.T) {
+	u := rawServer(t, func(c net.Conn) {
+		http.ReadRequest(bufio.NewReader(c))
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	})
+	for _, probe := range []bool{true, false} {
+		d := newDriver(t, Options{URL: u, Method: "POST", Body: "x"})
+		if probe {
+			d.idleCheck = 0
+		} else {
+			d.idleCheck = time.Hour
+		}
+		w := newWorker(t, d, 0)
+		for i := range 3 {
+			out := do(t, w, uint64(i), nil)
+			time.Sleep(5 * time.Millisecond) // let the close arrive
+			if probe && out.Err != metrics.OK {
+				t.Fatalf("request %d: %q", i, out.Err)
+			}
+			if !probe && i == 1 && out.Err != metrics.ErrEOF {
+				t.Fatalf("without the probe the POST on the closed connection got %q, want eof", out.Err)
+			}
+		}
+		if c := d.Connections(); probe && (c.Opened != 3 || c.Reused != 0) {
+			t.Errorf("connections %+v, want 3 opened, none reused", c)
+		}
+	}
+}
