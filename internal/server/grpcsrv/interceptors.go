@@ -37,10 +37,10 @@ func (s *serverStream) Context() context.Context { return s.ctx }
 
 // requestID returns the id for a call: the client's when valid, else a new one.
 func requestID(ctx context.Context, ids *server.RequestIDs) string {
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(MDRequestID); len(v) > 0 && server.ValidRequestID(v[0]) {
-			return v[0]
-		}
+	// ValueFromIncomingContext copies one key's values; FromIncomingContext
+	// would copy the whole metadata on every call.
+	if v := metadata.ValueFromIncomingContext(ctx, MDRequestID); len(v) > 0 && server.ValidRequestID(v[0]) {
+		return v[0]
 	}
 	return ids.Next()
 }
@@ -48,7 +48,7 @@ func requestID(ctx context.Context, ids *server.RequestIDs) string {
 func requestIDUnary(ids *server.RequestIDs) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		id := requestID(ctx, ids)
-		_ = grpc.SetHeader(ctx, metadata.Pairs(MDRequestID, id))
+		_ = grpc.SetHeader(ctx, metadata.MD{MDRequestID: []string{id}})
 		return h(server.WithRequestID(ctx, id), req)
 	}
 }
@@ -57,7 +57,7 @@ func requestIDStream(ids *server.RequestIDs) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 		ctx := ss.Context()
 		id := requestID(ctx, ids)
-		_ = ss.SetHeader(metadata.Pairs(MDRequestID, id))
+		_ = ss.SetHeader(metadata.MD{MDRequestID: []string{id}})
 		return h(srv, &serverStream{ServerStream: ss, ctx: server.WithRequestID(ctx, id)})
 	}
 }
@@ -103,15 +103,24 @@ func observeStream(a *accounting, log *slog.Logger) grpc.StreamServerInterceptor
 // no-cache.
 func cacheContext(ctx context.Context, tr *domain.CacheTrace) context.Context {
 	ctx = domain.WithCacheTrace(ctx, tr)
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		for _, v := range md.Get(MDCacheControl) {
-			if v == "no-cache" {
-				return domain.WithBypass(ctx)
-			}
+	for _, v := range metadata.ValueFromIncomingContext(ctx, MDCacheControl) {
+		if v == "no-cache" {
+			return domain.WithBypass(ctx)
 		}
 	}
 	return ctx
 }
+
+// cacheMD holds the x-cache header of each status, built once: grpc-go
+// only reads the metadata passed to SetHeader (it joins it into the
+// stream's header), so one shared, never modified MD per status saves
+// building one per call.
+var cacheMD = func() (m [domain.CacheBypass + 1]metadata.MD) {
+	for i := range m {
+		m[i] = metadata.MD{MDCache: []string{domain.CacheStatus(i).String()}}
+	}
+	return m
+}()
 
 // shopPrefix starts the full method names of the ShopService: only its calls
 // touch the catalog and carry a cache status.
@@ -128,7 +137,7 @@ func cacheUnary(a *accounting) grpc.UnaryServerInterceptor {
 		resp, err := h(cacheContext(ctx, tr), req)
 		st := tr.Status()
 		a.cache(st)
-		_ = grpc.SetHeader(ctx, metadata.Pairs(MDCache, st.String()))
+		_ = grpc.SetHeader(ctx, cacheMD[st])
 		return resp, err
 	}
 }
@@ -164,7 +173,7 @@ func (s *cacheServerStream) setHeader() {
 	s.headerSet = true
 	st := s.tr.Status()
 	s.acct.cache(st)
-	_ = s.ServerStream.SetHeader(metadata.Pairs(MDCache, st.String()))
+	_ = s.ServerStream.SetHeader(cacheMD[st])
 }
 
 func (s *cacheServerStream) SendMsg(m any) error {
