@@ -163,6 +163,7 @@ func DemoRun(ctx context.Context, opts *Options) error {
 
 	fmt.Fprintf(opts.IO.ErrOut, "loadrig demo: %s\n", describe(plan))
 	var rows []row
+	var failed []string
 	interrupted := false
 	for i, v := range plan.Variants {
 		fmt.Fprintf(opts.IO.ErrOut, "[%d/%d] %-14s %s\n", i+1, len(plan.Variants), v.Name, v.Description)
@@ -172,7 +173,10 @@ func DemoRun(ctx context.Context, opts *Options) error {
 				interrupted = true
 				break
 			}
-			return fmt.Errorf("variant %s: %w", v.Name, err)
+			// One broken variant should not cost the others' results.
+			fmt.Fprintf(opts.IO.ErrOut, "      failed: %v\n", err)
+			failed = append(failed, fmt.Sprintf("%s (%v)", v.Name, err))
+			continue
 		}
 		r := newRow(v, res)
 		rows = append(rows, r)
@@ -203,6 +207,9 @@ func DemoRun(ctx context.Context, opts *Options) error {
 	}
 	if interrupted {
 		return cmdutil.ErrInterrupted
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d variants failed: %s", len(failed), len(plan.Variants), strings.Join(failed, "; "))
 	}
 	return nil
 }

@@ -120,3 +120,35 @@ func TestDemoRun(t *testing.T) {
 		t.Errorf("redis-aside redis_mode = %q", rm)
 	}
 }
+
+func TestFailedVariantKeepsOthers(t *testing.T) {
+	t.Parallel()
+	prof := filepath.Join(t.TempDir(), "p.yaml")
+	os.WriteFile(prof, []byte(`version: 1
+name: partial
+server:
+  store_latency: 1ms
+workload:
+  rate: 100
+  duration: 300ms
+  keys: {n: 50}
+  operations:
+    - name: read
+      weight: 1
+      path: /api/products/{{.id}}
+variants:
+  - name: bad
+    cache: none
+    strategy: write-through
+  - name: ok
+    cache: lru
+`), 0o644)
+	ios, _, out, errOut := iostreams.Test()
+	err := DemoRun(t.Context(), &Options{IO: ios, Profile: prof})
+	if err == nil || !strings.Contains(err.Error(), "1 of 2 variants failed: bad") {
+		t.Fatalf("error = %v, want the failed variant named", err)
+	}
+	if !strings.Contains(out.String(), "ok") || strings.Contains(out.String(), "bad ") {
+		t.Fatalf("table:\n%s\nstderr:\n%s", out, errOut)
+	}
+}
