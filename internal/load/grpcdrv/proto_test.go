@@ -10,6 +10,7 @@ import (
 
 	pb "github.com/loadrig/loadrig/internal/gen/loadrig/v1"
 	"github.com/loadrig/loadrig/internal/load"
+	"github.com/loadrig/loadrig/internal/load/tmpl"
 	"github.com/loadrig/loadrig/internal/metrics"
 	"github.com/loadrig/loadrig/internal/server/grpcsrv"
 )
@@ -185,5 +186,22 @@ func TestStreamArrays(t *testing.T) {
 	// On a unary call an array is just invalid data.
 	if _, err := New(testCtx(t), Options{Target: tg.addr, Call: shop + "GetProduct", Data: `[{"id": 1}]`}); !errors.Is(err, ErrUsage) {
 		t.Errorf("array on unary: %v", err)
+	}
+}
+
+// TestBidiSendError: a bidi message the driver cannot build (a row that
+// renders to bad JSON) is classified by that cause, not as "canceled" by
+// the cancellation that stops the receiver.
+func TestBidiSendError(t *testing.T) {
+	t.Parallel()
+	tg := newTarget(t, grpcsrv.Options{})
+	rows, err := tmpl.NewData("rows", []string{"v"}, [][]string{{"1"}, {"x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDriver(t, Options{Target: tg.addr, Call: shop + "WatchPrices", Data: `{"product_ids": [{{.Row.v}}]}`, Rows: rows, StreamMessages: 2})
+	outs := do(t, d, 2, nil)
+	if outs[0].Err != metrics.OK || outs[1].Err != ErrBadRequestData {
+		t.Errorf("outcomes %+v; want ok, then bad_request_data", outs)
 	}
 }

@@ -350,8 +350,8 @@ func (w *worker) errKind(ctx context.Context, err error) metrics.ErrKind {
 	return w.d.classify(ctx, err, &w.in)
 }
 
-func (w *worker) bidiStream(ctx context.Context, op *load.Op) load.Outcome {
-	ctx, cancel := context.WithCancel(w.outgoing(ctx))
+func (w *worker) bidiStream(opCtx context.Context, op *load.Op) load.Outcome {
+	ctx, cancel := context.WithCancel(w.outgoing(opCtx))
 	defer cancel()
 	for len(w.sendTS) > 0 {
 		<-w.sendTS
@@ -396,16 +396,20 @@ func (w *worker) bidiStream(ctx context.Context, op *load.Op) load.Outcome {
 		done <- r
 	}()
 	serr := w.send(ctx, op, cs, &out)
-	if serr != nil && !errors.Is(serr, io.EOF) {
+	sendFailed := serr != nil && !errors.Is(serr, io.EOF)
+	if sendFailed {
 		cancel() // ends the receiver too
 	}
 	r := <-done
 	out.BytesReceived, out.Cache = r.bytes, r.cache
+	// Classify against the operation's own context: the cancel above is
+	// a consequence of the send error, not its cause. (io.EOF from a send
+	// means the server ended the call; the receiver has its status.)
 	switch {
+	case sendFailed:
+		out.Err = w.errKind(opCtx, serr)
 	case r.err != nil:
-		out.Err = w.errKind(ctx, r.err)
-	case serr != nil && !errors.Is(serr, io.EOF):
-		out.Err = w.errKind(ctx, serr)
+		out.Err = w.errKind(opCtx, r.err)
 	}
 	return out
 }
