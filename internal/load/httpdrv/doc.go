@@ -114,4 +114,13 @@
 // generator CPU per request wrk 8.98 / 9.31 / 11.67 µs, fast path 11.55 /
 // 10.35 / 12.22 µs (1.05–1.29× wrk, median 1.24×), net/http 19.92 / 19.68 /
 // 20.40 µs (2.1× wrk). PERF-NOTES puts bombardier at 1.2–1.55× wrk.
+// A second pass with bombardier 1.2.6 (-c 50 -d 5s; load average ~9 from
+// other jobs): wrk 8.77 / 8.87 / 11.28, bombardier 11.89 / 11.71 / 11.82,
+// fast path 11.50 / 11.99 / 11.91 µs per request (0.97–1.02× bombardier;
+// user 2.4–3.6 µs against bombardier's 4.0–5.1, sys 8.4–9.3 against
+// 6.6–7.9). Open loop at 5,000/s in the same conditions: bombardier
+// (--rate 5000, which reached only 3.6–4.9k/s) 19.3–24.1 µs, loadrig
+// 25.6–40.0 µs per request with the engine's 500 µs tick; the target,
+// pinned to a CPU shared with other jobs, stalled in two of three runs.
+// These passes ran on a busy host: repeat them quiet before quoting.
 package httpdrv
