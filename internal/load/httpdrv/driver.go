@@ -368,7 +368,7 @@ func (d *Driver) NewWorker(ctx context.Context, id int) (load.Worker, error) {
 // Close closes idle connections. Call it after every Worker is closed.
 func (d *Driver) Close() error {
 	if d.pool != nil {
-		d.pool.close()
+		d.pool.close(d)
 	}
 	if d.transport != nil {
 		d.transport.CloseIdleConnections()

@@ -40,11 +40,11 @@ func newConnPool(n int) *connPool {
 	return p
 }
 
-func (p *connPool) close() {
+func (p *connPool) close(d *Driver) {
 	for {
 		select {
 		case fc := <-p.idle:
-			fc.c.Close()
+			d.closeFast(fc)
 		default:
 			return
 		}

@@ -429,6 +429,12 @@ func TestConnectionCap(t *testing.T) {
 		if p := s.peak.Load(); p > 2 {
 			t.Errorf("server saw %d connections open at once", p)
 		}
+		if !force {
+			d.Close()
+			if n := d.open.Load(); n != 0 {
+				t.Errorf("%d connections still counted open after Close", n)
+			}
+		}
 	})
 }
 
