@@ -75,7 +75,7 @@ func TestDemoRun(t *testing.T) {
 	}
 	t.Logf("stdout:\n%s\nstderr:\n%s", out, errOut)
 	table := out.String()
-	for _, want := range []string{"variant", "req/s", "p99", "hit% client", "hit% server", "store calls/req", "conns client/server", "errors"} {
+	for _, want := range []string{"variant", "req/s", "p99", "hit% client", "hit% server", "store calls/req", "B/resp", "conns client/server", "errors"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks column %q", want)
 		}

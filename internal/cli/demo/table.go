@@ -31,6 +31,7 @@ type row struct {
 	late        float64
 	interrupted bool
 	durationS   float64
+	bytesPerReq float64 // response bytes received per request; 0: unknown
 }
 
 func newRow(v profile.VariantPlan, res *metrics.Result) row {
@@ -38,6 +39,9 @@ func newRow(v profile.VariantPlan, res *metrics.Result) row {
 		name: v.Name, rps: res.ThroughputRPS, p50: res.Latency.P50, p99: res.Latency.P99,
 		connsClient: res.Connections.Opened, errors: res.Requests.Errors, total: res.Requests.Total,
 		late: res.LateSends.Fraction, interrupted: res.StopReason == metrics.StopInterrupted, durationS: res.DurationS,
+	}
+	if res.Bytes != nil && res.Requests.Total > 0 {
+		r.bytesPerReq = float64(res.Bytes.Received) / float64(res.Requests.Total)
 	}
 	if c := res.Cache; c != nil && c.Hits+c.Misses+c.Revalidated+c.Other > 0 {
 		r.clientHit, r.clientKnown = c.HitRatio, true
@@ -110,7 +114,7 @@ func ratio(v float64, known bool) string {
 // writeTable prints the comparison.
 func writeTable(w io.Writer, rows []row, redisMode string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "variant\treq/s\tp50\tp99\thit% client\thit% server\tstore calls/req\tconns client/server\terrors\t")
+	fmt.Fprintln(tw, "variant\treq/s\tp50\tp99\thit% client\thit% server\tstore calls/req\tB/resp\tconns client/server\terrors\t")
 	for _, r := range rows {
 		name := r.name
 		if r.interrupted {
@@ -124,9 +128,13 @@ func writeTable(w io.Writer, rows []row, redisMode string) error {
 		if r.total > 0 && r.errors > 0 {
 			errs = fmt.Sprintf("%d (%.1f%%)", r.errors, 100*float64(r.errors)/float64(r.total))
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%d/%s\t%s\t\n", name, r.rps, us(r.p50), us(r.p99),
+		bytes := "-"
+		if r.bytesPerReq > 0 {
+			bytes = fmt.Sprintf("%.0f", r.bytesPerReq)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%s\t%s\t\n", name, r.rps, us(r.p50), us(r.p99),
 			pct(r.clientHit, r.clientKnown), pct(r.serverHit, r.serverKnown), ratio(r.storePerReq, r.storeKnown),
-			r.connsClient, server, errs)
+			bytes, r.connsClient, server, errs)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -135,7 +143,7 @@ func writeTable(w io.Writer, rows []row, redisMode string) error {
 	notes = append(notes,
 		"latency is measured from each request's intended start (open model)",
 		"hit% client: X-Cache as the load generator saw it over all requests, writes included (a 304 counts as revalidated); hit% server: the cache's own hits/(hits+misses)",
-		"store calls/req: the store's calls over every request the server answered (warm-up and login included)")
+		"store calls/req: the store's calls over every request the server answered (warm-up and login included); B/resp: response bytes on the wire per request (a 304 has no body)")
 	if redisMode != "" {
 		notes = append(notes, "Redis for the Redis variants: "+redisMode)
 	}
