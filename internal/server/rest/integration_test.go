@@ -72,7 +72,7 @@ func TestRealCaches(t *testing.T) {
 			if cfg.Cache == "redis" {
 				redisT(t)
 			}
-			cfg.KeyPrefix = "t:" + name + ":"
+			cfg.KeyPrefix = fmt.Sprintf("t:%s:%d:", name, time.Now().UnixNano()) // fresh keys per run (-count)
 			rt, st := newStackTest(t, cfg, Deps{})
 			auth := rt.login()
 
@@ -149,7 +149,7 @@ func TestRedisSessionAndRateLimit(t *testing.T) {
 	rt, st := newStackTest(t, stack.Config{
 		Session:   stack.SessionRedis,
 		RateLimit: server.Rate{Events: 1, Per: time.Hour, Burst: 6},
-		KeyPrefix: "t:sess:",
+		KeyPrefix: fmt.Sprintf("t:sess:%d:", time.Now().UnixNano()),
 	}, Deps{})
 	if st.LimiterKind() != "redis" || st.Auth.Kind() != "session" {
 		t.Fatalf("limiter %s, auth %s", st.LimiterKind(), st.Auth.Kind())
