@@ -29,6 +29,14 @@ func pct(f float64) string { return strconv.FormatFloat(f*100, 'f', 2, 64) + "%"
 // rate formats operations per second.
 func rate(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) + "/s" }
 
+// seconds formats a run length: 2 decimals, 3 below one second.
+func seconds(s float64) string {
+	if s < 1 {
+		return strconv.FormatFloat(s, 'f', 3, 64) + "s"
+	}
+	return strconv.FormatFloat(s, 'f', 2, 64) + "s"
+}
+
 // num formats a float without trailing zeros: 500, 12.5.
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 

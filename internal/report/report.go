@@ -113,7 +113,7 @@ func single(r *metrics.Result) doc {
 	if !r.StartedAt.IsZero() {
 		add("started", r.StartedAt.UTC().Format(time.RFC3339))
 	}
-	add("duration", fmt.Sprintf("%.2fs, stopped by %s", r.DurationS, orDash(r.StopReason)))
+	add("duration", fmt.Sprintf("%s, stopped by %s", seconds(r.DurationS), orDash(r.StopReason)))
 	req := r.Requests
 	reqLine := fmt.Sprintf("%d total, %d ok, %d errors", req.Total, req.OK, req.Errors)
 	if req.Total > 0 {
@@ -280,7 +280,7 @@ func sideBySide(rs []*metrics.Result) doc {
 	row("target", func(r *metrics.Result) string { return orDash(r.Target) })
 	row("protocol", func(r *metrics.Result) string { return orDash(r.Protocol) })
 	row("model", func(r *metrics.Result) string { return modelText(r.Model) })
-	row("duration", func(r *metrics.Result) string { return fmt.Sprintf("%.2fs", r.DurationS) })
+	row("duration", func(r *metrics.Result) string { return seconds(r.DurationS) })
 	row("stop reason", func(r *metrics.Result) string { return orDash(r.StopReason) })
 	row("requests", func(r *metrics.Result) string { return count(r.Requests.Total) })
 	row("ok", func(r *metrics.Result) string { return count(r.Requests.OK) })

@@ -181,7 +181,7 @@ func TestFormats(t *testing.T) {
 	cases := map[string]string{
 		us(0): "0µs", us(999): "999µs", us(1000): "1.00ms", us(123456): "123.46ms", us(2500000): "2.50s",
 		byteSize(10): "10 B", byteSize(2048): "2.0 KiB", byteSize(5 << 20): "5.0 MiB",
-		pct(0.0123): "1.23%", rate(499): "499.0/s",
+		pct(0.0123): "1.23%", seconds(0.0064): "0.006s", seconds(12.345): "12.35s", rate(499): "499.0/s",
 	}
 	for got, want := range cases {
 		if got != want {
