@@ -36,4 +36,22 @@
 // small (one allocation for the request state, two context values, pooled
 // encode buffers) because the benchmark compares this handler against a bare
 // net/http handler serving the same bytes.
+//
+// # Measured cost
+//
+// go test -run XXX -bench 'Ratio|/par' -benchtime 2s ./internal/server/rest/
+// (2 vCPUs, load average under 2, Go 1.26.8, redis-server 7.0.15 spawned on
+// loopback, 2026-11-28). Ratio = bare handler time ÷ REST time for GET
+// /api/products/1, the bare handler sending the same body and headers:
+//
+//	                          sequential (latency)   16 clients (throughput)
+//	in-process LRU, object    0.87                   0.90  (21.9 vs 24.2 µs/req)
+//	in-process LRU, response  0.93                   -
+//	Redis aside, object       0.27                   0.50  (21.9 vs 43.6 µs/req)
+//	Redis aside, response     0.30                   0.54  (21.9 vs 40.2 µs/req)
+//
+// Sequentially a Redis hit waits for a loopback round trip to another
+// process, which on this VM costs ~100 µs of wake-up latency when the
+// machine is idle (less under load); with concurrent clients that wait
+// overlaps with other requests' work and the CPU cost per request decides.
 package rest
