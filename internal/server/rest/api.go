@@ -22,9 +22,13 @@ func (h *Handler) listProducts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	pad, err := h.padParam(r)
+	if err != nil {
+		return err
+	}
 	f := domain.ProductFilter{Category: r.URL.Query().Get("category"), Offset: offset, Limit: limit}
 	if h.d.Responses != nil {
-		return h.cachedList(w, r, f)
+		return h.cachedList(w, r, f, pad)
 	}
 	page, err := h.d.Catalog.ListProducts(r.Context(), f)
 	if err != nil {
@@ -33,6 +37,10 @@ func (h *Handler) listProducts(w http.ResponseWriter, r *http.Request) error {
 	hd := w.Header()
 	hd["Cache-Control"] = h.cacheControl
 	hd["Vary"] = varyVals
+	if pad > 0 {
+		writeJSON(w, http.StatusOK, h.paddedList(page, pad))
+		return nil
+	}
 	writeJSON(w, http.StatusOK, page)
 	return nil
 }
@@ -48,13 +56,17 @@ func (h *Handler) getProduct(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	pad, err := h.padParam(r)
+	if err != nil {
+		return err
+	}
 	if h.d.Responses != nil {
-		return h.cachedProduct(w, r, id)
+		return h.cachedProduct(w, r, id, pad)
 	}
 	ctx := r.Context()
 	if conditional(r) && !domain.Bypass(ctx) {
 		if v, ok := h.d.Catalog.ProductVersion(ctx, id); ok {
-			tag := etag('p', id, v.Version)
+			tag := padTag(etag('p', id, v.Version), pad)
 			if notModified(r, tag, v.UpdatedAt) {
 				domain.CacheTraceFrom(ctx).Mark(domain.CacheHit)
 				h.setValidators(w, tag, v.UpdatedAt)
@@ -67,6 +79,10 @@ func (h *Handler) getProduct(w http.ResponseWriter, r *http.Request) error {
 	p, err := h.d.Catalog.GetProduct(ctx, id)
 	if err != nil {
 		return err
+	}
+	if pad > 0 {
+		h.writeEntity(w, r, padTag(etag('p', p.ID, p.Version), pad), p.UpdatedAt, h.padded(p, pad))
+		return nil
 	}
 	h.writeEntity(w, r, etag('p', p.ID, p.Version), p.UpdatedAt, p)
 	return nil

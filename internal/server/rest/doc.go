@@ -21,6 +21,12 @@
 //     requests per route), /metrics (Prometheus, a private registry), and
 //     /debug/pprof when enabled.
 //
+// Payload sweeps: GET /api/products/{id}?pad=N and GET /api/products?pad=N
+// add N filler bytes to each product (a "padding" member), the same filler
+// and the same cap (DefaultMaxPadBytes, 4 MiB) as the gRPC server's
+// pad_bytes, so REST/JSON and gRPC/protobuf can be compared at equal
+// payloads (padding.go).
+//
 // Writes (POST /api/orders, PATCH and DELETE /api/products/{id}) need a bearer
 // credential from POST /api/login: a JWT or an opaque session, whichever
 // server.Authenticator is plugged in. Requests under /api/ are rate limited

@@ -26,6 +26,12 @@ import (
 // DefaultBodyLimit caps request bodies when Deps.BodyLimit is zero.
 const DefaultBodyLimit = 1 << 20
 
+// DefaultMaxPadBytes caps the pad query parameter when Deps.MaxPadBytes is
+// zero: 4 MiB, the same cap as the gRPC server's pad_bytes
+// (grpcsrv.DefaultMaxPadBytes), so a payload sweep asks both servers for
+// the same sizes.
+const DefaultMaxPadBytes = 4 << 20
+
 // Deps are the REST handler's dependencies.
 type Deps struct {
 	// Catalog is the data layer: the store, usually behind a cache strategy.
@@ -69,6 +75,9 @@ type Deps struct {
 	Responses *cache.Responses
 	// Pprof mounts net/http/pprof under /debug/pprof/. Default false.
 	Pprof bool
+	// MaxPadBytes caps the pad query parameter of the product reads (see
+	// padding.go); more is 400. Default DefaultMaxPadBytes (4 MiB).
+	MaxPadBytes int
 	// Registry is the Prometheus registry /metrics serves; the handler
 	// registers its own collectors in it. Default: a new private registry
 	// (never the global one).
@@ -86,6 +95,7 @@ type Handler struct {
 	unmatched    *routeStat
 	limited      *routeStat // requests the rate limiter rejected
 	start        time.Time
+	fill         filler // the pad parameter's filler bytes (padding.go)
 
 	rateLimited, limiterErrors, notModified, panics atomic.Int64
 	byClass                                         [6]atomic.Int64 // responses by status class, index status/100
@@ -136,6 +146,9 @@ func NewHandler(d Deps) *Handler {
 	}
 	if d.BodyLimit <= 0 {
 		d.BodyLimit = DefaultBodyLimit
+	}
+	if d.MaxPadBytes <= 0 {
+		d.MaxPadBytes = DefaultMaxPadBytes
 	}
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()

@@ -82,24 +82,37 @@ func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, key string
 	return nil
 }
 
-func (h *Handler) cachedProduct(w http.ResponseWriter, r *http.Request, id int64) error {
-	key := h.d.Responses.Key("GET /api/products/{id}", strconv.FormatInt(id, 10), cache.ProductTag(id))
+func (h *Handler) cachedProduct(w http.ResponseWriter, r *http.Request, id int64, pad int) error {
+	q := strconv.FormatInt(id, 10)
+	if pad > 0 {
+		q += "&pad=" + strconv.Itoa(pad)
+	}
+	key := h.d.Responses.Key("GET /api/products/{id}", q, cache.ProductTag(id))
 	return h.serveCached(w, r, key, func(ctx context.Context) ([]byte, error) {
 		p, err := h.d.Catalog.GetProduct(ctx, id)
 		if err != nil {
 			return nil, err
 		}
+		if pad > 0 {
+			return envelope(padTag(etag('p', p.ID, p.Version), pad), p.UpdatedAt, h.padded(p, pad))
+		}
 		return envelope(etag('p', p.ID, p.Version), p.UpdatedAt, p)
 	})
 }
 
-func (h *Handler) cachedList(w http.ResponseWriter, r *http.Request, f domain.ProductFilter) error {
+func (h *Handler) cachedList(w http.ResponseWriter, r *http.Request, f domain.ProductFilter, pad int) error {
 	q := "category=" + f.Category + "&offset=" + strconv.Itoa(f.Offset) + "&limit=" + strconv.Itoa(f.Limit)
+	if pad > 0 {
+		q += "&pad=" + strconv.Itoa(pad)
+	}
 	key := h.d.Responses.Key("GET /api/products", q, cache.ListTag)
 	return h.serveCached(w, r, key, func(ctx context.Context) ([]byte, error) {
 		page, err := h.d.Catalog.ListProducts(ctx, f)
 		if err != nil {
 			return nil, err
+		}
+		if pad > 0 {
+			return envelope("", time.Time{}, h.paddedList(page, pad))
 		}
 		return envelope("", time.Time{}, page)
 	})

@@ -12,7 +12,8 @@ import (
 // routes are the contract external scripts rely on (issue 3); keep them
 // stable.
 func (h *Handler) registerRoutes() {
-	// Reads.
+	// Reads. The two product reads take ?pad=N (padding.go): N filler
+	// bytes per product, the twin of the gRPC server's pad_bytes.
 	h.handle("GET /api/products", h.api(h.listProducts))
 	h.handle("GET /api/products/{id}", h.api(h.getProduct))
 	h.handle("GET /api/products/{id}/reviews", h.api(h.productReviews))
