@@ -5,7 +5,8 @@ package profiles
 
 import _ "embed"
 
-// Demo is profiles/demo.yaml: the variants and workload of `loadrig demo`.
+// Demo is profiles/demo.yaml: the cache variants and workload of `loadrig
+// demo`, and its protocols section (REST/JSON vs gRPC/protobuf).
 //
 //go:embed demo.yaml
 var Demo []byte

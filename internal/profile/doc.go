@@ -4,6 +4,13 @@
 // runs the embedded profiles/demo.yaml; a general `compare` command will run
 // user profiles of the same format.
 //
+// A profile may also carry a protocols section (protocols.go): instead of
+// varying the server under one workload, it keeps one server stack and
+// compares REST/JSON with gRPC/protobuf on a grid of operations (get, list)
+// and payload sizes, each cell a closed-model run of its own. It resolves
+// to Plan.Protocols; the CLI maps its operations to the HTTP and gRPC
+// drivers.
+//
 // Parsing is strict: an unknown key, a value of the wrong type, a bad
 // duration or an unknown enum value is an error naming the file and line
 // ("demo.yaml:14: workload.rate must be > 0"), never a silent default.

@@ -21,6 +21,9 @@ type Plan struct {
 	Keys []int64
 	// Variants are in report order.
 	Variants []VariantPlan
+	// Protocols is the resolved protocols section; nil when the profile
+	// has none.
+	Protocols *ProtocolPlan
 }
 
 // VariantPlan is one variant with its settings merged over the profile's.
@@ -61,7 +64,7 @@ func (p *Profile) Plan(quick bool) Plan {
 		}
 	}
 	pl := Plan{Name: p.Name, Description: p.Description, Load: cfg, Operations: append([]Operation(nil), w.Operations...),
-		Keys: w.Keys.IDs()}
+		Keys: w.Keys.IDs(), Protocols: p.protocolPlan(quick)}
 	for _, v := range p.Variants {
 		pl.Variants = append(pl.Variants, VariantPlan{
 			Name: v.Name, Description: v.Description, Revalidate: v.Revalidate,

@@ -31,6 +31,9 @@ type Profile struct {
 	Quick *Quick `yaml:"quick"`
 	// Variants are the server configurations compared, in report order.
 	Variants []Variant `yaml:"variants"`
+	// Protocols, when present, compares REST/JSON and gRPC/protobuf over
+	// one server stack (protocols.go). Optional.
+	Protocols *Protocols `yaml:"protocols"`
 
 	file string
 	root *yaml.Node
@@ -306,6 +309,24 @@ func (p *Profile) validateServer(s Server, path ...string) error {
 	return nil
 }
 
+// validateKeys checks a keys section found at path.
+func (p *Profile) validateKeys(k Keys, path ...string) error {
+	at := func(key string) []string { return append(append([]string(nil), path...), key) }
+	switch {
+	case k.Distribution != "" && k.Distribution != "zipf" && k.Distribution != "uniform":
+		return p.errf(at("distribution"), "%q is not one of zipf, uniform", string(k.Distribution))
+	case k.N <= 0:
+		return p.errf(path, "n (the largest id) must be > 0, got %d", k.N)
+	case k.Rows < 0:
+		return p.errf(at("rows"), "must be > 0, got %d", k.Rows)
+	case k.S != 0 && (k.S <= 1 || math.IsNaN(k.S) || math.IsInf(k.S, 0)):
+		return p.errf(at("s"), "the Zipf exponent must be > 1, got %v", k.S)
+	case k.V != 0 && (k.V < 1 || math.IsNaN(k.V) || math.IsInf(k.V, 0)):
+		return p.errf(at("v"), "must be >= 1, got %v", k.V)
+	}
+	return nil
+}
+
 func (p *Profile) validate() error {
 	if p.Version != 1 {
 		return p.errf([]string{"version"}, "must be 1, got %d", p.Version)
@@ -330,18 +351,8 @@ func (p *Profile) validate() error {
 	case len(w.Operations) == 0:
 		return p.errf([]string{"workload"}, "needs at least one entry under operations")
 	}
-	k := w.Keys
-	switch {
-	case k.Distribution != "" && k.Distribution != "zipf" && k.Distribution != "uniform":
-		return p.errf([]string{"workload", "keys", "distribution"}, "%q is not one of zipf, uniform", string(k.Distribution))
-	case k.N <= 0:
-		return p.errf([]string{"workload", "keys"}, "n (the largest id) must be > 0, got %d", k.N)
-	case k.Rows < 0:
-		return p.errf([]string{"workload", "keys", "rows"}, "must be > 0, got %d", k.Rows)
-	case k.S != 0 && (k.S <= 1 || math.IsNaN(k.S) || math.IsInf(k.S, 0)):
-		return p.errf([]string{"workload", "keys", "s"}, "the Zipf exponent must be > 1, got %v", k.S)
-	case k.V != 0 && (k.V < 1 || math.IsNaN(k.V) || math.IsInf(k.V, 0)):
-		return p.errf([]string{"workload", "keys", "v"}, "must be >= 1, got %v", k.V)
+	if err := p.validateKeys(w.Keys, "workload", "keys"); err != nil {
+		return err
 	}
 	names := map[string]bool{}
 	for i, op := range w.Operations {
@@ -397,7 +408,7 @@ func (p *Profile) validate() error {
 			return err
 		}
 	}
-	return nil
+	return p.validateProtocols()
 }
 
 var variantName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
