@@ -48,6 +48,8 @@ type Driver struct {
 	userAgent    bool   // send the default User-Agent
 	lenAlways    bool   // send Content-Length even for an empty body
 	constReq     []byte // the whole request when nothing is templated
+	constHead    int    // renderer.head of constReq
+	constTarget  []byte // the request target within constReq
 	statusKinds  [600]metrics.ErrKind
 	cacheHeader  string
 	expectBody   []byte
@@ -157,10 +159,15 @@ func New(opts Options) (*Driver, error) {
 	if err := d.initStatusKinds(); err != nil {
 		return nil, err
 	}
+	if err := d.initRevalidate(); err != nil {
+		return nil, err
+	}
 	if d.constant() {
 		r := d.newRenderer(nil)
 		r.render(0)
 		d.constReq = r.req
+		d.constHead = r.head
+		d.constTarget = r.req[r.target.lo:r.target.hi]
 	}
 
 	var proxy *url.URL

@@ -70,12 +70,13 @@ type fastWorker struct {
 	unwatch func() bool
 	scan    *bodyScan
 	reused  *paddedCounter
+	rv      *revalCache // nil unless Options.Revalidate
 }
 
 var longAgo = time.Unix(1, 0)
 
 func (d *Driver) newFastWorker(ctx context.Context, id int) *fastWorker {
-	w := &fastWorker{d: d, run: ctx, runDone: ctx.Done(), reused: d.newReusedCounter(), scan: newBodyScan(d.expectBody)}
+	w := &fastWorker{d: d, run: ctx, runDone: ctx.Done(), reused: d.newReusedCounter(), scan: newBodyScan(d.expectBody), rv: d.newRevalCache()}
 	if d.constReq == nil {
 		w.r = d.newRenderer(d.env.NewEvaluator(id))
 	}
@@ -147,10 +148,14 @@ func (w *fastWorker) Do(ctx context.Context, op *load.Op) load.Outcome {
 	if w.run.Err() != nil {
 		return load.Outcome{Err: metrics.ErrCanceled}
 	}
-	req := w.d.constReq
+	req, head, target := w.d.constReq, w.d.constHead, w.d.constTarget
 	if req == nil {
-		w.r.render(op.Seq())
-		req = w.r.req
+		r := w.r
+		r.render(op.Seq())
+		req, head, target = r.req, r.head, r.req[r.target.lo:r.target.hi]
+	}
+	if w.rv != nil {
+		req = w.rv.begin(req, head, target)
 	}
 	w.watch(ctx)
 	var out load.Outcome
@@ -361,9 +366,13 @@ func readLine(br *bufio.Reader, n *int64) ([]byte, error) {
 // another request.
 func (w *fastWorker) readResponse(br *bufio.Reader, out *load.Outcome) (keep bool, err error) {
 	d := w.d
+	rv := w.rv
 	var n int64
 	defer func() { out.BytesReceived = n }()
 	for {
+		if rv != nil {
+			rv.resetResponse() // an interim response's headers do not count
+		}
 		line, err := readLine(br, &n)
 		if err != nil {
 			return false, err
@@ -446,6 +455,14 @@ func (w *fastWorker) readResponse(br *bufio.Reader, out *load.Outcome) (keep boo
 				if equalFold(name, "age") {
 					ageCache = ageValue(val)
 				}
+			case 4:
+				if rv != nil && equalFold(name, "etag") {
+					rv.etag = append(rv.etag[:0], val...) // val is overwritten by the next read
+				}
+			case 13:
+				if rv != nil && equalFold(name, "last-modified") {
+					rv.lastMod = append(rv.lastMod[:0], val...)
+				}
 			}
 		}
 		if code >= 100 && code < 200 && code != 101 {
@@ -476,6 +493,9 @@ func (w *fastWorker) readResponse(br *bufio.Reader, out *load.Outcome) (keep boo
 		}
 		if scan && !w.scan.found {
 			out.Err = metrics.ErrCheck
+		}
+		if rv != nil && code == 200 {
+			rv.remember()
 		}
 		return keep, nil
 	}

@@ -28,6 +28,7 @@ type netWorker struct {
 	trace  *httptrace.ClientTrace
 	epoch  time.Time
 	curOp  *load.Op
+	rv     *revalCache // nil unless Options.Revalidate
 
 	// Set by trace hooks, possibly from the Transport's dial goroutines:
 	// nanoseconds since epoch (marks) or durations; 0 = did not happen.
@@ -42,6 +43,7 @@ func (d *Driver) newNetWorker(id int) *netWorker {
 		scan:   newBodyScan(d.expectBody),
 		reused: d.newReusedCounter(),
 		epoch:  time.Now(),
+		rv:     d.newRevalCache(),
 	}
 	w.r = d.newRenderer(d.env.NewEvaluator(id))
 	w.r.render(0)
@@ -142,6 +144,20 @@ func (w *netWorker) Do(ctx context.Context, op *load.Op) load.Outcome {
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
 	out.BytesSent = int64(len(r.req))
+	if w.rv != nil {
+		if v := w.rv.lookup(r.req[r.target.lo:r.target.hi]); v != nil {
+			if d.constReq != nil || d.constHeaders {
+				req.Header = req.Header.Clone() // not w.base's
+			}
+			if len(v.etag) > 0 {
+				req.Header["If-None-Match"] = []string{string(v.etag)}
+			}
+			if len(v.lastMod) > 0 {
+				req.Header["If-Modified-Since"] = []string{string(v.lastMod)}
+			}
+			out.BytesSent += v.headerLen()
+		}
+	}
 
 	for _, a := range []*atomic.Int64{&w.dnsStart, &w.connStart, &w.tlsStart, &w.gotConn, &w.firstByte, &w.dnsDur, &w.connDur, &w.tlsDur} {
 		a.Store(0)
@@ -180,6 +196,11 @@ func (w *netWorker) Do(ctx context.Context, op *load.Op) load.Outcome {
 	resp.Body.Close()
 	if scan && !w.scan.found {
 		out.Err = metrics.ErrCheck
+	}
+	if w.rv != nil && resp.StatusCode == http.StatusOK {
+		w.rv.etag = append(w.rv.etag, resp.Header.Get("Etag")...)
+		w.rv.lastMod = append(w.rv.lastMod, resp.Header.Get("Last-Modified")...)
+		w.rv.remember()
 	}
 	return out
 }

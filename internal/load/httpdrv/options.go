@@ -71,6 +71,20 @@ type Options struct {
 	// ForceNetHTTP uses net/http even where the fast path would serve, to
 	// compare the two. Default false.
 	ForceNetHTTP bool
+	// Revalidate makes every worker behave like a browser cache: it
+	// remembers, per rendered request URL (path and query), the ETag and
+	// Last-Modified of the last 200 response, and sends them as
+	// If-None-Match and If-Modified-Since on its next request to that URL,
+	// so a server that still has the entity can answer 304 (counted as
+	// revalidated). GET and HEAD only; the request headers may then not set
+	// If-None-Match or If-Modified-Since themselves. Default false: requests
+	// are sent exactly as rendered.
+	Revalidate bool
+	// RevalidateEntries bounds how many URLs each worker remembers under
+	// Revalidate; when full, a random entry makes room for a new one. Each
+	// entry costs roughly 100 bytes plus the URL and validators, per worker.
+	// Default 0: DefaultRevalidateEntries (100,000).
+	RevalidateEntries int
 }
 
 // StatusRange is an inclusive range of HTTP status codes.

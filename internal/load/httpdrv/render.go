@@ -22,6 +22,9 @@ type renderer struct {
 	// target and hdrs locate the request target and header values in req.
 	target span
 	hdrs   []span
+	// head is where the blank line ending the header block starts in req:
+	// where Revalidate inserts its conditional headers.
+	head int
 }
 
 func (d *Driver) newRenderer(ev *tmpl.Evaluator) *renderer {
@@ -95,6 +98,7 @@ func (r *renderer) render(seq uint64) {
 	if d.opts.DisableKeepAlive {
 		b = append(b, "Connection: close\r\n"...)
 	}
+	r.head = len(b)
 	b = append(b, "\r\n"...)
 	r.req = append(b, r.body...)
 }
