@@ -32,8 +32,8 @@ type VariantPlan struct {
 	// Server is the profile's server section overridden by the variant's.
 	// Nil fields are left to the server's defaults.
 	Server Server
-	// Revalidate: clients send If-None-Match on operations marked
-	// revalidate.
+	// Revalidate: clients remember ETags and send If-None-Match on
+	// operations marked revalidate.
 	Revalidate bool
 }
 

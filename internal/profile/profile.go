@@ -116,8 +116,10 @@ type Operation struct {
 	Headers []string `yaml:"headers"`
 	// Auth adds the bearer token from logging in once before the run.
 	Auth bool `yaml:"auth"`
-	// Revalidate sends If-None-Match with the entity's ETag, when the
-	// variant revalidates (the HTTP caching variant).
+	// Revalidate makes the operation's clients remember each URL's ETag
+	// and Last-Modified and send them back (If-None-Match,
+	// If-Modified-Since) when the variant revalidates (the HTTP caching
+	// variant). GET and HEAD only.
 	Revalidate bool `yaml:"revalidate"`
 }
 
@@ -137,8 +139,8 @@ type Variant struct {
 	Description string `yaml:"description"`
 	// Server overrides the profile's server settings.
 	Server Server `yaml:",inline"`
-	// Revalidate makes clients send conditional requests (If-None-Match)
-	// for operations marked revalidate.
+	// Revalidate makes clients send conditional requests (If-None-Match
+	// with the ETag they last saw) for operations marked revalidate.
 	Revalidate bool `yaml:"revalidate"`
 }
 
@@ -371,6 +373,9 @@ func (p *Profile) validate() error {
 		case "", "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE":
 		default:
 			return p.errf(append(path, "method"), "%q is not one of GET, HEAD, POST, PUT, PATCH, DELETE", op.Method)
+		}
+		if op.Revalidate && op.Method != "" && op.Method != "GET" && op.Method != "HEAD" {
+			return p.errf(append(path, "revalidate"), "applies to GET and HEAD, not %s", op.Method)
 		}
 		for j, h := range op.Headers {
 			if k, _, ok := strings.Cut(h, ":"); !ok || strings.TrimSpace(k) == "" {
