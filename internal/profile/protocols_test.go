@@ -61,7 +61,7 @@ func TestEmbeddedDemoProtocols(t *testing.T) {
 	if total := cache + qp.Length(); total > 45*time.Second {
 		t.Errorf("quick demo runs %v of load (cache %v + protocols %v)", total, cache, qp.Length())
 	}
-	if !strings.Contains(qp.String(), "12 cells, closed model with 8 workers") {
+	if !strings.Contains(qp.String(), "12 cells, closed model with 8 workers, 800ms each") {
 		t.Errorf("quick plan description: %s", qp)
 	}
 }

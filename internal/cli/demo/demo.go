@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -49,6 +50,9 @@ type Options struct {
 	Variants []string
 	// Verbose is --verbose: server and stack logs to stderr. Default false.
 	Verbose bool
+	// Section is --section: cache (the cache variants), protocols (REST/JSON
+	// vs gRPC/protobuf) or all, in that order. Default "all".
+	Section string
 	// Runner runs the engine; nil means load.Run (tests inject a shorter
 	// configuration through Tune instead).
 	Runner func(ctx context.Context, d load.Driver, cfg load.Config) (*metrics.Result, error)
@@ -62,38 +66,69 @@ func NewCmdDemo(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams, BuildInfo: f.BuildInfo}
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Compare cache strategies on the REST reference server in one command",
-		Long: `Start the REST reference server in process once per cache variant (none,
-LRU, TinyLFU, Redis cache-aside, write-through, write-behind, HTTP
-revalidation with ETags), drive each with the same read-heavy Zipf workload
-(90% reads, 10% writes), and print one table: throughput, latency, hit ratio
+		Short: "Compare cache strategies, then REST/JSON with gRPC/protobuf, in one command",
+		Long: `Two comparisons, each printed as one table.
+
+Cache variants: start the REST reference server in process once per cache
+variant (none, LRU, TinyLFU, Redis cache-aside, write-through, write-behind,
+HTTP revalidation with ETags), drive each with the same read-heavy Zipf
+workload (90% reads, 10% writes), and compare throughput, latency, hit ratio
 as the client saw it and as the cache counted it, store calls per request,
 connections and errors.
 
+Protocols: serve one store and one cache through the REST server and the
+gRPC server at once (like serve all), and run get-one-product and
+list-products through each protocol at payload sizes from about 1 KB to
+1 MB (closed model), comparing operations per second, p50, p99, bytes on the
+wire per operation (and the REST body gzipped), and the process's CPU time
+per operation, with where the faster protocol changes.
+
 No setup: the Redis variants use redis-server from PATH when there is one,
-else an embedded Redis. The variants and the workload are described in the
-embedded profile profiles/demo.yaml; --profile runs another file of the same
-format.`,
-		Example: `  # the whole comparison in about 30 seconds
+else an embedded Redis. Both comparisons are described in the embedded
+profile profiles/demo.yaml; --profile runs another file of the same format.`,
+		Example: `  # both comparisons in about 45 seconds
   loadrig demo --quick
 
-  # the full run, keeping every variant's result file
+  # only REST vs gRPC
+  loadrig demo --quick --section protocols
+
+  # the full run, keeping every variant's and every cell's result file
   loadrig demo -o results/
   loadrig report results/lru.json results/redis-aside.json`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch opts.Section {
+			case SectionAll, SectionCache, SectionProtocols:
+			default:
+				return cmdutil.FlagErrorf("--section %q is not one of cache, protocols, all", opts.Section)
+			}
+			if opts.Section == SectionProtocols && len(opts.Variants) > 0 {
+				return cmdutil.FlagErrorf("--variant selects cache variants; it has no effect with --section protocols")
+			}
 			if runF != nil {
 				return runF(opts)
 			}
 			return DemoRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.Quick, "quick", false, "short run: about 30 seconds for every variant")
-	cmd.Flags().StringVarP(&opts.OutDir, "output-dir", "o", "", "write each variant's result file (<variant>.json) into this directory")
+	cmd.Flags().BoolVar(&opts.Quick, "quick", false, "short run: about 45 seconds for both sections")
+	cmd.Flags().StringVar(&opts.Section, "section", SectionAll, "which comparison to run: cache, protocols or all")
+	cmd.Flags().StringVarP(&opts.OutDir, "output-dir", "o", "", "write each variant's and each protocol cell's result file (<name>.json) into this directory")
 	cmd.Flags().StringVar(&opts.Profile, "profile", "", "profile file to run instead of the embedded demo")
 	cmd.Flags().StringSliceVar(&opts.Variants, "variant", nil, "run only this variant (repeatable, or comma-separated)")
 	cmd.Flags().BoolVar(&opts.Verbose, "verbose", false, "log the servers' startup and shutdown to stderr")
 	return cmd
+}
+
+// Sections of the demo (--section).
+const (
+	SectionAll       = "all"
+	SectionCache     = "cache"
+	SectionProtocols = "protocols"
+)
+
+func (o *Options) runs(section string) bool {
+	return o.Section == "" || o.Section == SectionAll || o.Section == section
 }
 
 // loadPlan reads the profile and selects variants; errors are usage errors.
@@ -126,13 +161,16 @@ func loadPlan(opts *Options) (profile.Plan, error) {
 		}
 		plan.Variants = keep
 	}
+	if opts.Section == SectionProtocols && plan.Protocols == nil {
+		return profile.Plan{}, cmdutil.FlagErrorf("--section protocols: the profile has no protocols section")
+	}
 	if opts.Tune != nil {
 		opts.Tune(&plan)
 	}
 	return plan, nil
 }
 
-// DemoRun runs every variant and prints the comparison.
+// DemoRun runs the selected sections and prints their comparisons.
 func DemoRun(ctx context.Context, opts *Options) error {
 	plan, err := loadPlan(opts)
 	if err != nil {
@@ -149,22 +187,81 @@ func DemoRun(ctx context.Context, opts *Options) error {
 	}
 	log, _ := server.NewLogger(logw, server.LogOptions{Level: "info"})
 
+	cacheOn := opts.runs(SectionCache)
+	protoOn := opts.runs(SectionProtocols) && plan.Protocols != nil
 	var redis *rediscache.Instance
+	wantRedis := protoOn && needsRedis(plan.Protocols.Server)
 	for _, v := range plan.Variants {
-		if needsRedis(v.Server) {
-			redis, err = rediscache.Start(ctx, rediscache.StartOptions{Logger: log})
-			if err != nil {
-				return fmt.Errorf("start Redis for the demo: %w", err)
-			}
-			defer redis.Close()
-			break
+		wantRedis = wantRedis || cacheOn && needsRedis(v.Server)
+	}
+	if wantRedis {
+		redis, err = rediscache.Start(ctx, rediscache.StartOptions{Logger: log})
+		if err != nil {
+			return fmt.Errorf("start Redis for the demo: %w", err)
 		}
+		defer redis.Close()
 	}
 
+	var errs []string
+	written := false
+	if cacheOn {
+		n, failed, interrupted, err := runCacheSection(ctx, opts, plan, redis, log)
+		written = written || n > 0 && opts.OutDir != ""
+		if err != nil {
+			return err
+		}
+		if interrupted {
+			return cmdutil.ErrInterrupted
+		}
+		if len(failed) > 0 {
+			errs = append(errs, fmt.Sprintf("%d of %d variants failed: %s", len(failed), len(plan.Variants), strings.Join(failed, "; ")))
+		}
+	}
+	if protoOn {
+		if cacheOn {
+			fmt.Fprintln(opts.IO.Out)
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "loadrig demo protocols: %s\n", plan.Protocols)
+		cells, err := runProtocols(ctx, opts, plan.Protocols, redis, log)
+		if len(cells) > 0 {
+			written = written || opts.OutDir != ""
+			if werr := writeProtocolTable(opts.IO.Out, plan.Protocols, cells); werr != nil {
+				return werr
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return cmdutil.ErrInterrupted
+		}
+		var failed []string
+		for _, c := range cells {
+			if c.err != nil {
+				failed = append(failed, fmt.Sprintf("%s (%v)", c.name(), c.err))
+			}
+		}
+		if len(failed) > 0 {
+			errs = append(errs, fmt.Sprintf("%d of %d protocol cells failed: %s", len(failed), plan.Protocols.Cells(), strings.Join(failed, "; ")))
+		}
+	} else if opts.runs(SectionProtocols) {
+		fmt.Fprintln(opts.IO.ErrOut, "loadrig demo: the profile has no protocols section; skipped")
+	}
+	if written {
+		fmt.Fprintf(opts.IO.ErrOut, "result files in %s (compare them with: loadrig report %s)\n",
+			opts.OutDir, filepath.Join(opts.OutDir, "*.json"))
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// runCacheSection runs every cache variant and prints their comparison. n
+// is the number of variants with a result.
+func runCacheSection(ctx context.Context, opts *Options, plan profile.Plan, redis *rediscache.Instance, log *slog.Logger) (n int, failed []string, interrupted bool, err error) {
 	fmt.Fprintf(opts.IO.ErrOut, "loadrig demo: %s\n", describe(plan))
 	var rows []row
-	var failed []string
-	interrupted := false
 	for i, v := range plan.Variants {
 		fmt.Fprintf(opts.IO.ErrOut, "[%d/%d] %-14s %s\n", i+1, len(plan.Variants), v.Name, v.Description)
 		res, err := runVariant(ctx, opts, plan, v, redis, log)
@@ -184,7 +281,7 @@ func DemoRun(ctx context.Context, opts *Options) error {
 		if opts.OutDir != "" {
 			path := filepath.Join(opts.OutDir, v.Name+".json")
 			if err := cmdutil.WriteFile(path, res.Write); err != nil {
-				return err
+				return len(rows), failed, interrupted, err
 			}
 		}
 		if res.StopReason == metrics.StopInterrupted || ctx.Err() != nil {
@@ -198,20 +295,10 @@ func DemoRun(ctx context.Context, opts *Options) error {
 			mode = redis.Mode()
 		}
 		if err := writeTable(opts.IO.Out, rows, mode); err != nil {
-			return err
+			return len(rows), failed, interrupted, err
 		}
 	}
-	if opts.OutDir != "" && len(rows) > 0 {
-		fmt.Fprintf(opts.IO.ErrOut, "result files in %s (compare them with: loadrig report %s)\n",
-			opts.OutDir, filepath.Join(opts.OutDir, "*.json"))
-	}
-	if interrupted {
-		return cmdutil.ErrInterrupted
-	}
-	if len(failed) > 0 {
-		return fmt.Errorf("%d of %d variants failed: %s", len(failed), len(plan.Variants), strings.Join(failed, "; "))
-	}
-	return nil
+	return len(rows), failed, interrupted, nil
 }
 
 func needsRedis(s profile.Server) bool {

@@ -64,10 +64,13 @@ func TestDemoRun(t *testing.T) {
 	ios, _, out, errOut := iostreams.Test()
 	dir := t.TempDir()
 	opts := &Options{
-		IO: ios, OutDir: dir,
+		IO: ios, OutDir: dir, // every section: the cache variants, then a one-size protocols grid
 		Variants: []string{"none", "lru", "redis-aside", "write-behind", "http-etag"},
 		Tune: func(p *profile.Plan) {
 			p.Load.Rate, p.Load.Duration, p.Load.Warmup = 200, 700*time.Millisecond, 0
+			pp := p.Protocols
+			pp.Operations, pp.Sizes = []string{profile.OpGet}, []profile.ByteSize{1000}
+			pp.Load.Concurrency, pp.Load.Duration, pp.Load.Warmup = 2, 200*time.Millisecond, 0
 		},
 	}
 	if err := DemoRun(t.Context(), opts); err != nil {
@@ -75,6 +78,14 @@ func TestDemoRun(t *testing.T) {
 	}
 	t.Logf("stdout:\n%s\nstderr:\n%s", out, errOut)
 	table := out.String()
+	if i, j := strings.Index(table, "store calls/req"), strings.Index(table, "gRPC/protobuf"); i < 0 || j < i {
+		t.Errorf("want the cache table, then the protocols table")
+	}
+	for _, name := range []string{"protocols-get-1KB-rest", "protocols-get-1KB-grpc"} {
+		if _, err := metrics.Load(filepath.Join(dir, name+".json")); err != nil {
+			t.Errorf("result file of %s: %v", name, err)
+		}
+	}
 	for _, want := range []string{"variant", "req/s", "p99", "hit% client", "hit% server", "store calls/req", "B/resp", "conns client/server", "errors"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks column %q", want)

@@ -1,5 +1,5 @@
 // Package demo is `loadrig demo`: one command, no setup, that shows what
-// caching does. It reads the embedded profile profiles/demo.yaml (or
+// caching does, and then what the protocol does. It reads the embedded profile profiles/demo.yaml (or
 // --profile FILE of the same format), and for each variant — no cache,
 // in-process LRU and W-TinyLFU, Redis cache-aside, write-through,
 // write-behind, and HTTP revalidation with ETags — starts the REST reference
@@ -20,4 +20,32 @@
 // PATH, else embedded miniredis; the table footer says which), each under
 // its own key prefix. -o DIR writes every variant's result file, with the
 // scraped /stats as its "server" section.
+//
+// # Protocols
+//
+// Then (or alone, with --section protocols) the profile's protocols section
+// compares REST/JSON with gRPC/protobuf over ONE stack — one store, one
+// cache — served by the REST server and the gRPC server at once, as `serve
+// all` does (gRPC with listener accounting, so neither server pays a
+// per-call stats hook). Each operation (get one product; list a page, the
+// gRPC server stream counted as one operation) at each payload size (filler
+// bytes: REST ?pad=N, gRPC pad_bytes) is one cell per protocol, run in the
+// closed model: a fixed open rate that suits 1 KB payloads saturates at
+// 1 MB, so a fixed number of requests in flight is the fair setting across
+// sizes, and latency is then service time at that concurrency.
+//
+// Each cell warms up in a load.Run of its own, then a second run is
+// measured, with two readings taken around it only: the bytes the server
+// read and wrote on its connections (a counting listener in front of each
+// server, headers and framing included) and the process's user+system CPU
+// time (getrusage). The load generator and both servers share the process,
+// so CPU per operation is client and server together, and the table says
+// so; no attempt is made to split it. For REST, one sample response body
+// per cell is gzipped (compress/gzip) to show what compression would save;
+// the runs themselves are uncompressed. The table pairs REST and gRPC per
+// operation and size, gives gRPC÷REST ratios and the faster protocol (a tie
+// within 10 %), and names the sizes between which the lead changes hands.
+// -o DIR writes every cell's result file (protocols-<op>-<size>-<proto>),
+// whose "server" section is the server's /stats plus the cell's readings
+// under demo_protocols_cell.
 package demo

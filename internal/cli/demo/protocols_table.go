@@ -1,0 +1,258 @@
+package demo
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/loadrig/loadrig/internal/profile"
+)
+
+// tieBand is how close two throughputs must be for the table to call them
+// a tie: one short run per cell on a shared 2-core machine moves ratios by
+// about ±15 % between passes (PERF-NOTES.md), so smaller gaps are not
+// claimed as wins.
+const tieBand = 0.10
+
+// protoPair is one line of the protocols table: the REST and the gRPC cell
+// of one operation at one size (either may be missing or failed).
+type protoPair struct {
+	op         string
+	size       profile.ByteSize
+	rest, grpc *cellResult
+}
+
+func pairCells(cells []cellResult) []protoPair {
+	var pairs []protoPair
+	for i := range cells {
+		c := &cells[i]
+		if len(pairs) == 0 || pairs[len(pairs)-1].op != c.op || pairs[len(pairs)-1].size != c.size {
+			pairs = append(pairs, protoPair{op: c.op, size: c.size})
+		}
+		p := &pairs[len(pairs)-1]
+		if c.protocol == protoREST {
+			p.rest = c
+		} else {
+			p.grpc = c
+		}
+	}
+	return pairs
+}
+
+func (c *cellResult) ok() bool { return c != nil && c.err == nil && c.res != nil && c.ops() > 0 }
+
+func perOp(v float64, ops int64) string {
+	if ops <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f", v/float64(ops))
+}
+
+func cpuPerOp(c cellResult) string {
+	if c.cpu < 0 || c.ops() <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", float64(c.cpu.Nanoseconds())/1e3/float64(c.ops()))
+}
+
+// gzPerOp is the REST cell's bytes per operation with the sample body's
+// gzipped size in place of the body.
+func gzPerOp(c *cellResult) string {
+	if !c.ok() || c.bodyBytes == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f", float64(c.wireBytes)/float64(c.ops())-float64(c.bodyBytes)+float64(c.gzipBytes))
+}
+
+// winner names the protocol with more ops/s and by how much, or "tie".
+func (p protoPair) winner() (string, float64) {
+	if !p.rest.ok() || !p.grpc.ok() || p.rest.res.ThroughputRPS <= 0 || p.grpc.res.ThroughputRPS <= 0 {
+		return "", 0
+	}
+	r := p.grpc.res.ThroughputRPS / p.rest.res.ThroughputRPS
+	switch {
+	case r >= 1+tieBand:
+		return "gRPC", r
+	case r <= 1/(1+tieBand):
+		return "REST", 1 / r
+	}
+	return "tie", r
+}
+
+func ratioOf(g, r float64) string {
+	if g <= 0 || r <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", g/r)
+}
+
+// writeProtocolTable prints the protocols comparison and its notes.
+func writeProtocolTable(w io.Writer, pp *profile.ProtocolPlan, cells []cellResult) error {
+	conns := "1 connection"
+	if pp.GRPCConnections != 1 {
+		conns = fmt.Sprintf("%d connections", pp.GRPCConnections)
+	}
+	cache := "no cache"
+	if pp.Server.Cache != nil && *pp.Server.Cache != "none" {
+		cache = "one " + string(*pp.Server.Cache) + " cache"
+	}
+	fmt.Fprintf(w, "REST/JSON (HTTP/1.1, a connection per worker) vs gRPC/protobuf (HTTP/2, %s), one store and %s behind both;\n", conns, cache)
+	fmt.Fprintf(w, "closed model: %d workers per cell, %v per cell after %v warm-up (latency is service time at that concurrency)\n\n",
+		pp.Load.Concurrency, pp.Load.Duration, pp.Load.Warmup)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	// Group labels right-aligned over the last column of their group.
+	group := make([]string, 17)
+	group[7], group[12], group[15] = "REST/JSON", "gRPC/protobuf", "gRPC÷REST"
+	fmt.Fprintln(tw, strings.Join(group, "\t")+"\t")
+	fmt.Fprintln(tw, "op\tsize\tops/s\tp50\tp99\tB/op\tgz B/op\tCPU µs/op\tops/s\tp50\tp99\tB/op\tCPU µs/op\tops/s\tB/op\tCPU\tfaster\t")
+	for _, p := range pairCells(cells) {
+		var fields []string
+		fields = append(fields, p.op, p.size.String())
+		fields = append(fields, side(p.rest, true)...)
+		fields = append(fields, side(p.grpc, false)...)
+		if p.rest.ok() && p.grpc.ok() {
+			fields = append(fields,
+				ratioOf(p.grpc.res.ThroughputRPS, p.rest.res.ThroughputRPS),
+				ratioOf(float64(p.grpc.wireBytes)/float64(p.grpc.ops()), float64(p.rest.wireBytes)/float64(p.rest.ops())),
+				ratioOf(float64(p.grpc.cpu)/float64(p.grpc.ops()), float64(p.rest.cpu)/float64(p.rest.ops())))
+		} else {
+			fields = append(fields, "-", "-", "-")
+		}
+		win, by := p.winner()
+		switch win {
+		case "":
+			win = "-"
+		case "tie":
+			win = "tie (<10%)"
+		default:
+			win = fmt.Sprintf("%s %.2f×", win, by)
+		}
+		fields = append(fields, win)
+		fmt.Fprintln(tw, strings.Join(fields, "\t")+"\t")
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	notes := []string{
+		fmt.Sprintf("size: filler bytes per operation, the same 'a'..'z' bytes in a JSON string (REST ?pad=N) and a protobuf bytes field (gRPC pad_bytes); a list spreads them over its %d products", pp.ListLimit),
+		fmt.Sprintf("ops/s: completed operations per second; a list is one operation (REST: one response with %d products; gRPC: the whole ListProducts stream of %d messages)", pp.ListLimit, pp.ListLimit),
+		"B/op: bytes the server read and wrote on its connections per operation, requests and responses, headers and framing included (HTTP/2 control frames too); nothing is compressed on the wire",
+		"gz B/op: B/op with the REST response body replaced by its gzipped size (compress/gzip, default level, of one sample body; compression CPU not counted). The filler repeats every 26 bytes and compresses far better than real data, so at large sizes this is a best case",
+		"CPU µs/op: user+system CPU time of the whole loadrig process during the cell ÷ operations (getrusage). The load generator and both servers share the process, so this is client and server together, including the drivers' own costs (neither decodes response payloads into objects); it cannot be split per side here",
+		"REST is driven by loadrig's allocation-free HTTP/1.1 client (the HTTP driver's fast path), gRPC by grpc-go through loadrig's gRPC driver: at small sizes part of any gap is the clients, not the protocols",
+		"gRPC÷REST: gRPC's figure over REST's (ops/s above 1: gRPC does more; B/op and CPU below 1: gRPC spends less); faster: the protocol with more ops/s, a tie within 10% — every cell is one short run on a shared machine, so gaps under ~15% are not reliable",
+	}
+	if lo, hi, ok := cpuUse(cells); ok {
+		notes = append(notes, fmt.Sprintf("the process kept %.2f–%.2f of this machine's %d CPUs busy across the cells; client and servers compete for them, and whatever is left went to other processes or idle waiting, so ops/s moves with the machine's other load more than CPU µs/op does",
+			lo, hi, runtime.NumCPU()))
+	}
+	notes = append(notes, crossovers(pairCells(cells))...)
+	for _, c := range cells {
+		switch {
+		case c.err != nil:
+			notes = append(notes, fmt.Sprintf("%s %s %s failed: %v", c.op, c.size, c.protocol, c.err))
+		case c.res != nil && c.res.Requests.Errors > 0:
+			notes = append(notes, fmt.Sprintf("%s %s %s: %d of %d operations failed %v", c.op, c.size, c.protocol,
+				c.res.Requests.Errors, c.res.Requests.Total, c.res.Requests.ErrorsByKind))
+		}
+	}
+	_, err := fmt.Fprintln(w, "\n"+strings.Join(prefixEach(notes, "note: "), "\n"))
+	return err
+}
+
+// side is one protocol's columns: ops/s, p50, p99, B/op, (gz B/op), CPU.
+func side(c *cellResult, withGz bool) []string {
+	n := 5
+	if withGz {
+		n = 6
+	}
+	if !c.ok() {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = "-"
+		}
+		if c != nil && c.err != nil {
+			out[0] = "failed"
+		}
+		return out
+	}
+	out := []string{fmt.Sprintf("%.0f", c.res.ThroughputRPS), us(c.res.Latency.P50), us(c.res.Latency.P99),
+		perOp(float64(c.wireBytes), c.ops())}
+	if withGz {
+		out = append(out, gzPerOp(c))
+	}
+	return append(out, cpuPerOp(*c))
+}
+
+// crossovers says, per operation, which protocol had more ops/s at which
+// sizes and where the lead changed hands.
+func crossovers(pairs []protoPair) []string {
+	var out []string
+	var ops []string
+	byOp := map[string][]protoPair{}
+	for _, p := range pairs {
+		if _, ok := byOp[p.op]; !ok {
+			ops = append(ops, p.op)
+		}
+		byOp[p.op] = append(byOp[p.op], p)
+	}
+	for _, op := range ops {
+		var parts []string
+		var lastWin string
+		var lastSize profile.ByteSize
+		var flips []string
+		for _, p := range byOp[op] {
+			win, _ := p.winner()
+			if win == "" {
+				continue
+			}
+			label := map[string]string{"gRPC": "gRPC ahead", "REST": "REST ahead", "tie": "within 10%"}[win]
+			if n := len(parts); n > 0 && strings.HasPrefix(parts[n-1], label+" at ") {
+				parts[n-1] += ", " + p.size.String()
+			} else {
+				parts = append(parts, label+" at "+p.size.String())
+			}
+			if win != "tie" {
+				if lastWin != "" && win != lastWin {
+					flips = append(flips, fmt.Sprintf("the lead passes from %s to %s between %s and %s", lastWin, win, lastSize, p.size))
+				}
+				lastWin, lastSize = win, p.size
+			}
+		}
+		if len(parts) == 0 {
+			continue
+		}
+		line := op + ": " + strings.Join(parts, "; ")
+		if len(flips) > 0 {
+			line += " — " + strings.Join(flips, "; ")
+		} else {
+			line += " — no crossover within the sizes measured"
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// cpuUse is the lowest and highest process CPU use (CPU-seconds per
+// second) over the measured cells.
+func cpuUse(cells []cellResult) (lo, hi float64, ok bool) {
+	for i := range cells {
+		c := &cells[i]
+		if !c.ok() || c.cpu < 0 || c.res.DurationS <= 0 {
+			continue
+		}
+		u := c.cpu.Seconds() / c.res.DurationS
+		if !ok || u < lo {
+			lo = u
+		}
+		if !ok || u > hi {
+			hi = u
+		}
+		ok = true
+	}
+	return lo, hi, ok
+}
