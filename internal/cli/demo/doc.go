@@ -1,6 +1,7 @@
 // Package demo is `loadrig demo`: one command, no setup, that shows what
-// caching does, and then what the protocol does. It reads the embedded profile profiles/demo.yaml (or
-// --profile FILE of the same format), and for each variant — no cache,
+// caching does, and then what the protocol does. It reads the embedded
+// profile profiles/demo.yaml (or --profile FILE of the same format), and
+// for each cache variant (--section cache) — no cache,
 // in-process LRU and W-TinyLFU, Redis cache-aside, write-through,
 // write-behind, and HTTP revalidation with ETags — starts the REST reference
 // server in process on 127.0.0.1:0 over a fresh seeded store, drives it with
