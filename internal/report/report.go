@@ -163,16 +163,7 @@ func single(r *metrics.Result) doc {
 		}
 		d.tables = append(d.tables, pt)
 	}
-	if len(r.Server) > 0 {
-		st := table{title: "server"}
-		keys := make([]string, 0, len(r.Server))
-		for k := range r.Server {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			st.rows = append(st.rows, []string{k, scalar(r.Server[k])})
-		}
+	if st, ok := serverTable(r.Server); ok {
 		d.tables = append(d.tables, st)
 	}
 	d.notes = notesFor(r, "")

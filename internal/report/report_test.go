@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,8 +43,26 @@ func openResult() *metrics.Result {
 		Connections: metrics.Connections{Opened: 50, Reused: 4950, PeakOpen: 50},
 		Cache:       metrics.NewCache(800, 150, 32, 18, "X-Cache"),
 		Bytes:       &metrics.Bytes{Sent: 400000, Received: 2500000},
-		Server:      map[string]any{"store_reads": 170.0, "cache": map[string]any{"strategy": "aside"}},
+		Server:      loadrigStats(),
 		Generator:   metrics.Generator{},
+	}
+}
+
+// loadrigStats is the shape of a loadrig server's /stats as the result
+// file holds it (JSON numbers decode as float64); fixture figures.
+func loadrigStats() map[string]any {
+	return map[string]any{
+		"redis_mode": "spawned",
+		"uptime_s":   12.5,
+		"auth":       "jwt",
+		"cache": map[string]any{
+			"backend": "redis", "strategy": "write-behind", "hits": 4100.0, "misses": 900.0,
+			"hit_ratio": 0.82, "errors": 0.0, "entries": 640.0,
+		},
+		"store":        map[string]any{"calls": 1250.0, "rows": 1300.0, "by_method": map[string]any{"GetProduct": 900.0}},
+		"connections":  map[string]any{"active": 50.0, "total": 52.0},
+		"write_behind": map[string]any{"enabled": true, "backlog": 3.0, "lag_ms": 12.5},
+		"requests":     map[string]any{"GET /api/products/{id}": 4500.0},
 	}
 }
 
@@ -229,5 +248,46 @@ func TestTextColor(t *testing.T) {
 	}
 	if strings.ReplaceAll(strings.ReplaceAll(col.String(), ansiWarn, ""), ansiReset, "") != plain.String() {
 		t.Fatal("colour output must differ from plain only by escape codes")
+	}
+}
+
+func TestServerBlock(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		m    map[string]any
+		want [][]string // rows; nil: no block
+	}{
+		{"loadrig", loadrigStats(), [][]string{
+			{"cache", "4100 hits, 900 misses, hit ratio 82.00% (redis, write-behind)"},
+			{"store calls", "1250"},
+			{"connections", "50 active, 52 total"},
+			{"write-behind", "backlog 3, lag 12.5ms"},
+			{"redis", "spawned"},
+			{"uptime", "12.50s"},
+		}},
+		{"only some keys", map[string]any{
+			"redis_mode":   "none",
+			"cache":        map[string]any{"hits": 3.0, "misses": 1.0},
+			"store":        map[string]any{"rows": 9.0},
+			"connections":  map[string]any{"total": 7.0},
+			"write_behind": map[string]any{"enabled": false, "backlog": 0.0},
+		}, [][]string{
+			{"cache", "3 hits, 1 misses, hit ratio 75.00%"},
+			{"connections", "7 total"},
+			{"redis", "none"},
+		}},
+		{"another server", map[string]any{"store_reads": 170.0, "cache": map[string]any{"strategy": "aside"}, "name": "x"},
+			[][]string{{"name", "x"}, {"store_reads", "170"}}},
+		{"nothing to show", map[string]any{"cache": map[string]any{"strategy": "aside"}}, nil},
+		{"absent", nil, nil},
+	} {
+		tb, ok := serverTable(tc.m)
+		if ok != (tc.want != nil) {
+			t.Errorf("%s: ok = %v", tc.name, ok)
+			continue
+		}
+		if ok && fmt.Sprint(tb.rows) != fmt.Sprint(tc.want) {
+			t.Errorf("%s: rows\n%v\nwant\n%v", tc.name, tb.rows, tc.want)
+		}
 	}
 }
