@@ -25,4 +25,14 @@
 // SIGINT/SIGTERM the engine stops scheduling, lets in-flight operations
 // finish within the grace period, and the partial result (stop reason
 // "interrupted") is printed and written before the process exits 130.
+//
+// The server section: after a finished run, `load http` reads the target's
+// scheme://host/stats once (2 s timeout, direct, no redirects) and keeps it
+// as Result.Server when it is a JSON object with a "redis_mode" key — the
+// signature of a loadrig server. Anything else leaves the section empty,
+// silently: it is never an error and never changes the exit code. It is
+// scraped after the run only (no before/after deltas), so its counters run
+// from the server's start; an interrupted run skips it. --scrape-stats=false
+// turns it off. It is done by wrapping the Runner (HTTPOptions.withStats),
+// so Execute stays protocol-neutral.
 package loadcmd

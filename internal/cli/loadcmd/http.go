@@ -10,8 +10,10 @@ import (
 
 	"github.com/loadrig/loadrig/internal/cli/cmdutil"
 	"github.com/loadrig/loadrig/internal/cli/iostreams"
+	"github.com/loadrig/loadrig/internal/load"
 	"github.com/loadrig/loadrig/internal/load/httpdrv"
 	"github.com/loadrig/loadrig/internal/load/tmpl"
+	"github.com/loadrig/loadrig/internal/metrics"
 	"github.com/spf13/cobra"
 )
 
@@ -39,6 +41,8 @@ type HTTPOptions struct {
 	Data               string   // --data: CSV or JSONL file of rows for {{.Row.field}}; default none
 	DataMode           string   // --data-mode: round-robin (default) or random
 	Seed               uint64   // --seed: base seed of the template RNGs; default 0 (reproducible)
+	Revalidate         bool     // --revalidate: each worker sends back the ETag/Last-Modified it last saw per URL; default false
+	ScrapeStats        bool     // --scrape-stats: after the run, put a loadrig server's /stats in the result; default true
 }
 
 // NewCmdHTTP returns `loadrig load http URL`. runF replaces the run
@@ -60,6 +64,9 @@ per request: {{.Seq}}, {{randInt a b}}, {{zipf s v n}}, {{uuid}}, and
 Without --rate, --stages or --concurrency the run uses the closed model with
 50 workers; without --duration, --requests or --stages it lasts 10s. A target
 that cannot be reached is measured (errors of kind "refused"), not a failure.
+After the run, when the target is a loadrig server (its /stats answers with a
+redis_mode key), that /stats goes into the result's server section and the
+summary (--scrape-stats=false skips it).
 Ctrl-C stops the run, prints and writes the partial result, and exits 130.`,
 		Example: `  # open model: 1000 requests/s for 30 s, result saved
   loadrig load http --rate 1000 -d 30s -o result.json http://127.0.0.1:8080/hello
@@ -76,7 +83,10 @@ Ctrl-C stops the run, prints and writes the partial result, and exits 130.`,
 
   # read URLs from data rows, expect 200 and a cache header
   loadrig load http --rate 500 --data users.csv --expect-status 200 \
-    'http://127.0.0.1:8080/users/{{.Row.id}}'`,
+    'http://127.0.0.1:8080/users/{{.Row.id}}'
+
+  # clients that revalidate with ETags, like browsers (304s count as revalidated)
+  loadrig load http --rate 500 --revalidate 'http://127.0.0.1:8080/api/products/{{zipf 1.1 1 1000}}'`,
 		Args: cmdutil.ExactArgs(1, "the target URL, e.g. loadrig load http http://127.0.0.1:8080/"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.URL = args[0]
@@ -106,6 +116,8 @@ Ctrl-C stops the run, prints and writes the partial result, and exits 130.`,
 	fl.StringVar(&opts.Data, "data", "", "CSV (with header) or JSONL file of rows for {{.Row.field}}")
 	fl.StringVar(&opts.DataMode, "data-mode", "round-robin", "how each request picks its data row: round-robin or random")
 	fl.Uint64Var(&opts.Seed, "seed", 0, "seed of the template random generators (same seed, same values)")
+	fl.BoolVar(&opts.Revalidate, "revalidate", false, "like a browser cache: each worker remembers the ETag and Last-Modified of every URL's last 200 and sends If-None-Match / If-Modified-Since (GET and HEAD)")
+	fl.BoolVar(&opts.ScrapeStats, "scrape-stats", true, "after the run (not before: no deltas; skipped when interrupted), read the target's /stats (2s timeout) and, when it is a loadrig server's, keep it as the result's server section")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(OutputFormats, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("data-mode", cobra.FixedCompletions([]string{"round-robin", "random"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -122,6 +134,9 @@ func (o *HTTPOptions) validate() error {
 	}
 	if o.Connections < 0 {
 		return cmdutil.FlagErrorf("--connections must not be negative, got %d", o.Connections)
+	}
+	if m := strings.ToUpper(strings.TrimSpace(o.Method)); o.Revalidate && m != "GET" && m != "HEAD" && m != "" {
+		return cmdutil.FlagErrorf("--revalidate applies to GET and HEAD, not %s; drop --revalidate or use -X GET", m)
 	}
 	if _, err := tmpl.ParseRowMode(o.DataMode); err != nil {
 		return cmdutil.FlagErrorf("--data-mode %q: use round-robin or random", o.DataMode)
@@ -179,6 +194,7 @@ func (o *HTTPOptions) driverOptions() (httpdrv.Options, error) {
 		CacheHeader:        o.CacheHeader,
 		Seed:               o.Seed,
 		ForceNetHTTP:       o.NetHTTP,
+		Revalidate:         o.Revalidate,
 	}
 	if path, ok := strings.CutPrefix(o.Body, "@"); ok {
 		b, err := os.ReadFile(path)
@@ -218,11 +234,33 @@ func httpRun(ctx context.Context, o *HTTPOptions) error {
 	if err != nil {
 		return cmdutil.FlagErrorf("%v", err)
 	}
-	runErr := Execute(ctx, Run{IO: o.IO, Flags: &o.Load, Driver: drv, ToolVersion: o.ToolVersion, Runner: o.Runner})
+	runErr := Execute(ctx, Run{IO: o.IO, Flags: &o.Load, Driver: drv, ToolVersion: o.ToolVersion, Runner: o.withStats(o.Runner)})
 	if cerr := drv.Close(); cerr != nil && runErr == nil {
 		return fmt.Errorf("close driver: %w", cerr)
 	}
 	return runErr
+}
+
+// withStats wraps run so that, with --scrape-stats, a finished run's result
+// gets the target's /stats as its server section when the target is a
+// loadrig server (see scrapeStats), before it is written and printed. An
+// interrupted run is not held up by a scrape.
+func (o *HTTPOptions) withStats(run Runner) Runner {
+	if run == nil {
+		run = load.Run
+	}
+	if !o.ScrapeStats {
+		return run
+	}
+	return func(ctx context.Context, d load.Driver, cfg load.Config) (*metrics.Result, error) {
+		res, err := run(ctx, d, cfg)
+		if res != nil && ctx.Err() == nil && res.StopReason != metrics.StopInterrupted {
+			if m := scrapeStats(ctx, o.URL, o.Insecure, statsTimeout); m != nil {
+				res.Server = m
+			}
+		}
+		return res, err
+	}
 }
 
 // pathErr drops the path from an *fs.PathError the message already names.

@@ -3,12 +3,14 @@ package loadcmd
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -362,5 +364,172 @@ func TestHTTPRunInterrupted(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "interrupted") {
 		t.Fatalf("summary does not say interrupted:\n%s", stdout)
+	}
+}
+
+// statsTarget is an in-process target whose /stats answers with status
+// and body; it counts /stats requests.
+func statsTarget(t *testing.T, status int, body string) (url string, scrapes *atomic.Int64) {
+	t.Helper()
+	scrapes = new(atomic.Int64)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/stats" {
+			scrapes.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			io.WriteString(w, body)
+			return
+		}
+		w.Header().Set("X-Cache", "HIT")
+		w.Write([]byte("hello"))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, scrapes
+}
+
+const loadrigStats = `{"redis_mode":"none","cache":{"hits":30,"misses":10,"hit_ratio":0.75,"strategy":"aside"},` +
+	`"store":{"calls":12},"connections":{"active":2,"total":3},"write_behind":{"enabled":false,"backlog":0}}`
+
+// runWithStats runs `load http -c 2 -n 20` against url with extra flags and
+// returns the result file and the text summary.
+func runWithStats(t *testing.T, url string, extra ...string) (*metrics.Result, string) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "r.json")
+	o, err := parse(t, append(append([]string{"-c", "2", "-n", "20", "-d", "30s", "-o", out}, extra...), url+"/api/products/{{randInt 1 5}}")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ios, _, stdout, _ := iostreams.Test()
+	o.IO = ios
+	if err := httpRun(t.Context(), o); err != nil {
+		t.Fatalf("the run must succeed whatever /stats says: %v", err)
+	}
+	r, err := metrics.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Requests.OK != 20 {
+		t.Fatalf("requests %+v", r.Requests)
+	}
+	return r, stdout.String()
+}
+
+func TestScrapeStatsLoadrigServer(t *testing.T) {
+	url, scrapes := statsTarget(t, http.StatusOK, loadrigStats)
+	r, summary := runWithStats(t, url)
+	if scrapes.Load() != 1 {
+		t.Errorf("/stats read %d times, want once (after the run)", scrapes.Load())
+	}
+	if r.Server["redis_mode"] != "none" || r.Server["store"].(map[string]any)["calls"] != 12.0 {
+		t.Fatalf("server section: %v", r.Server)
+	}
+	for _, want := range []string{"server (its /stats after the run", "30 hits, 10 misses, hit ratio 75.00% (aside)", "store calls  12", "2 active, 3 total"} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("summary lacks %q:\n%s", want, summary)
+		}
+	}
+	if strings.Contains(summary, "write-behind") {
+		t.Errorf("summary shows a disabled write-behind:\n%s", summary)
+	}
+}
+
+func TestScrapeStatsNotLoadrig(t *testing.T) {
+	for name, tc := range map[string]struct {
+		status int
+		body   string
+	}{
+		"404":          {http.StatusNotFound, `{"redis_mode":"none"}`},
+		"no signature": {http.StatusOK, `{"cache":{"hits":1}}`},
+		"not json":     {http.StatusOK, `<html>stats</html>`},
+		"json array":   {http.StatusOK, `[{"redis_mode":"none"}]`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			url, scrapes := statsTarget(t, tc.status, tc.body)
+			r, summary := runWithStats(t, url)
+			if scrapes.Load() != 1 || r.Server != nil || strings.Contains(summary, "server") {
+				t.Fatalf("scrapes %d, server section %v, summary:\n%s", scrapes.Load(), r.Server, summary)
+			}
+		})
+	}
+}
+
+func TestScrapeStatsOff(t *testing.T) {
+	url, scrapes := statsTarget(t, http.StatusOK, loadrigStats)
+	r, _ := runWithStats(t, url, "--scrape-stats=false")
+	if scrapes.Load() != 0 || r.Server != nil {
+		t.Fatalf("--scrape-stats=false: %d scrapes, server %v", scrapes.Load(), r.Server)
+	}
+}
+
+// TestScrapeStatsBounded: a /stats that never answers, or a target that is
+// gone, gives no section within the timeout.
+func TestScrapeStatsBounded(t *testing.T) {
+	block := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-block:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(block)
+	if m := scrapeStats(t.Context(), srv.URL+"/x/{{.Seq}}?q=1", false, 50*time.Millisecond); m != nil {
+		t.Fatalf("hanging /stats: %v", m)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	if m := scrapeStats(t.Context(), "http://"+addr+"/", false, time.Second); m != nil {
+		t.Fatalf("refused /stats: %v", m)
+	}
+}
+
+func TestRevalidateFlag(t *testing.T) {
+	o, err := parse(t, "--revalidate", "http://127.0.0.1:1/p/{{.Seq}}")
+	if err != nil || !o.Revalidate || !o.ScrapeStats {
+		t.Fatalf("parse: %v %+v", err, o)
+	}
+	dopts, err := o.driverOptions()
+	if err != nil || !dopts.Revalidate {
+		t.Fatalf("driver options: %v %+v", err, dopts)
+	}
+	if _, err := parse(t, "--revalidate", "-X", "POST", "http://127.0.0.1:1/"); err == nil ||
+		!strings.Contains(err.Error(), "--revalidate applies to GET and HEAD, not POST") {
+		t.Fatalf("--revalidate with POST: %v", err)
+	}
+}
+
+// TestRevalidateEndToEnd: with --revalidate the second request to a URL
+// carries its ETag and the 304 counts as revalidated.
+func TestRevalidateEndToEnd(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+		if r.Header.Get("If-None-Match") == `"v1"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("X-Cache", "MISS")
+		w.Write([]byte("entity"))
+	}))
+	defer srv.Close()
+	out := filepath.Join(t.TempDir(), "r.json")
+	o, err := parse(t, "-c", "1", "-n", "10", "-d", "30s", "-o", out, "--revalidate", srv.URL+"/item")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ios, _, _, _ := iostreams.Test()
+	o.IO = ios
+	if err := httpRun(t.Context(), o); err != nil {
+		t.Fatal(err)
+	}
+	r, err := metrics.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Cache == nil || r.Cache.Misses != 1 || r.Cache.Revalidated != 9 {
+		t.Fatalf("cache: %+v, want 1 miss then 9 revalidated", r.Cache)
 	}
 }
