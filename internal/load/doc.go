@@ -103,25 +103,37 @@
 // threshold needs a tick well under 1 ms. Go's timers cannot deliver that on
 // Linux when the process is otherwise idle: they wait in the network poller,
 // whose timeout has millisecond granularity (runtime/netpoll_epoll.go rounds
-// a 500 µs wait up to 1 ms). So waits under 2 ms use a nanosleep syscall
-// (sleep_linux.go; elsewhere, and under testing/synctest's fake clock, the
-// timer), after yielding once so the workers just handed operations run
-// first. Open model at 5,000/s for 2 s on this 2-vCPU KVM guest, Go 1.26.8,
-// 3 passes while other sessions were loading the machine (load average 4-6):
+// a 500 µs wait up to 1 ms). So waits under 2 ms use a timerfd read through
+// the poller (sleep_linux.go; elsewhere, and under testing/synctest's fake
+// clock, the timer): the kernel timer wakes the poller at its exact expiry
+// and the scheduler holds no P while it waits.
 //
-//	go test -run XXX -bench OpenSchedule5k -benchtime=1x ./internal/load/
-//	                            late > 1 ms   lag p50   lag p99
-//	instant driver, tick 1 ms        3.9 %     486 µs   1,558 µs   (quietest pass)
-//	instant driver, tick 500 µs      1.4 %     271 µs   1,256 µs
-//	loopback TCP,   tick 1 ms        9.4 %     570 µs   1,932 µs
-//	loopback TCP,   tick 500 µs      0.6 %     290 µs     890 µs
-//	busier passes, either tick     13-35 %   333-747 µs  8-92 ms   (stalls from other processes)
+// A first version slept in a nanosleep syscall instead. It was cheaper per
+// tick but held the only P of a generator pinned to one core: the poller
+// then ran only when sysmon forced it, and runs fell into a mode where
+// service time sat at ~5.6 ms p50 against a target that answers in 130 µs
+// (2 of 3 runs at 5,000/s in the peer harness). The timerfd version never
+// showed that mode (service-time p50 69-135 µs in every run since).
 //
-// Before the nanosleep path, a 500 µs tick behaved like a 1 ms one (lag
-// p50 559 µs vs 597 µs in a stand-alone probe). Hence DefaultTick = 500 µs;
-// PERF-NOTES measured that a finer tick costs CPU per request (1 ms:
-// 0.94-1.15× bombardier, 200 µs: 1.10×), so --tick trades schedule fidelity
-// for CPU and the lateness figures in every result say which one a run got.
+// What a finer tick costs (open model, 5,000/s for 5 s against the peer
+// harness target /hello, generator pinned to CPU 1, 3 interleaved rounds
+// with bombardier --rate 5000 on a machine other jobs were loading; CPU is
+// user+sys from rusage; go run ./cmd/loadrig load http --rate 5000 --tick T):
+//
+//	tick     CPU µs/req   × bombardier   late > 1 ms    lag p50
+//	500 µs   45.2-50.8    1.87-1.91      0.3-4.4 %      265-294 µs
+//	750 µs   34.4-42.4    1.46-1.56      0.6-2.7 %      406-423 µs
+//	1 ms     31.2-38.8    1.26-1.43      1.7-4.5 %      510-580 µs
+//	2 ms     29.6-31.6    1.11-1.27      51-56 %        1,071-1,076 µs
+//	bombardier 23.6-27.2  1              (bursts of 50 every 10 ms)
+//
+// Every tick is an idle-to-busy transition of the Go runtime (the poller
+// wakes, sysmon is woken and sleeps again: ~2 futex calls and ~3 short
+// sleeps per tick under strace), and bombardier pays it 100 times a second
+// where a 500 µs tick pays it 2,000 times. DefaultTick stays 500 µs because
+// the product is the number: it is the only setting that kept late sends
+// near the 1 % line. --tick trades schedule fidelity for CPU, and every
+// result reports its lateness, so the trade is never hidden.
 //
 // Per-operation overhead (go test -run XXX -bench . -benchtime=1s
 // ./internal/load/, two passes, same noisy machine):

@@ -215,7 +215,8 @@ func (e *engine) runOpen() {
 		defer t.Stop()
 	}
 	lastWake := -e.cfg.Tick
-	fine := haveFineSleep
+	fine := newFineSleeper()
+	defer fine.close()
 	for ok {
 		now := time.Since(e.base)
 		for ok && next <= now {
@@ -248,16 +249,14 @@ func (e *engine) runOpen() {
 		if ok {
 			wake = max(next, lastWake+e.cfg.Tick)
 		}
-		if wait := wake - now; fine && wait < fineSleepMax {
+		if wait := wake - now; fine != nil && wait < fineSleepMax {
 			if wait > 0 {
-				// Let the workers just handed operations run first: a
-				// sleeping syscall would leave them queued on this P.
-				runtime.Gosched()
-				fineSleep(wait)
-				if time.Since(e.base) == now {
-					// The clock did not move across a real sleep: it is
-					// testing/synctest's fake clock, which only timers advance.
-					fine = false
+				if !fine.sleep(wait) || time.Since(e.base) == now {
+					// The timer failed, or the clock did not move across a
+					// real sleep: testing/synctest's fake clock, which only
+					// Go timers advance. Use Go timers from here on.
+					fine.close()
+					fine = nil
 					continue
 				}
 			}
@@ -284,7 +283,7 @@ func (e *engine) runOpen() {
 	e.stop(metrics.StopDuration)
 }
 
-// fineSleepMax is the longest wait the scheduler sleeps with fineSleep;
+// fineSleepMax is the longest wait the scheduler sleeps with its fineSleeper;
 // longer waits (low rates) use a timer, which also watches for a stop.
 const fineSleepMax = 2 * time.Millisecond
 

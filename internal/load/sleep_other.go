@@ -4,8 +4,12 @@ package load
 
 import "time"
 
-// fineSleep falls back to time.Sleep where no high-resolution sleep is
-// wired up; haveFineSleep tells the scheduler to use its timer instead.
-func fineSleep(d time.Duration) { time.Sleep(d) }
+// fineSleeper is Linux-only (timerfd); elsewhere newFineSleeper returns nil
+// and the scheduler uses Go timers.
+type fineSleeper struct{}
 
-const haveFineSleep = false
+func newFineSleeper() *fineSleeper { return nil }
+
+func (s *fineSleeper) sleep(time.Duration) bool { return false }
+
+func (s *fineSleeper) close() {}

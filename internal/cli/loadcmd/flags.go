@@ -74,6 +74,9 @@ type LoadFlags struct {
 	Quiet bool
 	// Name is --name: the result's label in side-by-side reports. Default "".
 	Name string
+	// CPUProfile is --cpuprofile: write a pprof CPU profile of the
+	// generator itself (the whole run) to this file. Default "": none.
+	CPUProfile string
 
 	// fs is the flag set AddFlags registered on, to tell set flags from
 	// defaults (a value from LOADRIG_* or --config counts as set).
@@ -102,6 +105,7 @@ func (lf *LoadFlags) AddFlags(fs *pflag.FlagSet, source func(flag string) string
 	fs.StringVar(&lf.Format, "format", "text", "stdout format: text (summary), json (the result file) or markdown")
 	fs.BoolVarP(&lf.Quiet, "quiet", "q", false, "no live progress line")
 	fs.StringVar(&lf.Name, "name", "", "label for this result in side-by-side reports")
+	fs.StringVar(&lf.CPUProfile, "cpuprofile", "", "write a pprof CPU profile of loadrig itself during the run to this file")
 }
 
 func (lf *LoadFlags) set(name string) bool {

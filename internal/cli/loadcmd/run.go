@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -50,7 +52,12 @@ func Execute(ctx context.Context, r Run) error {
 	if run == nil {
 		run = load.Run
 	}
+	stopProfile, err := startCPUProfile(r.Flags.CPUProfile)
+	if err != nil {
+		return err
+	}
 	res, runErr := run(ctx, r.Driver, cfg)
+	stopProfile()
 	prog.finish()
 	if res == nil {
 		if runErr == nil {
@@ -147,4 +154,24 @@ func fmtLatency(d time.Duration) string {
 		return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
 	}
 	return fmt.Sprintf("%.2fs", d.Seconds())
+}
+
+// startCPUProfile starts a CPU profile of the generator when path is set and
+// returns the function that stops and flushes it.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, cmdutil.FlagErrorf("--cpuprofile: %v", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
