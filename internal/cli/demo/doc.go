@@ -45,7 +45,10 @@
 // per cell is gzipped (compress/gzip) to show what compression would save;
 // the runs themselves are uncompressed. The table pairs REST and gRPC per
 // operation and size, gives gRPC÷REST ratios and the faster protocol (a tie
-// within 10 %), and names the sizes between which the lead changes hands.
+// within 10 %), and names the sizes between which the lead changes hands,
+// once by ops/s and once by CPU per operation: on a shared machine the
+// throughput of a one-second cell moves with everyone else's load, while
+// CPU per operation is the steadier of the two.
 // -o DIR writes every cell's result file (protocols-<op>-<size>-<proto>),
 // whose "server" section is the server's /stats plus the cell's readings
 // under demo_protocols_cell.

@@ -66,13 +66,39 @@ func gzPerOp(c *cellResult) string {
 	return fmt.Sprintf("%.0f", float64(c.wireBytes)/float64(c.ops())-float64(c.bodyBytes)+float64(c.gzipBytes))
 }
 
-// winner names the protocol with more ops/s and by how much, or "tie".
-func (p protoPair) winner() (string, float64) {
-	if !p.rest.ok() || !p.grpc.ok() || p.rest.res.ThroughputRPS <= 0 || p.grpc.res.ThroughputRPS <= 0 {
-		return "", 0
-	}
-	r := p.grpc.res.ThroughputRPS / p.rest.res.ThroughputRPS
+// metric is a figure the crossover notes compare: gRPCAdvantage is how
+// many times better gRPC did than REST (above 1: gRPC better), ok false when
+// either side lacks the figure.
+type metric struct {
+	name          string // "ops/s"
+	ahead         string // "ahead", for "gRPC ahead at 1KB"
+	gRPCAdvantage func(p protoPair) (float64, bool)
+}
+
+var (
+	byThroughput = metric{name: "ops/s", ahead: "ahead", gRPCAdvantage: func(p protoPair) (float64, bool) {
+		if !p.rest.ok() || !p.grpc.ok() || p.rest.res.ThroughputRPS <= 0 || p.grpc.res.ThroughputRPS <= 0 {
+			return 0, false
+		}
+		return p.grpc.res.ThroughputRPS / p.rest.res.ThroughputRPS, true
+	}}
+	byCPU = metric{name: "CPU µs/op", ahead: "cheaper", gRPCAdvantage: func(p protoPair) (float64, bool) {
+		if !p.rest.ok() || !p.grpc.ok() || p.rest.cpu <= 0 || p.grpc.cpu <= 0 {
+			return 0, false
+		}
+		rest := float64(p.rest.cpu) / float64(p.rest.ops())
+		grpc := float64(p.grpc.cpu) / float64(p.grpc.ops())
+		return rest / grpc, true
+	}}
+)
+
+// winner names the protocol that did better by m and by how much, "tie"
+// within tieBand, or "" when a side is missing.
+func (p protoPair) winner(m metric) (string, float64) {
+	r, ok := m.gRPCAdvantage(p)
 	switch {
+	case !ok:
+		return "", 0
 	case r >= 1+tieBand:
 		return "gRPC", r
 	case r <= 1/(1+tieBand):
@@ -121,7 +147,7 @@ func writeProtocolTable(w io.Writer, pp *profile.ProtocolPlan, cells []cellResul
 		} else {
 			fields = append(fields, "-", "-", "-")
 		}
-		win, by := p.winner()
+		win, by := p.winner(byThroughput)
 		switch win {
 		case "":
 			win = "-"
@@ -150,7 +176,8 @@ func writeProtocolTable(w io.Writer, pp *profile.ProtocolPlan, cells []cellResul
 		notes = append(notes, fmt.Sprintf("the process kept %.2f–%.2f of this machine's %d CPUs busy across the cells; client and servers compete for them, and whatever is left went to other processes or idle waiting, so ops/s moves with the machine's other load more than CPU µs/op does",
 			lo, hi, runtime.NumCPU()))
 	}
-	notes = append(notes, crossovers(pairCells(cells))...)
+	notes = append(notes, crossovers(pairCells(cells), byThroughput)...)
+	notes = append(notes, crossovers(pairCells(cells), byCPU)...)
 	for _, c := range cells {
 		switch {
 		case c.err != nil:
@@ -188,9 +215,9 @@ func side(c *cellResult, withGz bool) []string {
 	return append(out, cpuPerOp(*c))
 }
 
-// crossovers says, per operation, which protocol had more ops/s at which
+// crossovers says, per operation, which protocol did better by m at which
 // sizes and where the lead changed hands.
-func crossovers(pairs []protoPair) []string {
+func crossovers(pairs []protoPair, m metric) []string {
 	var out []string
 	var ops []string
 	byOp := map[string][]protoPair{}
@@ -206,11 +233,14 @@ func crossovers(pairs []protoPair) []string {
 		var lastSize profile.ByteSize
 		var flips []string
 		for _, p := range byOp[op] {
-			win, _ := p.winner()
+			win, _ := p.winner(m)
 			if win == "" {
 				continue
 			}
-			label := map[string]string{"gRPC": "gRPC ahead", "REST": "REST ahead", "tie": "within 10%"}[win]
+			label := "within 10%"
+			if win != "tie" {
+				label = win + " " + m.ahead
+			}
 			if n := len(parts); n > 0 && strings.HasPrefix(parts[n-1], label+" at ") {
 				parts[n-1] += ", " + p.size.String()
 			} else {
@@ -226,7 +256,7 @@ func crossovers(pairs []protoPair) []string {
 		if len(parts) == 0 {
 			continue
 		}
-		line := op + ": " + strings.Join(parts, "; ")
+		line := op + " by " + m.name + ": " + strings.Join(parts, "; ")
 		if len(flips) > 0 {
 			line += " — " + strings.Join(flips, "; ")
 		} else {

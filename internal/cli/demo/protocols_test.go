@@ -73,7 +73,7 @@ func TestProtocolsRun(t *testing.T) {
 	t.Logf("stdout:\n%s\nstderr:\n%s", out, errOut)
 	table := out.String()
 	for _, want := range []string{"REST/JSON", "gRPC/protobuf", "gRPC÷REST", "ops/s", "p50", "p99", "B/op", "gz B/op", "CPU µs/op", "faster",
-		"closed model: 2 workers per cell", "note: get: ", "note: list: "} {
+		"closed model: 2 workers per cell", "note: get by ops/s: ", "note: list by CPU µs/op: "} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q", want)
 		}
@@ -134,26 +134,37 @@ func TestProtocolsRun(t *testing.T) {
 	}
 }
 
-func cell(op string, size profile.ByteSize, proto string, rps float64) cellResult {
-	return cellResult{op: op, size: size, protocol: proto, cpu: time.Millisecond, wireBytes: 1000,
+func cell(op string, size profile.ByteSize, proto string, rps float64, cpuUS int) cellResult {
+	return cellResult{op: op, size: size, protocol: proto, cpu: time.Duration(cpuUS) * 100 * time.Microsecond, wireBytes: 1000,
 		res: &metrics.Result{ThroughputRPS: rps, DurationS: 1, Requests: metrics.Requests{Total: 100, OK: 100}}}
 }
 
 func TestCrossovers(t *testing.T) {
 	t.Parallel()
 	cells := []cellResult{
-		cell("get", 1000, protoREST, 1000), cell("get", 1000, protoGRPC, 500),
-		cell("get", 10000, protoREST, 1000), cell("get", 10000, protoGRPC, 1050),
-		cell("get", 100000, protoREST, 100), cell("get", 100000, protoGRPC, 300),
-		cell("list", 1000, protoREST, 100), cell("list", 1000, protoGRPC, 200),
+		cell("get", 1000, protoREST, 1000, 20), cell("get", 1000, protoGRPC, 500, 40),
+		cell("get", 10000, protoREST, 1000, 30), cell("get", 10000, protoGRPC, 1050, 30),
+		cell("get", 100000, protoREST, 100, 200), cell("get", 100000, protoGRPC, 300, 100),
+		cell("list", 1000, protoREST, 100, 50), cell("list", 1000, protoGRPC, 200, 100),
 	}
-	got := strings.Join(crossovers(pairCells(cells)), "\n")
-	want := "get: REST ahead at 1KB; within 10% at 10KB; gRPC ahead at 100KB — the lead passes from REST to gRPC between 1KB and 100KB\n" +
-		"list: gRPC ahead at 1KB — no crossover within the sizes measured"
+	got := strings.Join(crossovers(pairCells(cells), byThroughput), "\n")
+	want := "get by ops/s: REST ahead at 1KB; within 10% at 10KB; gRPC ahead at 100KB — the lead passes from REST to gRPC between 1KB and 100KB\n" +
+		"list by ops/s: gRPC ahead at 1KB — no crossover within the sizes measured"
 	if got != want {
-		t.Errorf("crossovers:\n%s\nwant:\n%s", got, want)
+		t.Errorf("crossovers by ops/s:\n%s\nwant:\n%s", got, want)
 	}
-	if w, by := pairCells(cells)[0].winner(); w != "REST" || by != 2 {
+	got = strings.Join(crossovers(pairCells(cells), byCPU), "\n")
+	want = "get by CPU µs/op: REST cheaper at 1KB; within 10% at 10KB; gRPC cheaper at 100KB — the lead passes from REST to gRPC between 1KB and 100KB\n" +
+		"list by CPU µs/op: REST cheaper at 1KB — no crossover within the sizes measured"
+	if got != want {
+		t.Errorf("crossovers by CPU:\n%s\nwant:\n%s", got, want)
+	}
+	if w, by := pairCells(cells)[0].winner(byThroughput); w != "REST" || by != 2 {
 		t.Errorf("winner %s %.2f", w, by)
+	}
+	var fails []cellResult
+	fails = append(fails, cells[0], cellResult{op: "get", size: 1000, protocol: protoGRPC, err: errors.New("boom")})
+	if w, _ := pairCells(fails)[0].winner(byCPU); w != "" {
+		t.Errorf("a failed cell has a winner: %q", w)
 	}
 }
