@@ -61,6 +61,9 @@ func BenchmarkFastPath(b *testing.B) {
 	b.Run("pooled", func(b *testing.B) { benchDo(b, Options{URL: "/hello", Connections: 1}) })
 	b.Run("etag", func(b *testing.B) { benchDoResp(b, Options{URL: "/hello"}, etagResp) })
 	b.Run("revalidate", func(b *testing.B) { benchDoResp(b, Options{URL: "/hello", Revalidate: true}, etagResp) })
+	b.Run("revalidate-shared", func(b *testing.B) {
+		benchDoResp(b, Options{URL: "/hello", Revalidate: true, RevalidateShared: true}, etagResp)
+	})
 	b.Run("revalidate-zipf", func(b *testing.B) {
 		// 10,000 URLs: first visits allocate a key and an entry.
 		benchDoResp(b, Options{URL: "/products/{{zipf 1.1 1 10000}}", Revalidate: true}, etagResp)
@@ -84,7 +87,12 @@ func BenchmarkNetHTTP(b *testing.B) {
 // into a copy of the request, take the response's validators and update the
 // entry in place.
 func BenchmarkRevalCache(b *testing.B) {
-	c := &revalCache{max: DefaultRevalidateEntries, m: map[string]*validators{}}
+	b.Run("worker", func(b *testing.B) { benchRevalCache(b, false) })
+	b.Run("shared", func(b *testing.B) { benchRevalCache(b, true) }) // uncontended lock
+}
+
+func benchRevalCache(b *testing.B, shared bool) {
+	c := &revalCache{s: newRevalStore(DefaultRevalidateEntries, shared)}
 	req := []byte("GET /api/products/42 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: loadrig\r\n\r\n")
 	head, key := len(req)-2, req[4:20]
 	tag, lm := []byte(`"p42-v7"`), []byte("Sat, 28 Nov 2026 17:00:00 GMT")

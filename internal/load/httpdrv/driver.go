@@ -64,6 +64,9 @@ type Driver struct {
 	reusedMu sync.Mutex
 	reused   []*paddedCounter // one per worker
 
+	revalOnce   sync.Once
+	revalShared *revalStore // the workers' one validator store under RevalidateShared
+
 	idleCheck time.Duration   // fast path: probe connections idle longer than this
 	pool      *connPool       // fast path with Connections > 0
 	transport *http.Transport // net/http path

@@ -145,7 +145,8 @@ func (w *netWorker) Do(ctx context.Context, op *load.Op) load.Outcome {
 	}
 	out.BytesSent = int64(len(r.req))
 	if w.rv != nil {
-		if v := w.rv.lookup(r.req[r.target.lo:r.target.hi]); v != nil {
+		if w.rv.lookup(r.req[r.target.lo:r.target.hi]) {
+			v := &w.rv.send
 			if d.constReq != nil || d.constHeaders {
 				req.Header = req.Header.Clone() // not w.base's
 			}

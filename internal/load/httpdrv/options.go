@@ -85,6 +85,13 @@ type Options struct {
 	// entry costs roughly 100 bytes plus the URL and validators, per worker.
 	// Default 0: DefaultRevalidateEntries (100,000).
 	RevalidateEntries int
+	// RevalidateShared gives all workers one validator cache (one lock),
+	// like a caching proxy revalidating for many clients, instead of one
+	// per worker, like browsers. The share of conditional requests then
+	// does not depend on how many workers the engine started (the open
+	// model starts them as needed). RevalidateEntries bounds the shared
+	// cache as a whole. Default false: one cache per worker.
+	RevalidateShared bool
 }
 
 // StatusRange is an inclusive range of HTTP status codes.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 )
 
 // DefaultRevalidateEntries is how many URLs a worker remembers under
@@ -33,63 +34,97 @@ func (d *Driver) initRevalidate() error {
 }
 
 // newRevalCache returns a worker's validator cache, or nil when the driver
-// does not revalidate.
+// does not revalidate. With RevalidateShared every worker's cache uses the
+// driver's one store.
 func (d *Driver) newRevalCache() *revalCache {
 	if !d.opts.Revalidate {
 		return nil
 	}
-	return &revalCache{max: d.opts.RevalidateEntries, m: make(map[string]*validators)}
+	if d.opts.RevalidateShared {
+		d.revalOnce.Do(func() { d.revalShared = newRevalStore(d.opts.RevalidateEntries, true) })
+		return &revalCache{s: d.revalShared}
+	}
+	return &revalCache{s: newRevalStore(d.opts.RevalidateEntries, false)}
 }
 
-// validators are what a worker remembers of a URL's last 200 response.
+// validators are what is remembered of a URL's last 200 response.
 type validators struct {
 	etag    []byte // ETag value as received (W/ prefix included); empty: none
 	lastMod []byte // Last-Modified value as received; empty: none
 }
 
-// revalCache is one worker's browser-like validator cache (Options.Revalidate):
-// rendered request target -> validators of its last 200 response. It is
-// used by one worker goroutine only, so it takes no lock.
+// revalStore maps rendered request targets to the validators of their last
+// 200 response, at most max of them. A worker's own store takes no lock; a
+// shared one (RevalidateShared) is guarded by mu. When max entries exist,
+// one is evicted at random (the first one a map iteration yields, O(1))
+// and its entry reused for the new URL.
+type revalStore struct {
+	shared bool
+	mu     sync.Mutex // guards m and its entries when shared
+	max    int
+	m      map[string]*validators
+}
+
+func newRevalStore(max int, shared bool) *revalStore {
+	return &revalStore{shared: shared, max: max, m: make(map[string]*validators)}
+}
+
+// revalCache is one worker's side of revalidation (Options.Revalidate): the
+// request in flight, the validators it sends and those its response brings,
+// over the worker's own store or the driver's shared one.
 //
 // Allocations: looking a URL up (m[string(b)] does not allocate), sending
-// the conditional headers (copied into the reused req buffer) and updating
-// a known URL's validators (copied into the entry's own buffers) allocate
-// nothing once the buffers have grown; a URL seen for the first time costs
-// its key string and an entry. When max entries exist, one is evicted at
-// random (the first one a map iteration yields, O(1)) and its entry reused.
+// the conditional headers (copied into reused buffers) and updating a known
+// URL's validators (copied into the entry's own buffers) allocate nothing
+// once the buffers have grown; a URL seen for the first time costs its key
+// string and an entry.
 type revalCache struct {
-	max int
-	m   map[string]*validators
+	s   *revalStore
 	req []byte      // the request with conditional headers inserted
 	key []byte      // target of the request in flight; aliases the rendered request
-	cur *validators // key's entry when the request was sent; nil: none
+	cur *validators // key's entry when the request was sent (own store only); nil: none
+	// send holds the validators sent with the request in flight, copied
+	// out of the store (a shared entry may change once the lock is released).
+	send validators
 	// Validators of the response being read, copied out of the read buffer
 	// (the fast path) or the response header (net/http).
 	etag, lastMod []byte
 }
 
-// begin starts a request to key: it resets the response validators and
-// returns what to send, req itself when nothing is known about key, else
-// req with If-None-Match / If-Modified-Since inserted at head (where the
-// blank line ending the header block starts).
+// begin starts a request to key: it returns what to send, req itself when
+// nothing is known about key, else req with If-None-Match /
+// If-Modified-Since inserted at head (where the blank line ending the
+// header block starts).
 func (c *revalCache) begin(req []byte, head int, key []byte) []byte {
-	v := c.lookup(key)
-	if v == nil {
+	if !c.lookup(key) {
 		return req
 	}
 	b := append(c.req[:0], req[:head]...)
-	b = v.appendHeaders(b)
+	b = c.send.appendHeaders(b)
 	c.req = append(b, req[head:]...)
 	return c.req
 }
 
-// lookup returns the validators known for key (nil: none) and makes key
-// the request in flight.
-func (c *revalCache) lookup(key []byte) *validators {
+// lookup makes key the request in flight and copies its validators, if
+// any, into c.send; it reports whether there were any.
+func (c *revalCache) lookup(key []byte) bool {
 	c.key = key
 	c.resetResponse()
-	c.cur = c.m[string(key)]
-	return c.cur
+	s := c.s
+	if s.shared {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+	}
+	v := s.m[string(key)]
+	if !s.shared {
+		c.cur = v
+	}
+	if v == nil {
+		return false
+	}
+	c.send.etag = append(c.send.etag[:0], v.etag...)
+	c.send.lastMod = append(c.send.lastMod[:0], v.lastMod...)
+	return true
 }
 
 // resetResponse forgets the validators of a previous (or interim) response.
@@ -100,18 +135,26 @@ func (c *revalCache) resetResponse() {
 // remember records the validators read from a 200 response to the request
 // in flight; a 200 without any forgets the URL.
 func (c *revalCache) remember() {
+	s := c.s
+	var v *validators
+	if s.shared {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		v = s.m[string(c.key)]
+	} else {
+		v = c.cur
+	}
 	if len(c.etag) == 0 && len(c.lastMod) == 0 {
-		if c.cur != nil {
-			delete(c.m, string(c.key))
+		if v != nil {
+			delete(s.m, string(c.key))
 			c.cur = nil
 		}
 		return
 	}
-	v := c.cur
 	if v == nil {
-		if len(c.m) >= c.max {
-			for k, old := range c.m {
-				delete(c.m, k)
+		if len(s.m) >= s.max {
+			for k, old := range s.m {
+				delete(s.m, k)
 				v = old
 				break
 			}
@@ -119,8 +162,10 @@ func (c *revalCache) remember() {
 		if v == nil {
 			v = new(validators)
 		}
-		c.m[string(c.key)] = v
-		c.cur = v
+		s.m[string(c.key)] = v
+		if !s.shared {
+			c.cur = v
+		}
 	}
 	v.etag = append(v.etag[:0], c.etag...)
 	v.lastMod = append(v.lastMod[:0], c.lastMod...)

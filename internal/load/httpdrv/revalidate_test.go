@@ -177,7 +177,13 @@ func TestRevalidateForgets(t *testing.T) {
 // TestRevalCacheBounded: at most max entries; a full cache evicts one to
 // admit a new URL; known URLs update in place without allocating.
 func TestRevalCacheBounded(t *testing.T) {
-	c := &revalCache{max: 3, m: map[string]*validators{}}
+	for _, shared := range []bool{false, true} {
+		t.Run(fmt.Sprint("shared=", shared), func(t *testing.T) { testRevalCacheBounded(t, shared) })
+	}
+}
+
+func testRevalCacheBounded(t *testing.T, shared bool) {
+	c := &revalCache{s: newRevalStore(3, shared)}
 	req := []byte("GET /k HTTP/1.1\r\nHost: h\r\n\r\n")
 	head := len(req) - 2
 	put := func(key, tag string) {
@@ -187,12 +193,12 @@ func TestRevalCacheBounded(t *testing.T) {
 	}
 	for i := range 10 {
 		put(fmt.Sprint("/k", i), fmt.Sprint(`"t`, i, `"`))
-		if want := min(i+1, 3); len(c.m) != want {
-			t.Fatalf("after %d keys: %d entries, want %d", i+1, len(c.m), want)
+		if want := min(i+1, 3); len(c.s.m) != want {
+			t.Fatalf("after %d keys: %d entries, want %d", i+1, len(c.s.m), want)
 		}
 	}
-	if v := c.m["/k9"]; v == nil || string(v.etag) != `"t9"` {
-		t.Fatalf("newest entry missing: %v", c.m)
+	if v := c.s.m["/k9"]; v == nil || string(v.etag) != `"t9"` {
+		t.Fatalf("newest entry missing: %v", c.s.m)
 	}
 	got := string(c.begin(req, head, []byte("/k9")))
 	if want := "GET /k HTTP/1.1\r\nHost: h\r\nIf-None-Match: \"t9\"\r\n\r\n"; got != want {
@@ -217,6 +223,7 @@ func TestFastPathRevalidateZeroAllocs(t *testing.T) {
 	for name, o := range map[string]Options{
 		"constant":  {URL: u + "/hello", Revalidate: true},
 		"templated": {URL: u + "/p/{{randInt 1 2}}", Revalidate: true, Headers: []string{"X-R: {{randInt 1 9}}"}},
+		"shared":    {URL: u + "/p/{{randInt 1 2}}", Revalidate: true, RevalidateShared: true},
 	} {
 		d := newDriver(t, o)
 		w := newWorker(t, d, 0)
@@ -225,7 +232,7 @@ func TestFastPathRevalidateZeroAllocs(t *testing.T) {
 		for range 100 { // connect, and see every URL
 			do(t, w, 0, nil)
 		}
-		if n := len(w.(*fastWorker).rv.m); n != strings.Count(o.URL, "randInt")+1 {
+		if n := len(w.(*fastWorker).rv.s.m); n != strings.Count(o.URL, "randInt")+1 {
 			t.Fatalf("%s: %d URLs remembered", name, n)
 		}
 		allocs := testing.AllocsPerRun(200, func() {
@@ -255,4 +262,35 @@ func TestRevalidateNewErrors(t *testing.T) {
 	if _, err := New(Options{URL: "http://h/", Method: "HEAD", Revalidate: true, Headers: []string{"If-Match: x"}}); err != nil {
 		t.Errorf("HEAD with revalidation: %v", err)
 	}
+}
+
+// TestRevalidateShared: with RevalidateShared a URL one worker read is
+// revalidated by another; without it each worker starts cold. Workers
+// running at once on the shared cache are race-free (go test -race).
+func TestRevalidateShared(t *testing.T) {
+	paths(t, func(t *testing.T, force bool) {
+		for _, shared := range []bool{false, true} {
+			es := newEntityServer(t)
+			d := newDriver(t, Options{URL: es.url + "/items/{{.Seq}}", Revalidate: true, RevalidateShared: shared, ForceNetHTTP: force})
+			w0, w1 := newWorker(t, d, 0), newWorker(t, d, 1)
+			do(t, w0, 1, nil)
+			out := do(t, w1, 1, nil)
+			if want := shared; (out.Cache == metrics.CacheRevalidated) != want {
+				t.Errorf("shared=%v: second worker's request: %+v (server saw %q)", shared, out, es.last())
+			}
+			var wg sync.WaitGroup
+			for _, w := range []load.Worker{w0, w1} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for seq := range uint64(20) {
+						if out := do(t, w, seq%4, nil); out.Err != metrics.OK {
+							t.Errorf("concurrent: %+v", out)
+						}
+					}
+				}()
+			}
+			wg.Wait()
+		}
+	})
 }
