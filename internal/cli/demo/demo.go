@@ -410,9 +410,11 @@ func runVariant(ctx context.Context, opts *Options, plan profile.Plan, v profile
 		d, err := httpdrv.New(httpdrv.Options{
 			Method: op.Method, URL: base + op.Path, Headers: hdrs, Body: op.Body,
 			CacheHeader: "X-Cache", Data: data, RowMode: tmpl.RowRoundRobin, Seed: 1,
-			// Each worker remembers the ETag of every product it read and
-			// sends it back, as a browser would.
-			Revalidate: op.Revalidate && v.Revalidate,
+			// The clients remember the ETag of every product read and send
+			// it back. One cache for all workers (a revalidating proxy in
+			// front of them): per-worker caches would make the 304 share
+			// depend on how many workers the open model happened to start.
+			Revalidate: op.Revalidate && v.Revalidate, RevalidateShared: true,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("operation %s: %w", op.Name, err)

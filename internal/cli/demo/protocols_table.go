@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/loadrig/loadrig/internal/metrics"
 	"github.com/loadrig/loadrig/internal/profile"
 )
 
@@ -182,6 +183,8 @@ func writeProtocolTable(w io.Writer, pp *profile.ProtocolPlan, cells []cellResul
 		switch {
 		case c.err != nil:
 			notes = append(notes, fmt.Sprintf("%s %s %s failed: %v", c.op, c.size, c.protocol, c.err))
+		case c.res != nil && c.res.StopReason == metrics.StopInterrupted:
+			notes = append(notes, fmt.Sprintf("%s %s %s was interrupted after %.1fs of measurement: its figures are partial", c.op, c.size, c.protocol, c.res.DurationS))
 		case c.res != nil && c.res.Requests.Errors > 0:
 			notes = append(notes, fmt.Sprintf("%s %s %s: %d of %d operations failed %v", c.op, c.size, c.protocol,
 				c.res.Requests.Errors, c.res.Requests.Total, c.res.Requests.ErrorsByKind))
