@@ -42,6 +42,7 @@ type HTTPOptions struct {
 	DataMode           string   // --data-mode: round-robin (default) or random
 	Seed               uint64   // --seed: base seed of the template RNGs; default 0 (reproducible)
 	Revalidate         bool     // --revalidate: each worker sends back the ETag/Last-Modified it last saw per URL; default false
+	RevalidateShared   bool     // --revalidate-shared: with --revalidate, one cache for all workers; default false (one per worker)
 	ScrapeStats        bool     // --scrape-stats: after the run, put a loadrig server's /stats in the result; default true
 }
 
@@ -117,6 +118,7 @@ Ctrl-C stops the run, prints and writes the partial result, and exits 130.`,
 	fl.StringVar(&opts.DataMode, "data-mode", "round-robin", "how each request picks its data row: round-robin or random")
 	fl.Uint64Var(&opts.Seed, "seed", 0, "seed of the template random generators (same seed, same values)")
 	fl.BoolVar(&opts.Revalidate, "revalidate", false, "like a browser cache: each worker remembers the ETag and Last-Modified of every URL's last 200 and sends If-None-Match / If-Modified-Since (GET and HEAD)")
+	fl.BoolVar(&opts.RevalidateShared, "revalidate-shared", false, "with --revalidate: one validator cache for all workers (like a revalidating proxy) instead of one per worker (like browsers)")
 	fl.BoolVar(&opts.ScrapeStats, "scrape-stats", true, "after the run (not before: no deltas; skipped when interrupted), read the target's /stats (2s timeout) and, when it is a loadrig server's, keep it as the result's server section")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(OutputFormats, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("data-mode", cobra.FixedCompletions([]string{"round-robin", "random"}, cobra.ShellCompDirectiveNoFileComp))
@@ -137,6 +139,9 @@ func (o *HTTPOptions) validate() error {
 	}
 	if m := strings.ToUpper(strings.TrimSpace(o.Method)); o.Revalidate && m != "GET" && m != "HEAD" && m != "" {
 		return cmdutil.FlagErrorf("--revalidate applies to GET and HEAD, not %s; drop --revalidate or use -X GET", m)
+	}
+	if o.RevalidateShared && !o.Revalidate {
+		return cmdutil.FlagErrorf("--revalidate-shared only chooses how --revalidate caches; add --revalidate")
 	}
 	if _, err := tmpl.ParseRowMode(o.DataMode); err != nil {
 		return cmdutil.FlagErrorf("--data-mode %q: use round-robin or random", o.DataMode)
@@ -195,6 +200,7 @@ func (o *HTTPOptions) driverOptions() (httpdrv.Options, error) {
 		Seed:               o.Seed,
 		ForceNetHTTP:       o.NetHTTP,
 		Revalidate:         o.Revalidate,
+		RevalidateShared:   o.RevalidateShared,
 	}
 	if path, ok := strings.CutPrefix(o.Body, "@"); ok {
 		b, err := os.ReadFile(path)

@@ -496,6 +496,16 @@ func TestRevalidateFlag(t *testing.T) {
 	if err != nil || !dopts.Revalidate {
 		t.Fatalf("driver options: %v %+v", err, dopts)
 	}
+	o, err = parse(t, "--revalidate", "--revalidate-shared", "http://127.0.0.1:1/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dopts, err := o.driverOptions(); err != nil || !dopts.Revalidate || !dopts.RevalidateShared {
+		t.Fatalf("shared: %v %+v", err, dopts)
+	}
+	if _, err := parse(t, "--revalidate-shared", "http://127.0.0.1:1/"); err == nil || !strings.Contains(err.Error(), "add --revalidate") {
+		t.Fatalf("--revalidate-shared alone: %v", err)
+	}
 	if _, err := parse(t, "--revalidate", "-X", "POST", "http://127.0.0.1:1/"); err == nil ||
 		!strings.Contains(err.Error(), "--revalidate applies to GET and HEAD, not POST") {
 		t.Fatalf("--revalidate with POST: %v", err)
