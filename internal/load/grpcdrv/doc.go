@@ -47,9 +47,9 @@
 // # Connections and errors
 //
 // Options.Connections channels are opened; worker i uses channel i mod N.
-// Connections are counted by the dialer (open, peak) rather than by a
-// stats.Handler: with a stats.Handler installed, grpc-go allocates and
-// timestamps several stats events on every call, a per-call cost this
+// Connections are counted by the dialer (open, peak; a load.ConnTracker)
+// rather than by a stats.Handler: with a stats.Handler installed, grpc-go
+// allocates and timestamps several stats events on every call, a per-call cost this
 // driver exists to avoid; the dialer sees every connection at no per-call
 // cost. Failed calls are classified by status code
 // (metrics.GRPCCodeKind, e.g. grpc_unavailable), except that the

@@ -8,7 +8,6 @@ import (
 	"net"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -65,9 +64,9 @@ type Driver struct {
 	codeKinds [17]metrics.ErrKind
 
 	// connection accounting (the counting dialer; no per-call cost)
-	opened, open, peak atomic.Int64
-	wmu                sync.Mutex
-	workers            []*worker
+	tracker load.ConnTracker
+	wmu     sync.Mutex
+	workers []*worker
 }
 
 // New dials the target, resolves the method (reflection or ProtoFiles) and
@@ -290,26 +289,7 @@ func (d *Driver) dial(ctx context.Context, addr string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.opened.Add(1)
-	n := d.open.Add(1)
-	for {
-		p := d.peak.Load()
-		if n <= p || d.peak.CompareAndSwap(p, n) {
-			break
-		}
-	}
-	return &countedConn{Conn: c, d: d}, nil
-}
-
-type countedConn struct {
-	net.Conn
-	d    *Driver
-	once sync.Once
-}
-
-func (c *countedConn) Close() error {
-	c.once.Do(func() { c.d.open.Add(-1) })
-	return c.Conn.Close()
+	return d.tracker.Track(c), nil
 }
 
 // Protocol implements load.Driver.
@@ -336,8 +316,9 @@ func (d *Driver) Connections() metrics.Connections {
 		calls += w.calls.Load()
 	}
 	d.wmu.Unlock()
-	opened := d.opened.Load()
-	return metrics.Connections{Opened: opened, Reused: max(0, calls-opened), PeakOpen: d.peak.Load()}
+	c := d.tracker.Connections()
+	c.Reused = max(0, calls-c.Opened)
+	return c
 }
 
 // Close closes every channel.

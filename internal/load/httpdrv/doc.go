@@ -49,7 +49,7 @@
 // Op.MarkSent, so the wait is latency but not service time (net/http: in
 // the GotConn hook). Counters: opened (successful dials), reused (requests
 // on an already used connection, one padded counter per worker), peak open
-// (open connections tracked until Close).
+// (open connections tracked until Close, by a load.ConnTracker).
 //
 // # Cancellation without allocations
 //

@@ -58,9 +58,7 @@ type Driver struct {
 	constHeaders bool // no header is templated
 
 	// Connection accounting.
-	opened   atomic.Int64
-	open     atomic.Int64
-	peak     atomic.Int64
+	conns    load.ConnTracker
 	reusedMu sync.Mutex
 	reused   []*paddedCounter // one per worker
 
@@ -332,7 +330,9 @@ func (d *Driver) Connections() metrics.Connections {
 		reused += r.Load()
 	}
 	d.reusedMu.Unlock()
-	return metrics.Connections{Opened: d.opened.Load(), Reused: reused, PeakOpen: d.peak.Load()}
+	c := d.conns.Connections()
+	c.Reused = reused
+	return c
 }
 
 // paddedCounter is a per-worker counter on its own cache line, so that
@@ -349,19 +349,6 @@ func (d *Driver) newReusedCounter() *paddedCounter {
 	d.reusedMu.Unlock()
 	return c
 }
-
-func (d *Driver) connOpened() {
-	d.opened.Add(1)
-	n := d.open.Add(1)
-	for {
-		p := d.peak.Load()
-		if n <= p || d.peak.CompareAndSwap(p, n) {
-			return
-		}
-	}
-}
-
-func (d *Driver) connClosed() { d.open.Add(-1) }
 
 // NewWorker returns worker id's Worker. ctx should be the run's context:
 // when it is canceled, the fast path aborts the worker's in-flight I/O.
@@ -425,19 +412,7 @@ func (d *Driver) dialCounted(ctx context.Context, network, addr string) (net.Con
 	if err != nil {
 		return nil, err
 	}
-	d.connOpened()
-	return &countedConn{Conn: c, d: d}, nil
-}
-
-type countedConn struct {
-	net.Conn
-	d    *Driver
-	once sync.Once
-}
-
-func (c *countedConn) Close() error {
-	c.once.Do(c.d.connClosed)
-	return c.Conn.Close()
+	return d.conns.Track(c), nil
 }
 
 func isTokenChar(c byte) bool {

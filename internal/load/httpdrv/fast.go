@@ -134,7 +134,7 @@ func (w *fastWorker) Close() error {
 
 func (d *Driver) closeFast(fc *fconn) {
 	fc.c.Close()
-	d.connClosed()
+	d.conns.Closed()
 }
 
 // Do performs one request. A request that fails on a reused connection
@@ -263,7 +263,7 @@ func (w *fastWorker) dial(ctx context.Context, op *load.Op) (*fconn, metrics.Err
 		return nil, classifyErr(ctx, w.run, err)
 	}
 	op.Phase(load.PhaseConnect, time.Since(t0))
-	d.connOpened()
+	d.conns.Opened()
 	return &fconn{c: c, br: bufio.NewReaderSize(c, 16<<10)}, metrics.OK
 }
 

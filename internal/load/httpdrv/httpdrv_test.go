@@ -431,7 +431,7 @@ func TestConnectionCap(t *testing.T) {
 		}
 		if !force {
 			d.Close()
-			if n := d.open.Load(); n != 0 {
+			if n := d.conns.Open(); n != 0 {
 				t.Errorf("%d connections still counted open after Close", n)
 			}
 		}

@@ -1,0 +1,73 @@
+package load
+
+import (
+	"net"
+	"sync/atomic"
+
+	"github.com/loadrig/loadrig/internal/metrics"
+)
+
+// ConnTracker counts a driver's client-side connections: how many were
+// opened, how many are open now, and the most open at once. It exists so
+// that every protocol driver counts connections the same way (at the dialer,
+// with no per-operation cost) and reports them through ConnCounter. The zero
+// value is ready to use; a ConnTracker must not be copied after first use.
+//
+// A driver either wraps each connection its dialer returns (Track), which
+// counts it open until its first Close, or, when it owns the connection's
+// lifetime itself, calls Opened and Closed in pairs. Reused connections are
+// protocol-specific (per-worker counters in HTTP, calls minus dials in gRPC),
+// so the driver fills metrics.Connections.Reused itself.
+type ConnTracker struct {
+	opened atomic.Int64
+	open   atomic.Int64
+	peak   atomic.Int64
+}
+
+// Opened counts one newly opened connection and raises the peak if the
+// number open now is the highest yet. Pair it with one Closed.
+func (t *ConnTracker) Opened() {
+	t.opened.Add(1)
+	n := t.open.Add(1)
+	for {
+		p := t.peak.Load()
+		if n <= p || t.peak.CompareAndSwap(p, n) {
+			return
+		}
+	}
+}
+
+// Closed counts one connection counted by Opened as closed.
+func (t *ConnTracker) Closed() { t.open.Add(-1) }
+
+// Track counts c as opened (Opened) and returns c wrapped so that its first
+// Close counts it closed; later Close calls only reach c (net/http and
+// grpc-go may close a connection more than once).
+func (t *ConnTracker) Track(c net.Conn) net.Conn {
+	t.Opened()
+	return &trackedConn{Conn: c, t: t}
+}
+
+// Open is the number of connections open now.
+func (t *ConnTracker) Open() int64 { return t.open.Load() }
+
+// Connections reports connections opened so far and the most open at once.
+// Reused is left 0 for the driver to fill.
+func (t *ConnTracker) Connections() metrics.Connections {
+	return metrics.Connections{Opened: t.opened.Load(), PeakOpen: t.peak.Load()}
+}
+
+// trackedConn is a net.Conn counted open by a ConnTracker until its first
+// Close.
+type trackedConn struct {
+	net.Conn
+	t      *ConnTracker
+	closed atomic.Bool
+}
+
+func (c *trackedConn) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		c.t.Closed()
+	}
+	return c.Conn.Close()
+}
