@@ -9,8 +9,6 @@ import (
 
 	"github.com/loadrig/loadrig/internal/cli/cmdutil"
 	"github.com/loadrig/loadrig/internal/cli/iostreams"
-	"github.com/loadrig/loadrig/internal/server"
-	"github.com/loadrig/loadrig/internal/server/rest"
 )
 
 // AllOptions are the inputs of `loadrig serve all`.
@@ -46,16 +44,8 @@ the gRPC-only --admin-addr and --price-ticker.`,
   # REST on 127.0.0.1:8080, gRPC on 127.0.0.1:9090, gRPC admin on 127.0.0.1:9091`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := opts.ServerFlags.Validate(); err != nil {
-				return err
-			}
-			if _, err := server.NormalizeAddr(opts.Addr); err != nil {
-				return cmdutil.FlagErrorf("--addr: %v", err)
-			}
-			if _, err := server.NormalizeAddr(opts.GRPCAddr); err != nil {
-				return cmdutil.FlagErrorf("--grpc-addr: %v", err)
-			}
-			if err := opts.GRPCFlags.validate(); err != nil {
+			if err := validateFlags(&opts.ServerFlags, &opts.GRPCFlags,
+				addrFlag{"--addr", opts.Addr}, addrFlag{"--grpc-addr", opts.GRPCAddr}); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -78,19 +68,12 @@ func AllRun(ctx context.Context, opts *AllOptions) error {
 	if err != nil {
 		return err
 	}
-	out := func(format string, args ...any) { fmt.Fprintf(opts.IO.Out, format, args...) }
-
-	conns := &server.ConnStats{}
-	h := rest.NewHandler(rest.Deps{
-		Catalog: st.Catalog, Auth: st.Auth, Limiter: st.Limiter, Logger: log.With("server", "rest"),
-		Stats: st.Stats, Conns: conns, Responses: st.Responses(), MaxAge: opts.MaxAge, BodyLimit: opts.BodyLimit, Pprof: opts.Pprof,
-	})
-	rs := server.NewHTTP(server.HTTPOptions{Name: "rest", Addr: opts.Addr, Handler: h, Logger: log, Conns: conns})
-	if err := rs.Open(); err != nil {
+	out := printTo(opts.IO.Out)
+	rs, err := openREST(out, &opts.ServerFlags, st, log, opts.Addr)
+	if err != nil {
 		_ = opts.CloseStack(ctx, st, log)
 		return err
 	}
-	out("loadrig rest listening on %s\n", rs.URL())
 
 	// One failing server stops the other.
 	rctx, cancel := context.WithCancel(ctx)

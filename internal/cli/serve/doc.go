@@ -7,7 +7,10 @@
 // stack.Config and a logger. StartStack builds the shared server stack from
 // them; `serve grpc` and `serve all` add a NewCmdX here that reuses both and
 // one AddCommand line in NewCmdServe. Each subcommand owns its --addr flag
-// because each protocol has its own default port.
+// because each protocol has its own default port. What the commands share
+// beyond the flags lives in common.go (flag validation in one order, the
+// REST server of `serve rest` and `serve all`, the run's error), so each
+// command file says only what differs.
 //
 // A server prints one line to stdout once it is bound — "loadrig rest
 // listening on http://127.0.0.1:43121" — so scripts can start it with

@@ -114,13 +114,7 @@ is the largest request message (ResourceExhausted beyond it). /stats and
   grpcurl -plaintext -d '{"id": 1}' 127.0.0.1:9090 loadrig.v1.ShopService/GetProduct`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := opts.ServerFlags.Validate(); err != nil {
-				return err
-			}
-			if _, err := server.NormalizeAddr(opts.Addr); err != nil {
-				return cmdutil.FlagErrorf("--addr: %v", err)
-			}
-			if err := opts.GRPCFlags.validate(); err != nil {
+			if err := validateFlags(&opts.ServerFlags, &opts.GRPCFlags, addrFlag{"--addr", opts.Addr}); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -228,8 +222,7 @@ func GRPCRun(ctx context.Context, opts *GRPCOptions) error {
 	if err != nil {
 		return err
 	}
-	out := func(format string, args ...any) { fmt.Fprintf(opts.IO.Out, format, args...) }
-	g, err := startGRPC(ctx, out, st, log, &opts.ServerFlags, &opts.GRPCFlags, opts.Addr)
+	g, err := startGRPC(ctx, printTo(opts.IO.Out), st, log, &opts.ServerFlags, &opts.GRPCFlags, opts.Addr)
 	if err != nil {
 		_ = opts.CloseStack(ctx, st, log)
 		return err
@@ -238,12 +231,5 @@ func GRPCRun(ctx context.Context, opts *GRPCOptions) error {
 		opts.Ready(g.srv.Addr().String(), g.adminURL())
 	}
 	runErr := g.run(ctx, opts.ShutdownTimeout)
-	closeErr := opts.CloseStack(ctx, st, log)
-	if runErr != nil {
-		return fmt.Errorf("grpc server: %w", runErr)
-	}
-	if closeErr != nil {
-		return fmt.Errorf("draining the server stack: %w", closeErr)
-	}
-	return nil
+	return runError("grpc", runErr, opts.CloseStack(ctx, st, log))
 }

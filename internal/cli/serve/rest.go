@@ -2,14 +2,11 @@ package serve
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/loadrig/loadrig/internal/cli/cmdutil"
 	"github.com/loadrig/loadrig/internal/cli/iostreams"
-	"github.com/loadrig/loadrig/internal/server"
-	"github.com/loadrig/loadrig/internal/server/rest"
 )
 
 // DefaultRESTAddr is where `serve rest` listens by default.
@@ -57,11 +54,8 @@ DELETE /api/products/{id}, POST /api/login. Writes need
   loadrig load http --rate 500 -d 10s 'http://127.0.0.1:8080/api/products/{{zipf 1.1 1 1000}}'`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := opts.ServerFlags.Validate(); err != nil {
+			if err := validateFlags(&opts.ServerFlags, nil, addrFlag{"--addr", opts.Addr}); err != nil {
 				return err
-			}
-			if _, err := server.NormalizeAddr(opts.Addr); err != nil {
-				return cmdutil.FlagErrorf("--addr: %v", err)
 			}
 			if runF != nil {
 				return runF(opts)
@@ -81,27 +75,14 @@ func RESTRun(ctx context.Context, opts *RESTOptions) error {
 	if err != nil {
 		return err
 	}
-	conns := &server.ConnStats{}
-	h := rest.NewHandler(rest.Deps{
-		Catalog: st.Catalog, Auth: st.Auth, Limiter: st.Limiter, Logger: log.With("server", "rest"),
-		Stats: st.Stats, Conns: conns, Responses: st.Responses(), MaxAge: opts.MaxAge, BodyLimit: opts.BodyLimit, Pprof: opts.Pprof,
-	})
-	srv := server.NewHTTP(server.HTTPOptions{Name: "rest", Addr: opts.Addr, Handler: h, Logger: log, Conns: conns})
-	if err := srv.Open(); err != nil {
+	srv, err := openREST(printTo(opts.IO.Out), &opts.ServerFlags, st, log, opts.Addr)
+	if err != nil {
 		_ = opts.CloseStack(ctx, st, log)
 		return err
 	}
-	fmt.Fprintf(opts.IO.Out, "loadrig rest listening on %s\n", srv.URL())
 	if opts.Ready != nil {
 		opts.Ready(srv.URL())
 	}
 	runErr := srv.Run(ctx, opts.ShutdownTimeout)
-	closeErr := opts.CloseStack(ctx, st, log)
-	if runErr != nil {
-		return fmt.Errorf("rest server: %w", runErr)
-	}
-	if closeErr != nil {
-		return fmt.Errorf("draining the server stack: %w", closeErr)
-	}
-	return nil
+	return runError("rest", runErr, opts.CloseStack(ctx, st, log))
 }
