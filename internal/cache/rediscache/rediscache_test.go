@@ -1,9 +1,7 @@
 package rediscache_test
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"sync/atomic"
 	"testing"
@@ -12,6 +10,7 @@ import (
 	"github.com/loadrig/loadrig/internal/cache"
 	"github.com/loadrig/loadrig/internal/cache/cachetest"
 	"github.com/loadrig/loadrig/internal/cache/rediscache"
+	"github.com/loadrig/loadrig/internal/cache/rediscache/redistest"
 )
 
 // One Redis per test package (COMMON.md): a real redis-server when
@@ -21,17 +20,7 @@ var (
 	db   atomic.Int64
 )
 
-func TestMain(m *testing.M) {
-	var err error
-	inst, err = rediscache.Start(context.Background(), rediscache.StartOptions{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start redis:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	inst.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { redistest.Main(m, &inst) }
 
 // newBackend returns a backend on a fresh, flushed key space.
 func newBackend(t *testing.T) *rediscache.Backend {

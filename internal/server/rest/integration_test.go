@@ -3,12 +3,12 @@ package rest
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/loadrig/loadrig/internal/cache/rediscache"
+	"github.com/loadrig/loadrig/internal/cache/rediscache/redistest"
 	"github.com/loadrig/loadrig/internal/server"
 	"github.com/loadrig/loadrig/internal/server/stack"
 )
@@ -17,17 +17,7 @@ import (
 // miniredis otherwise (the test log says which).
 var redisInst *rediscache.Instance
 
-func TestMain(m *testing.M) {
-	var err error
-	redisInst, err = rediscache.Start(context.Background(), rediscache.StartOptions{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start redis:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	redisInst.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { redistest.Main(m, &redisInst) }
 
 // newStackTest serves the REST handler over a real stack (store + cache
 // layer + Redis when asked).

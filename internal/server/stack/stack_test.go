@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/loadrig/loadrig/internal/cache/rediscache"
+	"github.com/loadrig/loadrig/internal/cache/rediscache/redistest"
 	"github.com/loadrig/loadrig/internal/domain"
 	"github.com/loadrig/loadrig/internal/server"
 )
@@ -17,17 +18,7 @@ import (
 // miniredis otherwise.
 var redisInst *rediscache.Instance
 
-func TestMain(m *testing.M) {
-	var err error
-	redisInst, err = rediscache.Start(context.Background(), rediscache.StartOptions{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start redis:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	redisInst.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { redistest.Main(m, &redisInst) }
 
 func newStack(t *testing.T, cfg Config) *Stack {
 	t.Helper()
