@@ -49,10 +49,7 @@ func (h *Handler) listProducts(w http.ResponseWriter, r *http.Request) error {
 // Catalog knows it without a store read (a cache does): the 304 then costs
 // no store call. A bypassing request always reads the store.
 func (h *Handler) getProduct(w http.ResponseWriter, r *http.Request) error {
-	if !acceptsJSON(r.Header) {
-		return errNotAcceptable
-	}
-	id, err := pathID(r)
+	id, err := jsonPathID(r)
 	if err != nil {
 		return err
 	}
@@ -97,10 +94,7 @@ type reviewsPage struct {
 }
 
 func (h *Handler) productReviews(w http.ResponseWriter, r *http.Request) error {
-	if !acceptsJSON(r.Header) {
-		return errNotAcceptable
-	}
-	id, err := pathID(r)
+	id, err := jsonPathID(r)
 	if err != nil {
 		return err
 	}
@@ -173,10 +167,7 @@ func (h *Handler) deleteProduct(w http.ResponseWriter, r *http.Request) error {
 // ---- users and orders ----
 
 func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) error {
-	if !acceptsJSON(r.Header) {
-		return errNotAcceptable
-	}
-	id, err := pathID(r)
+	id, err := jsonPathID(r)
 	if err != nil {
 		return err
 	}
@@ -195,10 +186,7 @@ type userOrdersBody struct {
 }
 
 func (h *Handler) userOrders(w http.ResponseWriter, r *http.Request) error {
-	if !acceptsJSON(r.Header) {
-		return errNotAcceptable
-	}
-	id, err := pathID(r)
+	id, err := jsonPathID(r)
 	if err != nil {
 		return err
 	}
@@ -217,10 +205,7 @@ func (h *Handler) userOrders(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) getOrder(w http.ResponseWriter, r *http.Request) error {
-	if !acceptsJSON(r.Header) {
-		return errNotAcceptable
-	}
-	id, err := pathID(r)
+	id, err := jsonPathID(r)
 	if err != nil {
 		return err
 	}

@@ -462,6 +462,15 @@ func (h *Handler) decodeJSON(w http.ResponseWriter, r *http.Request, v any) erro
 	return domain.Errorf(domain.CodeInvalid, "request body: %v", err)
 }
 
+// jsonPathID is the preamble of a GET of one resource by id: 406 when the
+// client does not accept JSON (checked first), else pathID.
+func jsonPathID(r *http.Request) (int64, error) {
+	if !acceptsJSON(r.Header) {
+		return 0, errNotAcceptable
+	}
+	return pathID(r)
+}
+
 // pathID parses the {id} path value as a positive integer.
 func pathID(r *http.Request) (int64, error) {
 	s := r.PathValue("id")
