@@ -105,7 +105,7 @@ func newServer(t *testing.T, h http.Handler) *countingServer {
 }
 
 // rawServer accepts connections on 127.0.0.1 and hands each to serve.
-func rawServer(t *testing.T, serve func(c net.Conn)) string {
+func rawServer(t testing.TB, serve func(c net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -135,41 +135,21 @@ func rawServer(t *testing.T, serve func(c net.Conn)) string {
 // their bodies.
 func fixedServer(t testing.TB, resp string) string {
 	out := []byte(resp)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	return rawServer(t, func(c net.Conn) {
+		buf := make([]byte, 64<<10)
+		wbuf := make([]byte, 0, 64<<10)
 		for {
-			c, err := ln.Accept()
+			n, err := c.Read(buf)
 			if err != nil {
 				return
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				buf := make([]byte, 64<<10)
-				wbuf := make([]byte, 0, 64<<10)
-				for {
-					n, err := c.Read(buf)
-					if err != nil {
-						return
-					}
-					wbuf = wbuf[:0]
-					for k := bytes.Count(buf[:n], []byte("HTTP/1.1\r\n")); k > 0; k-- {
-						wbuf = append(wbuf, out...)
-					}
-					if _, err := c.Write(wbuf); err != nil {
-						return
-					}
-				}
-			}()
+			wbuf = wbuf[:0]
+			for k := bytes.Count(buf[:n], []byte("HTTP/1.1\r\n")); k > 0; k-- {
+				wbuf = append(wbuf, out...)
+			}
+			if _, err := c.Write(wbuf); err != nil {
+				return
+			}
 		}
-	}()
-	return "http://" + ln.Addr().String()
+	})
 }
