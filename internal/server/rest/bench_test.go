@@ -74,22 +74,6 @@ func benchURL(b *testing.B, url string, wantCache string) {
 	})
 }
 
-func newBenchStack(b *testing.B, cfg stack.Config) *stack.Stack {
-	if cfg.NeedsRedis() {
-		cfg.RedisURL = redisInst.URL()
-	}
-	st, err := stack.New(context.Background(), cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = st.Close(ctx)
-	})
-	return st
-}
-
 func serveBench(b *testing.B, st *stack.Stack) string {
 	h := NewHandler(Deps{Catalog: st.Catalog, Auth: st.Auth, Stats: st.Stats, Responses: st.Responses()})
 	srv := httptest.NewServer(h)
@@ -107,7 +91,7 @@ func BenchmarkBareHandler(b *testing.B) {
 
 // bareServer serves the bare handler and returns its URL.
 func bareServer(b *testing.B) string {
-	st := newBenchStack(b, stack.Config{})
+	st := newTestStack(b, stack.Config{})
 	p, err := st.Store.GetProduct(context.Background(), 1)
 	if err != nil {
 		b.Fatal(err)
@@ -135,14 +119,14 @@ func bareServer(b *testing.B) string {
 // BenchmarkRESTInProcessCache serves GET /api/products/1 from the LRU
 // cache (object mode: every request a HIT, entity decoded and rendered).
 func BenchmarkRESTInProcessCache(b *testing.B) {
-	st := newBenchStack(b, stack.Config{Cache: "lru", StoreLatency: 2 * time.Millisecond})
+	st := newTestStack(b, stack.Config{Cache: "lru", StoreLatency: 2 * time.Millisecond})
 	benchURL(b, serveBench(b, st)+"/api/products/1", "HIT")
 }
 
 // BenchmarkRESTInProcessResponseCache is the LRU in response mode: stored
 // bytes, no decode, no encode.
 func BenchmarkRESTInProcessResponseCache(b *testing.B) {
-	st := newBenchStack(b, stack.Config{Cache: "lru", CacheMode: "response", StoreLatency: 2 * time.Millisecond})
+	st := newTestStack(b, stack.Config{Cache: "lru", CacheMode: "response", StoreLatency: 2 * time.Millisecond})
 	benchURL(b, serveBench(b, st)+"/api/products/1", "HIT")
 }
 
@@ -150,14 +134,14 @@ func BenchmarkRESTInProcessResponseCache(b *testing.B) {
 // cache-aside (every request a HIT: one GET to Redis, JSON decode, render).
 func BenchmarkRESTRedisAside(b *testing.B) {
 	b.Logf("redis mode: %s", redisInst.Mode())
-	st := newBenchStack(b, stack.Config{Cache: "redis", StoreLatency: 2 * time.Millisecond, KeyPrefix: "bench:"})
+	st := newTestStack(b, stack.Config{Cache: "redis", StoreLatency: 2 * time.Millisecond, KeyPrefix: "bench:"})
 	benchURL(b, serveBench(b, st)+"/api/products/1", "HIT")
 }
 
 // BenchmarkRESTRedisAsideResponseCache is Redis cache-aside in response
 // mode: one GET to Redis, bytes written as stored.
 func BenchmarkRESTRedisAsideResponseCache(b *testing.B) {
-	st := newBenchStack(b, stack.Config{Cache: "redis", CacheMode: "response", StoreLatency: 2 * time.Millisecond, KeyPrefix: "benchr:"})
+	st := newTestStack(b, stack.Config{Cache: "redis", CacheMode: "response", StoreLatency: 2 * time.Millisecond, KeyPrefix: "benchr:"})
 	benchURL(b, serveBench(b, st)+"/api/products/1", "HIT")
 }
 
@@ -178,7 +162,7 @@ func BenchmarkRatio(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			bare := bareServer(b) + "/api/products/1"
-			restURL := serveBench(b, newBenchStack(b, c.cfg)) + "/api/products/1"
+			restURL := serveBench(b, newTestStack(b, c.cfg)) + "/api/products/1"
 			cb := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 			cr := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 			defer cb.CloseIdleConnections()

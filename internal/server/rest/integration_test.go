@@ -19,9 +19,10 @@ var redisInst *rediscache.Instance
 
 func TestMain(m *testing.M) { redistest.Main(m, &redisInst) }
 
-// newStackTest serves the REST handler over a real stack (store + cache
-// layer + Redis when asked).
-func newStackTest(t testing.TB, cfg stack.Config, d Deps) (*restTest, *stack.Stack) {
+// newTestStack builds a real stack (store + cache layer + the package's
+// Redis when cfg needs one and names none), closed when t ends. Tests and
+// benchmarks share it.
+func newTestStack(t testing.TB, cfg stack.Config) *stack.Stack {
 	t.Helper()
 	if cfg.NeedsRedis() && cfg.RedisURL == "" {
 		cfg.RedisURL = redisInst.URL()
@@ -35,6 +36,14 @@ func newStackTest(t testing.TB, cfg stack.Config, d Deps) (*restTest, *stack.Sta
 		defer cancel()
 		_ = st.Close(ctx)
 	})
+	return st
+}
+
+// newStackTest serves the REST handler over a real stack (store + cache
+// layer + Redis when asked).
+func newStackTest(t testing.TB, cfg stack.Config, d Deps) (*restTest, *stack.Stack) {
+	t.Helper()
+	st := newTestStack(t, cfg)
 	d.Catalog, d.Auth, d.Limiter, d.Stats, d.Responses = st.Catalog, st.Auth, st.Limiter, st.Stats, st.Responses()
 	tt, _ := t.(*testing.T)
 	rt := newRESTTest(tt, st.Store, d)
