@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/loadrig/loadrig/internal/cache/rediscache"
@@ -143,17 +142,6 @@ func (c *countingConn) Write(b []byte) (int, error) {
 	n, err := c.Conn.Write(b)
 	c.c.out.Add(int64(n))
 	return n, err
-}
-
-// processCPU is the user + system CPU time this process has used so far.
-// Client and servers share the process, so it is their sum (the other
-// processes on the machine are not in it).
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return -1
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // cellResult is one protocols cell: a run plus what was measured around it.
