@@ -17,8 +17,11 @@ type Result struct {
 	Protocol    string    `json:"protocol"`
 	Target      string    `json:"target"`
 	Name        string    `json:"name,omitempty"` // label for side-by-side reports (e.g. a demo variant)
-	Model       Model     `json:"model"`
-	StopReason  string    `json:"stop_reason"`
+	// Client names the client implementation the driver used, when it has
+	// more than one (HTTP: "fast" for the HTTP/1.1 fast path, "net/http").
+	Client     string `json:"client,omitempty"`
+	Model      Model  `json:"model"`
+	StopReason string `json:"stop_reason"`
 
 	Requests      Requests `json:"requests"`
 	ThroughputRPS float64  `json:"throughput_rps"`

@@ -141,6 +141,9 @@ func single(r *metrics.Result) doc {
 	if r.ToolVersion != "" {
 		add("tool", r.ToolVersion)
 	}
+	if r.Client != "" {
+		add("client", r.Client)
+	}
 	d.tables = append(d.tables, kv)
 	d.tables = append(d.tables, latencyTable(r))
 	if len(req.ErrorsByKind) > 0 {

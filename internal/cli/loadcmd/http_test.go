@@ -304,6 +304,9 @@ func TestHTTPRunEndToEnd(t *testing.T) {
 	if r.Cache == nil || r.Cache.Hits != 40 || r.Cache.Source != "X-Cache" {
 		t.Fatalf("cache: %+v", r.Cache)
 	}
+	if r.Client != "fast" {
+		t.Fatalf("client = %q, want the HTTP/1.1 fast path for a plain http:// GET", r.Client)
+	}
 	if !strings.Contains(stdout.String(), "40 total, 40 ok, 0 errors") || !strings.Contains(stdout.String(), "hit ratio 100.00%") {
 		t.Fatalf("summary:\n%s", stdout)
 	}

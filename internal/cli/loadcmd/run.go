@@ -69,6 +69,9 @@ func Execute(ctx context.Context, r Run) error {
 		return runErr
 	}
 	res.ToolVersion = r.ToolVersion
+	if c, ok := r.Driver.(interface{ Path() string }); ok {
+		res.Client = c.Path()
+	}
 	if r.Flags.Name != "" {
 		res.Name = r.Flags.Name
 	}
