@@ -9,6 +9,7 @@ import (
 	"net"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -240,6 +241,16 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// CheckURL reports whether s is a Redis URL go-redis accepts
+// (redis://, rediss:// or unix://), so a bad --redis-url is a usage error
+// before anything starts rather than a failure after.
+func CheckURL(s string) error {
+	if _, err := redis.ParseURL(s); err != nil {
+		return fmt.Errorf("redis URL %q: %s", s, strings.TrimPrefix(err.Error(), "redis: "))
+	}
+	return nil
 }
 
 func redactURL(s string) string {

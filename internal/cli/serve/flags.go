@@ -127,6 +127,8 @@ func (f *ServerFlags) Validate() error {
 		return cmdutil.FlagErrorf("--token-ttl must be > 0 (got %v)", f.TokenTTL)
 	case f.CacheSize < 0:
 		return cmdutil.FlagErrorf("--cache-size must not be negative (got %d)", f.CacheSize)
+	case f.StorePool < 0:
+		return cmdutil.FlagErrorf("--store-pool must not be negative (got %d; 0 means unbounded)", f.StorePool)
 	}
 	return nil
 }

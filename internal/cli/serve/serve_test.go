@@ -87,6 +87,8 @@ func TestRESTBadFlags(t *testing.T) {
 		{[]string{"--cache-mode", "page"}, "--cache-mode"},
 		{[]string{"--cache-mode", "response"}, "needs a cache"},
 		{[]string{"extra-arg"}, "takes no arguments"},
+		{[]string{"--store-pool", "-3"}, "--store-pool"},
+		{[]string{"--redis-url", "foo://x"}, "--redis-url"},
 	} {
 		_, err := parseREST(t, c.args...)
 		var fe *cmdutil.FlagError

@@ -142,6 +142,11 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("--session %q is not one of jwt, redis", c.Session)
 	}
+	if c.RedisURL != "" {
+		if err := rediscache.CheckURL(c.RedisURL); err != nil {
+			return fmt.Errorf("--redis-url: %v (for example redis://127.0.0.1:6379/0)", err)
+		}
+	}
 	if _, err := domain.ParseCounts(c.Dataset); err != nil {
 		return fmt.Errorf("--dataset: %s", domain.ErrorMessage(err))
 	}

@@ -50,6 +50,8 @@ func TestValidate(t *testing.T) {
 		{Config{Dataset: "huge"}, "--dataset"},
 		{Config{TTL: -time.Second}, "--ttl"},
 		{Config{StoreLatency: -time.Second}, "--store-latency"},
+		{Config{RedisURL: "foo://x"}, "--redis-url"},
+		{Config{RedisURL: "localhost:6379"}, "--redis-url"},
 	} {
 		err := c.cfg.Validate()
 		if err == nil || !strings.Contains(err.Error(), c.want) {
