@@ -152,6 +152,8 @@ func (rt *restTest) do(method, path string, body any, hdr ...string) response {
 		rd = strings.NewReader(b)
 	case []byte:
 		rd = bytes.NewReader(b)
+	case io.Reader: // of unknown length: sent chunked
+		rd = b
 	default:
 		j, _ := json.Marshal(b)
 		rd = bytes.NewReader(j)

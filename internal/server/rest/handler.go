@@ -434,22 +434,36 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 // decodeJSON decodes the body into v strictly: unknown fields, trailing
 // data and bodies over the limit are errors.
 func (h *Handler) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if r.ContentLength > h.d.BodyLimit {
+		// Declared too large: 413 without reading it, whatever it holds.
+		return domain.Errorf(domain.CodeTooLarge, "request body is over the %d-byte limit", h.d.BodyLimit)
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, h.d.BodyLimit)
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
+	trailing := false
 	if err == nil {
-		if dec.Decode(&struct{}{}) != io.EOF {
-			return domain.Errorf(domain.CodeInvalid, "request body has data after the JSON value")
+		if err = dec.Decode(&struct{}{}); err == io.EOF {
+			return nil
 		}
-		return nil
+		trailing = true
 	}
 	var mbe *http.MaxBytesError
+	if !errors.As(err, &mbe) {
+		// A body of unknown length (chunked) that is also over the limit
+		// is 413 whatever made it invalid first: read on to the limit.
+		if _, cerr := io.Copy(io.Discard, r.Body); errors.As(cerr, &mbe) {
+			err = cerr
+		}
+	}
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &mbe):
 		return domain.Errorf(domain.CodeTooLarge, "request body is over the %d-byte limit", mbe.Limit)
+	case trailing:
+		return domain.Errorf(domain.CodeInvalid, "request body has data after the JSON value")
 	case errors.Is(err, io.EOF):
 		return domain.Errorf(domain.CodeInvalid, "request body is empty; send a JSON object")
 	case errors.As(err, &se):

@@ -323,6 +323,35 @@ func TestBadInput(t *testing.T) {
 	wantStatus(t, rt.get("/api/products/1", "Accept", "text/html, application/json;q=0.9"), 200)
 }
 
+// TestOversizedBodyIs413 checks that a body over the limit is 413 whatever
+// it holds: not JSON, JSON with trailing data, declared length or chunked.
+// Decoding stops at the first bad byte, so without reading on to the limit
+// these were 400s.
+func TestOversizedBodyIs413(t *testing.T) {
+	t.Parallel()
+	rt := newRESTTest(t, nil, Deps{BodyLimit: 256})
+	auth := rt.login()
+	junk := strings.Repeat("a", 2000)
+	trailing := `{"stock": 1}` + strings.Repeat(" x", 1000)
+	for _, c := range []struct {
+		name string
+		body any
+	}{
+		{"not JSON", junk},
+		{"not JSON, chunked", io.MultiReader(strings.NewReader(junk))},
+		{"trailing data", trailing},
+		{"trailing data, chunked", io.MultiReader(strings.NewReader(trailing))},
+	} {
+		r := rt.do("PATCH", "/api/products/1", c.body, "Authorization", auth)
+		if r.StatusCode != 413 {
+			t.Errorf("%s: status %d, want 413: %s", c.name, r.StatusCode, r.body)
+		}
+	}
+	// Under the limit, the same faults stay 400s.
+	wantProblem(t, rt.do("PATCH", "/api/products/1", io.MultiReader(strings.NewReader(`{"stock": 1} x`)), "Authorization", auth), 400, "invalid")
+	wantProblem(t, rt.do("PATCH", "/api/products/1", io.MultiReader(strings.NewReader(`aaaa`)), "Authorization", auth), 400, "invalid")
+}
+
 func TestAuth(t *testing.T) {
 	t.Parallel()
 	rt := newRESTTest(t, nil, Deps{})
