@@ -215,8 +215,12 @@ func (e *engine) runOpen() {
 		defer t.Stop()
 	}
 	lastWake := -e.cfg.Tick
-	fine := newFineSleeper()
-	defer fine.close()
+	fine := newFine()
+	defer func() {
+		if fine != nil {
+			fine.close()
+		}
+	}()
 	for ok {
 		now := time.Since(e.base)
 		for ok && next <= now {
@@ -249,7 +253,7 @@ func (e *engine) runOpen() {
 		if ok {
 			wake = max(next, lastWake+e.cfg.Tick)
 		}
-		if wait := wake - now; fine != nil && wait < fineSleepMax {
+		if wait := wake - now; fine != nil && wait <= fineSleepMax {
 			if wait > 0 {
 				if !fine.sleep(wait) || time.Since(e.base) == now {
 					// The timer failed, or the clock did not move across a
@@ -264,9 +268,21 @@ func (e *engine) runOpen() {
 				return
 			}
 		} else {
+			coarse := fine != nil
+			if coarse {
+				// Go timers wake up to ~1 ms late on Linux: a low rate (an
+				// operation every 2 ms or more) would then send most of its
+				// operations up to 1 ms late and be reported as a saturated
+				// generator. Wait with the timer until fineSleepMax before
+				// the wake-up, then loop to fine-sleep the rest.
+				wait -= fineSleepMax
+			}
 			timer.Reset(wait)
 			select {
 			case <-timer.C:
+				if coarse {
+					continue
+				}
 			case <-e.stopCh:
 				timer.Stop()
 				return
@@ -283,8 +299,26 @@ func (e *engine) runOpen() {
 	e.stop(metrics.StopDuration)
 }
 
-// fineSleepMax is the longest wait the scheduler sleeps with its fineSleeper;
-// longer waits (low rates) use a timer, which also watches for a stop.
+// fineWaiter is what the open-model scheduler sleeps with for waits
+// shorter than fineSleepMax (a *fineSleeper outside tests).
+type fineWaiter interface {
+	// sleep waits d (> 0); false means the waiter cannot be used.
+	sleep(d time.Duration) bool
+	close()
+}
+
+// newFine returns the scheduler's fine waiter, or nil when there is none
+// (no timerfd): the scheduler then uses Go timers only. Tests replace it.
+var newFine = func() fineWaiter {
+	if s := newFineSleeper(); s != nil {
+		return s
+	}
+	return nil
+}
+
+// fineSleepMax is the longest wait the scheduler sleeps with its fineWaiter;
+// a longer wait (low rates) runs on a Go timer, which also watches for a
+// stop, until fineSleepMax before the wake-up, and fine-sleeps the rest.
 const fineSleepMax = 2 * time.Millisecond
 
 const (

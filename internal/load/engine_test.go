@@ -608,3 +608,34 @@ func TestRealClockSmoke(t *testing.T) {
 		t.Fatalf("lag %+v", res.ScheduleLag)
 	}
 }
+
+// fakeFine is a fineWaiter on the (synctest) clock that counts its sleeps.
+type fakeFine struct{ sleeps atomic.Int64 }
+
+func (f *fakeFine) sleep(d time.Duration) bool { f.sleeps.Add(1); time.Sleep(d); return true }
+func (f *fakeFine) close()                     {}
+
+// TestLowRateFinishesWaitWithFineSleep checks that a wait longer than
+// fineSleepMax (here 10 ms between operations at 100/s) still ends in the
+// fine sleeper: Go timers wake up to ~1 ms late on Linux, which at low rates
+// made about one send in ten more than 1 ms late and the run "saturated".
+func TestLowRateFinishesWaitWithFineSleep(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ff := &fakeFine{}
+		saved := newFine
+		newFine = func() fineWaiter { return ff }
+		defer func() { newFine = saved }()
+		res := run(t, context.Background(), fixedDelay(100*time.Microsecond),
+			Config{Rate: 100, Duration: time.Second})
+		if res.Requests.Total != 100 {
+			t.Fatalf("requests = %d, want 100", res.Requests.Total)
+		}
+		// Every operation after the first is preceded by a wait of 10 ms.
+		if n := ff.sleeps.Load(); n < 99 {
+			t.Errorf("fine sleeps = %d, want >= 99 (one per 10 ms wait)", n)
+		}
+		if res.ScheduleLag == nil || res.ScheduleLag.Max != 0 {
+			t.Errorf("schedule lag = %+v, want max 0 on the exact clock", res.ScheduleLag)
+		}
+	})
+}
