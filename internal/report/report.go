@@ -291,7 +291,7 @@ func sideBySide(rs []*metrics.Result) doc {
 		{"max", func(s metrics.Summary) int64 { return s.Max }},
 	}
 	for _, p := range pcts {
-		row("latency "+p.name, func(r *metrics.Result) string { return us(p.get(r.Latency)) })
+		row("latency "+p.name, func(r *metrics.Result) string { return sampled(r.Latency, p.get) })
 	}
 	if anyOf(isOpen) {
 		for _, p := range pcts {
@@ -302,7 +302,7 @@ func sideBySide(rs []*metrics.Result) doc {
 				if !isOpen(r) {
 					return "= latency"
 				}
-				return us(p.get(r.ServiceTime))
+				return sampled(r.ServiceTime, p.get)
 			})
 		}
 		for _, p := range pcts {
@@ -313,7 +313,7 @@ func sideBySide(rs []*metrics.Result) doc {
 				if r.ScheduleLag == nil {
 					return "-"
 				}
-				return us(p.get(*r.ScheduleLag))
+				return sampled(*r.ScheduleLag, p.get)
 			})
 		}
 		row("late sends", func(r *metrics.Result) string {
@@ -483,4 +483,13 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// sampled formats get(s) in microseconds, or "-" when s has no sample (a 0
+// would read as a measurement), as the single-result view does.
+func sampled(s metrics.Summary, get func(metrics.Summary) int64) string {
+	if s.N == 0 {
+		return "-"
+	}
+	return us(get(s))
 }

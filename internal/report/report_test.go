@@ -291,3 +291,25 @@ func TestServerBlock(t *testing.T) {
 		}
 	}
 }
+
+// TestSideBySideEmptyIsDash checks that a result with no completed operation
+// shows "-" in the side-by-side latency rows, as the single view does, not
+// "0µs" (which reads as a measured latency of zero).
+func TestSideBySideEmptyIsDash(t *testing.T) {
+	empty := &metrics.Result{Schema: metrics.Schema, Protocol: "http", Target: "http://127.0.0.1:1/", Name: "empty",
+		Model: metrics.Model{Kind: "open", Rate: 50, MaxInflight: 1000}, StopReason: metrics.StopInterrupted,
+		Requests: metrics.Requests{ErrorsByKind: map[string]int64{}}, ScheduleLag: &metrics.Summary{}}
+	var b bytes.Buffer
+	if err := Text(&b, openResult(), empty); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(b.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || !(f[0] == "latency" || f[0] == "service" || f[0] == "schedule") {
+			continue
+		}
+		if last := f[len(f)-1]; last != "-" {
+			t.Errorf("empty result's column in %q = %q, want -", strings.TrimSpace(line), last)
+		}
+	}
+}
