@@ -36,6 +36,14 @@ func (e *engine) collect(quit <-chan struct{}, done chan<- struct{}) {
 			e.cfg.Progress(Progress{Elapsed: t, Total: e.warm, Warmup: true})
 		}
 	}
+	if e.warm > 0 {
+		if !sleepUntil(e.warm) {
+			return
+		}
+		if cc, ok := e.d.(ConnCounter); ok {
+			e.warmReused, e.warmSeen = cc.Connections().Reused, true
+		}
+	}
 	e.lastTick = e.warm
 	for t := e.warm + iv; ; t += iv {
 		if !sleepUntil(t) {
@@ -148,6 +156,16 @@ func (e *engine) result(now time.Duration) (*metrics.Result, error) {
 	}
 	if cc, ok := e.d.(ConnCounter); ok {
 		res.Connections = cc.Connections()
+		// Warm-up operations are not recorded, so neither are their
+		// reuses (connections opened in the warm-up stay counted: the
+		// measured phase uses them). A stop inside the warm-up measured
+		// nothing.
+		switch {
+		case e.warmSeen:
+			res.Connections.Reused = max(0, res.Connections.Reused-e.warmReused)
+		case e.warm > 0:
+			res.Connections.Reused = 0
+		}
 	}
 	if e.open {
 		res.Model = metrics.Model{Kind: "open", Rate: e.cfg.Rate, MaxInflight: e.cfg.MaxInflight}

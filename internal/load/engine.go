@@ -80,6 +80,12 @@ type engine struct {
 
 	points   []metrics.Point
 	lastTick time.Duration // end of the last timeline point
+
+	// warmReused is the driver's reused-connection count when the warm-up
+	// ended (ConnCounter drivers; set by the collector), so the result's
+	// Reused counts measured operations only; warmSeen says it was taken.
+	warmReused int64
+	warmSeen   bool
 }
 
 func newEngine(d Driver, cfg Config) *engine {

@@ -639,3 +639,45 @@ func TestLowRateFinishesWaitWithFineSleep(t *testing.T) {
 		}
 	})
 }
+
+// countingConns is a ConnCounter driver with one connection reused by every
+// operation after the first, warm-up included, like httpdrv's counters.
+type countingConns struct {
+	*fakeDriver
+	calls atomic.Int64
+}
+
+func (c *countingConns) Connections() metrics.Connections {
+	n := c.calls.Load()
+	return metrics.Connections{Opened: min(n, 1), Reused: max(n-1, 0), PeakOpen: min(n, 1)}
+}
+
+// TestWarmupNotInConnectionsReused checks that reuses by warm-up operations
+// are not reported: a result with 0 requests said "99 reused".
+func TestWarmupNotInConnectionsReused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cd := &countingConns{}
+		cd.fakeDriver = &fakeDriver{do: func(ctx context.Context, op *Op) Outcome {
+			cd.calls.Add(1)
+			return Outcome{Err: sleep(ctx, time.Millisecond)}
+		}}
+		res := run(t, t.Context(), cd, Config{Rate: 100, Warmup: time.Second, Duration: time.Second})
+		if res.Requests.Total != 100 {
+			t.Fatalf("requests = %d, want 100", res.Requests.Total)
+		}
+		// The snapshot at the warm-up's end may land after the first
+		// measured operation (both are due at 1 s): 99 or 100, not 199.
+		if c := res.Connections; c.Opened != 1 || c.Reused < 99 || c.Reused > 100 {
+			t.Errorf("connections %+v, want 1 opened (in the warm-up) and 99-100 reused (the measured operations)", c)
+		}
+
+		// Interrupted inside the warm-up: nothing measured, nothing reused.
+		cd.calls.Store(0)
+		ctx, cancel := context.WithCancel(t.Context())
+		time.AfterFunc(500*time.Millisecond, cancel)
+		res = run(t, ctx, cd, Config{Rate: 100, Warmup: time.Second, Duration: time.Second})
+		if res.Requests.Total != 0 || res.Connections.Reused != 0 {
+			t.Errorf("interrupted in warm-up: requests %d, connections %+v; want 0 and 0 reused", res.Requests.Total, res.Connections)
+		}
+	})
+}
