@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -176,6 +177,7 @@ type Layer struct {
 
 	br      *breaker // nil: no breaker (in-process backend, or disabled)
 	sf      singleflight.Group
+	fill    fillGuard // drops fills that raced a write (see fillguard.go)
 	listGen atomic.Int64
 	gens    sync.Map // review generation per product id: int64 -> *atomic.Int64
 	resp    *Responses
@@ -219,6 +221,7 @@ func New(store domain.Catalog, cfg Config) (*Layer, error) {
 	if l.rnd == nil {
 		l.rnd = rand.Float64
 	}
+	l.fill.seed = maphash.MakeSeed()
 	var nb [4]byte
 	_, _ = cryptorand(nb[:])
 	l.nonce = hex.EncodeToString(nb[:])

@@ -160,9 +160,10 @@ func read[T any](l *Layer, ctx context.Context, key string, ttl time.Duration, l
 	l.misses.Add(1)
 	domain.CacheTraceFrom(ctx).Mark(domain.CacheMiss)
 	return loadShared(l, ctx, key, func(lctx context.Context) (T, error) {
+		gen := l.fill.gen(key) // before the store read: see fillGuard
 		v, err := load(lctx)
 		if err == nil {
-			l.setJSON(lctx, key, v, ttl)
+			l.fill.fill(key, gen, func() { l.setJSON(lctx, key, v, ttl) })
 		}
 		return v, err
 	})
@@ -254,37 +255,50 @@ func (l *Layer) GetProducts(ctx context.Context, ids []int64) ([]domain.Product,
 		sk.WriteByte(',')
 	}
 	loaded, err := loadShared(l, ctx, sk.String(), func(c context.Context) ([]domain.Product, error) {
+		// Generations before the store read: see fillGuard.
+		gens := make([]uint64, len(missIDs))
+		for i, id := range missIDs {
+			gens[i] = l.fill.gen(l.productKey(id))
+		}
 		ps, err := l.store.GetProducts(c, missIDs)
 		if err != nil {
 			return nil, err
 		}
-		if _, ok := l.b.(ValueBackend); ok {
-			for _, p := range ps {
-				if p.ID != 0 {
-					l.setJSON(c, l.productKey(p.ID), p, l.ttl)
-				}
+		var fps []domain.Product // found, with their keys and generations
+		var fkeys []string
+		var fgens []uint64
+		for i, p := range ps {
+			if p.ID != 0 && i < len(gens) {
+				fps, fkeys, fgens = append(fps, p), append(fkeys, l.productKey(p.ID)), append(fgens, gens[i])
 			}
+		}
+		if len(fps) == 0 {
 			return ps, nil
 		}
-		var ks []string
-		var vs [][]byte
-		var ttls []time.Duration
-		for _, p := range ps {
-			if p.ID == 0 {
-				continue
+		l.fill.fillMany(fkeys, fgens, func(ok []int) {
+			if _, isVB := l.b.(ValueBackend); isVB {
+				for _, i := range ok {
+					l.setJSON(c, fkeys[i], fps[i], l.ttl)
+				}
+				return
 			}
-			b, err := json.Marshal(p)
-			if err != nil {
+			var ks []string
+			var vs [][]byte
+			var ttls []time.Duration
+			for _, i := range ok {
+				b, err := json.Marshal(fps[i])
+				if err != nil {
+					l.errs.Add(1)
+					continue
+				}
+				ks, vs, ttls = append(ks, fkeys[i]), append(vs, b), append(ttls, l.entryTTL(l.ttl))
+			}
+			if err := mset(c, l.b, ks, vs, ttls); err != nil {
 				l.errs.Add(1)
-				continue
+			} else {
+				l.sets.Add(int64(len(ks)))
 			}
-			ks, vs, ttls = append(ks, l.productKey(p.ID)), append(vs, b), append(ttls, l.entryTTL(l.ttl))
-		}
-		if err := mset(c, l.b, ks, vs, ttls); err != nil {
-			l.errs.Add(1)
-		} else {
-			l.sets.Add(int64(len(ks)))
-		}
+		})
 		return ps, nil
 	})
 	if err != nil {

@@ -130,7 +130,11 @@ func (w *writeBehind) update(ctx context.Context, id int64, patch domain.Product
 	if err != nil {
 		return domain.Product{}, err
 	}
-	if _, err := w.rb.SetAndAppend(ctx, key, b, w.cfg.Stream); err != nil {
+	var werr error
+	l.fill.write(key, func() { // no miss that read the store earlier may overwrite it
+		_, werr = w.rb.SetAndAppend(ctx, key, b, w.cfg.Stream)
+	})
+	if werr != nil {
 		return w.fallback(ctx, id, patch)
 	}
 	w.acked.Add(1)

@@ -29,14 +29,16 @@ func (l *Layer) UpdateProduct(ctx context.Context, id int64, patch domain.Produc
 func (l *Layer) productChanged(ctx context.Context, p domain.Product, withEntity bool) {
 	if l.b != nil {
 		key := l.productKey(p.ID)
-		l.sf.Forget(key) // a load in flight may carry the old state
-		if l.mode == ModeObject {
-			if withEntity && l.inval == InvalidateUpdate {
-				l.setJSON(ctx, key, p, l.ttl)
-			} else {
-				l.del(ctx, key)
+		l.sf.Forget(key)           // a load in flight may carry the old state
+		l.fill.write(key, func() { // ...and must not cache it after this
+			if l.mode == ModeObject {
+				if withEntity && l.inval == InvalidateUpdate {
+					l.setJSON(ctx, key, p, l.ttl)
+				} else {
+					l.del(ctx, key)
+				}
 			}
-		}
+		})
 		l.listGen.Add(1)
 		l.resp.Invalidate(ProductTag(p.ID), ListTag)
 	}
@@ -80,6 +82,9 @@ func (l *Layer) CreateOrder(ctx context.Context, o domain.NewOrder) (domain.Orde
 			}
 		}
 		l.sf.Forget(keys[0])
+		for _, k := range keys {
+			l.fill.write(k, nil) // loads in flight must not cache the old state
+		}
 		if l.mode == ModeObject {
 			l.del(ctx, keys...)
 		}
