@@ -67,7 +67,10 @@ func classifyErr(ctx, run context.Context, err error) metrics.ErrKind {
 	switch {
 	case strings.Contains(msg, "malformed HTTP"), strings.Contains(msg, "bad Content-Length"), strings.Contains(msg, "protocol error"),
 		strings.Contains(msg, "PROTOCOL_ERROR"), strings.Contains(msg, "invalid header"),
-		strings.Contains(msg, "too many headers"), strings.Contains(msg, "unexpected EOF reading trailer"):
+		strings.Contains(msg, "too many headers"), strings.Contains(msg, "unexpected EOF reading trailer"),
+		// An HTTP/1.1-only server answering an h2c preface: which of the
+		// two the client reports depends on timing.
+		strings.Contains(msg, "http2: frame too large"), strings.Contains(msg, "http2: client conn could not be established"):
 		return metrics.ErrProtocol
 	case strings.Contains(msg, "tls: "), strings.Contains(msg, "x509: "):
 		return metrics.ErrTLS

@@ -724,3 +724,16 @@ func TestIdleClosedConnectionProbed(t *testing.T) {
 		}
 	}
 }
+
+// TestH2CAgainstHTTP1IsProtocolError checks that --http2 against a server
+// that speaks only HTTP/1.1 is a protocol_error (the server answered the
+// HTTP/2 preface with an HTTP/1.1 response), not "other".
+func TestH2CAgainstHTTP1IsProtocolError(t *testing.T) {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(s.Close)
+	d := newDriver(t, Options{URL: s.URL, HTTP2: true, Connections: 1})
+	w := newWorker(t, d, 0)
+	if out := do(t, w, 0, nil); out.Err != metrics.ErrProtocol {
+		t.Errorf("h2c to an HTTP/1.1-only server: error kind %q, want %q", out.Err, metrics.ErrProtocol)
+	}
+}
