@@ -352,6 +352,11 @@ func (s *Stack) Close(ctx context.Context) error {
 	err := s.Cache.Close(ctx)
 	if err != nil {
 		s.log.Warn("cache close", "err", err)
+	} else if wb := s.Cache.WriteBehindStats(); wb.Enabled {
+		// Say that the acknowledged writes reached the store: on shutdown
+		// that is what a write-behind user needs to know.
+		s.log.Info("write-behind backlog drained into the store", "acknowledged", wb.Acknowledged,
+			"flushed", wb.Flushed, "remaining", wb.Backlog, "stream", wb.Stream)
 	}
 	s.closeRedis()
 	return err

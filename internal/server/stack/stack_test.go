@@ -3,8 +3,10 @@ package stack
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -154,6 +156,54 @@ func TestRedisStack(t *testing.T) {
 	if p, _ := s.Store.PeekProduct(2); p.Price != price {
 		t.Errorf("store price after drain = %v, want %v", p.Price, price)
 	}
+}
+
+// TestCloseLogsDrain checks that closing a write-behind stack logs that the
+// backlog reached the store (SIGTERM's log is how a user checks it).
+func TestCloseLogsDrain(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	s, err := New(t.Context(), Config{
+		Cache: "redis", Strategy: "write-behind", RedisURL: redisInst.URL(), StoreLatency: time.Millisecond,
+		KeyPrefix: fmt.Sprintf("drainlog%d:", time.Now().UnixNano()),
+		Logger:    slog.New(slog.NewTextHandler(&buf, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	price := 7.25
+	for id := int64(1); id <= 3; id++ {
+		if _, err := s.Catalog.UpdateProduct(t.Context(), id, domain.ProductPatch{Price: &price}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, "write-behind backlog drained") || !strings.Contains(out, "acknowledged=3") || !strings.Contains(out, "remaining=0") {
+		t.Errorf("close log lacks the drain report:\n%s", out)
+	}
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestSpawnsRedisWhenNeeded(t *testing.T) {
