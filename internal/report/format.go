@@ -83,8 +83,10 @@ func modelText(m metrics.Model) string {
 	return m.Kind
 }
 
-// isOpen reports whether latency, service time and lag differ for r.
-func isOpen(r *metrics.Result) bool { return r.Model.Kind == "open" }
+// isOpen reports whether latency, service time and lag differ for r: an
+// open-model result, or a merge of open and closed ones ("mixed"), whose
+// open part has a schedule.
+func isOpen(r *metrics.Result) bool { return r.Model.Kind == "open" || r.Model.Kind == "mixed" }
 
 // label names a result in side-by-side output.
 func label(r *metrics.Result, i int) string {

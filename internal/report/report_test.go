@@ -313,3 +313,57 @@ func TestSideBySideEmptyIsDash(t *testing.T) {
 		}
 	}
 }
+
+// TestMixedMergeShowsServiceTime checks that a merge of an open and a closed
+// result (model "mixed") keeps its service-time and schedule-lag columns:
+// the open part's latency and service time differ, so showing latency alone
+// hid them.
+func TestMixedMergeShowsServiceTime(t *testing.T) {
+	m, err := metrics.Merge([]*metrics.Result{mergeable(t, openResult()), mergeable(t, closedResult())}, []string{"open.json", "closed.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Model.Kind != "mixed" {
+		t.Fatalf("model kind %q, want mixed", m.Model.Kind)
+	}
+	var b bytes.Buffer
+	if err := Text(&b, m); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"service time", "schedule lag", "late sends"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("mixed merge summary lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+// mergeable gives r the histograms its summaries claim, recorded at the
+// summaries' p50 (the fixtures carry summaries only).
+func mergeable(t *testing.T, r *metrics.Result) *metrics.Result {
+	t.Helper()
+	enc := func(s metrics.Summary) string {
+		h := metrics.NewHistogram()
+		if err := h.RecordValues(max(s.P50, 1), s.N); err != nil {
+			t.Fatal(err)
+		}
+		e, err := metrics.EncodeHistogram(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	r.Histograms = map[string]string{metrics.HistLatency: enc(r.Latency), metrics.HistServiceTime: enc(r.ServiceTime)}
+	if r.ScheduleLag != nil {
+		r.Histograms[metrics.HistScheduleLag] = enc(*r.ScheduleLag)
+	}
+	if r.ErrorLatency != nil {
+		r.Histograms[metrics.HistError] = enc(*r.ErrorLatency)
+	}
+	if r.MessageLatency != nil {
+		r.Histograms[metrics.HistMessageLatency] = enc(*r.MessageLatency)
+	}
+	for p, s := range r.Phases {
+		r.Histograms[metrics.PhaseHistPrefix+p] = enc(s)
+	}
+	return r
+}
