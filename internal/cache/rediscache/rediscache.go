@@ -275,7 +275,7 @@ func (h *hook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		h.cmds.Add(1)
 		err := next(ctx, cmd)
-		if err != nil && !errors.Is(err, redis.Nil) {
+		if err != nil && !errors.Is(err, redis.Nil) && !optionalSetup(cmd) {
 			h.cmdErrs.Add(1)
 		}
 		return err
@@ -287,12 +287,25 @@ func (h *hook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Process
 		h.cmds.Add(int64(len(cmds)))
 		err := next(ctx, cmds)
 		for _, c := range cmds {
-			if e := c.Err(); e != nil && !errors.Is(e, redis.Nil) {
+			if e := c.Err(); e != nil && !errors.Is(e, redis.Nil) && !optionalSetup(c) {
 				h.cmdErrs.Add(1)
 			}
 		}
 		return err
 	}
+}
+
+// optionalSetup reports whether cmd is one of the connection-setup commands
+// go-redis sends on every new connection and whose failure it ignores
+// (CLIENT SETINFO before Redis 7.2, CLIENT MAINT_NOTIFICATIONS outside Redis
+// Enterprise): counting those would show errors against a healthy Redis.
+func optionalSetup(cmd redis.Cmder) bool {
+	args := cmd.Args()
+	if len(args) < 2 || cmd.Name() != "client" {
+		return false
+	}
+	sub, _ := args[1].(string)
+	return strings.EqualFold(sub, "setinfo") || strings.EqualFold(sub, "maint_notifications")
 }
 
 // ---- streams: the write-behind capability ----

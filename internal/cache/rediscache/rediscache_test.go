@@ -55,6 +55,24 @@ func TestModeAndDialHook(t *testing.T) {
 	}
 }
 
+// TestNoPhantomCommandErrors checks that a healthy Redis shows no command
+// errors: go-redis sends CLIENT SETINFO on every new connection and ignores
+// its failure on Redis before 7.2, which must not count as an error.
+func TestNoPhantomCommandErrors(t *testing.T) {
+	b := newBackend(t)
+	for i := range 4 { // several connections, each with its setup commands
+		if err := b.Set(t.Context(), fmt.Sprintf("k%d", i), []byte("v"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := b.Get(t.Context(), "absent"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := b.Stats(); st.CommandErrors != 0 {
+		t.Fatalf("command_errors = %d against a healthy Redis (%+v)", st.CommandErrors, st)
+	}
+}
+
 func TestEmbeddedFallback(t *testing.T) {
 	in, err := rediscache.Start(t.Context(), rediscache.StartOptions{NoSpawn: true})
 	if err != nil {
