@@ -504,10 +504,11 @@ func (w *fastWorker) readResponse(br *bufio.Reader, out *load.Outcome) (keep boo
 // readBody consumes size bytes (math.MaxInt64: until EOF, returned as
 // io.EOF), feeding them to the body scan when scan is set.
 func (w *fastWorker) readBody(br *bufio.Reader, size int64, n *int64, scan bool) error {
+	untilEOF := size == math.MaxInt64 // size shrinks as the body is read
 	for size > 0 {
 		if br.Buffered() == 0 {
 			if _, err := br.Peek(1); err != nil {
-				if err == io.EOF && size != math.MaxInt64 {
+				if err == io.EOF && !untilEOF {
 					return io.ErrUnexpectedEOF
 				}
 				return err

@@ -737,3 +737,32 @@ func TestH2CAgainstHTTP1IsProtocolError(t *testing.T) {
 		t.Errorf("h2c to an HTTP/1.1-only server: error kind %q, want %q", out.Err, metrics.ErrProtocol)
 	}
 }
+
+// TestBodyUntilClose checks a response without Content-Length or chunked
+// encoding, whose body runs until the server closes the connection (RFC
+// 9112 6.3): it is a success on both paths, not an eof error.
+func TestBodyUntilClose(t *testing.T) {
+	paths(t, func(t *testing.T, force bool) {
+		url := rawServer(t, func(c net.Conn) {
+			br := bufio.NewReader(c)
+			for {
+				line, err := br.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if line == "\r\n" {
+					break
+				}
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nbye body")
+			c.Close()
+		})
+		d := newDriver(t, Options{URL: url + "/", ForceNetHTTP: force, ExpectBodyContains: "bye body"})
+		w := newWorker(t, d, 0)
+		for i := range 3 {
+			if out := do(t, w, uint64(i), nil); out.Err != metrics.OK {
+				t.Fatalf("request %d: error kind %q, want success", i, out.Err)
+			}
+		}
+	})
+}
