@@ -305,7 +305,7 @@ func (p *Profile) validateServer(s Server, path ...string) error {
 	if err := check(s.Dataset, "dataset", Datasets); err != nil {
 		return err
 	}
-	if s.StorePool != nil && *s.StorePool < -1 {
+	if s.StorePool != nil && (*s.StorePool < -1 || *s.StorePool == 0) { // 0 would silently be unbounded
 		return p.errf(append(path, "store_pool"), "must be >= 1 (or -1 for unbounded), got %d", *s.StorePool)
 	}
 	return nil

@@ -126,6 +126,8 @@ func TestParseErrors(t *testing.T) {
 		{"zipf s", "keys: {n: 10}", "keys: {n: 10, s: 0.5}", "workload.keys.s: the Zipf exponent must be > 1"},
 		{"syntax", "name: t\n", "name: [t\n", "t.yaml:"},
 		{"method", "weight: 1\n", "weight: 1\n      method: FETCH\n", `t.yaml:12: workload.operations.0.method: "FETCH" is not one of`},
+		{"zero store pool", "    ttl: 5s\n", "    ttl: 5s\n    store_pool: 0\n", "t.yaml:18: variants.1.store_pool: must be >= 1 (or -1 for unbounded), got 0"},
+		{"negative store pool", "    ttl: 5s\n", "    ttl: 5s\n    store_pool: -2\n", "variants.1.store_pool: must be >= 1"},
 		{"revalidate write", "weight: 1\n", "weight: 1\n      method: POST\n      revalidate: true\n", "t.yaml:13: workload.operations.0.revalidate: applies to GET and HEAD, not POST"},
 	} {
 		src := strings.Replace(valid, c.old, c.new, 1)
