@@ -23,7 +23,23 @@ func Decode(r io.Reader) (*Result, error) {
 		}
 		return nil, fmt.Errorf("unsupported result schema %q (this loadrig reads %q)", res.Schema, Schema)
 	}
+	res.canonical()
 	return &res, nil
+}
+
+// canonical folds the empty forms of the optional (omitempty) sections into
+// their absent form, so a decoded result is the same value as the one its
+// own re-encoding decodes to: "server": {} and no "server" key mean the same.
+func (r *Result) canonical() {
+	if len(r.Server) == 0 {
+		r.Server = nil
+	}
+	if len(r.Phases) == 0 {
+		r.Phases = nil
+	}
+	if len(r.Inputs) == 0 {
+		r.Inputs = nil
+	}
 }
 
 // Load reads the result file at path; errors name the path.
