@@ -4,7 +4,9 @@ package load
 
 import (
 	"os"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,10 +24,20 @@ import (
 // responses then sat unpolled, and some runs settled into a mode with a
 // ~5.6 ms service time at 5,000 req/s where the same target answered in
 // 130 µs (measured with the peer harness, see README design notes).
+//
+// Both calls per sleep are raw (no runtime syscall state): the first
+// ordinary syscall after the process was idle wakes the runtime's sysmon
+// thread, which then polls every 20 µs for a while, and the scheduler goes
+// idle on every tick. With raw calls here and in the HTTP fast path's
+// socket I/O, sysmon sleeps through an open-model run (README design notes).
 type fineSleeper struct {
-	fd  int
-	f   *os.File
-	buf [8]byte
+	fd     int
+	f      *os.File
+	rc     syscall.RawConn
+	buf    [8]byte
+	its    unix.ItimerSpec
+	readFn func(fd uintptr) bool
+	ok     bool
 }
 
 // newFineSleeper returns nil when no timerfd can be made; the scheduler
@@ -36,18 +48,49 @@ func newFineSleeper() *fineSleeper {
 		return nil
 	}
 	// A non-blocking descriptor makes os.NewFile register it with the poller.
-	return &fineSleeper{fd: fd, f: os.NewFile(uintptr(fd), "loadrig-timerfd")}
+	s := &fineSleeper{fd: fd, f: os.NewFile(uintptr(fd), "loadrig-timerfd")}
+	rc, err := s.f.SyscallConn()
+	if err != nil {
+		s.f.Close()
+		return nil
+	}
+	s.rc = rc
+	s.readFn = s.readExpiry
+	return s
+}
+
+// readExpiry consumes the expiry count; false (not yet expired) makes
+// RawConn.Read wait in the poller until the timer fires.
+func (s *fineSleeper) readExpiry(fd uintptr) bool {
+	for {
+		_, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&s.buf[0])), uintptr(len(s.buf)))
+		switch e {
+		case 0:
+			s.ok = true
+			return true
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		default:
+			s.ok = false
+			return true
+		}
+	}
 }
 
 // sleep waits d (> 0). It reports false when the timer could not be used,
 // so the caller falls back to Go timers.
 func (s *fineSleeper) sleep(d time.Duration) bool {
-	its := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
-	if err := unix.TimerfdSettime(s.fd, 0, &its, nil); err != nil {
+	s.its.Value = unix.NsecToTimespec(int64(d))
+	if _, _, e := unix.RawSyscall6(unix.SYS_TIMERFD_SETTIME, uintptr(s.fd), 0, uintptr(unsafe.Pointer(&s.its)), 0, 0, 0); e != 0 {
 		return false
 	}
-	_, err := s.f.Read(s.buf[:])
-	return err == nil
+	s.ok = false
+	if err := s.rc.Read(s.readFn); err != nil {
+		return false
+	}
+	return s.ok
 }
 
 func (s *fineSleeper) close() {

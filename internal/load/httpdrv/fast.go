@@ -18,9 +18,10 @@ import (
 // fconn is one fast-path connection.
 type fconn struct {
 	c        net.Conn
-	br       *bufio.Reader
-	aborted  bool      // a past deadline was set to abort I/O; guarded by the worker's mu
-	lastUsed time.Time // when the last request was written
+	w        io.Writer     // c, or its raw I/O (rawio_linux.go)
+	br       *bufio.Reader // reads c, or its raw I/O
+	aborted  bool          // a past deadline was set to abort I/O; guarded by the worker's mu
+	lastUsed time.Time     // when the last request was written
 }
 
 // connPool shares at most n connections between workers: tokens holds one
@@ -264,7 +265,15 @@ func (w *fastWorker) dial(ctx context.Context, op *load.Op) (*fconn, metrics.Err
 	}
 	op.Phase(load.PhaseConnect, time.Since(t0))
 	d.conns.Opened()
-	return &fconn{c: c, br: bufio.NewReaderSize(c, 16<<10)}, metrics.OK
+	return newFconn(c), metrics.OK
+}
+
+func newFconn(c net.Conn) *fconn {
+	var rw io.ReadWriter = c
+	if r := newRawIO(c); r != nil {
+		rw = r
+	}
+	return &fconn{c: c, w: rw, br: bufio.NewReaderSize(rw, 16<<10)}
 }
 
 // release returns fc to the pool, or closes it when it cannot be reused.
@@ -308,7 +317,7 @@ func (w *fastWorker) roundTrip(ctx context.Context, op *load.Op, fc *fconn, fres
 		w.reused.Add(1)
 	}
 	fc.lastUsed = t0
-	if _, err := fc.c.Write(req); err != nil {
+	if _, err := fc.w.Write(req); err != nil {
 		w.release(fc, false)
 		return load.Outcome{Err: classifyErr(ctx, w.run, err)}, w.staleRetry(fresh, err)
 	}

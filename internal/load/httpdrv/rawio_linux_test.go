@@ -1,0 +1,112 @@
+//go:build linux
+
+package httpdrv
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// tcpPair returns both ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (client, server *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := <-accepted
+	if s == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { c.Close(); s.Close() })
+	return c.(*net.TCPConn), s.(*net.TCPConn)
+}
+
+func TestRawIOWriteWaitsForSpaceAndReadsAll(t *testing.T) {
+	c, s := tcpPair(t)
+	r := newRawIO(c)
+	if r == nil {
+		t.Fatal("no raw I/O for a TCP connection")
+	}
+	// Far more than the socket buffers hold: the write must wait in the
+	// poller (EAGAIN) while the peer drains, and still write every byte.
+	want := bytes.Repeat([]byte("0123456789abcdef"), 1<<18) // 4 MiB
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(s)
+		got <- b
+	}()
+	n, err := r.Write(want)
+	if err != nil || n != len(want) {
+		t.Fatalf("Write = %d, %v; want %d, nil", n, err, len(want))
+	}
+	c.CloseWrite()
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Fatalf("peer read %d bytes, want %d identical", len(b), len(want))
+	}
+
+	// Reads: data, then io.EOF once the peer closed.
+	if _, err := s.Write([]byte("pong")); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	all, err := io.ReadAll(r)
+	if err != nil || string(all) != "pong" {
+		t.Fatalf("ReadAll = %q, %v; want \"pong\", nil (io.EOF ends it)", all, err)
+	}
+	if n, err := r.Read(make([]byte, 8)); n != 0 || err != io.EOF {
+		t.Fatalf("Read after EOF = %d, %v; want 0, io.EOF", n, err)
+	}
+}
+
+func TestRawIOErrorsClassifyLikeNetConn(t *testing.T) {
+	c, s := tcpPair(t)
+	r := newRawIO(c)
+
+	// A past deadline (how the fast path aborts an operation) ends a
+	// blocked read with a timeout error.
+	c.SetReadDeadline(time.Now().Add(-time.Second))
+	_, err := r.Read(make([]byte, 8))
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read past deadline = %v, want os.ErrDeadlineExceeded", err)
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("Read past deadline = %v, want a net.Error with Timeout()", err)
+	}
+	c.SetReadDeadline(time.Time{})
+
+	// A reset by the peer is ECONNRESET.
+	s.SetLinger(0)
+	s.Close()
+	// The read waits in the poller until the RST arrives.
+	_, err = r.Read(make([]byte, 8))
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("Read after RST = %v, want ECONNRESET", err)
+	}
+
+	// A closed connection reports net.ErrClosed.
+	c.Close()
+	if _, err := r.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Write on closed conn = %v, want net.ErrClosed", err)
+	}
+	if n, err := r.Read(nil); n != 0 || err != nil {
+		t.Fatalf("Read(nil) = %d, %v; want 0, nil", n, err)
+	}
+}
