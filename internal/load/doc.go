@@ -118,24 +118,31 @@
 // showed that mode (service-time p50 69-135 µs in every run since).
 //
 // What a finer tick costs (open model, 5,000/s for 5 s against the peer
-// harness target /hello, generator pinned to CPU 1, 3 interleaved rounds
-// with bombardier --rate 5000 on a machine other jobs were loading; CPU is
-// user+sys from rusage; go run ./cmd/loadrig load http --rate 5000 --tick T):
+// harness target /hello, generator pinned to CPU 1, 6 interleaved rounds
+// with bombardier --rate 5000; CPU is user+sys from rusage;
+// testdata/bench/tick.sh):
 //
-//	tick     CPU µs/req   × bombardier   late > 1 ms    lag p50
-//	500 µs   45.2-50.8    1.87-1.91      0.3-4.4 %      265-294 µs
-//	750 µs   34.4-42.4    1.46-1.56      0.6-2.7 %      406-423 µs
-//	1 ms     31.2-38.8    1.26-1.43      1.7-4.5 %      510-580 µs
-//	2 ms     29.6-31.6    1.11-1.27      51-56 %        1,071-1,076 µs
-//	bombardier 23.6-27.2  1              (bursts of 50 every 10 ms)
+//	tick     CPU µs/req   × bombardier (median)   late > 1 ms    lag p50 / p99
+//	500 µs   25.2-32.4    1.02-1.24 (1.12)        0.10-0.88 %    249-292 / 493-842 µs
+//	750 µs   19.6-26.0    0.84-1.05 (0.99)        0.22-0.59 %    405-414 / 783-823 µs
+//	1 ms     18.4-22.8    0.67-0.98 (0.88)        1.2-5.9 %      505-562 / 1012-1047 µs
+//	bombardier 21.6-28.7  1                       (bursts of 50 every 10 ms)
 //
-// Every tick is an idle-to-busy transition of the Go runtime (the poller
-// wakes, sysmon is woken and sleeps again: ~2 futex calls and ~3 short
-// sleeps per tick under strace), and bombardier pays it 100 times a second
-// where a 500 µs tick pays it 2,000 times. DefaultTick stays 500 µs because
-// the product is the number: it is the only setting that kept late sends
-// near the 1 % line. --tick trades schedule fidelity for CPU, and every
-// result reports its lateness, so the trade is never hidden.
+// Every tick is an idle-to-busy transition of the generator, ~15-20 µs of
+// CPU on this 2-vCPU guest; bombardier pays it 100 times a second (its
+// limiter refills a 50-token bucket every 10 ms), a 750 µs tick 1,333
+// times. With --tick 10ms (bombardier's pattern) loadrig needs 14.0-14.4
+// µs per request against bombardier's 19.6-20.8, and reports 82 % of its
+// sends late. DefaultTick is 750 µs: lag stays under 1 ms (p99 ~0.8 ms) and
+// late sends well under the 1 % line at about bombardier's CPU per request;
+// 1 ms crosses the lateness line here. Every result reports its lateness,
+// so the trade --tick makes is never hidden.
+//
+// The scheduler's timerfd is armed and read with raw syscalls (as is the
+// HTTP fast path's socket I/O): an ordinary syscall after an idle spell
+// wakes the runtime's sysmon thread, which then polls every 20 µs for a
+// while, so every tick paid a futex wake and several context switches. With
+// a 500 µs tick that change took 36.8-37.6 down to 25.2-27.2 µs per request.
 //
 // Per-operation overhead (go test -run XXX -bench . -benchtime=1s
 // ./internal/load/, two passes, same noisy machine):

@@ -10,7 +10,7 @@
 // HTTP/1.1 client at 0.77–1.07×. So the driver has two paths (Driver.Path):
 //
 //   - "fast": plain http:// without HTTP2, proxy or ForceNetHTTP. Per
-//     connection a net.Conn and a 16 KiB bufio.Reader; the request is
+//     connection a net.Conn and a 4 KiB bufio.Reader; the request is
 //     serialized once when nothing is templated (otherwise re-rendered into
 //     the worker's reused buffer), written with one Write; the response's
 //     status line and headers are parsed in place (Content-Length, chunked
@@ -128,8 +128,12 @@
 //
 // # Limits of the fast path
 //
-// A response header line longer than the 16 KiB read buffer is a
-// protocol_error (net/http accepts up to 1 MB of headers). Bodies are never
+// A response header line longer than the 4 KiB read buffer is assembled in
+// a per-worker buffer made on first need; a line over 256 KiB is a
+// protocol_error (net/http accepts up to 1 MB of headers in all). The read
+// buffer is small because a run that falls behind starts up to
+// --max-inflight workers, each with a connection and a buffer: at 16 KiB,
+// a 100 ms host stall at 5,000/s (500 extra workers) added ~10 MiB. Bodies are never
 // decoded (no gzip: the request does not ask for it). The host may not be a
 // template; a name is resolved on every new connection (timed as the dns
 // phase), preferring IPv4.
@@ -182,11 +186,13 @@
 // 20.40 µs (2.1× wrk). PERF-NOTES puts bombardier at 1.2–1.55× wrk.
 // A second pass with bombardier 1.2.6 (-c 50 -d 5s; load average ~9 from
 // other jobs): wrk 8.77 / 8.87 / 11.28, bombardier 11.89 / 11.71 / 11.82,
-// fast path 11.50 / 11.99 / 11.91 µs per request (0.97–1.02× bombardier;
-// user 2.4–3.6 µs against bombardier's 4.0–5.1, sys 8.4–9.3 against
-// 6.6–7.9). Open loop at 5,000/s in the same conditions: bombardier
-// (--rate 5000, which reached only 3.6–4.9k/s) 19.3–24.1 µs, loadrig
-// 25.6–40.0 µs per request with the engine's 500 µs tick; the target,
-// pinned to a CPU shared with other jobs, stalled in two of three runs.
-// These passes ran on a busy host: repeat them quiet before quoting.
+// fast path 11.50 / 11.99 / 11.91 µs per request (0.97–1.02× bombardier).
+//
+// Since then the fast path reads and writes its sockets with raw
+// non-blocking syscalls inside syscall.RawConn (rawio_linux.go): an
+// ordinary syscall after an idle spell wakes the runtime's sysmon thread.
+// In the peer harness (3 runs of 10 s, quiet host) that put the closed loop
+// at 7.0 µs per request against bombardier's 10.1 and wrk's 6.9, and the
+// open loop at 5,000/s at 20.6 against bombardier's 23.4 (README design
+// notes have the table).
 package httpdrv

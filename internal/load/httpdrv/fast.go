@@ -53,7 +53,7 @@ func (p *connPool) close(d *Driver) {
 }
 
 // fastWorker is a fast-path worker: HTTP/1.1 over a plain net.Conn with a
-// 16 KiB bufio.Reader, the request written with one Write, the response
+// 4 KiB bufio.Reader, the request written with one Write, the response
 // parsed in place. It does not allocate per request.
 type fastWorker struct {
 	d       *Driver
@@ -72,6 +72,7 @@ type fastWorker struct {
 	scan    *bodyScan
 	reused  *paddedCounter
 	rv      *revalCache // nil unless Options.Revalidate
+	long    []byte      // a line longer than the read buffer (readLine)
 }
 
 var longAgo = time.Unix(1, 0)
@@ -273,7 +274,7 @@ func newFconn(c net.Conn) *fconn {
 	if r := newRawIO(c); r != nil {
 		rw = r
 	}
-	return &fconn{c: c, w: rw, br: bufio.NewReaderSize(rw, 16<<10)}
+	return &fconn{c: c, w: rw, br: bufio.NewReaderSize(rw, readBufSize)}
 }
 
 // release returns fc to the pool, or closes it when it cannot be reused.
@@ -355,13 +356,38 @@ func staleConnErr(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
-// readLine reads one line (with its line end) into the reader's buffer.
-func readLine(br *bufio.Reader, n *int64) ([]byte, error) {
+// readBufSize is the size of a fast-path connection's read buffer. Status
+// lines and nearly all header lines fit; a longer line is assembled in the
+// worker's long-line buffer (see readLine). It is kept small because an
+// open-model run that falls behind (a stalled host) starts up to
+// --max-inflight workers at once, each with its own connection and buffer.
+const readBufSize = 4 << 10
+
+// maxLineLen bounds one status, header or chunk-size line: longer is a
+// protocol error.
+const maxLineLen = 256 << 10
+
+// readLine reads one line (with its line end). A line that fits the
+// reader's buffer is returned in place; a longer one (a large Set-Cookie or
+// Content-Security-Policy header) is copied into w.long, which is made on
+// first need and reused, and stays valid until the next long line.
+func (w *fastWorker) readLine(br *bufio.Reader, n *int64) ([]byte, error) {
 	line, err := br.ReadSlice('\n')
 	*n += int64(len(line))
+	if err == bufio.ErrBufferFull {
+		buf := append(w.long[:0], line...)
+		for err == bufio.ErrBufferFull {
+			line, err = br.ReadSlice('\n')
+			*n += int64(len(line))
+			if len(buf)+len(line) > maxLineLen {
+				return nil, errProtocol
+			}
+			buf = append(buf, line...)
+		}
+		w.long = buf
+		line = buf
+	}
 	switch {
-	case err == bufio.ErrBufferFull:
-		return nil, errProtocol
 	case err == io.EOF:
 		return nil, io.ErrUnexpectedEOF
 	case err != nil:
@@ -382,7 +408,7 @@ func (w *fastWorker) readResponse(br *bufio.Reader, out *load.Outcome) (keep boo
 		if rv != nil {
 			rv.resetResponse() // an interim response's headers do not count
 		}
-		line, err := readLine(br, &n)
+		line, err := w.readLine(br, &n)
 		if err != nil {
 			return false, err
 		}
@@ -403,7 +429,7 @@ func (w *fastWorker) readResponse(br *bufio.Reader, out *load.Outcome) (keep boo
 		chunked, untilClose := false, false
 		var cfgCache, cfCache, ageCache metrics.CacheStatus
 		for {
-			line, err := readLine(br, &n)
+			line, err := w.readLine(br, &n)
 			if err != nil {
 				return false, err
 			}
@@ -540,7 +566,7 @@ func (w *fastWorker) readBody(br *bufio.Reader, size int64, n *int64, scan bool)
 
 func (w *fastWorker) readChunked(br *bufio.Reader, n *int64, scan bool) error {
 	for {
-		line, err := readLine(br, n)
+		line, err := w.readLine(br, n)
 		if err != nil {
 			return err
 		}
@@ -570,7 +596,7 @@ func (w *fastWorker) readChunked(br *bufio.Reader, n *int64, scan bool) error {
 		}
 		if size == 0 {
 			for { // trailers, up to the empty line
-				line, err := readLine(br, n)
+				line, err := w.readLine(br, n)
 				if err != nil {
 					return err
 				}
@@ -582,7 +608,7 @@ func (w *fastWorker) readChunked(br *bufio.Reader, n *int64, scan bool) error {
 		if err := w.readBody(br, size, n, scan); err != nil {
 			return err
 		}
-		line, err = readLine(br, n)
+		line, err = w.readLine(br, n)
 		if err != nil {
 			return err
 		}

@@ -766,3 +766,68 @@ func TestBodyUntilClose(t *testing.T) {
 		}
 	})
 }
+
+// A header line longer than the fast path's read buffer is read whole (a
+// large Set-Cookie), the headers after it still count (X-Cache, ETag for
+// revalidation), and only a line over maxLineLen is a protocol error.
+func TestLongHeaderLines(t *testing.T) {
+	cookie := strings.Repeat("c", 3*readBufSize)
+	paths(t, func(t *testing.T, force bool) {
+		var sawINM atomic.Int32
+		url := rawServer(t, func(c net.Conn) {
+			br := bufio.NewReader(c)
+			for {
+				conditional := false
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if strings.HasPrefix(strings.ToLower(line), `if-none-match: "v1"`) {
+						conditional = true
+						sawINM.Add(1)
+					}
+					if line == "\r\n" {
+						break
+					}
+				}
+				if conditional {
+					io.WriteString(c, "HTTP/1.1 304 Not Modified\r\nSet-Cookie: "+cookie+"\r\nETag: \"v1\"\r\n\r\n")
+					continue
+				}
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nSet-Cookie: "+cookie+"\r\nX-Cache: HIT\r\nETag: \"v1\"\r\nContent-Length: 2\r\n\r\nok")
+			}
+		})
+		d := newDriver(t, Options{URL: url + "/", ForceNetHTTP: force, Revalidate: true})
+		w := newWorker(t, d, 0)
+		out := do(t, w, 0, nil)
+		if out.Err != metrics.OK || out.Cache != metrics.CacheHit {
+			t.Fatalf("first request: kind %q cache %v, want success and a HIT", out.Err, out.Cache)
+		}
+		if !force && out.BytesReceived < int64(len(cookie)) {
+			t.Fatalf("BytesReceived = %d, want the whole %d-byte header counted", out.BytesReceived, len(cookie))
+		}
+		if out = do(t, w, 1, nil); out.Err != metrics.OK || out.Cache != metrics.CacheRevalidated {
+			t.Fatalf("second request: kind %q cache %v, want a revalidated 304", out.Err, out.Cache)
+		}
+		if sawINM.Load() != 1 {
+			t.Fatalf("server saw If-None-Match %d times, want 1 (the ETag after the long line was kept)", sawINM.Load())
+		}
+	})
+
+	url := rawServer(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil || line == "\r\n" {
+				break
+			}
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Big: "+strings.Repeat("x", maxLineLen)+"\r\nContent-Length: 0\r\n\r\n")
+		c.Close()
+	})
+	d := newDriver(t, Options{URL: url + "/"})
+	if out := do(t, newWorker(t, d, 0), 0, nil); out.Err != metrics.ErrProtocol {
+		t.Fatalf("a %d-byte header line: kind %q, want %q", maxLineLen, out.Err, metrics.ErrProtocol)
+	}
+}
