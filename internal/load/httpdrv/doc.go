@@ -10,7 +10,7 @@
 // HTTP/1.1 client at 0.77–1.07×. So the driver has two paths (Driver.Path):
 //
 //   - "fast": plain http:// without HTTP2, proxy or ForceNetHTTP. Per
-//     connection a net.Conn and a 4 KiB bufio.Reader; the request is
+//     connection a net.Conn and a 16 KiB bufio.Reader; the request is
 //     serialized once when nothing is templated (otherwise re-rendered into
 //     the worker's reused buffer), written with one Write; the response's
 //     status line and headers are parsed in place (Content-Length, chunked
@@ -128,12 +128,9 @@
 //
 // # Limits of the fast path
 //
-// A response header line longer than the 4 KiB read buffer is assembled in
-// a per-worker buffer made on first need; a line over 256 KiB is a
-// protocol_error (net/http accepts up to 1 MB of headers in all). The read
-// buffer is small because a run that falls behind starts up to
-// --max-inflight workers, each with a connection and a buffer: at 16 KiB,
-// a 100 ms host stall at 5,000/s (500 extra workers) added ~10 MiB. Bodies are never
+// A response header line longer than the 16 KiB read buffer is assembled
+// in a per-worker buffer made on first need; a line over 256 KiB is a
+// protocol_error (net/http accepts up to 1 MB of headers in all). Bodies are never
 // decoded (no gzip: the request does not ask for it). The host may not be a
 // template; a name is resolved on every new connection (timed as the dns
 // phase), preferring IPv4.
