@@ -51,7 +51,12 @@
 // rather than by a stats.Handler: with a stats.Handler installed, grpc-go
 // allocates and timestamps several stats events on every call, a per-call cost this
 // driver exists to avoid; the dialer sees every connection at no per-call
-// cost. Failed calls are classified by status code
+// cost. The dialer also wraps each connection with raw-syscall reads and
+// writes (package rawconn), so an idle generator does not wake the
+// runtime's sysmon on its next socket call: in the peer harness that moved
+// unary calls at 5,000/s from 0.48× to 0.42× ghz's CPU per call (closed
+// loop, 50 concurrent: 0.56× to 0.55×, within noise). Failed calls are
+// classified by status code
 // (metrics.GRPCCodeKind, e.g. grpc_unavailable), except that the
 // operation's own deadline is a timeout, the end of the run is canceled, a
 // refused connection is refused and malformed response bytes are

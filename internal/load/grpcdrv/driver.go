@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/loadrig/loadrig/internal/load"
+	"github.com/loadrig/loadrig/internal/load/rawconn"
 	"github.com/loadrig/loadrig/internal/load/tmpl"
 	"github.com/loadrig/loadrig/internal/metrics"
 )
@@ -282,14 +283,15 @@ func (d *Driver) dialAll() error {
 	return nil
 }
 
-// dial opens a TCP connection and counts it.
+// dial opens a TCP connection with raw-syscall reads and writes (package
+// rawconn) and counts it.
 func (d *Driver) dial(ctx context.Context, addr string) (net.Conn, error) {
 	var nd net.Dialer
 	c, err := nd.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	return d.tracker.Track(c), nil
+	return d.tracker.Track(rawconn.Wrap(c)), nil
 }
 
 // Protocol implements load.Driver.

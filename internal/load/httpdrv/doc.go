@@ -186,7 +186,7 @@
 // fast path 11.50 / 11.99 / 11.91 µs per request (0.97–1.02× bombardier).
 //
 // Since then the fast path reads and writes its sockets with raw
-// non-blocking syscalls inside syscall.RawConn (rawio_linux.go): an
+// non-blocking syscalls inside syscall.RawConn (package rawconn): an
 // ordinary syscall after an idle spell wakes the runtime's sysmon thread.
 // In the peer harness (3 runs of 10 s, quiet host) that put the closed loop
 // at 7.0 µs per request against bombardier's 10.1 and wrk's 6.9, and the

@@ -12,14 +12,15 @@ import (
 	"time"
 
 	"github.com/loadrig/loadrig/internal/load"
+	"github.com/loadrig/loadrig/internal/load/rawconn"
 	"github.com/loadrig/loadrig/internal/metrics"
 )
 
 // fconn is one fast-path connection.
 type fconn struct {
 	c        net.Conn
-	w        io.Writer     // c, or its raw I/O (rawio_linux.go)
-	br       *bufio.Reader // reads c, or its raw I/O
+	w        io.Writer     // c with raw-syscall Read and Write (package rawconn)
+	br       *bufio.Reader // reads through w's raw Read
 	aborted  bool          // a past deadline was set to abort I/O; guarded by the worker's mu
 	lastUsed time.Time     // when the last request was written
 }
@@ -270,10 +271,7 @@ func (w *fastWorker) dial(ctx context.Context, op *load.Op) (*fconn, metrics.Err
 }
 
 func newFconn(c net.Conn) *fconn {
-	var rw io.ReadWriter = c
-	if r := newRawIO(c); r != nil {
-		rw = r
-	}
+	rw := rawconn.Wrap(c)
 	return &fconn{c: c, w: rw, br: bufio.NewReaderSize(rw, readBufSize)}
 }
 

@@ -1,6 +1,6 @@
 //go:build linux
 
-package httpdrv
+package rawconn
 
 import (
 	"bytes"
@@ -38,11 +38,11 @@ func tcpPair(t *testing.T) (client, server *net.TCPConn) {
 	return c.(*net.TCPConn), s.(*net.TCPConn)
 }
 
-func TestRawIOWriteWaitsForSpaceAndReadsAll(t *testing.T) {
+func TestWriteWaitsForSpaceAndReadsAll(t *testing.T) {
 	c, s := tcpPair(t)
-	r := newRawIO(c)
-	if r == nil {
-		t.Fatal("no raw I/O for a TCP connection")
+	r := Wrap(c)
+	if _, ok := r.(*conn); !ok {
+		t.Fatalf("Wrap(%T) = %T, want the raw wrapper", c, r)
 	}
 	// Far more than the socket buffers hold: the write must wait in the
 	// poller (EAGAIN) while the peer drains, and still write every byte.
@@ -75,9 +75,9 @@ func TestRawIOWriteWaitsForSpaceAndReadsAll(t *testing.T) {
 	}
 }
 
-func TestRawIOErrorsClassifyLikeNetConn(t *testing.T) {
+func TestErrorsLikeNetConn(t *testing.T) {
 	c, s := tcpPair(t)
-	r := newRawIO(c)
+	r := Wrap(c)
 
 	// A past deadline (how the fast path aborts an operation) ends a
 	// blocked read with a timeout error.
@@ -108,5 +108,62 @@ func TestRawIOErrorsClassifyLikeNetConn(t *testing.T) {
 	}
 	if n, err := r.Read(nil); n != 0 || err != nil {
 		t.Fatalf("Read(nil) = %d, %v; want 0, nil", n, err)
+	}
+}
+
+// One goroutine reads while another writes, as grpc-go does: the read and
+// the write keep separate state.
+func TestConcurrentReadAndWrite(t *testing.T) {
+	c, s := tcpPair(t)
+	r := Wrap(c)
+	const n = 1 << 20
+	// The peer echoes everything back.
+	go func() { io.Copy(s, s) }()
+	want := bytes.Repeat([]byte("abcdefghijklmnopqrstuvwxyz012345"), n/32)
+	werr := make(chan error, 1)
+	go func() {
+		for off := 0; off < len(want); off += 4096 {
+			if _, err := r.Write(want[off : off+4096]); err != nil {
+				werr <- err
+				return
+			}
+		}
+		werr <- nil
+	}()
+	got := make([]byte, 0, n)
+	buf := make([]byte, 3000)
+	for len(got) < n {
+		k, err := r.Read(buf)
+		if err != nil {
+			t.Fatalf("Read after %d bytes: %v", len(got), err)
+		}
+		got = append(got, buf[:k]...)
+	}
+	if err := <-werr; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("echoed bytes differ from the written ones")
+	}
+}
+
+// Deadlines and Close reach the wrapped connection.
+func TestWrapKeepsConnMethods(t *testing.T) {
+	c, _ := tcpPair(t)
+	r := Wrap(c)
+	if r.LocalAddr().String() != c.LocalAddr().String() || r.RemoteAddr().String() != c.RemoteAddr().String() {
+		t.Fatal("addresses differ from the wrapped connection's")
+	}
+	if err := r.SetReadDeadline(time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("deadline set through the wrapper: Read = %v, want os.ErrDeadlineExceeded", err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("after the wrapper's Close: Write = %v, want net.ErrClosed", err)
 	}
 }
