@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"strings"
 
@@ -44,6 +45,9 @@ type HTTPOptions struct {
 	Revalidate         bool     // --revalidate: each worker sends back the ETag/Last-Modified it last saw per URL; default false
 	RevalidateShared   bool     // --revalidate-shared: with --revalidate, one cache for all workers; default false (one per worker)
 	ScrapeStats        bool     // --scrape-stats: after the run, put a loadrig server's /stats in the result; default true
+	// ScrapeStatsSet says --scrape-stats was given (flag, LOADRIG_* env or
+	// config): then any host is scraped, else only a loopback one.
+	ScrapeStatsSet bool
 }
 
 // NewCmdHTTP returns `loadrig load http URL`. runF replaces the run
@@ -65,9 +69,10 @@ per request: {{.Seq}}, {{randInt a b}}, {{zipf s v n}}, {{uuid}}, and
 Without --rate, --stages or --concurrency the run uses the closed model with
 50 workers; without --duration, --requests or --stages it lasts 10s. A target
 that cannot be reached is measured (errors of kind "refused"), not a failure.
-After the run, when the target is a loadrig server (its /stats answers with a
-redis_mode key), that /stats goes into the result's server section and the
-summary (--scrape-stats=false skips it).
+After the run, when the target is on a loopback address and is a loadrig
+server (its /stats answers with a redis_mode key), that /stats goes into the
+result's server section and the summary. Other hosts get no extra request
+unless --scrape-stats is given; --scrape-stats=false never asks.
 Ctrl-C stops the run, prints and writes the partial result, and exits 130.`,
 		Example: `  # open model: 1000 requests/s for 30 s, result saved
   loadrig load http --rate 1000 -d 30s -o result.json http://127.0.0.1:8080/hello
@@ -91,6 +96,7 @@ Ctrl-C stops the run, prints and writes the partial result, and exits 130.`,
 		Args: cmdutil.ExactArgs(1, "the target URL, e.g. loadrig load http http://127.0.0.1:8080/"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.URL = args[0]
+			opts.ScrapeStatsSet = cmd.Flags().Changed("scrape-stats")
 			if err := opts.validate(); err != nil {
 				return err
 			}
@@ -119,7 +125,7 @@ Ctrl-C stops the run, prints and writes the partial result, and exits 130.`,
 	fl.Uint64Var(&opts.Seed, "seed", 0, "seed of the template random generators (same seed, same values)")
 	fl.BoolVar(&opts.Revalidate, "revalidate", false, "like a browser cache: each worker remembers the ETag and Last-Modified of every URL's last 200 and sends If-None-Match / If-Modified-Since (GET and HEAD)")
 	fl.BoolVar(&opts.RevalidateShared, "revalidate-shared", false, "with --revalidate: one validator cache for all workers (like a revalidating proxy) instead of one per worker (like browsers)")
-	fl.BoolVar(&opts.ScrapeStats, "scrape-stats", true, "after the run (not before: no deltas; skipped when interrupted), read the target's /stats (2s timeout) and, when it is a loadrig server's, keep it as the result's server section")
+	fl.BoolVar(&opts.ScrapeStats, "scrape-stats", true, "after the run (not before: no deltas; skipped when interrupted), read the target's /stats (2s timeout) and, when it is a loadrig server's, keep it as the result's server section; by default only for a loopback target, given explicitly for any host")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(OutputFormats, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("data-mode", cobra.FixedCompletions([]string{"round-robin", "random"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -255,7 +261,7 @@ func (o *HTTPOptions) withStats(run Runner) Runner {
 	if run == nil {
 		run = load.Run
 	}
-	if !o.ScrapeStats {
+	if !o.shouldScrape() {
 		return run
 	}
 	return func(ctx context.Context, d load.Driver, cfg load.Config) (*metrics.Result, error) {
@@ -267,6 +273,43 @@ func (o *HTTPOptions) withStats(run Runner) Runner {
 		}
 		return res, err
 	}
+}
+
+// shouldScrape says whether the run ends with a /stats request: never with
+// --scrape-stats=false; for any host when it was set explicitly; otherwise
+// only when the target is on this machine (a loopback address or
+// localhost), where loadrig's reference servers listen by default — a
+// third-party target does not get an unasked-for request.
+func (o *HTTPOptions) shouldScrape() bool {
+	if !o.ScrapeStats {
+		return false
+	}
+	return o.ScrapeStatsSet || loopbackTarget(o.URL)
+}
+
+// loopbackTarget reports whether target's host is localhost or a loopback
+// IP address.
+func loopbackTarget(target string) bool {
+	_, rest, ok := strings.Cut(target, "://")
+	if !ok {
+		return false
+	}
+	host := rest
+	if i := strings.IndexAny(host, "/?#"); i >= 0 {
+		host = host[:i]
+	}
+	if i := strings.LastIndexByte(host, '@'); i >= 0 {
+		host = host[i+1:]
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // pathErr drops the path from an *fs.PathError the message already names.

@@ -18,6 +18,7 @@ import (
 	"github.com/loadrig/loadrig/internal/cli/iostreams"
 	"github.com/loadrig/loadrig/internal/load"
 	"github.com/loadrig/loadrig/internal/metrics"
+	"github.com/spf13/cobra"
 )
 
 func testFactory() *cmdutil.Factory {
@@ -544,5 +545,59 @@ func TestRevalidateEndToEnd(t *testing.T) {
 	}
 	if r.Cache == nil || r.Cache.Misses != 1 || r.Cache.Revalidated != 9 {
 		t.Fatalf("cache: %+v, want 1 miss then 9 revalidated", r.Cache)
+	}
+}
+
+// By default only a loopback target is asked for /stats after the run; an
+// explicit --scrape-stats asks any host; --scrape-stats=false none. The
+// decision is checked without a request, as the non-loopback targets here
+// must not be contacted.
+func TestScrapeStatsOnlyLoopbackByDefault(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"http://127.0.0.1:8080/x"}, true},
+		{[]string{"http://127.8.9.10/"}, true},
+		{[]string{"http://localhost:8080/api/products/{{zipf 1.1 1 10}}"}, true},
+		{[]string{"http://[::1]:8080/"}, true},
+		{[]string{"http://user:pw@127.0.0.1:8080/"}, true},
+		{[]string{"https://api.example.com/products"}, false},
+		{[]string{"http://10.0.0.5:8080/"}, false},
+		{[]string{"http://127.0.0.1.example.com/"}, false},
+		{[]string{"--scrape-stats", "https://api.example.com/products"}, true},
+		{[]string{"--scrape-stats=false", "http://127.0.0.1:8080/"}, false},
+	} {
+		o, err := parse(t, tc.args...)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if got := o.shouldScrape(); got != tc.want {
+			t.Errorf("%v: shouldScrape = %v, want %v", tc.args, got, tc.want)
+		}
+	}
+}
+
+// LOADRIG_SCRAPE_STATS=true is as explicit as the flag: the root command's
+// flag binding (reproduced here) sets flags from the environment, which
+// counts as given.
+func TestScrapeStatsFromEnvIsExplicit(t *testing.T) {
+	f := testFactory()
+	f.Getenv = func(k string) string {
+		if k == "LOADRIG_SCRAPE_STATS" {
+			return "true"
+		}
+		return ""
+	}
+	var got *HTTPOptions
+	cmd := NewCmdHTTP(f, func(o *HTTPOptions) error { got = o; return nil })
+	cmd.PreRunE = func(c *cobra.Command, _ []string) error { return f.BindFlags(c) }
+	cmd.SetArgs([]string{"https://api.example.com/products"})
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if !got.shouldScrape() {
+		t.Fatal("LOADRIG_SCRAPE_STATS=true: a non-loopback target is not scraped")
 	}
 }
