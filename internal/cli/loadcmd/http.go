@@ -290,14 +290,7 @@ func (o *HTTPOptions) shouldScrape() bool {
 // loopbackTarget reports whether target's host is localhost or a loopback
 // IP address.
 func loopbackTarget(target string) bool {
-	_, rest, ok := strings.Cut(target, "://")
-	if !ok {
-		return false
-	}
-	host := rest
-	if i := strings.IndexAny(host, "/?#"); i >= 0 {
-		host = host[:i]
-	}
+	_, host := splitTarget(target)
 	if i := strings.LastIndexByte(host, '@'); i >= 0 {
 		host = host[i+1:]
 	}

@@ -17,6 +17,20 @@ const statsTimeout = 2 * time.Second
 // maxStatsBytes caps how much of a /stats answer is read.
 const maxStatsBytes = 4 << 20
 
+// splitTarget returns a target URL's scheme and host[:port] (with any
+// userinfo), read without url.Parse: the path may hold template actions.
+// host is "" when target has no "scheme://".
+func splitTarget(target string) (scheme, host string) {
+	scheme, rest, ok := strings.Cut(target, "://")
+	if !ok {
+		return "", ""
+	}
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	return scheme, rest
+}
+
 // scrapeStats reads scheme://host/stats of target and returns it when the
 // target looks like a loadrig server: status 200 and a JSON object with a
 // "redis_mode" key (every loadrig server's /stats carries one). Anything
@@ -24,14 +38,7 @@ const maxStatsBytes = 4 << 20
 // stats — returns nil: the server section is optional and never an error.
 // The request goes direct (no proxy), without following redirects.
 func scrapeStats(ctx context.Context, target string, insecure bool, timeout time.Duration) map[string]any {
-	scheme, rest, ok := strings.Cut(target, "://")
-	if !ok {
-		return nil
-	}
-	host := rest
-	if i := strings.IndexAny(host, "/?#"); i >= 0 {
-		host = host[:i]
-	}
+	scheme, host := splitTarget(target)
 	if host == "" {
 		return nil
 	}
