@@ -17,52 +17,19 @@ import (
 // ServerFlags are the flags every `serve <protocol>` command shares. Embed
 // it in the command's options and call AddFlags on its flag set.
 type ServerFlags struct {
-	// Cache is --cache: none, lru, tinylfu or redis. Default none.
-	Cache string
-	// Strategy is --strategy: aside, write-through or write-behind.
-	// Default aside.
-	Strategy string
-	// CacheMode is --cache-mode: object (cache entities) or response (cache
-	// rendered responses). Default object.
-	CacheMode string
-	// TTL is --ttl: cache entry lifetime. Default 1m.
-	TTL time.Duration
-	// TTLJitter is --ttl-jitter: random extra TTL per entry. Default 0.
-	TTLJitter time.Duration
-	// Invalidation is --invalidation: delete or update the cached entity on
-	// writes. Default "": the strategy's own.
-	Invalidation string
-	// CacheSize is --cache-size: entries of the in-process caches. Default
-	// 0: the backend's default.
-	CacheSize int
-	// RedisURL is --redis-url: use this Redis. Default "": spawn
-	// redis-server from PATH (or embedded miniredis) when a Redis-backed
-	// option is chosen.
-	RedisURL string
-	// StoreLatency is --store-latency: the store's per-call cost. Default
-	// 2ms; 0 makes calls free.
-	StoreLatency time.Duration
-	// StorePerRow is --store-per-row: the store's per-row cost. Default 20µs.
-	StorePerRow time.Duration
-	// StoreJitter is --store-jitter: random extra cost per call. Default 0.
-	StoreJitter time.Duration
-	// StorePool is --store-pool: the store's connection pool; 0 is
-	// unbounded. Default 8.
-	StorePool int
+	// Stack holds the flags that configure the server stack directly
+	// (--cache, --strategy, --cache-mode, --ttl, --ttl-jitter,
+	// --invalidation, --cache-size, --redis-url, --store-latency,
+	// --store-per-row, --store-jitter, --store-pool, --dataset, --seed,
+	// --session, --token-ttl); AddFlags has their defaults. StackConfig
+	// completes it with what needs parsing (--rate-limit, --jwt-secret).
+	Stack stack.Config
 	// MaxAge is --max-age: Cache-Control max-age of GET responses; 0 sends
 	// no-cache. Default 0.
 	MaxAge time.Duration
-	// Seed is --seed: the dataset seed. Default 1.
-	Seed int64
-	// Dataset is --dataset: small, medium or large. Default small.
-	Dataset string
-	// Session is --session: jwt or redis. Default jwt.
-	Session string
 	// JWTSecret is --jwt-secret: HMAC key for JWTs. Default "": random per
 	// process.
 	JWTSecret string
-	// TokenTTL is --token-ttl: lifetime of issued tokens. Default 1h.
-	TokenTTL time.Duration
 	// RateLimit is --rate-limit: per-client limit like 100/s or 100/s:20
 	// (burst). Default "": none.
 	RateLimit string
@@ -81,24 +48,24 @@ type ServerFlags struct {
 
 // AddFlags registers the shared server flags on fs with their defaults.
 func (f *ServerFlags) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&f.Cache, "cache", "none", "cache backend: none, lru, tinylfu or redis")
-	fs.StringVar(&f.Strategy, "strategy", "aside", "cache write strategy: aside, write-through or write-behind (redis)")
-	fs.StringVar(&f.CacheMode, "cache-mode", "object", "what is cached: object (entities; responses rendered per request) or response (rendered responses)")
-	fs.DurationVar(&f.TTL, "ttl", time.Minute, "cache entry lifetime")
-	fs.DurationVar(&f.TTLJitter, "ttl-jitter", 0, "random extra TTL per cache entry, uniform in [0, D), so entries cached together expire apart")
-	fs.StringVar(&f.Invalidation, "invalidation", "", "on writes, delete or update the cached entity (default: delete for aside, update otherwise)")
-	fs.IntVar(&f.CacheSize, "cache-size", 0, "entries in the in-process caches (0: backend default)")
-	fs.StringVar(&f.RedisURL, "redis-url", "", "Redis to use (redis://host:port); default: spawn redis-server from PATH, else embedded miniredis")
-	fs.DurationVar(&f.StoreLatency, "store-latency", 2*time.Millisecond, "the store's cost per call (0: free)")
-	fs.DurationVar(&f.StorePerRow, "store-per-row", 20*time.Microsecond, "the store's cost per row read or written (0: free)")
-	fs.DurationVar(&f.StoreJitter, "store-jitter", 0, "random extra cost per store call, uniform in [0, D)")
-	fs.IntVar(&f.StorePool, "store-pool", 8, "the store's connection pool; calls queue when all are busy (0: unbounded)")
+	fs.StringVar(&f.Stack.Cache, "cache", "none", "cache backend: none, lru, tinylfu or redis")
+	fs.StringVar(&f.Stack.Strategy, "strategy", "aside", "cache write strategy: aside, write-through or write-behind (redis)")
+	fs.StringVar(&f.Stack.CacheMode, "cache-mode", "object", "what is cached: object (entities; responses rendered per request) or response (rendered responses)")
+	fs.DurationVar(&f.Stack.TTL, "ttl", time.Minute, "cache entry lifetime")
+	fs.DurationVar(&f.Stack.TTLJitter, "ttl-jitter", 0, "random extra TTL per cache entry, uniform in [0, D), so entries cached together expire apart")
+	fs.StringVar(&f.Stack.Invalidation, "invalidation", "", "on writes, delete or update the cached entity (default: delete for aside, update otherwise)")
+	fs.IntVar(&f.Stack.CacheSize, "cache-size", 0, "entries in the in-process caches (0: backend default)")
+	fs.StringVar(&f.Stack.RedisURL, "redis-url", "", "Redis to use (redis://host:port); default: spawn redis-server from PATH, else embedded miniredis")
+	fs.DurationVar(&f.Stack.StoreLatency, "store-latency", 2*time.Millisecond, "the store's cost per call (0: free)")
+	fs.DurationVar(&f.Stack.StorePerRow, "store-per-row", 20*time.Microsecond, "the store's cost per row read or written (0: free)")
+	fs.DurationVar(&f.Stack.StoreJitter, "store-jitter", 0, "random extra cost per store call, uniform in [0, D)")
+	fs.IntVar(&f.Stack.StorePool, "store-pool", 8, "the store's connection pool; calls queue when all are busy (0: unbounded)")
 	fs.DurationVar(&f.MaxAge, "max-age", 0, "Cache-Control max-age of GET responses (0: no-cache, clients revalidate)")
-	fs.Int64Var(&f.Seed, "seed", 1, "seed of the generated dataset")
-	fs.StringVar(&f.Dataset, "dataset", "small", "dataset: small, medium, large, or counts like products=5000,users=200,orders=1000,reviews=3")
-	fs.StringVar(&f.Session, "session", "jwt", "auth for writes: jwt (stateless tokens) or redis (sessions in Redis)")
+	fs.Int64Var(&f.Stack.Seed, "seed", 1, "seed of the generated dataset")
+	fs.StringVar(&f.Stack.Dataset, "dataset", "small", "dataset: small, medium, large, or counts like products=5000,users=200,orders=1000,reviews=3")
+	fs.StringVar(&f.Stack.Session, "session", "jwt", "auth for writes: jwt (stateless tokens) or redis (sessions in Redis)")
 	fs.StringVar(&f.JWTSecret, "jwt-secret", "", "HMAC secret for JWTs (default: random per process)")
-	fs.DurationVar(&f.TokenTTL, "token-ttl", time.Hour, "lifetime of issued tokens and sessions")
+	fs.DurationVar(&f.Stack.TokenTTL, "token-ttl", time.Hour, "lifetime of issued tokens and sessions")
 	fs.StringVar(&f.RateLimit, "rate-limit", "", "per-client rate limit, e.g. 100/s or 100/s:20 (burst); Redis GCRA when a Redis is in use")
 	fs.Int64Var(&f.BodyLimit, "body-limit", 1<<20, "largest request body in bytes (larger: 413)")
 	fs.BoolVar(&f.Pprof, "pprof", false, "serve /debug/pprof")
@@ -123,12 +90,12 @@ func (f *ServerFlags) Validate() error {
 		return cmdutil.FlagErrorf("--body-limit must be > 0 bytes (got %d)", f.BodyLimit)
 	case f.ShutdownTimeout <= 0:
 		return cmdutil.FlagErrorf("--shutdown-timeout must be > 0 (got %v)", f.ShutdownTimeout)
-	case f.TokenTTL <= 0:
-		return cmdutil.FlagErrorf("--token-ttl must be > 0 (got %v)", f.TokenTTL)
-	case f.CacheSize < 0:
-		return cmdutil.FlagErrorf("--cache-size must not be negative (got %d)", f.CacheSize)
-	case f.StorePool < 0:
-		return cmdutil.FlagErrorf("--store-pool must not be negative (got %d; 0 means unbounded)", f.StorePool)
+	case f.Stack.TokenTTL <= 0:
+		return cmdutil.FlagErrorf("--token-ttl must be > 0 (got %v)", f.Stack.TokenTTL)
+	case f.Stack.CacheSize < 0:
+		return cmdutil.FlagErrorf("--cache-size must not be negative (got %d)", f.Stack.CacheSize)
+	case f.Stack.StorePool < 0:
+		return cmdutil.FlagErrorf("--store-pool must not be negative (got %d; 0 means unbounded)", f.Stack.StorePool)
 	}
 	return nil
 }
@@ -140,11 +107,8 @@ func (f *ServerFlags) StackConfig(log *slog.Logger) (stack.Config, error) {
 	if err != nil {
 		return stack.Config{}, cmdutil.FlagErrorf("--rate-limit: %v", err)
 	}
-	c := stack.Config{
-		Cache: f.Cache, Strategy: f.Strategy, CacheMode: f.CacheMode, TTL: f.TTL, TTLJitter: f.TTLJitter, Invalidation: f.Invalidation, CacheSize: f.CacheSize, RedisURL: f.RedisURL,
-		StoreLatency: f.StoreLatency, StorePerRow: f.StorePerRow, StoreJitter: f.StoreJitter, StorePool: f.StorePool,
-		Dataset: f.Dataset, Seed: f.Seed, Session: f.Session, TokenTTL: f.TokenTTL, RateLimit: rate, Logger: log,
-	}
+	c := f.Stack
+	c.RateLimit, c.Logger = rate, log
 	if f.JWTSecret != "" {
 		c.JWTKey = []byte(f.JWTSecret)
 	}

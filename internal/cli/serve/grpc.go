@@ -180,7 +180,7 @@ func startGRPC(ctx context.Context, out func(format string, args ...any), st *st
 		go func() {
 			// The stack's cache layer publishes every acknowledged update
 			// to st.Feed, so the ticker does not publish itself.
-			if err := grpcsrv.PriceTicker(ctx, st.Catalog, nil, gf.PriceTicker, uint64(sf.Seed), log); err != nil {
+			if err := grpcsrv.PriceTicker(ctx, st.Catalog, nil, gf.PriceTicker, uint64(sf.Stack.Seed), log); err != nil {
 				log.Error("price ticker stopped", "err", err)
 			}
 		}()

@@ -43,11 +43,11 @@ func TestGRPCFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Addr != DefaultGRPCAddr || o.AdminAddr != DefaultAdminAddr || o.PriceTicker != 0 || o.Cache != "none" || o.BodyLimit != 1<<20 {
+	if o.Addr != DefaultGRPCAddr || o.AdminAddr != DefaultAdminAddr || o.PriceTicker != 0 || o.Stack.Cache != "none" || o.BodyLimit != 1<<20 {
 		t.Fatalf("defaults = %+v", o)
 	}
 	o, err = parseGRPC(t, "--addr", ":0", "--admin-addr", "off", "--price-ticker", "5ms", "--cache", "tinylfu")
-	if err != nil || o.AdminAddr != "off" || o.PriceTicker != 5*time.Millisecond || o.Cache != "tinylfu" {
+	if err != nil || o.AdminAddr != "off" || o.PriceTicker != 5*time.Millisecond || o.Stack.Cache != "tinylfu" {
 		t.Fatalf("flags = %+v, %v", o, err)
 	}
 	a, err := parseAll(t)

@@ -37,8 +37,8 @@ func TestRESTFlagDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Addr != "127.0.0.1:8080" || o.Cache != "none" || o.Strategy != "aside" || o.StoreLatency != 2*time.Millisecond ||
-		o.StorePool != 8 || o.MaxAge != 0 || o.Dataset != "small" || o.Session != "jwt" || o.BodyLimit != 1<<20 || o.TTL != time.Minute {
+	if o.Addr != "127.0.0.1:8080" || o.Stack.Cache != "none" || o.Stack.Strategy != "aside" || o.Stack.StoreLatency != 2*time.Millisecond ||
+		o.Stack.StorePool != 8 || o.MaxAge != 0 || o.Stack.Dataset != "small" || o.Stack.Session != "jwt" || o.BodyLimit != 1<<20 || o.Stack.TTL != time.Minute {
 		t.Fatalf("defaults = %+v", o)
 	}
 }
