@@ -128,8 +128,9 @@
 //	1 ms     18.4-22.8    0.67-0.98 (0.88)        1.2-5.9 %      505-562 / 1012-1047 µs
 //	bombardier 21.6-28.7  1                       (bursts of 50 every 10 ms)
 //
-// Every tick is an idle-to-busy transition of the generator, ~15-20 µs of
-// CPU on this 2-vCPU guest; bombardier pays it 100 times a second (its
+// Every tick is an idle-to-busy transition of the generator, an estimated
+// ~15-20 µs of CPU on this 2-vCPU guest (the CPU difference between ticks,
+// at about two wake-ups per tick); bombardier pays it 100 times a second (its
 // limiter refills a 50-token bucket every 10 ms), a 750 µs tick 1,333
 // times. With --tick 10ms (bombardier's pattern) loadrig needs 14.0-14.4
 // µs per request against bombardier's 19.6-20.8, and reports 82 % of its

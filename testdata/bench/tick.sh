@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tick.sh — open-loop CPU per request against bombardier, interleaved, per
-# scheduler tick. The README's "Open loop: the scheduler tick is the lever"
-# table comes from this script.
+# scheduler tick: the loop (same commands, same pinning) that measured the
+# README's "Open loop: the scheduler tick is the lever" table.
 #
 # Needs: a target already listening (the peer harness's target, pinned:
 #   taskset -c 0 /tmp/loadrig-peers/bin/target -http 127.0.0.1:18080 &),
