@@ -22,6 +22,18 @@ type ConnTracker struct {
 	opened atomic.Int64
 	open   atomic.Int64
 	peak   atomic.Int64
+	next   atomic.Uint32 // picks a counting connection's byte slot
+	bytes  [byteSlots]byteSlot
+}
+
+// byteSlots spreads the byte counters of counting connections over padded
+// slots so that connections used on different cores rarely share a cache
+// line: each connection adds to its own slot, WireBytes sums them.
+const byteSlots = 16
+
+type byteSlot struct {
+	sent, recv atomic.Int64
+	_          [48]byte
 }
 
 // Opened counts one newly opened connection and raises the peak if the
@@ -45,7 +57,30 @@ func (t *ConnTracker) Closed() { t.open.Add(-1) }
 // grpc-go may close a connection more than once).
 func (t *ConnTracker) Track(c net.Conn) net.Conn {
 	t.Opened()
-	return &trackedConn{Conn: c, t: t}
+	return &trackedConn{countingConn: countingConn{Conn: c, slot: t.slot()}, t: t}
+}
+
+// CountConn returns c wrapped so that the bytes its Read and Write calls
+// move are counted in WireBytes, for a driver that counts the connection
+// open and closed itself (Opened, Closed). Cost: an atomic add per Read and
+// per Write call (not per byte), on a slot shared with few connections.
+func (t *ConnTracker) CountConn(c net.Conn) net.Conn {
+	return &countingConn{Conn: c, slot: t.slot()}
+}
+
+func (t *ConnTracker) slot() *byteSlot {
+	return &t.bytes[t.next.Add(1)%byteSlots]
+}
+
+// WireBytes is what every counting connection has written (Sent) and read
+// (Received) so far: the bytes on the wire above TCP, TLS records included.
+func (t *ConnTracker) WireBytes() metrics.Bytes {
+	var b metrics.Bytes
+	for i := range t.bytes {
+		b.Sent += t.bytes[i].sent.Load()
+		b.Received += t.bytes[i].recv.Load()
+	}
+	return b
 }
 
 // Open is the number of connections open now.
@@ -60,9 +95,31 @@ func (t *ConnTracker) Connections() metrics.Connections {
 // trackedConn is a net.Conn counted open by a ConnTracker until its first
 // Close.
 type trackedConn struct {
-	net.Conn
+	countingConn
 	t      *ConnTracker
 	closed atomic.Bool
+}
+
+// countingConn counts the bytes its Read and Write calls move.
+type countingConn struct {
+	net.Conn
+	slot *byteSlot
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.slot.recv.Add(int64(n))
+	}
+	return n, err
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if n > 0 {
+		c.slot.sent.Add(int64(n))
+	}
+	return n, err
 }
 
 func (c *trackedConn) Close() error {
