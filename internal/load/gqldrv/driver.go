@@ -39,7 +39,7 @@ type Driver struct {
 	vars *tmpl.Template // nil: no variables
 	http *httpdrv.Driver
 	sub  *subscriber // set for a subscription run
-	path string       // the URL's path and query (request target)
+	path string      // the URL's path and query (request target)
 
 	statsMu sync.Mutex
 	stats   []*workerStats
@@ -50,7 +50,7 @@ type Driver struct {
 // opState is an operation with its request pieces precomputed.
 type opState struct {
 	*Operation
-	index      int    // Outcome.Op
+	index int // Outcome.Op
 	// POST body and GET target before and after the rendered variables,
 	// with the query (Full) and without it (Hash: an APQ first attempt).
 	postFull, postTailFull, postHash, postTailHash []byte

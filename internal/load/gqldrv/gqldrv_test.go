@@ -67,8 +67,8 @@ func TestTwoHundredWithErrors(t *testing.T) {
 
 type nopSink struct{}
 
-func (nopSink) MessageSent(int)                  {}
-func (nopSink) MessageReceived(time.Duration)    {}
+func (nopSink) MessageSent(int)                 {}
+func (nopSink) MessageReceived(time.Duration)   {}
 func (nopSink) Phase(load.Phase, time.Duration) {}
 
 // A mix sends each operation its share (drawn from the sequence number),
