@@ -28,6 +28,9 @@ type Run struct {
 	Driver      load.Driver          // the protocol's driver; Execute does not close it
 	ToolVersion string               // goes into Result.ToolVersion
 	Runner      Runner               // nil: load.Run
+	// Configure, when set, adjusts the engine configuration the flags gave
+	// (a GraphQL subscription run sets its own model). Default nil.
+	Configure func(*load.Config)
 }
 
 // Execute runs one load test and does everything user-facing around it:
@@ -39,6 +42,9 @@ func Execute(ctx context.Context, r Run) error {
 	cfg, err := r.Flags.Config()
 	if err != nil {
 		return err
+	}
+	if r.Configure != nil {
+		r.Configure(&cfg)
 	}
 	if cs, ok := r.Driver.(interface{ CacheSource() string }); ok {
 		cfg.CacheSource = cs.CacheSource()
@@ -69,6 +75,9 @@ func Execute(ctx context.Context, r Run) error {
 		return runErr
 	}
 	res.ToolVersion = r.ToolVersion
+	if f, ok := r.Driver.(interface{ FillResult(*metrics.Result) }); ok {
+		f.FillResult(res) // protocol sections the engine does not know (graphql)
+	}
 	if c, ok := r.Driver.(interface{ Path() string }); ok {
 		res.Client = c.Path()
 	}
