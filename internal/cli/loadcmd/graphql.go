@@ -247,7 +247,7 @@ func graphqlRun(ctx context.Context, o *GraphQLOptions) error {
 
 // subscriptionModel rejects load-model flags a subscription run sets itself.
 func (o *GraphQLOptions) subscriptionModel() error {
-	for _, f := range []string{"rate", "stages", "concurrency", "requests", "think-time", "max-inflight"} {
+	for _, f := range []string{"rate", "stages", "concurrency", "requests", "think-time", "max-inflight", "warmup"} {
 		if o.Load.set(f) {
 			return cmdutil.FlagErrorf("--%s does not apply to a subscription: subscribers arrive with --subscribers N and --ramp R, and stay for --duration", f)
 		}
