@@ -15,20 +15,19 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Formats are the output formats of `loadrig report`.
-var Formats = []string{"text", "markdown", "json"}
-
 // Options are the inputs of `loadrig report`.
 type Options struct {
 	IO     *iostreams.IOStreams // injected streams
 	Files  []string             // result files to render (arguments)
-	Format string               // --format: text (default), markdown or json
+	Format string               // --format: one of report.Formats; default text
+	Getenv func(string) string  // injected environment (GITHUB_STEP_SUMMARY)
+	Gate                        // --threshold, --junit
 }
 
 // NewCmdReport returns `loadrig report`. runF replaces the run function in
 // tests; nil runs reportRun.
 func NewCmdReport(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams}
+	opts := &Options{IO: f.IOStreams, Getenv: f.Getenv}
 	cmd := &cobra.Command{
 		Use:   "report FILE...",
 		Short: "Render result files: one as a summary, several side by side",
@@ -45,25 +44,24 @@ run time) or else its file name.`,
 			if err := CheckFormat(opts.Format); err != nil {
 				return err
 			}
+			if err := opts.Gate.Parse(); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}
 			return reportRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Format, "format", "text", "output format: text, markdown or json")
-	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(Formats, cobra.ShellCompDirectiveNoFileComp))
+	cmd.Flags().StringVar(&opts.Format, "format", report.FormatText, "output format: "+strings.Join(report.Formats, ", "))
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(report.Formats, cobra.ShellCompDirectiveNoFileComp))
+	opts.Gate.AddFlags(cmd.Flags())
 	return cmd
 }
 
 // CheckFormat rejects an unknown --format as a usage error.
 func CheckFormat(format string) error {
-	for _, f := range Formats {
-		if format == f {
-			return nil
-		}
-	}
-	return cmdutil.FlagErrorf("unknown --format %q; use text, markdown or json", format)
+	return cmdutil.FlagErrorWrap(report.CheckFormat(format))
 }
 
 func reportRun(_ context.Context, opts *Options) error {
@@ -71,7 +69,11 @@ func reportRun(_ context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	return Render(opts.IO.Out, opts.Format, opts.IO.ColorEnabled, results...)
+	vs := report.Evaluate(opts.Gate.Parsed(), results...)
+	if err := report.Render(opts.IO.Out, opts.Format, report.Options{Color: opts.IO.ColorEnabled, Verdicts: vs}, results...); err != nil {
+		return err
+	}
+	return opts.Gate.Finish("loadrig report", vs, opts.Getenv)
 }
 
 // LoadResults reads result files. A missing or invalid file is a usage error
@@ -100,16 +102,8 @@ func LoadResults(paths []string) ([]*metrics.Result, error) {
 	return results, nil
 }
 
-// Render writes results in format (text, markdown or json) with
-// internal/report; color highlights warnings in text (pass
-// IOStreams.ColorEnabled).
+// Render writes results in format (one of report.Formats); color
+// highlights warnings in text (pass IOStreams.ColorEnabled).
 func Render(w io.Writer, format string, color bool, results ...*metrics.Result) error {
-	switch format {
-	case "markdown":
-		return report.Markdown(w, results...)
-	case "json":
-		return report.JSON(w, results...)
-	default:
-		return report.TextColor(w, color, results...)
-	}
+	return report.Render(w, format, report.Options{Color: color}, results...)
 }

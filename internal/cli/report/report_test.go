@@ -27,7 +27,7 @@ func TestFlags(t *testing.T) {
 	if got.Format != "markdown" || strings.Join(got.Files, ",") != "a.json,b.json" {
 		t.Fatalf("got %+v", got)
 	}
-	for _, args := range [][]string{{}, {"--format", "html", "a.json"}} {
+	for _, args := range [][]string{{}, {"--format", "yaml", "a.json"}, {"--threshold", "p98<1ms", "a.json"}} {
 		cmd := NewCmdReport(factory(), func(*Options) error { t.Fatal("must not run"); return nil })
 		cmd.SetArgs(args)
 		cmd.SilenceErrors, cmd.SilenceUsage = true, true
