@@ -65,7 +65,7 @@ func CheckFormat(format string) error {
 }
 
 func reportRun(_ context.Context, opts *Options) error {
-	results, err := LoadResults(opts.Files)
+	results, err := LoadPaths(opts.Files)
 	if err != nil {
 		return err
 	}
