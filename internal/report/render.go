@@ -14,10 +14,11 @@ const (
 	FormatText     = "text"
 	FormatMarkdown = "markdown"
 	FormatJSON     = "json"
+	FormatHTML     = "html"
 )
 
 // Formats lists the formats Render writes, in the order help shows them.
-var Formats = []string{FormatText, FormatJSON, FormatMarkdown}
+var Formats = []string{FormatText, FormatJSON, FormatMarkdown, FormatHTML}
 
 // CheckFormat returns an error naming the formats when format is not one.
 func CheckFormat(format string) error {
@@ -42,6 +43,8 @@ func Render(w io.Writer, format string, opts Options, results ...*metrics.Result
 	switch format {
 	case FormatJSON:
 		return JSON(w, results...)
+	case FormatHTML:
+		return HTML(w, opts, results...)
 	case FormatText, FormatMarkdown:
 		d, err := build(results)
 		if err != nil {
