@@ -56,8 +56,8 @@ type htmlData struct {
 }
 
 type spectrumData struct {
-	X      []float64   `json:"x"` // 1/(1−p)
-	Names  []string    `json:"names"`
+	X      []float64    `json:"x"` // 1/(1−p)
+	Names  []string     `json:"names"`
 	Series [][]*float64 `json:"series"` // ms; null where unknown
 	// Exact is false for a series drawn from the summary percentiles
 	// (no histogram in the result).
@@ -70,7 +70,7 @@ type timelineData struct {
 	Offered   []float64 `json:"offered"`
 	Completed []float64 `json:"completed"`
 	Errors    []float64 `json:"errors"`
-	P99       []float64 `json:"p99"` // ms
+	P99       []float64 `json:"p99"`     // ms
 	Sampled   int       `json:"sampled"` // original points, when downsampled
 }
 
