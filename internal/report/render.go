@@ -15,10 +15,13 @@ const (
 	FormatMarkdown = "markdown"
 	FormatJSON     = "json"
 	FormatHTML     = "html"
+	FormatCSV      = "csv"
+	FormatHgrm     = "hgrm"
+	FormatJUnit    = "junit"
 )
 
 // Formats lists the formats Render writes, in the order help shows them.
-var Formats = []string{FormatText, FormatJSON, FormatMarkdown, FormatHTML}
+var Formats = []string{FormatText, FormatJSON, FormatMarkdown, FormatCSV, FormatHTML, FormatHgrm, FormatJUnit}
 
 // CheckFormat returns an error naming the formats when format is not one.
 func CheckFormat(format string) error {
@@ -45,6 +48,16 @@ func Render(w io.Writer, format string, opts Options, results ...*metrics.Result
 		return JSON(w, results...)
 	case FormatHTML:
 		return HTML(w, opts, results...)
+	case FormatCSV:
+		return CSV(w, results...)
+	case FormatHgrm:
+		return writeHgrm(w, results...)
+	case FormatJUnit:
+		// A testcase per threshold verdict (none without --threshold).
+		if err := check(results); err != nil {
+			return err
+		}
+		return WriteJUnit(w, "loadrig report", VerdictCases(opts.Verdicts))
 	case FormatText, FormatMarkdown:
 		d, err := build(results)
 		if err != nil {

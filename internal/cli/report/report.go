@@ -3,8 +3,10 @@ package report
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -21,7 +23,11 @@ type Options struct {
 	Files  []string             // result files to render (arguments)
 	Format string               // --format: one of report.Formats; default text
 	Getenv func(string) string  // injected environment (GITHUB_STEP_SUMMARY)
-	Gate                        // --threshold, --junit
+	// Output is -o/--output: write the report to this file instead of
+	// stdout; for hgrm, an existing directory gets one .hgrm file per
+	// histogram. Default "": stdout.
+	Output string
+	Gate   // --threshold, --junit
 }
 
 // NewCmdReport returns `loadrig report`. runF replaces the run function in
@@ -29,15 +35,27 @@ type Options struct {
 func NewCmdReport(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams, Getenv: f.Getenv}
 	cmd := &cobra.Command{
-		Use:   "report FILE...",
+		Use:   "report FILE|DIR...",
 		Short: "Render result files: one as a summary, several side by side",
 		Long: `Render loadrig result files (loadrig.result/v1) from the files alone.
 One file prints as the same summary 'loadrig load' printed; several print as
 one table with a column per result, labelled by the result's name (--name at
-run time) or else its file name.`,
+run time) or else its file name. A directory is searched recursively for
+result files; a summary.json stands for the runs it lists.
+
+Formats: text, markdown, json (the result file itself, or an array),
+csv (one row per result under a fixed header), html (one self-contained
+page: charts and tables, nothing loaded from anywhere), hgrm (HdrHistogram's
+percentile distribution in ms, one per histogram; -o DIR writes one file
+each), junit (a testcase per --threshold).
+
+--threshold judges every result (or those of WORKLOAD:); a breach exits 3
+after the report is written.`,
 		Example: `  loadrig report result.json
   loadrig report --format markdown before.json after.json >> $GITHUB_STEP_SUMMARY
-  loadrig report --format json a.json b.json | jq '.[].latency_us.p99'`,
+  loadrig report --format json a.json b.json | jq '.[].latency_us.p99'
+  loadrig report --format html -o report.html results/
+  loadrig report --threshold 'p99<50ms' --threshold 'error_rate<0.1%' --junit junit.xml results/`,
 		Args: cmdutil.MinimumArgs(1, "at least one result file, e.g. loadrig report result.json"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Files = args
@@ -45,6 +63,9 @@ run time) or else its file name.`,
 				return err
 			}
 			if err := opts.Gate.Parse(); err != nil {
+				return err
+			}
+			if err := CheckOutputDir("-o", opts.Output); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -55,6 +76,7 @@ run time) or else its file name.`,
 	}
 	cmd.Flags().StringVar(&opts.Format, "format", report.FormatText, "output format: "+strings.Join(report.Formats, ", "))
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(report.Formats, cobra.ShellCompDirectiveNoFileComp))
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "write the report to this file (hgrm: an existing directory gets a file per histogram)")
 	opts.Gate.AddFlags(cmd.Flags())
 	return cmd
 }
@@ -70,8 +92,35 @@ func reportRun(_ context.Context, opts *Options) error {
 		return err
 	}
 	vs := report.Evaluate(opts.Gate.Parsed(), results...)
-	if err := report.Render(opts.IO.Out, opts.Format, report.Options{Color: opts.IO.ColorEnabled, Verdicts: vs}, results...); err != nil {
-		return err
+	ropts := report.Options{Color: opts.IO.ColorEnabled, Verdicts: vs}
+	switch st, err := os.Stat(opts.Output); {
+	case opts.Output == "" || opts.Output == "-":
+		if err := report.Render(opts.IO.Out, opts.Format, ropts, results...); err != nil {
+			return err
+		}
+	case err == nil && st.IsDir() && opts.Format == report.FormatHgrm:
+		files, err := report.Hgrm(results...)
+		if err != nil {
+			return cmdutil.FlagErrorWrap(err)
+		}
+		for _, f := range files {
+			if err := cmdutil.WriteFile(filepath.Join(opts.Output, f.Name), func(w io.Writer) error {
+				_, err := w.Write(f.Text)
+				return err
+			}); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "%d .hgrm files written to %s\n", len(files), opts.Output)
+	case err == nil && st.IsDir():
+		return cmdutil.FlagErrorf("-o %s is a directory; name a file (a directory is for --format hgrm)", opts.Output)
+	default:
+		ropts.Color = false
+		if err := cmdutil.WriteFile(opts.Output, func(w io.Writer) error {
+			return report.Render(w, opts.Format, ropts, results...)
+		}); err != nil {
+			return err
+		}
 	}
 	return opts.Gate.Finish("loadrig report", vs, opts.Getenv)
 }
