@@ -114,6 +114,6 @@ func generatorWarning(r *metrics.Result) string {
 // closedNote is the reminder printed for closed-model results.
 const closedNote = metrics.ClosedModelNote
 
-// phaseOrder lists phases in the order an HTTP request goes through them;
-// others follow alphabetically.
-var phaseOrder = []string{"dns", "connect", "tls", "ttfb"}
+// phaseOrder lists phases in the order an operation goes through them
+// (metrics defines them once); others follow alphabetically.
+var phaseOrder = metrics.PhaseNames()
