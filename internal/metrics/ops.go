@@ -52,9 +52,6 @@ type Subscriptions struct {
 	Published     int64            `json:"published,omitempty"`
 	PublishErrors int64            `json:"publish_errors,omitempty"`
 	CloseCodes    map[string]int64 `json:"close_codes,omitempty"`
-	// MessageErrors counts events that failed on their own (an event with
-	// errors, one without a timestamp, a malformed message) by kind.
-	MessageErrors map[string]int64 `json:"message_errors,omitempty"`
 }
 
 // SetRatio recomputes DeliveryRatio and Drops from the counts.
@@ -234,12 +231,7 @@ func mergeSubscriptions(results []*Result) *Subscriptions {
 			}
 			out.CloseCodes[c] += n
 		}
-		for k, n := range s.MessageErrors {
-			if out.MessageErrors == nil {
-				out.MessageErrors = map[string]int64{}
-			}
-			out.MessageErrors[k] += n
-		}
+
 	}
 	if out != nil {
 		out.SetRatio()

@@ -51,9 +51,6 @@ func graphqlTables(r *metrics.Result) []table {
 		if len(s.CloseCodes) > 0 {
 			t.rows = append(t.rows, []string{"server close codes", kindList(s.CloseCodes)})
 		}
-		if len(s.MessageErrors) > 0 {
-			t.rows = append(t.rows, []string{"event errors", kindList(s.MessageErrors)})
-		}
 		out = append(out, t)
 	}
 	return out

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/loadrig/loadrig/internal/cli/cmdutil"
 	"github.com/loadrig/loadrig/internal/cli/iostreams"
@@ -224,7 +223,8 @@ func graphqlRun(ctx context.Context, o *GraphQLOptions) error {
 	if err != nil {
 		return err
 	}
-	// A subscription run's window is the measured duration.
+	// The publisher stops --duration after the first subscriber started,
+	// minus a drain; the sessions close at the run's end.
 	dopts.Hold = o.Load.Duration
 	drv, err := gqldrv.New(dopts)
 	if err != nil {
@@ -261,26 +261,19 @@ func (o *GraphQLOptions) subscriptionModel() error {
 	return nil
 }
 
-// subscriptionConfig makes each subscriber one operation: N operations,
-// arriving at the ramp (open model) or all at once (closed model, N
-// workers), each lasting the window; the run ends when the last one closes.
+// subscriptionConfig makes each subscriber one held operation: N arrivals
+// at the ramp (all at once: within 0.1 s), held until the run's planned end
+// (--duration), when they unsubscribe and close normally (Op.Closing).
 func subscriptionConfig(cfg *load.Config, o *GraphQLOptions, dopts gqldrv.Options) {
 	n := max(o.Subscribers, 1)
-	cfg.Requests = int64(n)
-	cfg.Duration = 0
-	cfg.Stages = nil
-	cfg.ThinkTime = 0
-	if o.Ramp > 0 {
-		cfg.Rate, cfg.Concurrency, cfg.MaxInflight = o.Ramp, 0, n
-	} else {
-		cfg.Rate, cfg.Concurrency, cfg.MaxInflight = 0, n, 0
+	rate := o.Ramp
+	if rate <= 0 {
+		rate = float64(n) * 10
 	}
-	connect := 10 * time.Second
+	cfg.Rate, cfg.Arrivals, cfg.MaxInflight = rate, int64(n), n
+	cfg.Concurrency, cfg.Requests, cfg.Stages, cfg.ThinkTime = 0, 0, nil, 0
 	if dopts.ConnectTimeout > 0 {
-		connect = dopts.ConnectTimeout
-	}
-	if min := o.Load.Duration + connect + 5*time.Second; cfg.Timeout < min {
-		cfg.Timeout = min
+		cfg.Timeout = dopts.ConnectTimeout // bounds the opening only (Op.Hold)
 	}
 }
 

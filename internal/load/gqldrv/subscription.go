@@ -60,14 +60,13 @@ type subscriber struct {
 	expected   atomic.Int64
 	mu         sync.Mutex
 	closeCodes map[string]int64
-	msgErrors  map[string]int64 // measured events that failed on their own
 
 	pub *publisher
 }
 
 func newSubscriptionDriver(d *Driver, op *Operation, u *url.URL) (*Driver, error) {
 	o := d.opts
-	s := &subscriber{d: d, op: op, closeCodes: map[string]int64{}, msgErrors: map[string]int64{}}
+	s := &subscriber{d: d, op: op, closeCodes: map[string]int64{}}
 	switch o.WSProtocol {
 	case "", ProtoTransportWS:
 		s.proto = ProtoTransportWS
@@ -198,27 +197,10 @@ func (s *subscriber) result() *metrics.Subscriptions {
 		}
 		r.CloseCodes[c] = n
 	}
-	for k, n := range s.msgErrors {
-		if r.MessageErrors == nil {
-			r.MessageErrors = map[string]int64{}
-		}
-		r.MessageErrors[k] = n
-	}
+
 	s.mu.Unlock()
 	r.SetRatio()
 	return r
-}
-
-// messageError counts one measured event that failed on its own (an event
-// with errors, one without a timestamp, a malformed message) while the
-// session went on.
-func (s *subscriber) messageError(op *load.Op, kind metrics.ErrKind) {
-	if !op.Recording() {
-		return
-	}
-	s.mu.Lock()
-	s.msgErrors[string(kind)]++
-	s.mu.Unlock()
 }
 
 func (s *subscriber) closeCode(code websocket.StatusCode) {
@@ -310,7 +292,7 @@ func (w *subWorker) session(ctx context.Context, op *load.Op, subscribed *bool) 
 		}
 	}
 	cancel()
-	op.Phase(load.PhaseConnect, time.Since(t0))
+	op.Phase(load.PhaseHandshake, time.Since(t0))
 
 	w.ev.Begin(op.Seq())
 	payload := map[string]any{"query": s.op.Text}
@@ -333,24 +315,37 @@ func (w *subWorker) session(ctx context.Context, op *load.Op, subscribed *bool) 
 	op.MarkSent()
 	op.MessageSent(1)
 	*subscribed = true
+	op.Hold() // subscribed: from now on the run's end closes the session
 	s.subscribed.Add(1)
 	s.active.Add(1)
 	defer s.active.Add(-1)
 
-	// The window's end: unsubscribe and close normally; the read below
-	// then ends with our own close.
+	// The run's end (Op.Closing) or the window's (Options.Hold):
+	// unsubscribe and close normally; the read below then ends with our
+	// own close, a success.
 	var ended atomic.Bool
+	quit := make(chan struct{})
+	defer close(quit)
+	var window <-chan time.Time
 	if !s.windowEnd.IsZero() {
-		t := time.AfterFunc(time.Until(s.windowEnd), func() {
-			ended.Store(true)
-			done, _ := json.Marshal(wire{ID: "1", Type: stop})
-			wctx, wcancel := context.WithTimeout(context.Background(), time.Second)
-			c.Write(wctx, websocket.MessageText, done)
-			wcancel()
-			c.Close(websocket.StatusNormalClosure, "run over")
-		})
+		t := time.NewTimer(time.Until(s.windowEnd))
 		defer t.Stop()
+		window = t.C
 	}
+	go func() {
+		select {
+		case <-op.Closing():
+		case <-window:
+		case <-quit:
+			return
+		}
+		ended.Store(true)
+		done, _ := json.Marshal(wire{ID: "1", Type: stop})
+		wctx, wcancel := context.WithTimeout(ctx, time.Second)
+		c.Write(wctx, websocket.MessageText, done)
+		wcancel()
+		c.Close(websocket.StatusNormalClosure, "run over")
+	}()
 	var ts tsScratch
 	for {
 		_, b, err := c.Read(ctx)
@@ -364,7 +359,7 @@ func (w *subWorker) session(ctx context.Context, op *load.Op, subscribed *bool) 
 		now := time.Now()
 		var m wire
 		if json.Unmarshal(b, &m) != nil {
-			s.messageError(op, metrics.ErrProtocol)
+			op.MessageError(metrics.ErrProtocol)
 			continue
 		}
 		switch m.Type {
@@ -376,15 +371,15 @@ func (w *subWorker) session(ctx context.Context, op *load.Op, subscribed *bool) 
 				if op.Recording() {
 					s.d.countCodes(v.Codes)
 				}
-				s.messageError(op, ErrGraphQL)
+				op.MessageError(ErrGraphQL)
 				continue
 			}
 			at, ok := ts.find(m.Payload, s.tsPath)
 			if !ok {
-				s.messageError(op, "no_timestamp")
+				op.MessageError("no_timestamp")
 				continue
 			}
-			op.MessageReceived(max(now.Sub(at), 0))
+			op.MessageSince(at, now)
 		case "ping":
 			c.Write(ctx, websocket.MessageText, []byte(`{"type":"pong"}`))
 		case "ka", "pong":
@@ -402,7 +397,7 @@ func (w *subWorker) session(ctx context.Context, op *load.Op, subscribed *bool) 
 			c.Close(websocket.StatusNormalClosure, "")
 			return out
 		default:
-			s.messageError(op, metrics.ErrProtocol)
+			op.MessageError(metrics.ErrProtocol)
 		}
 	}
 }

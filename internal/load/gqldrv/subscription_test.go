@@ -107,11 +107,21 @@ func wsServer(t *testing.T, proto string, delays []time.Duration) http.Handler {
 	})
 }
 
-// latencySink records message latencies exactly.
+// latencySink records message latencies exactly, and message errors.
 type latencySink struct {
 	mu   sync.Mutex
 	lat  []time.Duration
 	sent int
+	errs map[metrics.ErrKind]int
+}
+
+func (s *latencySink) MessageError(k metrics.ErrKind) {
+	s.mu.Lock()
+	if s.errs == nil {
+		s.errs = map[metrics.ErrKind]int{}
+	}
+	s.errs[k]++
+	s.mu.Unlock()
 }
 
 func (s *latencySink) MessageSent(n int) { s.mu.Lock(); s.sent += n; s.mu.Unlock() }
@@ -166,7 +176,7 @@ func TestSubscriptionLatencyMath(t *testing.T) {
 				var res metrics.Result
 				d.FillResult(&res)
 				s := res.Subscriptions
-				if s == nil || s.Subscribers != 1 || s.Received != int64(len(delays)+1) || s.MessageErrors["graphql_error"] != 1 ||
+				if s == nil || s.Subscribers != 1 || s.Received != int64(len(delays)+1) || sink.errs[ErrGraphQL] != 1 ||
 					res.GraphQL.ErrorsByCode["NOT_FOUND"] != 1 || len(s.CloseCodes) != 0 {
 					t.Errorf("subscriptions %+v, graphql %+v", s, res.GraphQL)
 				}
@@ -294,7 +304,9 @@ func TestSubscriptionsWithPublisher(t *testing.T) {
 		Query:       `subscription { productUpdated(id: 1) { emittedAt } }`,
 		Publish:     `mutation { updateProduct(id: 1, input: {price: 10}) { id } }`,
 		PublishRate: 20})
-	res, err := load.Run(t.Context(), d, load.Config{Concurrency: 5, Requests: 5, Timeout: 10 * time.Second})
+	// As load graphql runs it: 5 arrivals at 100/s, held until the run's
+	// end (Op.Closing); Hold only times the publisher's stop.
+	res, err := load.Run(t.Context(), d, load.Config{Rate: 100, Arrivals: 5, MaxInflight: 5, Duration: 1500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +316,7 @@ func TestSubscriptionsWithPublisher(t *testing.T) {
 		sub.Received != sub.Expected || sub.DeliveryRatio != 1 || sub.Drops != 0 {
 		t.Fatalf("requests %+v subscriptions %+v", res.Requests, sub)
 	}
-	if res.Messages == nil || res.Messages.Received != sub.Received || res.MessageLatency == nil || res.Phases["connect"].N != 5 {
+	if res.Messages == nil || res.Messages.Received != sub.Received || res.MessageLatency == nil || res.Phases["handshake"].N != 5 {
 		t.Fatalf("messages %+v latency %+v phases %+v", res.Messages, res.MessageLatency, res.Phases)
 	}
 	if res.Operations["anonymous"] == nil || res.Operations["anonymous"].Requests.OK != 5 {
