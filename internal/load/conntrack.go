@@ -4,6 +4,7 @@ import (
 	"net"
 	"sync/atomic"
 
+	"github.com/loadrig/loadrig/internal/load/netcount"
 	"github.com/loadrig/loadrig/internal/metrics"
 )
 
@@ -27,13 +28,14 @@ type ConnTracker struct {
 }
 
 // byteSlots spreads the byte counters of counting connections over padded
-// slots so that connections used on different cores rarely share a cache
-// line: each connection adds to its own slot, WireBytes sums them.
+// slots (netcount.Counter, the one byte counter every driver uses) so
+// that connections used on different cores rarely share a cache line: each
+// connection adds to its slot, WireBytes sums them.
 const byteSlots = 16
 
 type byteSlot struct {
-	sent, recv atomic.Int64
-	_          [48]byte
+	netcount.Counter
+	_ [48]byte
 }
 
 // Opened counts one newly opened connection and raises the peak if the
@@ -57,7 +59,7 @@ func (t *ConnTracker) Closed() { t.open.Add(-1) }
 // grpc-go may close a connection more than once).
 func (t *ConnTracker) Track(c net.Conn) net.Conn {
 	t.Opened()
-	return &trackedConn{countingConn: countingConn{Conn: c, slot: t.slot()}, t: t}
+	return &trackedConn{Conn: netcount.Wrap(c, &t.slot().Counter), t: t}
 }
 
 // CountConn returns c wrapped so that the bytes its Read and Write calls
@@ -65,7 +67,7 @@ func (t *ConnTracker) Track(c net.Conn) net.Conn {
 // open and closed itself (Opened, Closed). Cost: an atomic add per Read and
 // per Write call (not per byte), on a slot shared with few connections.
 func (t *ConnTracker) CountConn(c net.Conn) net.Conn {
-	return &countingConn{Conn: c, slot: t.slot()}
+	return netcount.Wrap(c, &t.slot().Counter)
 }
 
 func (t *ConnTracker) slot() *byteSlot {
@@ -77,8 +79,8 @@ func (t *ConnTracker) slot() *byteSlot {
 func (t *ConnTracker) WireBytes() metrics.Bytes {
 	var b metrics.Bytes
 	for i := range t.bytes {
-		b.Sent += t.bytes[i].sent.Load()
-		b.Received += t.bytes[i].recv.Load()
+		b.Sent += t.bytes[i].Sent()
+		b.Received += t.bytes[i].Received()
 	}
 	return b
 }
@@ -95,31 +97,9 @@ func (t *ConnTracker) Connections() metrics.Connections {
 // trackedConn is a net.Conn counted open by a ConnTracker until its first
 // Close.
 type trackedConn struct {
-	countingConn
-	t      *ConnTracker
-	closed atomic.Bool
-}
-
-// countingConn counts the bytes its Read and Write calls move.
-type countingConn struct {
-	net.Conn
-	slot *byteSlot
-}
-
-func (c *countingConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 {
-		c.slot.recv.Add(int64(n))
-	}
-	return n, err
-}
-
-func (c *countingConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	if n > 0 {
-		c.slot.sent.Add(int64(n))
-	}
-	return n, err
+	net.Conn // counting (netcount)
+	t        *ConnTracker
+	closed   atomic.Bool
 }
 
 func (c *trackedConn) Close() error {
