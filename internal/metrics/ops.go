@@ -30,8 +30,11 @@ type GraphQL struct {
 
 // APQ counts automatic persisted query exchanges: a hit is a hash-only
 // request the server answered; a miss is a PERSISTED_QUERY_NOT_FOUND that
-// made the driver resend with the query (not an error). BytesSaved is the
-// request bytes the hits did not send (the query text they left out).
+// made the driver resend with the query (not an error). BytesSaved is net,
+// against sending every query without APQ: each hit's query text left out
+// minus the extensions it adds, less each miss's extra hash-only request
+// body (GET: target) and its resend's extensions; request lines and headers
+// are not counted. Negative when the query is shorter than the hash.
 type APQ struct {
 	Hits       int64 `json:"hits"`
 	Misses     int64 `json:"misses"`

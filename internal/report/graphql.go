@@ -20,8 +20,14 @@ func graphqlTables(r *metrics.Result) []table {
 		t := table{title: "operations", header: []string{"operation", "requests", "errors", "p50", "p90", "p99", "max"}}
 		for _, n := range names {
 			o := r.Operations[n]
+			lat := func(v int64) string {
+				if o.Latency.N == 0 {
+					return "-" // no success: no latency
+				}
+				return us(v)
+			}
 			t.rows = append(t.rows, []string{n, count(o.Requests.Total), count(o.Requests.Errors),
-				us(o.Latency.P50), us(o.Latency.P90), us(o.Latency.P99), us(o.Latency.Max)})
+				lat(o.Latency.P50), lat(o.Latency.P90), lat(o.Latency.P99), lat(o.Latency.Max)})
 		}
 		out = append(out, t)
 	}
@@ -31,7 +37,11 @@ func graphqlTables(r *metrics.Result) []table {
 			t.rows = append(t.rows, []string{"errors by code", kindList(g.ErrorsByCode)})
 		}
 		if a := g.APQ; a != nil {
-			t.rows = append(t.rows, []string{"apq", fmt.Sprintf("%d hits, %d misses, %s of request bytes saved", a.Hits, a.Misses, byteSize(a.BytesSaved))})
+			saved := fmt.Sprintf("%s of request bytes saved", byteSize(a.BytesSaved))
+			if a.BytesSaved < 0 {
+				saved = fmt.Sprintf("%s more request bytes than without APQ (the hash is longer than the query)", byteSize(-a.BytesSaved))
+			}
+			t.rows = append(t.rows, []string{"apq", fmt.Sprintf("%d hits, %d misses, %s", a.Hits, a.Misses, saved)})
 		}
 		if len(t.rows) > 0 {
 			out = append(out, t)

@@ -55,7 +55,8 @@ type opState struct {
 	// with the query (Full) and without it (Hash: an APQ first attempt).
 	postFull, postTailFull, postHash, postTailHash []byte
 	getFull, getTailFull, getHash, getTailHash     []byte
-	querySaved                                     int // request bytes an APQ hit does not send
+	querySaved                                     int // request bytes an APQ hit does not send (the query)
+	extCost                                        int // request bytes the APQ extensions add
 }
 
 // workerStats are one worker's APQ counters, on their own cache line.
@@ -232,6 +233,9 @@ func (d *Driver) prepare(o *Operation, index int) *opState {
 	st.postFull, st.postTailFull = post(true)
 	st.postHash, st.postTailHash = post(false)
 	st.querySaved = len(`"query":`) + len(q) + 1
+	if ext != "" {
+		st.extCost = len(`,"extensions":`) + len(ext)
+	}
 
 	base := d.path
 	if strings.Contains(base, "?") {
@@ -267,6 +271,9 @@ func (d *Driver) prepare(o *Operation, index int) *opState {
 	st.getHash, st.getTailHash = get(false)
 	if d.opts.GET {
 		st.querySaved = len(gq) + 1
+		if ext != "" {
+			st.extCost = len("&extensions=") + len(url.QueryEscape(ext))
+		}
 	}
 	return st
 }
@@ -417,6 +424,7 @@ type exchange struct {
 	st      *workerStats
 	op      *opState
 	attempt int
+	first   int    // the first attempt's body (POST) or target (GET) length
 	vars    []byte // the operation's rendered variables, reused by a follow-up
 	v       Verdict
 }
@@ -451,7 +459,11 @@ func (x *exchange) Request(ev *tmpl.Evaluator, seq uint64, attempt int, target, 
 		if d.vars != nil {
 			target = appendQueryEscape(target, x.vars)
 		}
-		return append(target, tail...), body, op.index
+		target = append(target, tail...)
+		if attempt == 0 {
+			x.first = len(target)
+		}
+		return target, body, op.index
 	}
 	target = append(target, d.path...)
 	pre, tail := op.postFull, op.postTailFull
@@ -462,7 +474,11 @@ func (x *exchange) Request(ev *tmpl.Evaluator, seq uint64, attempt int, target, 
 	if d.vars != nil {
 		body = append(body, x.vars...)
 	}
-	return target, append(body, tail...), op.index
+	body = append(body, tail...)
+	if attempt == 0 {
+		x.first = len(body)
+	}
+	return target, body, op.index
 }
 
 // Response classifies the response: an APQ miss asks for the follow-up;
@@ -474,15 +490,20 @@ func (x *exchange) Response(status int, kind metrics.ErrKind, body []byte, trunc
 	Classify(body, v)
 	d := x.d
 	if d.opts.APQ && x.attempt == 0 {
+		// Bytes saved, net, against sending the query without APQ: a hit
+		// leaves the query out but adds the extensions; a miss costs the
+		// hash-only request's body (GET: its target) and the extensions
+		// of the resend. Request line and headers are not counted.
 		if v.PersistedQueryNotFound {
 			if recording {
 				x.st.misses.Add(1)
+				x.st.saved.Add(-int64(x.first + x.op.extCost))
 			}
 			return metrics.OK, true
 		}
 		if kind == metrics.OK && v.Errors == 0 && recording {
 			x.st.hits.Add(1)
-			x.st.saved.Add(int64(x.op.querySaved))
+			x.st.saved.Add(int64(x.op.querySaved - x.op.extCost))
 		}
 	}
 	if v.Errors > 0 && recording {

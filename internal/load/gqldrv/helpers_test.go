@@ -23,6 +23,7 @@ type fakeGraphQL struct {
 	gets     int
 	vars     []string
 	queries  []string
+	sizes    []int // each request's body (POST) or target (GET) length
 }
 
 type gqlReq struct {
@@ -39,6 +40,15 @@ type gqlReq struct {
 
 func (f *fakeGraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var q gqlReq
+	if r.Method == http.MethodGet {
+		f.mu.Lock()
+		f.sizes = append(f.sizes, len(r.URL.RequestURI()))
+		f.mu.Unlock()
+	} else {
+		f.mu.Lock()
+		f.sizes = append(f.sizes, int(r.ContentLength))
+		f.mu.Unlock()
+	}
 	switch r.Method {
 	case http.MethodPost:
 		if r.Header.Get("Content-Type") != "application/json" {
