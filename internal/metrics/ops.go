@@ -47,14 +47,17 @@ type APQ struct {
 // when the driver publishes; else 0), Received how many arrived. Drops is
 // Expected − Received when Expected is known.
 type Subscriptions struct {
-	Subscribers   int64            `json:"subscribers"`
-	Expected      int64            `json:"expected"`
-	Received      int64            `json:"received"`
-	DeliveryRatio float64          `json:"delivery_ratio"`
-	Drops         int64            `json:"drops"`
-	Published     int64            `json:"published,omitempty"`
-	PublishErrors int64            `json:"publish_errors,omitempty"`
-	CloseCodes    map[string]int64 `json:"close_codes,omitempty"`
+	Subscribers   int64   `json:"subscribers"`
+	Expected      int64   `json:"expected"`
+	Received      int64   `json:"received"`
+	DeliveryRatio float64 `json:"delivery_ratio"`
+	Drops         int64   `json:"drops"`
+	Published     int64   `json:"published,omitempty"`
+	PublishErrors int64   `json:"publish_errors,omitempty"`
+	// PublishErrorsByKind says why publishes failed (graphql_error:CODE for
+	// an errors array, e.g. graphql_error:UNAUTHENTICATED).
+	PublishErrorsByKind map[string]int64 `json:"publish_errors_by_kind,omitempty"`
+	CloseCodes          map[string]int64 `json:"close_codes,omitempty"`
 }
 
 // SetRatio recomputes DeliveryRatio and Drops from the counts.
@@ -228,6 +231,12 @@ func mergeSubscriptions(results []*Result) *Subscriptions {
 		out.Received += s.Received
 		out.Published += s.Published
 		out.PublishErrors += s.PublishErrors
+		for k, n := range s.PublishErrorsByKind {
+			if out.PublishErrorsByKind == nil {
+				out.PublishErrorsByKind = map[string]int64{}
+			}
+			out.PublishErrorsByKind[k] += n
+		}
 		for c, n := range s.CloseCodes {
 			if out.CloseCodes == nil {
 				out.CloseCodes = map[string]int64{}

@@ -52,6 +52,9 @@ func graphqlTables(r *metrics.Result) []table {
 		t.rows = append(t.rows, []string{"subscribers", count(s.Subscribers)})
 		if s.Published > 0 || s.PublishErrors > 0 {
 			t.rows = append(t.rows, []string{"published", fmt.Sprintf("%d ok, %d failed", s.Published, s.PublishErrors)})
+			if len(s.PublishErrorsByKind) > 0 {
+				t.rows = append(t.rows, []string{"publish errors", kindList(s.PublishErrorsByKind)})
+			}
 		}
 		if s.Expected > 0 {
 			t.rows = append(t.rows, []string{"delivery", fmt.Sprintf("%d of %d expected events (%s), %d dropped", s.Received, s.Expected, pct(s.DeliveryRatio), s.Drops)})

@@ -67,11 +67,6 @@ func TestTwoHundredWithErrors(t *testing.T) {
 	}
 }
 
-type nopSink struct{}
-
-func (nopSink) MessageSent(int)                 {}
-func (nopSink) MessageReceived(time.Duration)   {}
-func (nopSink) Phase(load.Phase, time.Duration) {}
 
 // A mix sends each operation its share (drawn from the sequence number),
 // the engine reports each under its name, and a merge of two runs adds

@@ -24,6 +24,8 @@ type publisher struct {
 	rate  float64
 	ok    atomic.Int64
 	errs  atomic.Int64
+	mu    sync.Mutex
+	kinds map[string]int64 // failed publishes by kind (graphql_error:CODE for GraphQL errors)
 	once  sync.Once
 	done  chan struct{}
 	begun atomic.Bool
@@ -44,7 +46,7 @@ func newPublisher(s *subscriber, o Options) (*publisher, error) {
 	if rate == 0 {
 		rate = 10
 	}
-	return &publisher{s: s, d: pd, rate: rate, done: make(chan struct{})}, nil
+	return &publisher{s: s, d: pd, rate: rate, done: make(chan struct{}), kinds: map[string]int64{}}, nil
 }
 
 // settle is how long the publisher waits after the last subscriber
@@ -99,13 +101,14 @@ func (p *publisher) run(ctx context.Context) {
 			return
 		}
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		out := w.Do(pctx, load.NewOp(seq, nil))
+		out := w.Do(pctx, load.NewOp(seq, nopSink{})) // recorded: its error codes are counted
 		cancel()
 		if out.Err == metrics.OK {
 			p.ok.Add(1)
 			s.expected.Add(s.active.Load())
 		} else if ctx.Err() == nil {
 			p.errs.Add(1)
+			p.fail(out.Err)
 		}
 		select {
 		case <-ctx.Done():
@@ -114,6 +117,44 @@ func (p *publisher) run(ctx context.Context) {
 		}
 	}
 }
+
+// fail counts a failed publish by kind; a GraphQL error by its codes.
+func (p *publisher) fail(kind metrics.ErrKind) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if kind != ErrGraphQL {
+		p.kinds[string(kind)]++
+		return
+	}
+	p.d.codesMu.Lock()
+	for c, n := range p.d.codes {
+		p.kinds[string(ErrGraphQL)+":"+c] += n
+	}
+	clear(p.d.codes)
+	p.d.codesMu.Unlock()
+}
+
+// errorKinds is a copy of the failed publishes by kind.
+func (p *publisher) errorKinds() map[string]int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.kinds) == 0 {
+		return nil
+	}
+	m := make(map[string]int64, len(p.kinds))
+	for k, n := range p.kinds {
+		m[k] = n
+	}
+	return m
+}
+
+// nopSink records nothing: it makes the publisher's operations count as
+// measured, so its driver counts their error codes.
+type nopSink struct{}
+
+func (nopSink) MessageSent(int)                 {}
+func (nopSink) MessageReceived(time.Duration)   {}
+func (nopSink) Phase(load.Phase, time.Duration) {}
 
 // wait waits for a started publisher to finish.
 func (p *publisher) wait() {

@@ -189,6 +189,7 @@ func (s *subscriber) result() *metrics.Subscriptions {
 	}
 	if s.pub != nil {
 		r.Published, r.PublishErrors = s.pub.ok.Load(), s.pub.errs.Load()
+		r.PublishErrorsByKind = s.pub.errorKinds()
 	}
 	s.mu.Lock()
 	for c, n := range s.closeCodes {
@@ -312,7 +313,6 @@ func (w *subWorker) session(ctx context.Context, op *load.Op, subscribed *bool) 
 		out.Err = s.readKind(ctx, err)
 		return out
 	}
-	op.MarkSent()
 	op.MessageSent(1)
 	*subscribed = true
 	op.Hold() // subscribed: from now on the run's end closes the session
