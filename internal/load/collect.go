@@ -185,6 +185,9 @@ func (e *engine) result(now time.Duration) (*metrics.Result, error) {
 			res.Connections.Reused = 0
 		}
 	}
+	if a, ok := e.d.(Annotator); ok {
+		a.Annotate(res)
+	}
 	if e.open {
 		res.Model = metrics.Model{Kind: "open", Rate: e.cfg.Rate, MaxInflight: e.cfg.MaxInflight}
 		if len(e.cfg.Stages) > 0 {
