@@ -28,6 +28,9 @@ type Run struct {
 	Driver      load.Driver          // the protocol's driver; Execute does not close it
 	ToolVersion string               // goes into Result.ToolVersion
 	Runner      Runner               // nil: load.Run
+	// Adjust, if set, changes the engine configuration the flags gave
+	// (session commands turn it into arrivals of held connections).
+	Adjust func(*load.Config)
 }
 
 // Execute runs one load test and does everything user-facing around it:
@@ -39,6 +42,12 @@ func Execute(ctx context.Context, r Run) error {
 	cfg, err := r.Flags.Config()
 	if err != nil {
 		return err
+	}
+	if r.Adjust != nil {
+		r.Adjust(&cfg)
+		if err := cfg.Validate(); err != nil {
+			return cmdutil.FlagErrorWrap(err)
+		}
 	}
 	if cs, ok := r.Driver.(interface{ CacheSource() string }); ok {
 		cfg.CacheSource = cs.CacheSource()
