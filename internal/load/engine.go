@@ -14,10 +14,10 @@ import (
 
 // lateSaturation is the fraction of late sends above which the result says
 // the generator could not keep the schedule (MEASUREMENT.md: 1 %).
-const lateSaturation = 0.01
+const lateSaturation = metrics.LateSaturation
 
 // ClosedModelNote is Generator.Note of every closed-model result.
-const ClosedModelNote = "closed model: latency is service time (no schedule, so stalls hide inside the workers)"
+const ClosedModelNote = metrics.ClosedModelNote
 
 var (
 	errOpTimeout  = errors.New("loadrig: operation timed out")
