@@ -76,6 +76,7 @@ func (w *worker) sse(ctx context.Context, s *session, resumed bool) (endReason, 
 		select {
 		case <-op.Closing():
 			ours.Store(true)
+			s.snapshotEnds() // expect what was published when the run ended
 			t := time.NewTimer(w.d.opts.Drain)
 			defer t.Stop()
 			select {
@@ -211,6 +212,7 @@ func (w *worker) poll(ctx context.Context, s *session) (endReason, metrics.ErrKi
 		}
 		reqCtx := rctx
 		if final {
+			s.snapshotEnds() // expect what was published when the run ended
 			// The run ended: one last plain poll collects what was
 			// published since the previous one (the drain), so an event
 			// is not counted lost for being merely not yet polled.
