@@ -173,11 +173,12 @@ func tickerServer(t *testing.T, tk *ticker) string {
 				}
 			}
 		}()
-		// A resume comes first on a reconnect; wait briefly for it.
+		// A resume comes first on a reconnect: wait for it (a new
+		// subscriber sends none and starts from its connect time, next).
 		select {
 		case s := <-resumed:
 			next = s + 1
-		case <-time.After(30 * time.Millisecond):
+		case <-time.After(300 * time.Millisecond):
 		}
 		sent := 0
 		tick := time.NewTicker(tk.period / 4)

@@ -129,9 +129,10 @@ func (w *worker) Do(ctx context.Context, op *load.Op) load.Outcome {
 		}
 		w.d.reconnects.Add(1)
 	}
-	if out.Err != metrics.OK {
-		s.snapshotEnds() // ended early: expect only what was sent by then
-	}
+	// Expect only what was published by the time this session ended (it
+	// ended early, or the run ended while it waited to reconnect); a
+	// snapshot taken when the run's end began stays (at most one each).
+	s.snapshotEnds()
 	s.mu.Lock()
 	for _, st := range s.streams {
 		w.done = append(w.done, st)
@@ -280,8 +281,9 @@ func (cs *wsConn) lost(err error) (endReason, metrics.ErrKind) {
 func (cs *wsConn) drain(connDone <-chan struct{}) {
 	deadline := time.NewTimer(cs.w.d.opts.Drain)
 	defer deadline.Stop()
-	if cs.inflight == nil || cs.w.d.opts.Scenario == ScenarioChat && !cs.w.sender {
-		// receivers wait the whole drain: deliveries may still come
+	if cs.inflight == nil || cs.w.d.opts.Scenario == ScenarioChat {
+		// receivers (chat senders receive too) wait the whole drain:
+		// deliveries may still come
 		select {
 		case <-deadline.C:
 		case <-connDone:
