@@ -143,6 +143,7 @@ type ticker struct {
 	period     time.Duration
 	closeAfter int
 	closeCode  websocket.StatusCode
+	closeUntil time.Duration // stop closing connections this long after start (0: never stop)
 	start      time.Time
 	conns      atomic.Int64
 }
@@ -195,7 +196,7 @@ func tickerServer(t *testing.T, tk *ticker) string {
 					return
 				}
 				sent++
-				if tk.closeAfter > 0 && sent >= tk.closeAfter {
+				if tk.closeAfter > 0 && sent >= tk.closeAfter && (tk.closeUntil == 0 || time.Since(tk.start) < tk.closeUntil) {
 					c.Close(tk.closeCode, "bye")
 					return
 				}
