@@ -66,6 +66,7 @@ func (e *engine) collect(quit <-chan struct{}, done chan<- struct{}) {
 				Elapsed: t - e.warm, Total: total,
 				Done: tot.OK + tot.Errors, Errors: tot.Errors,
 				RPS: float64(in.OK) / iv.Seconds(), P99: time.Duration(in.P99) * time.Microsecond,
+				MsgRPS: float64(in.MsgReceived) / iv.Seconds(),
 			})
 		}
 	}

@@ -107,8 +107,9 @@ type Connections struct {
 	Reused   int64 `json:"reused"`
 	PeakOpen int64 `json:"peak_open"`
 	// Failed counts connection attempts that did not open (refused, a
-	// handshake rejected, timed out); Reconnects the connections opened
-	// again after one was lost; ClosedByCode how held connections ended,
+	// handshake rejected, timed out); Reconnects the attempts to open a
+	// session's connection again after one was lost or failed;
+	// ClosedByCode how held connections ended,
 	// by close code ("1000", "1001", "1008", ... or "abnormal" when the
 	// connection dropped without one). Drivers that hold connections set
 	// them. ClosedByCode is a pointer so Connections stays comparable.

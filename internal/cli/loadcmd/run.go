@@ -156,6 +156,9 @@ func formatProgress(pr load.Progress) string {
 		b.WriteString("/" + roundDur(pr.Total))
 	}
 	fmt.Fprintf(&b, "  %d done  %.1f/s  p99 %s  errors %d", pr.Done, pr.RPS, fmtLatency(pr.P99), pr.Errors)
+	if pr.MsgRPS > 0 {
+		fmt.Fprintf(&b, "  messages %.1f/s", pr.MsgRPS)
+	}
 	return b.String()
 }
 

@@ -512,10 +512,11 @@ func (cs *wsConn) handle(b []byte, now time.Time) {
 				room = []byte(w.room)
 			}
 			st := s.stream(w, room)
-			if e.ts > 0 && e.ts < cs.joinedAt && st != nil && !st.started {
-				// History replayed on join (sent before we joined, before
-				// any live message); once live messages flow, an older ts
-				// is a live message posted just before the join.
+			if e.ts > 0 && e.ts < cs.joinedAt && st != nil && (!st.started || e.hasSeq && e.seq <= st.last) {
+				// History replayed on join: posted before we joined, and
+				// before any live message, or (on a rejoin) already seen.
+				// Once live messages flow, an older ts with a new seq is
+				// live (posted just before the join, or resumed).
 				return
 			}
 			if e.ts > 0 {
