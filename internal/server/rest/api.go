@@ -142,8 +142,8 @@ func (h *Handler) patchProduct(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if h.d.Feed != nil {
-		h.d.Feed.Publish(domain.ProductChange{Product: p})
+	if h.d.Publish != nil {
+		h.d.Publish.Publish(domain.ProductChange{Product: p})
 	}
 	hd := w.Header()
 	hd["Etag"] = []string{etag('p', p.ID, p.Version)}
@@ -296,59 +296,19 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 
 // ---- operations ----
 
-func (h *Handler) healthz(w http.ResponseWriter, _ *http.Request) error {
-	w.Header()["Cache-Control"] = []string{"no-store"}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	return nil
-}
-
-func (h *Handler) stats(w http.ResponseWriter, _ *http.Request) error {
-	w.Header()["Cache-Control"] = []string{"no-store"}
-	writeJSON(w, http.StatusOK, h.Stats())
-	return nil
-}
-
-// Stats returns the /stats document: the Deps.Stats sections plus the
-// handler's own: connections, requests per route, responses by class,
-// rate limiting, auth scheme and uptime.
-func (h *Handler) Stats() map[string]any {
-	out := map[string]any{}
-	if h.d.Stats != nil {
-		for k, v := range h.d.Stats() {
-			out[k] = v
-		}
+// addStats adds the REST server's own members to /stats (the spine writes
+// the rest): responses.not_modified and auth.
+func (h *Handler) addStats(out map[string]any) {
+	if resp, ok := out["responses"].(map[string]any); ok {
+		resp["not_modified"] = h.notModified.Load()
 	}
-	out["connections"] = map[string]any{"active": h.d.Conns.Active(), "total": h.d.Conns.Total()}
-	reqs := map[string]any{}
-	var total int64
-	for p, rs := range h.routes {
-		if n := rs.n.Load(); n > 0 {
-			reqs[p] = n
-			total += n
-		}
-	}
-	for _, rs := range []*routeStat{h.unmatched, h.limited} {
-		if n := rs.n.Load(); n > 0 {
-			reqs[rs.route] = n
-			total += n
-		}
-	}
-	out["requests"] = reqs
-	http := map[string]any{
-		"requests":       total,
-		"not_modified":   h.notModified.Load(),
-		"rate_limited":   h.rateLimited.Load(),
-		"limiter_errors": h.limiterErrors.Load(),
-		"panics":         h.panics.Load(),
-	}
-	for c := 1; c <= 5; c++ {
-		http[strconv.Itoa(c)+"xx"] = h.byClass[c].Load()
-	}
-	out["responses"] = http
 	out["auth"] = h.d.Auth.Kind()
-	out["uptime_s"] = time.Since(h.start).Seconds()
-	return out
 }
 
-var errNotAcceptable = &httpError{status: http.StatusNotAcceptable, code: "not_acceptable",
-	msg: "this server only produces application/json; send Accept: application/json"}
+// Stats returns the /stats document of the handler's spine: the Deps.Stats
+// sections plus connections, requests per route, responses by class, rate
+// limiting, auth scheme and uptime.
+func (h *Handler) Stats() map[string]any { return h.sp.Stats() }
+
+var errNotAcceptable = &httpError{Status: http.StatusNotAcceptable, Code: "not_acceptable",
+	Msg: "this server only produces application/json; send Accept: application/json"}

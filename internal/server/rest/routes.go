@@ -1,13 +1,5 @@
 package rest
 
-import (
-	"net/http"
-	"net/http/pprof"
-
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-)
-
 // registerRoutes lists the whole surface of the REST server. The /api/
 // routes are the contract external scripts rely on (issue 3); keep them
 // stable.
@@ -27,23 +19,9 @@ func (h *Handler) registerRoutes() {
 	h.handle("DELETE /api/products/{id}", h.api(h.requireAuth(h.deleteProduct)))
 	h.handle("POST /api/login", h.api(h.login))
 
-	// Operations.
-	h.handle("GET /healthz", h.api(h.healthz))
-	h.handle("GET /stats", h.api(h.stats))
-	h.d.Registry.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
-	h.handle("GET /metrics", promhttp.HandlerFor(h.d.Registry, promhttp.HandlerOpts{Registry: h.d.Registry}))
-	if h.d.Pprof {
-		h.handle("GET /debug/pprof/", http.HandlerFunc(pprof.Index))
-		h.handle("GET /debug/pprof/cmdline", http.HandlerFunc(pprof.Cmdline))
-		h.handle("GET /debug/pprof/profile", http.HandlerFunc(pprof.Profile))
-		h.handle("GET /debug/pprof/symbol", http.HandlerFunc(pprof.Symbol))
-		h.handle("POST /debug/pprof/symbol", http.HandlerFunc(pprof.Symbol))
-		h.handle("GET /debug/pprof/trace", http.HandlerFunc(pprof.Trace))
-	}
+	// Operations (/healthz, /stats, /metrics, /debug/pprof) are the
+	// spine's: every transport on the listener shares them.
 
 	// Everything else: problem+json 404, or 405 with Allow.
-	h.mux.Handle("/", h.api(h.notFound))
+	h.sp.Fallback(h.api(h.notFound))
 }
