@@ -14,6 +14,7 @@ import (
 var statusOf = map[domain.Code]int{
 	domain.CodeInvalid:      http.StatusBadRequest,
 	domain.CodeUnauthorized: http.StatusUnauthorized,
+	domain.CodeForbidden:    http.StatusForbidden,
 	domain.CodeNotFound:     http.StatusNotFound,
 	domain.CodeConflict:     http.StatusConflict,
 	domain.CodeTooLarge:     http.StatusRequestEntityTooLarge,

@@ -131,12 +131,18 @@ func (h *Handler) patchProduct(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := principal(r).RequireAdmin("changing a product"); err != nil {
+		return err
+	}
 	var patch domain.ProductPatch
 	if err := h.decodeJSON(w, r, &patch); err != nil {
 		return err
 	}
 	if patch.Price == nil && patch.Stock == nil {
 		return domain.Errorf(domain.CodeInvalid, `nothing to update: send {"price": 12.5} and/or {"stock": 7}`)
+	}
+	if err := domain.ValidatePatch(patch); err != nil {
+		return err
 	}
 	p, err := h.d.Catalog.UpdateProduct(r.Context(), id, patch)
 	if err != nil {
@@ -157,6 +163,9 @@ func (h *Handler) deleteProduct(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := principal(r).RequireAdmin("deleting a product"); err != nil {
+		return err
+	}
 	if err := h.d.Catalog.DeleteProduct(r.Context(), id); err != nil {
 		return err
 	}
@@ -170,6 +179,9 @@ func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) error {
 	id, err := jsonPathID(r)
 	if err != nil {
 		return err
+	}
+	if !principal(r).CanSee(id) {
+		return notYours("user", id)
 	}
 	u, err := h.d.Catalog.GetUser(r.Context(), id)
 	if err != nil {
@@ -189,6 +201,9 @@ func (h *Handler) userOrders(w http.ResponseWriter, r *http.Request) error {
 	id, err := jsonPathID(r)
 	if err != nil {
 		return err
+	}
+	if !principal(r).CanSee(id) {
+		return notYours("user", id)
 	}
 	os, err := h.d.Catalog.UserOrders(r.Context(), id)
 	if err != nil {
@@ -213,12 +228,18 @@ func (h *Handler) getOrder(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if !principal(r).CanSee(o.UserID) {
+		return notYours("order", id)
+	}
 	h.writeEntity(w, r, etag('o', o.ID, o.Version), o.UpdatedAt, o)
 	return nil
 }
 
-// createOrder places {"user_id": 1, "items": [{"product_id": 3, "quantity": 2}]}
-// and answers 201 with the order and a Location header.
+// createOrder places {"items": [{"product_id": 3, "quantity": 2}]} for the
+// authenticated user and answers 201 with the order and a Location header.
+// The order's user is the token's: a user_id naming anyone else is 403.
+// Items are bounded (domain.ValidateOrder): 1..100 items, quantities
+// 1..1000.
 func (h *Handler) createOrder(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		UserID int64 `json:"user_id"`
@@ -230,18 +251,19 @@ func (h *Handler) createOrder(w http.ResponseWriter, r *http.Request) error {
 	if err := h.decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	if in.UserID <= 0 {
+	p := principal(r)
+	if in.UserID < 0 {
 		return domain.Errorf(domain.CodeInvalid, "user_id must be a positive integer")
 	}
-	if len(in.Items) == 0 {
-		return domain.Errorf(domain.CodeInvalid, `items must list at least one {"product_id": N, "quantity": N}`)
+	if in.UserID != 0 && in.UserID != p.UserID {
+		return domain.Errorf(domain.CodeForbidden, "orders are placed for the logged-in user (%d), not user %d; drop user_id or log in as that user", p.UserID, in.UserID)
 	}
-	no := domain.NewOrder{UserID: in.UserID, Items: make([]domain.OrderItem, len(in.Items))}
+	no := domain.NewOrder{UserID: p.UserID, Items: make([]domain.OrderItem, len(in.Items))}
 	for i, it := range in.Items {
-		if it.ProductID <= 0 || it.Quantity <= 0 {
-			return domain.Errorf(domain.CodeInvalid, "items[%d]: product_id and quantity must be positive integers", i)
-		}
 		no.Items[i] = domain.OrderItem{ProductID: it.ProductID, Quantity: it.Quantity}
+	}
+	if err := domain.ValidateOrder(no.Items); err != nil {
+		return err
 	}
 	o, err := h.d.Catalog.CreateOrder(r.Context(), no)
 	if err != nil {

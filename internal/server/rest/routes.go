@@ -9,11 +9,14 @@ func (h *Handler) registerRoutes() {
 	h.handle("GET /api/products", h.api(h.listProducts))
 	h.handle("GET /api/products/{id}", h.api(h.getProduct))
 	h.handle("GET /api/products/{id}/reviews", h.api(h.productReviews))
-	h.handle("GET /api/users/{id}", h.api(h.getUser))
-	h.handle("GET /api/users/{id}/orders", h.api(h.userOrders))
-	h.handle("GET /api/orders/{id}", h.api(h.getOrder))
+	// A user's data: its owner or an admin (others get 404); 401 without
+	// a credential.
+	h.handle("GET /api/users/{id}", h.api(h.requireAuth(h.getUser)))
+	h.handle("GET /api/users/{id}/orders", h.api(h.requireAuth(h.userOrders)))
+	h.handle("GET /api/orders/{id}", h.api(h.requireAuth(h.getOrder)))
 
-	// Writes: a bearer credential from POST /api/login is required.
+	// Writes: a bearer credential from POST /api/login is required; product
+	// writes need an admin (403 otherwise); an order is the caller's.
 	h.handle("POST /api/orders", h.api(h.requireAuth(h.createOrder)))
 	h.handle("PATCH /api/products/{id}", h.api(h.requireAuth(h.patchProduct)))
 	h.handle("DELETE /api/products/{id}", h.api(h.requireAuth(h.deleteProduct)))
