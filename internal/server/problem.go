@@ -74,11 +74,14 @@ func ProblemOf(err error, r *http.Request) Problem {
 var problemCT = []string{"application/problem+json"}
 
 // WriteProblem writes err as an application/problem+json response: never
-// cached, validators dropped, WWW-Authenticate on 401.
+// cached, validators dropped, WWW-Authenticate on 401, Retry-After on 503.
 func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
 	p := ProblemOf(err, r)
 	if p.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="loadrig"`)
+	}
+	if p.Status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "1") // the store (or session store) is down: retry soon
 	}
 	b, _ := json.Marshal(p)
 	b = append(b, '\n')

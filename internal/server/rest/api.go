@@ -149,7 +149,7 @@ func (h *Handler) patchProduct(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if h.d.Publish != nil {
-		h.d.Publish.Publish(domain.ProductChange{Product: p})
+		h.d.Publish.PublishProduct(p)
 	}
 	hd := w.Header()
 	hd["Etag"] = []string{etag('p', p.ID, p.Version)}

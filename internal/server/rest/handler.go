@@ -47,7 +47,7 @@ type Deps struct {
 	Auth server.Authenticator
 	// Limiter limits requests under /api/ per client IP. Default: none.
 	Limiter server.Limiter
-	// Feed receives a ProductChange after every successful PATCH, for the
+	// Feed receives a product_updated event after every successful PATCH, for the
 	// streaming servers of the same process. Leave it nil when the Catalog
 	// publishes changes itself (a cache.Layer built with Config.Feed, as
 	// the server stack does), or every change is delivered twice. Default:
@@ -97,7 +97,7 @@ type Options struct {
 	// MaxPadBytes caps the pad query parameter of the product reads (see
 	// padding.go); more is 400. Default DefaultMaxPadBytes (4 MiB).
 	MaxPadBytes int
-	// Publish receives a ProductChange after every successful PATCH. Leave
+	// Publish receives a product_updated event after every successful PATCH. Leave
 	// it nil when the Catalog publishes changes itself (the stack's cache
 	// layer does, to server.Deps.Feed), or every change is delivered
 	// twice. Default: none.
