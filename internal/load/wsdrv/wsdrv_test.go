@@ -3,7 +3,11 @@ package wsdrv
 import (
 	"errors"
 	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -333,5 +337,44 @@ func TestStreamAccounting(t *testing.T) {
 	s3.observe(1 + 2*seqWindow)
 	if s3.counts.duplicates != 0 || s3.counts.delivered != 3 {
 		t.Fatalf("window: %+v", s3.counts)
+	}
+}
+
+// TestSourceAddrsTokenOrigin: connections dial from the source addresses
+// round robin, and carry the bearer token and the Origin.
+func TestSourceAddrsTokenOrigin(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	from := map[string]int{}
+	var bad atomic.Int64
+	url := wsURL(serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer s3cret" || r.Header.Get("Origin") != "http://app.example" {
+			bad.Add(1)
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		mu.Lock()
+		from[host]++
+		mu.Unlock()
+		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		c.Read(r.Context())
+	})), "/ws/echo")
+	d := newDriver(t, Options{URLs: []string{url}, Scenario: ScenarioSubscribe, Connections: 4, Token: "s3cret", Origin: "http://app.example",
+		SourceAddrs: []netip.Addr{netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.3")}})
+	res := runHeld(t, d, 4, 300*time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if bad.Load() != 0 || res.Requests.OK != 4 || from["127.0.0.2"] != 2 || from["127.0.0.3"] != 2 {
+		t.Fatalf("rejected %d, requests %+v, connections from %v", bad.Load(), res.Requests, from)
+	}
+	// A rejected upgrade is classified by its status.
+	d = newDriver(t, Options{URLs: []string{url}, Scenario: ScenarioSubscribe, Connections: 1})
+	if res := runHeld(t, d, 1, 200*time.Millisecond); res.Requests.ErrorsByKind["http_401"] != 1 || res.Connections.Failed != 1 {
+		t.Fatalf("401: %+v %+v", res.Requests, res.Connections)
 	}
 }
