@@ -56,6 +56,13 @@ type WireCounter interface {
 	WireBytes() metrics.Bytes
 }
 
+// Annotator is implemented by drivers that add their own sections to the
+// result (connection details, connect time, fanout): the engine calls
+// Annotate once, after every worker finished, on the result it built.
+type Annotator interface {
+	Annotate(res *metrics.Result)
+}
+
 // Outcome is how one operation ended.
 type Outcome struct {
 	Err           metrics.ErrKind     // metrics.OK on success

@@ -348,24 +348,28 @@ func (r *Recorder) collectLocked() Interval {
 				r.opSpare[i] = NewHistogram() // before the shard lock; once per operation
 			}
 		}
-		// Spares are allocated outside the shard lock: a distribution the
-		// shard has started (which only its lock may read: a session's
-		// reader may be allocating one now) and that has no spare yet gets
-		// one, and the lock is taken again.
+		// Spares are allocated outside the shard lock; which are missing is
+		// read under it (a recording goroutine may be creating one of the
+		// shard's histograms right now), until none is.
+		sh.mu.Lock()
 		for {
-			sh.mu.Lock()
-			need := -1
+			var need [numHists]bool
+			missing := false
 			for m := range numHists {
 				if r.spare[m] == nil && sh.h[m] != nil {
-					need = m
-					break
+					need[m], missing = true, true
 				}
 			}
-			if need < 0 {
-				break // the lock is held
+			if !missing {
+				break
 			}
 			sh.mu.Unlock()
-			r.spare[need] = NewHistogram()
+			for m := range numHists {
+				if need[m] {
+					r.spare[m] = NewHistogram()
+				}
+			}
+			sh.mu.Lock()
 		}
 		for m := range numHists {
 			if sh.h[m] != nil && sh.h[m].TotalCount() > 0 {

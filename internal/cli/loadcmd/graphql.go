@@ -236,7 +236,7 @@ func graphqlRun(ctx context.Context, o *GraphQLOptions) error {
 			drv.Close()
 			return err
 		}
-		run.Configure = func(cfg *load.Config) { subscriptionConfig(cfg, o, dopts) }
+		run.Adjust = func(cfg *load.Config) { subscriptionConfig(cfg, o, dopts) }
 	}
 	runErr := Execute(ctx, run)
 	if cerr := drv.Close(); cerr != nil && runErr == nil {

@@ -29,5 +29,6 @@ Load models:
 	cmd.AddCommand(NewCmdHTTP(f, nil))
 	cmd.AddCommand(NewCmdGRPC(f, nil))
 	cmd.AddCommand(NewCmdGraphQL(f, nil))
+	cmd.AddCommand(NewCmdWS(f, nil), NewCmdSSE(f, nil), NewCmdPoll(f, nil))
 	return cmd
 }

@@ -28,9 +28,9 @@ type Run struct {
 	Driver      load.Driver          // the protocol's driver; Execute does not close it
 	ToolVersion string               // goes into Result.ToolVersion
 	Runner      Runner               // nil: load.Run
-	// Configure, when set, adjusts the engine configuration the flags gave
-	// (a GraphQL subscription run sets its own model). Default nil.
-	Configure func(*load.Config)
+	// Adjust, if set, changes the engine configuration the flags gave
+	// (session commands turn it into arrivals of held connections).
+	Adjust func(*load.Config)
 	// Getenv reads the environment for GITHUB_STEP_SUMMARY; nil: os.Getenv.
 	Getenv func(string) string
 }
@@ -45,8 +45,11 @@ func Execute(ctx context.Context, r Run) error {
 	if err != nil {
 		return err
 	}
-	if r.Configure != nil {
-		r.Configure(&cfg)
+	if r.Adjust != nil {
+		r.Adjust(&cfg)
+		if err := cfg.Validate(); err != nil {
+			return cmdutil.FlagErrorWrap(err)
+		}
 	}
 	if cs, ok := r.Driver.(interface{ CacheSource() string }); ok {
 		cfg.CacheSource = cs.CacheSource()
@@ -77,9 +80,6 @@ func Execute(ctx context.Context, r Run) error {
 		return runErr
 	}
 	res.ToolVersion = r.ToolVersion
-	if f, ok := r.Driver.(interface{ FillResult(*metrics.Result) }); ok {
-		f.FillResult(res) // protocol sections the engine does not know (graphql)
-	}
 	if c, ok := r.Driver.(interface{ Path() string }); ok {
 		res.Client = c.Path()
 	}
@@ -156,6 +156,9 @@ func formatProgress(pr load.Progress) string {
 		b.WriteString("/" + roundDur(pr.Total))
 	}
 	fmt.Fprintf(&b, "  %d done  %.1f/s  p99 %s  errors %d", pr.Done, pr.RPS, fmtLatency(pr.P99), pr.Errors)
+	if pr.MsgRPS > 0 {
+		fmt.Fprintf(&b, "  messages %.1f/s", pr.MsgRPS)
+	}
 	return b.String()
 }
 

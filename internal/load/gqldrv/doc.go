@@ -41,7 +41,7 @@
 //
 // Operations are named (load.OperationNamer), so the result has
 // operations.<name>.{requests, latency_us, histogram}, merged exactly.
-// FillResult adds graphql.errors_by_code and graphql.apq.{hits, misses,
+// Annotate adds graphql.errors_by_code and graphql.apq.{hits, misses,
 // bytes_saved} (counted only for measured operations). Bytes come from
 // counting connections (load.WireCounter).
 //

@@ -70,6 +70,7 @@ var (
 	_ load.ConnCounter    = (*Driver)(nil)
 	_ load.WireCounter    = (*Driver)(nil)
 	_ load.OperationNamer = (*Driver)(nil)
+	_ load.Annotator      = (*Driver)(nil)
 )
 
 // New parses the document, checks one rendering of the variables and
@@ -373,9 +374,10 @@ func (d *Driver) Path() string {
 	return d.http.Path()
 }
 
-// FillResult adds the graphql (and subscriptions) sections to a finished
-// run's result. Call it after the run.
-func (d *Driver) FillResult(res *metrics.Result) {
+// Annotate adds the graphql (and subscriptions) sections to a finished
+// run's result (load.Annotator: the engine calls it after every worker
+// finished).
+func (d *Driver) Annotate(res *metrics.Result) {
 	g := &metrics.GraphQL{ErrorsByCode: map[string]int64{}}
 	d.codesMu.Lock()
 	for c, n := range d.codes {

@@ -39,7 +39,7 @@ func TestTwoHundredWithErrors(t *testing.T) {
 				t.Errorf("net/http=%v %s: outcome %+v, want kind %q op 1", force, op, out, want)
 			}
 			var res metrics.Result
-			d.FillResult(&res)
+			d.Annotate(&res)
 			if op == "Bad" && res.GraphQL.ErrorsByCode["NOT_FOUND"] != 1 {
 				t.Errorf("%s: errors_by_code %v, want NOT_FOUND 1", op, res.GraphQL.ErrorsByCode)
 			}
@@ -67,7 +67,6 @@ func TestTwoHundredWithErrors(t *testing.T) {
 	}
 }
 
-
 // A mix sends each operation its share (drawn from the sequence number),
 // the engine reports each under its name, and a merge of two runs adds
 // them exactly.
@@ -80,7 +79,7 @@ func TestMixPerOperationAndMerge(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d.FillResult(res)
+		d.Annotate(res)
 		g, b := res.Operations["Good"], res.Operations["Bad"]
 		if g == nil || b == nil || g.Requests.Total+b.Requests.Total != 400 {
 			t.Fatalf("operations %+v", res.Operations)
@@ -138,7 +137,7 @@ func TestAPQ(t *testing.T) {
 			sent = append(sent, out.BytesSent)
 		}
 		var res metrics.Result
-		d.FillResult(&res)
+		d.Annotate(&res)
 		a := res.GraphQL.APQ
 		if a == nil || a.Misses != 1 || a.Hits != 4 || len(res.GraphQL.ErrorsByCode) != 0 {
 			t.Errorf("get=%v: apq %+v codes %v, want 1 miss, 4 hits, no error codes", get, a, res.GraphQL.ErrorsByCode)

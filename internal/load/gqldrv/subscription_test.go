@@ -174,7 +174,7 @@ func TestSubscriptionLatencyMath(t *testing.T) {
 					}
 				}
 				var res metrics.Result
-				d.FillResult(&res)
+				d.Annotate(&res)
 				s := res.Subscriptions
 				if s == nil || s.Subscribers != 1 || s.Received != int64(len(delays)+1) || sink.errs[ErrGraphQL] != 1 ||
 					res.GraphQL.ErrorsByCode["NOT_FOUND"] != 1 || len(s.CloseCodes) != 0 {
@@ -241,7 +241,7 @@ func TestSubscriptionServerErrors(t *testing.T) {
 				t.Errorf("%s: %+v, want %s", c.url, out, c.want)
 			}
 			var res metrics.Result
-			d.FillResult(&res)
+			d.Annotate(&res)
 			if c.want == ErrGraphQL && res.GraphQL.ErrorsByCode["UNAUTHENTICATED"] != 1 {
 				t.Errorf("codes %v", res.GraphQL.ErrorsByCode)
 			}
@@ -310,7 +310,7 @@ func TestSubscriptionsWithPublisher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.FillResult(res)
+	d.Annotate(res)
 	sub := res.Subscriptions
 	if res.Requests.OK != 5 || sub == nil || sub.Subscribers != 5 || sub.Published == 0 || sub.Expected != 5*sub.Published ||
 		sub.Received != sub.Expected || sub.DeliveryRatio != 1 || sub.Drops != 0 {
