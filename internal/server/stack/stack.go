@@ -2,10 +2,14 @@ package stack
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/loadrig/loadrig/internal/cache"
@@ -241,7 +245,8 @@ func New(ctx context.Context, cfg Config) (*Stack, error) {
 		in := cfg.Redis
 		if in == nil {
 			var err error
-			in, err = rediscache.Start(ctx, rediscache.StartOptions{URL: cfg.RedisURL, NoSpawn: cfg.RedisNoSpawn, Logger: log})
+			in, err = rediscache.Start(ctx, rediscache.StartOptions{URL: cfg.RedisURL, NoSpawn: cfg.RedisNoSpawn, Logger: log,
+				DataDir: redisDataDir(cfg, info)})
 			if err != nil {
 				_ = s.Store.Close()
 				return nil, err
@@ -289,6 +294,25 @@ func New(ctx context.Context, cfg Config) (*Stack, error) {
 		"dataset", orDefault(cfg.Dataset, "small"), "seed", cfg.Seed, "store_latency", cfg.StoreLatency,
 		"store_pool", cfg.StorePool, "auth", s.Auth.Kind(), "rate_limit", cfg.RateLimit.String(), "redis_mode", s.mode)
 	return s, nil
+}
+
+// redisDataDir is where a spawned Redis persists: only for write-behind over
+// a database (the acknowledged writes queued in Redis must outlive a crash
+// as the database does). SQLite: a folder beside the file; Postgres: one
+// per database in the user's cache folder.
+func redisDataDir(cfg Config, info store.Info) string {
+	if cfg.Strategy != cache.StrategyWriteBehind || info.Backend == store.BackendMemory {
+		return ""
+	}
+	if info.Backend == store.BackendSQLite {
+		return info.Target + ".redis"
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	sum := sha256.Sum256([]byte(info.Target))
+	return filepath.Join(base, "loadrig", "redis-"+hex.EncodeToString(sum[:6]))
 }
 
 func offIfZero(d time.Duration) time.Duration {
