@@ -146,7 +146,7 @@ func (w *writeBehind) changed(ctx context.Context, p domain.Product) {
 	l.listGen.Add(1)
 	l.resp.Invalidate(ProductTag(p.ID), ListTag)
 	if l.feed != nil {
-		l.feed.Publish(domain.ProductChange{Product: p})
+		l.feed.PublishProduct(p)
 	}
 }
 
