@@ -337,4 +337,3 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Errorf("stats: %s", st)
 	}
 }
-
