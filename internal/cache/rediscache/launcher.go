@@ -144,10 +144,11 @@ func (in *Instance) URL() string { return in.url }
 func (in *Instance) Addr() string { return in.addr }
 
 // LossWindow states what a crash can lose of the writes this Redis
-// acknowledged (a spawned one; "" for the user's, whose persistence is
-// theirs, and miniredis, which has none).
+// acknowledged ("" for the user's Redis, whose persistence is theirs).
 func (in *Instance) LossWindow() string {
 	switch {
+	case in.mode == ModeEmbedded:
+		return "embedded miniredis, in process: writes not yet flushed to the store are lost when loadrig stops"
 	case in.mode != ModeSpawned:
 		return ""
 	case in.dataDir != "":

@@ -206,6 +206,8 @@ type Stack struct {
 	redis *rediscache.Instance // nil: no Redis, or the user's
 	rb    *rediscache.Backend
 	mode  string
+	// lossWindow states what a crash can lose of write-behind's queue.
+	lossWindow string
 }
 
 // New builds the stack: dataset, store, Redis if needed, cache layer,
@@ -256,6 +258,13 @@ func New(ctx context.Context, cfg Config) (*Stack, error) {
 			}
 		}
 		s.mode = in.Mode()
+		s.lossWindow = in.LossWindow()
+		if s.lossWindow == "" {
+			s.lossWindow = "that of the Redis in use (" + in.Mode() + "): its persistence settings decide what a Redis crash loses"
+		}
+		if cfg.Strategy == cache.StrategyWriteBehind {
+			log.Info("write-behind: acknowledged writes wait in Redis until flushed", "loss_window", s.lossWindow)
+		}
 		rb, err := rediscache.Open(rediscache.Options{URL: in.URL()})
 		if err != nil {
 			s.closeRedis()
@@ -371,6 +380,9 @@ func (s *Stack) Stats() map[string]any {
 		"rate_limit": map[string]any{"limit": s.cfg.RateLimit.String(), "backend": s.LimiterKind()},
 	}
 	if wb, ok := cs["write_behind"]; ok {
+		if m, ok := wb.(map[string]any); ok {
+			m["loss_window"] = s.lossWindow
+		}
 		out["write_behind"] = wb
 		delete(cs, "write_behind")
 	} else {
