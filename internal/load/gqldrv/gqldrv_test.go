@@ -2,12 +2,15 @@ package gqldrv
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/loadrig/loadrig/internal/load"
 	"github.com/loadrig/loadrig/internal/load/httpdrv"
+	"github.com/loadrig/loadrig/internal/load/tmpl"
 	"github.com/loadrig/loadrig/internal/metrics"
 )
 
@@ -206,6 +209,36 @@ func TestBadInput(t *testing.T) {
 		_, err := New(o)
 		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: New error = %v, want one line containing %q", c.name, err, c.want)
+		}
+	}
+}
+
+// Variables render like HTTP bodies: data rows, the sequence number and
+// the template functions, with the HTTP driver's environment.
+func TestVariablesFromDataRows(t *testing.T) {
+	f, u := newFake(t)
+	data, err := tmpl.NewData("users", []string{"id"}, [][]string{{"11"}, {"12"}, {"13"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDriver(t, Options{URL: u, Query: testDoc, OperationName: "Good", HTTP: httpdrv.Options{Data: data},
+		Variables: `{"id":"{{.Row.id}}","seq":{{.Seq}},"z":{{zipf 1.1 1 10}}}`})
+	w, err := d.NewWorker(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for seq := uint64(0); seq < 3; seq++ {
+		if out := w.Do(t.Context(), load.NewOp(seq, nil)); out.Err != metrics.OK {
+			t.Fatal(out)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, v := range f.vars {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(v), &m); err != nil || m["id"] != fmt.Sprint(11+i) || m["seq"] != float64(i) || m["z"] == nil {
+			t.Errorf("request %d variables %s", i, v)
 		}
 	}
 }
