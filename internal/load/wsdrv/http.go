@@ -87,7 +87,7 @@ func (w *worker) sse(ctx context.Context, s *session, resumed bool) (endReason, 
 		case <-rctx.Done():
 		}
 	}()
-	br := bufio.NewReaderSize(resp.Body, 16<<10)
+	br := bufio.NewReaderSize(resp.Body, 4<<10) // longer lines are assembled by readLine
 	var data []byte
 	var id int64
 	hasID := false
