@@ -285,8 +285,18 @@ func (w *worker) pollEvents(s *session, b []byte, e *envelope, now time.Time) bo
 	if scanEnvelope(b, DefaultCorrelate, &ev) != nil {
 		return false
 	}
-	if last, ok := parseInt(objectValue(b, "last_seq")); ok {
+	last, hasLast := parseInt(objectValue(b, "last_seq"))
+	if hasLast {
 		defer func() { s.lastSeq = max(s.lastSeq, last) }()
+	}
+	if !s.synced {
+		// The session's first answer (since=0) is the log's history,
+		// published before this poller arrived: it only sets where the
+		// poller starts, like a fresh SSE or WebSocket subscriber.
+		s.synced = hasLast
+		if hasLast {
+			return true
+		}
 	}
 	arr := objectValue(b, "events")
 	if arr == nil || string(arr) == "null" {
