@@ -255,6 +255,9 @@ func pollServer(t *testing.T, tk *ticker, requests *atomic.Int64, notModified *a
 		if since == 0 {
 			since = max(tk.seqNow()-50, 0)
 		}
+		if since > tk.seqNow() { // asked from the future: nothing yet, last_seq is now
+			since = tk.seqNow()
+		}
 		if d, err := time.ParseDuration(r.URL.Query().Get("wait")); err == nil {
 			deadline := time.Now().Add(d)
 			for tk.seqNow() <= since {
