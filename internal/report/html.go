@@ -186,7 +186,7 @@ func writeHTMLDoc(b *strings.Builder, d doc) {
 		if t.title != "" {
 			b.WriteString("<h3>" + html.EscapeString(t.title) + "</h3>\n")
 		}
-		b.WriteString("<table>\n")
+		b.WriteString("<div class=\"scroll\"><table>\n")
 		if t.header != nil {
 			b.WriteString("<thead><tr>")
 			for _, h := range t.header {
@@ -213,7 +213,7 @@ func writeHTMLDoc(b *strings.Builder, d doc) {
 			}
 			b.WriteString("</tr>\n")
 		}
-		b.WriteString("</tbody>\n</table>\n")
+		b.WriteString("</tbody>\n</table></div>\n")
 	}
 	for _, n := range d.notes {
 		if n.warning {

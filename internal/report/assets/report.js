@@ -52,7 +52,7 @@
         ],
         scales: { x: { time: false }, rps: { range: (u, lo, hi) => [0, Math.max(1, hi * 1.05)] }, ms: { range: (u, lo, hi) => [0, Math.max(0.001, hi * 1.1)] } },
         axes: [
-          { values: (u, vs) => vs.map((v) => v + "s"), label: "seconds" },
+          { values: (u, vs) => vs.map((v) => v + "s"), label: "seconds", incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200] },
           { scale: "rps", label: "per second", size: 60 },
           { scale: "ms", side: 1, values: (u, vs) => vs.map(fmtMs), grid: { show: false }, label: "p99", size: 70 },
         ],
@@ -65,7 +65,8 @@
       if (!b) return;
       const xs = b.names.map((_, i) => i);
       const bar = (align) => uPlot.paths.bars({ size: [0.35, 80], align: align });
-      const xAxis = { splits: () => xs, values: (u, vs) => vs.map((v) => b.names[v] || ""), gap: 6 };
+      const tilt = b.names.length > 4;
+      const xAxis = { splits: () => xs, values: (u, vs) => vs.map((v) => b.names[v] || ""), gap: 6, rotate: tilt ? -35 : 0, size: tilt ? 90 : 40 };
       const range = { x: { time: false, range: [-0.6, xs.length - 0.4] } };
       const l = document.getElementById(P + "bars-latency");
       new uPlot({
