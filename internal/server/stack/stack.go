@@ -2,10 +2,14 @@ package stack
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/loadrig/loadrig/internal/cache"
@@ -59,16 +63,20 @@ type Config struct {
 	// RedisNoSpawn skips redis-server and uses embedded miniredis when no
 	// RedisURL is given. Default false.
 	RedisNoSpawn bool
+	// Store selects where the data lives: memory (default, ""), sqlite:PATH
+	// or a postgres:// URL (see store.ParseSpec). A database gets the
+	// dataset only when it holds none yet.
+	Store string
 	// StoreLatency is the store's per-call cost; zero means free (not the
-	// store's default: the CLI flag carries the default, 2ms).
+	// store's default: the CLI flag carries the default, 2ms on memory).
 	StoreLatency time.Duration
 	// StorePerRow is the store's per-row cost; zero means free.
 	StorePerRow time.Duration
 	// StoreJitter adds a uniform [0, StoreJitter) to every store call.
 	// Default 0.
 	StoreJitter time.Duration
-	// StorePool is the store's connection pool; zero or negative means
-	// unbounded.
+	// StorePool is the store's connection pool: modelled on memory (zero
+	// or negative: unbounded), the real pool on a database (zero: 8).
 	StorePool int
 	// Dataset is small (default), medium, large, or explicit counts like
 	// "products=5000,users=200" (domain.ParseCounts).
@@ -147,6 +155,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("--redis-url: %v (for example redis://127.0.0.1:6379/0)", err)
 		}
 	}
+	if _, _, err := store.ParseSpec(c.Store); err != nil {
+		return err
+	}
 	if _, err := domain.ParseCounts(c.Dataset); err != nil {
 		return fmt.Errorf("--dataset: %s", domain.ErrorMessage(err))
 	}
@@ -173,8 +184,11 @@ func (c Config) NeedsRedis() bool {
 
 // Stack is one process's shared server state.
 type Stack struct {
-	// Store is the slow store (the single source of truth).
+	// Store is the store (the single source of truth): its backend behind
+	// the latency model.
 	Store *store.Store
+	// StoreInfo says which backend Store is and what it holds.
+	StoreInfo store.Info
 	// Cache is the cache layer over Store; Catalog is the same value as a
 	// domain.Catalog, what handlers are given.
 	Cache   *cache.Layer
@@ -192,6 +206,8 @@ type Stack struct {
 	redis *rediscache.Instance // nil: no Redis, or the user's
 	rb    *rediscache.Backend
 	mode  string
+	// lossWindow states what a crash can lose of write-behind's queue.
+	lossWindow string
 }
 
 // New builds the stack: dataset, store, Redis if needed, cache layer,
@@ -206,19 +222,35 @@ func New(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	counts, _ := domain.ParseCounts(cfg.Dataset)
 	s := &Stack{cfg: cfg, log: log, Feed: domain.NewFeed(), mode: RedisModeNone}
-	s.Store = store.New(domain.Generate(cfg.Seed, counts), store.Options{
+	model := store.Options{
 		Latency: offIfZero(cfg.StoreLatency),
 		PerRow:  offIfZero(cfg.StorePerRow),
 		Jitter:  cfg.StoreJitter,
 		Pool:    poolOf(cfg.StorePool),
+	}
+	backend, info, err := store.Open(ctx, store.OpenOptions{
+		Spec: cfg.Store, Dataset: domain.Generate(cfg.Seed, counts), Pool: max(cfg.StorePool, 0),
 	})
+	if err != nil {
+		return nil, err
+	}
+	s.Store, s.StoreInfo = store.Wrap(backend, model), info
+	if info.Backend != store.BackendMemory {
+		what := "kept the data it holds"
+		if info.Seeded {
+			what = "was empty: loaded the dataset"
+		}
+		log.Info("store: database opened", "backend", info.Backend, "target", info.Target, "dataset", info.Dataset, "note", what)
+	}
 
 	if cfg.NeedsRedis() {
 		in := cfg.Redis
 		if in == nil {
 			var err error
-			in, err = rediscache.Start(ctx, rediscache.StartOptions{URL: cfg.RedisURL, NoSpawn: cfg.RedisNoSpawn, Logger: log})
+			in, err = rediscache.Start(ctx, rediscache.StartOptions{URL: cfg.RedisURL, NoSpawn: cfg.RedisNoSpawn, Logger: log,
+				DataDir: redisDataDir(cfg, info)})
 			if err != nil {
+				_ = s.Store.Close()
 				return nil, err
 			}
 			if in.Mode() != rediscache.ModeExternal {
@@ -226,9 +258,17 @@ func New(ctx context.Context, cfg Config) (*Stack, error) {
 			}
 		}
 		s.mode = in.Mode()
+		s.lossWindow = in.LossWindow()
+		if s.lossWindow == "" {
+			s.lossWindow = "that of the Redis in use (" + in.Mode() + "): its persistence settings decide what a Redis crash loses"
+		}
+		if cfg.Strategy == cache.StrategyWriteBehind {
+			log.Info("write-behind: acknowledged writes wait in Redis until flushed", "loss_window", s.lossWindow)
+		}
 		rb, err := rediscache.Open(rediscache.Options{URL: in.URL()})
 		if err != nil {
 			s.closeRedis()
+			_ = s.Store.Close()
 			return nil, err
 		}
 		s.rb = rb
@@ -241,6 +281,7 @@ func New(ctx context.Context, cfg Config) (*Stack, error) {
 	})
 	if err != nil {
 		s.closeRedis()
+		_ = s.Store.Close()
 		return nil, err
 	}
 	s.Cache, s.Catalog = layer, layer
@@ -258,10 +299,29 @@ func New(ctx context.Context, cfg Config) (*Stack, error) {
 			s.Limiter = server.NewLocalLimiter(cfg.RateLimit, nil)
 		}
 	}
-	log.Info("server stack ready", "cache", orNone(cfg.Cache), "strategy", layer.Strategy(),
+	log.Info("server stack ready", "store", info.Backend, "cache", orNone(cfg.Cache), "strategy", layer.Strategy(),
 		"dataset", orDefault(cfg.Dataset, "small"), "seed", cfg.Seed, "store_latency", cfg.StoreLatency,
 		"store_pool", cfg.StorePool, "auth", s.Auth.Kind(), "rate_limit", cfg.RateLimit.String(), "redis_mode", s.mode)
 	return s, nil
+}
+
+// redisDataDir is where a spawned Redis persists: only for write-behind over
+// a database (the acknowledged writes queued in Redis must outlive a crash
+// as the database does). SQLite: a folder beside the file; Postgres: one
+// per database in the user's cache folder.
+func redisDataDir(cfg Config, info store.Info) string {
+	if cfg.Strategy != cache.StrategyWriteBehind || info.Backend == store.BackendMemory {
+		return ""
+	}
+	if info.Backend == store.BackendSQLite {
+		return info.Target + ".redis"
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	sum := sha256.Sum256([]byte(info.Target))
+	return filepath.Join(base, "loadrig", "redis-"+hex.EncodeToString(sum[:6]))
 }
 
 func offIfZero(d time.Duration) time.Duration {
@@ -283,6 +343,19 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// Deps is the one dependency set every transport of the process is built
+// from: the cache layer as Catalog (and Login), the authenticator, the
+// limiter, the event feed, the stack's logger and /stats sections, and the
+// response cache in response mode. The cache layer publishes acknowledged
+// product changes to Feed itself.
+func (s *Stack) Deps() server.Deps {
+	d := server.Deps{
+		Catalog: s.Catalog, Auth: s.Auth, Limiter: s.Limiter, Feed: s.Feed,
+		Logger: s.log, Stats: s.Stats, Responses: s.Responses(),
+	}
+	return d.WithDefaults()
 }
 
 // Responses is the full-response cache servers should use, or nil in
@@ -320,6 +393,9 @@ func (s *Stack) Stats() map[string]any {
 		"rate_limit": map[string]any{"limit": s.cfg.RateLimit.String(), "backend": s.LimiterKind()},
 	}
 	if wb, ok := cs["write_behind"]; ok {
+		if m, ok := wb.(map[string]any); ok {
+			m["loss_window"] = s.lossWindow
+		}
 		out["write_behind"] = wb
 		delete(cs, "write_behind")
 	} else {
@@ -359,6 +435,9 @@ func (s *Stack) Close(ctx context.Context) error {
 			"flushed", wb.Flushed, "remaining", wb.Backlog, "stream", wb.Stream)
 	}
 	s.closeRedis()
+	if cerr := s.Store.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
 	return err
 }
 
