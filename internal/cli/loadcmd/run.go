@@ -40,6 +40,9 @@ func Execute(ctx context.Context, r Run) error {
 	if err != nil {
 		return err
 	}
+	if cmdutil.IsDryRun(ctx) {
+		return cmdutil.ErrDryRun
+	}
 	if cs, ok := r.Driver.(interface{ CacheSource() string }); ok {
 		cfg.CacheSource = cs.CacheSource()
 	}
@@ -74,6 +77,9 @@ func Execute(ctx context.Context, r Run) error {
 	}
 	if r.Flags.Name != "" {
 		res.Name = r.Flags.Name
+	}
+	if h := hookFrom(ctx); h != nil && h.Annotate != nil {
+		h.Annotate(res)
 	}
 	if r.Flags.Output != "" {
 		if err := cmdutil.WriteFile(r.Flags.Output, res.Write); err != nil {
