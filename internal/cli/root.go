@@ -7,6 +7,7 @@ import (
 	"github.com/loadrig/loadrig/internal/cli/loadcmd"
 	"github.com/loadrig/loadrig/internal/cli/merge"
 	"github.com/loadrig/loadrig/internal/cli/report"
+	runcmd "github.com/loadrig/loadrig/internal/cli/run"
 	"github.com/loadrig/loadrig/internal/cli/serve"
 	"github.com/loadrig/loadrig/internal/cli/version"
 	"github.com/spf13/cobra"
@@ -57,6 +58,7 @@ Exit codes: 0 ok, 1 error, 2 usage or bad input, 3 threshold breached,
 	root.AddCommand(merge.NewCmdMerge(f, nil))
 	root.AddCommand(serve.NewCmdServe(f))
 	root.AddCommand(demo.NewCmdDemo(f, nil))
+	root.AddCommand(runcmd.NewCmdRun(f, nil))
 
 	return root
 }
