@@ -2,6 +2,7 @@ package cli
 
 import (
 	"github.com/loadrig/loadrig/internal/cli/cmdutil"
+	"github.com/loadrig/loadrig/internal/cli/compare"
 	"github.com/loadrig/loadrig/internal/cli/completion"
 	"github.com/loadrig/loadrig/internal/cli/demo"
 	"github.com/loadrig/loadrig/internal/cli/examples"
@@ -61,6 +62,7 @@ Exit codes: 0 ok, 1 error, 2 usage or bad input, 3 threshold breached,
 	root.AddCommand(serve.NewCmdServe(f))
 	root.AddCommand(demo.NewCmdDemo(f, nil))
 	root.AddCommand(runcmd.NewCmdRun(f, nil))
+	root.AddCommand(compare.NewCmdCompare(f, nil))
 	root.AddCommand(profilescmd.NewCmdProfiles(f, nil))
 	root.AddCommand(examples.NewCmdExamples(f, nil))
 

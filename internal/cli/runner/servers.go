@@ -9,11 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/loadrig/loadrig/internal/cli/cmdflags"
 	"github.com/loadrig/loadrig/internal/cli/cmdutil"
+	"github.com/loadrig/loadrig/internal/cli/cpupin"
 	"github.com/loadrig/loadrig/internal/cli/iostreams"
 	"github.com/loadrig/loadrig/internal/profile"
 )
@@ -43,6 +43,9 @@ type ServerOptions struct {
 	Flags *cmdflags.Commands
 	// Getenv is the environment of in-process servers.
 	Getenv func(string) string
+	// CPUs, when set, pins every child server (all its threads) to these
+	// CPUs once it listens (Linux). Not with InProc.
+	CPUs []int
 }
 
 // listenerLine parses "loadrig NAME listening on ADDR".
@@ -134,18 +137,18 @@ func readListeners(r io.Reader, n int, first chan<- map[string]string) {
 	_, _ = io.Copy(io.Discard, r)
 }
 
-func waitListeners(ctx context.Context, ch <-chan map[string]string, exited <-chan error) (map[string]string, error) {
+func waitListeners(ctx context.Context, ch <-chan map[string]string, done <-chan struct{}, exitErr func() error) (map[string]string, error) {
 	t := time.NewTimer(StartTimeout)
 	defer t.Stop()
 	select {
 	case a, ok := <-ch:
-		if !ok {
-			err := <-exited
-			return nil, fmt.Errorf("exited before listening: %v", err)
+		if ok {
+			return a, nil
 		}
-		return a, nil
-	case err := <-exited:
-		return nil, fmt.Errorf("exited before listening: %v", err)
+		<-done
+		return nil, fmt.Errorf("exited before listening: %v", exitErr())
+	case <-done:
+		return nil, fmt.Errorf("exited before listening: %v", exitErr())
 	case <-t.C:
 		return nil, fmt.Errorf("did not listen within %s", StartTimeout)
 	case <-ctx.Done():
@@ -177,23 +180,28 @@ func startChild(ctx context.Context, args []string, n int, o ServerOptions) (map
 	}
 	ch := make(chan map[string]string, 1)
 	go readListeners(out, n, ch)
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	done := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(done) }()
+	exitErr := func() error { return waitErr }
 	stop := func() error {
 		_ = cmd.Process.Signal(os.Interrupt)
 		select {
-		case err := <-exited:
-			exited <- err
+		case <-done:
 			return nil
 		case <-time.After(15 * time.Second):
 			_ = cmd.Process.Kill()
-			<-exited
+			<-done
 			return fmt.Errorf("server %s did not stop within 15s; killed", args[1])
 		}
 	}
-	addrs, err := waitListeners(ctx, ch, exited)
+	addrs, err := waitListeners(ctx, ch, done, exitErr)
+	if err == nil && len(o.CPUs) > 0 {
+		err = cpupin.Pin(cmd.Process.Pid, o.CPUs)
+	}
 	if err != nil {
 		_ = cmd.Process.Kill()
+		<-done
 		return nil, nil, err
 	}
 	return addrs, stop, nil
@@ -213,26 +221,25 @@ func startInProc(ctx context.Context, args []string, n int, o ServerOptions) (ma
 	tree := cmdflags.Tree(cmdutil.NewFactory(ios, getenv), cmdflags.Serve)
 	tree.SetArgs(args[1:])
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	exited := make(chan error, 1)
-	var once sync.Once
+	done := make(chan struct{})
 	var runErr error
 	go func() {
-		err := tree.ExecuteContext(sctx)
+		runErr = tree.ExecuteContext(sctx)
 		pw.Close()
-		exited <- err
+		close(done)
 	}()
 	ch := make(chan map[string]string, 1)
 	go readListeners(pr, n, ch)
+	exitErr := func() error { return runErr }
 	stop := func() error {
-		once.Do(func() {
-			cancel()
-			runErr = <-exited
-		})
+		cancel()
+		<-done
 		return runErr
 	}
-	addrs, err := waitListeners(ctx, ch, exited)
+	addrs, err := waitListeners(ctx, ch, done, exitErr)
 	if err != nil {
 		cancel()
+		<-done
 		return nil, nil, err
 	}
 	return addrs, stop, nil
