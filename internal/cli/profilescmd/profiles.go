@@ -34,12 +34,15 @@ func NewCmdProfiles(f *cmdutil.Factory, runF func(*Options) error) *cobra.Comman
 once (options are the flags of 'loadrig load PROTOCOL'), with warm-up, repeat
 and thresholds. 'loadrig run' and 'loadrig compare' run them; these ship
 built in.`,
+		Example: `  loadrig profiles list
+  loadrig profiles show cache-compare > my.yaml
+  loadrig profiles validate my.yaml`,
 	}
 	cmdutil.GroupCommand(cmd)
-	mk := func(use, short string, args cobra.PositionalArgs) *cobra.Command {
+	mk := func(use, short, example string, args cobra.PositionalArgs) *cobra.Command {
 		action, _, _ := strings.Cut(use, " ")
 		return &cobra.Command{
-			Use: use, Short: short, Args: args,
+			Use: use, Short: short, Args: args, Example: "  " + example,
 			RunE: func(c *cobra.Command, a []string) error {
 				opts := &Options{IO: f.IOStreams, Getenv: f.Getenv, Action: action}
 				if len(a) > 0 {
@@ -52,9 +55,9 @@ built in.`,
 			},
 		}
 	}
-	cmd.AddCommand(mk("list", "List the built-in profiles", cmdutil.NoArgs))
-	cmd.AddCommand(mk("show NAME", "Print a built-in profile's YAML", cmdutil.ExactArgs(1, "a built-in profile name, e.g. loadrig profiles show ci")))
-	cmd.AddCommand(mk("validate FILE", "Check a profile (file or built-in name) without running it", cmdutil.ExactArgs(1, "a profile file, e.g. loadrig profiles validate my.yaml")))
+	cmd.AddCommand(mk("list", "List the built-in profiles", "loadrig profiles list", cmdutil.NoArgs))
+	cmd.AddCommand(mk("show NAME", "Print a built-in profile's YAML", "loadrig profiles show ci", cmdutil.ExactArgs(1, "a built-in profile name, e.g. loadrig profiles show ci")))
+	cmd.AddCommand(mk("validate FILE", "Check a profile (file or built-in name) without running it", "loadrig profiles validate my.yaml", cmdutil.ExactArgs(1, "a profile file, e.g. loadrig profiles validate my.yaml")))
 	return cmd
 }
 
