@@ -134,6 +134,9 @@ type Point struct {
 	Errors       int64   `json:"errors"`
 	P50US        int64   `json:"p50_us"`
 	P99US        int64   `json:"p99_us"`
+	// Hist is the second's latency histogram (HDR V2 compressed base64),
+	// kept by sharded runs so that merged timelines are exact.
+	Hist string `json:"hist,omitempty"`
 }
 
 // Messages counts stream or socket messages.
