@@ -5,6 +5,7 @@ import (
 	"github.com/loadrig/loadrig/internal/cli/compare"
 	"github.com/loadrig/loadrig/internal/cli/completion"
 	"github.com/loadrig/loadrig/internal/cli/demo"
+	"github.com/loadrig/loadrig/internal/cli/diff"
 	"github.com/loadrig/loadrig/internal/cli/examples"
 	"github.com/loadrig/loadrig/internal/cli/loadcmd"
 	"github.com/loadrig/loadrig/internal/cli/merge"
@@ -65,6 +66,7 @@ Exit codes: 0 ok, 1 error, 2 usage or bad input, 3 threshold breached,
 	root.AddCommand(compare.NewCmdCompare(f, nil))
 	root.AddCommand(profilescmd.NewCmdProfiles(f, nil))
 	root.AddCommand(examples.NewCmdExamples(f, nil))
+	root.AddCommand(diff.NewCmdDiff(f, nil))
 
 	return root
 }

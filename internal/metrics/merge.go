@@ -19,10 +19,11 @@ import (
 //     messages, bytes) are summed and the ratios recomputed;
 //   - duration_s is the longest input's, because the runs are assumed to be
 //     concurrent; throughput_rps = ok / duration_s;
-//   - timeline points are matched by t_s: rates and errors add; p50/p99
-//     are exact, from the added per-second histograms (Point.Hist), when
-//     every input point of that second has one (sharded runs keep them),
-//     else the maximum over inputs, an upper bound;
+//   - timeline points are matched by t_s: rates and errors add (messages
+//     too); p50/p99 are exact, from the added per-second histograms
+//     (Point.Hist), when every input point of that second has one (sharded
+//     runs keep them), else the maximum over inputs, an upper bound (the
+//     message p50/p99 are always that maximum);
 //   - connections.peak_open is summed, an upper bound on the true peak;
 //   - the model's rate, max_inflight and concurrency add up;
 //   - started_at is the earliest; the stop reason is "interrupted" or
@@ -155,6 +156,13 @@ func Merge(results []*Result, inputs []string) (*Result, error) {
 			msgSeen = true
 			msgs.Sent += m.Sent
 			msgs.Received += m.Received
+			msgs.Errors += m.Errors
+			for k, n := range m.ErrorsByKind {
+				if msgs.ErrorsByKind == nil {
+					msgs.ErrorsByKind = map[string]int64{}
+				}
+				msgs.ErrorsByKind[k] += n
+			}
 		}
 		if b := r.Bytes; b != nil {
 			bytesSeen = true
@@ -275,6 +283,11 @@ func mergeTimeline(results []*Result) []Point {
 			case p.P50US > 0:
 				inexact[k] = true // a second with latencies but no histogram
 			}
+			q.MsgSentRPS += p.MsgSentRPS
+			q.MsgReceivedRPS += p.MsgReceivedRPS
+			q.MsgErrors += p.MsgErrors
+			q.MsgP50US = max(q.MsgP50US, p.MsgP50US)
+			q.MsgP99US = max(q.MsgP99US, p.MsgP99US)
 		}
 	}
 	out := make([]Point, 0, len(byT))

@@ -2,7 +2,6 @@ package compare
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -20,9 +19,11 @@ import (
 	"github.com/loadrig/loadrig/internal/cli/cmdutil"
 	"github.com/loadrig/loadrig/internal/cli/cpupin"
 	"github.com/loadrig/loadrig/internal/cli/iostreams"
+	clireport "github.com/loadrig/loadrig/internal/cli/report"
 	runcmd "github.com/loadrig/loadrig/internal/cli/run"
 	"github.com/loadrig/loadrig/internal/cli/runner"
 	"github.com/loadrig/loadrig/internal/profile"
+	"github.com/loadrig/loadrig/internal/report"
 )
 
 // Options are the inputs of `loadrig compare`.
@@ -41,6 +42,10 @@ type Options struct {
 	RedisFlush bool     // --redis-flush: flush --redis-url's database before each variant run; default false
 	ServerCPUs string   // --server-cpus: pin child servers to these CPUs (Linux); default "" (no pinning)
 	LoadCPUs   string   // --load-cpus: pin this process (the load generator); default "" (no pinning)
+	// Reports is --report: formats written into the results directory.
+	Reports []string
+	// Gate is --threshold and --junit (with the profile's thresholds).
+	Gate clireport.Gate
 	// Executable is the loadrig binary for child servers; default "" (os.Executable).
 	Executable string
 }
@@ -86,6 +91,12 @@ Writes DIR/<variant>/<workload>-r<k>.json and DIR/summary.json.`,
 					return cmdutil.FlagErrorf("%s: %v", c.flag, err)
 				}
 			}
+			if _, err := report.ParseThresholds(opts.Gate.Thresholds); err != nil {
+				return cmdutil.FlagErrorf("--threshold: %v", err)
+			}
+			if err := runner.CheckReports(opts.Reports); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -103,6 +114,8 @@ Writes DIR/<variant>/<workload>-r<k>.json and DIR/summary.json.`,
 	fl.BoolVar(&opts.RedisFlush, "redis-flush", false, "flush the --redis-url database before every variant run")
 	fl.StringVar(&opts.ServerCPUs, "server-cpus", "", "pin the child servers to these CPUs, e.g. 0 or 0-1 (Linux)")
 	fl.StringVar(&opts.LoadCPUs, "load-cpus", "", "pin loadrig itself (the load generator) to these CPUs (Linux)")
+	fl.StringSliceVar(&opts.Reports, "report", nil, "also write reports into the results directory: html (report.html), markdown (report.md), csv (results.csv), text, json")
+	opts.Gate.AddFlags(fl)
 	return cmd
 }
 
@@ -128,6 +141,10 @@ func Run(ctx context.Context, o *Options) error {
 			return cmdutil.FlagErrorWrap(err)
 		}
 	}
+	ths, err := runner.ProfileThresholds(spec, plans[0])
+	if err != nil {
+		return err
+	}
 	repeat := o.Repeat
 	if repeat == 0 {
 		repeat = spec.Repeat
@@ -148,6 +165,9 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return cmdutil.FlagErrorf("-o %s: %v", dir, err)
+	}
+	if err := o.Gate.Parse(); err != nil {
+		return err
 	}
 	logf, err := os.Create(filepath.Join(dir, "servers.log"))
 	if err != nil {
@@ -185,32 +205,25 @@ rounds:
 			}
 		}
 	}
-	if err := cmdutil.WriteFile(filepath.Join(dir, "summary.json"), sum.Write); err != nil {
-		return err
-	}
-	if runErr == nil || errors.Is(runErr, cmdutil.ErrInterrupted) {
-		fmt.Fprintln(out)
-		Table(out, sum)
-		fmt.Fprintf(out, "\nresults in %s (summary.json)\n", dir)
-	}
-	return runErr
+	return runcmd.Finish(out, dir, "loadrig compare", sum, append(ths, o.Gate.Parsed()...), o.Reports, &o.Gate, o.Getenv, runErr, Table)
 }
 
 // metric is one column of the comparison table.
 type metric struct {
 	key, title string
-	better     int // +1 higher is better, -1 lower, 0 neither
+	better     int    // +1 higher is better, -1 lower, 0 neither
+	diff       string // the metric's name for report.Diff ("": not tested)
 	format     func(float64) string
 }
 
 var columns = []metric{
-	{"rps", "req/s", +1, func(x float64) string { return fmt.Sprintf("%.1f", x) }},
-	{"p50_us", "p50", -1, runner.Micros},
-	{"p99_us", "p99", -1, runner.Micros},
-	{"error_rate", "errors", -1, func(x float64) string { return fmt.Sprintf("%.2f%%", 100*x) }},
-	{"hit_ratio", "hit ratio", +1, func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) }},
-	{"store_calls_per_op", "store calls/op", -1, func(x float64) string { return fmt.Sprintf("%.3f", x) }},
-	{"connections", "connections", 0, func(x float64) string { return fmt.Sprintf("%.0f", x) }},
+	{"rps", "req/s", +1, "rps", func(x float64) string { return fmt.Sprintf("%.1f", x) }},
+	{"p50_us", "p50", -1, "p50", runner.Micros},
+	{"p99_us", "p99", -1, "p99", runner.Micros},
+	{"error_rate", "errors", -1, "error_rate", func(x float64) string { return fmt.Sprintf("%.2f%%", 100*x) }},
+	{"hit_ratio", "hit ratio", +1, "hit_ratio", func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) }},
+	{"store_calls_per_op", "store calls/op", -1, "", func(x float64) string { return fmt.Sprintf("%.3f", x) }},
+	{"connections", "connections", 0, "", func(x float64) string { return fmt.Sprintf("%.0f", x) }},
 }
 
 // Table prints one table per workload: variants as rows, metrics as
@@ -250,7 +263,7 @@ func Table(w io.Writer, s *runner.Summary) {
 			for _, v := range s.Variants {
 				vals[v.Name] = s.Values(v.Name, wl, m.key)
 			}
-			if b, ok := SignificantBest(vals, m.better); ok {
+			if b, ok := SignificantBest(vals, m.better); ok && confirmed(s, wl, b, m) {
 				best[m.key] = b
 			}
 		}
@@ -279,7 +292,28 @@ func Table(w io.Writer, s *runner.Summary) {
 		}
 		_ = tw.Flush()
 	}
-	fmt.Fprintln(w, "\nmedian (min–max) over runs; * best, significantly (every run beats every run of each other variant, exact Mann-Whitney p < 0.05: needs 4 runs each)")
+	fmt.Fprintln(w, "\nmedian (min–max) over runs; * best, significantly: every run beats every run of each other variant and loadrig diff's test agrees (Mann-Whitney p < 0.05, > 5 % change; needs 4 runs each)")
+}
+
+// confirmed asks report.Diff (Mann-Whitney U through benchmath, as
+// loadrig diff does) whether best is an improvement over every other
+// variant on m: significant at 5 % and more than a 5 % change. Metrics
+// diff does not know are judged by SignificantBest alone.
+func confirmed(s *runner.Summary, wl, best string, m metric) bool {
+	if m.diff == "" {
+		return true
+	}
+	bs := s.Results(best, wl)
+	for _, v := range s.Variants {
+		if v.Name == best {
+			continue
+		}
+		d, err := report.Diff(s.Results(v.Name, wl), bs, report.DiffOptions{Metrics: []string{m.diff}})
+		if err != nil || len(d.Rows) != 1 || d.Rows[0].Verdict != report.VerdictImprovement {
+			return false
+		}
+	}
+	return true
 }
 
 // Alpha is the significance level of SignificantBest.

@@ -53,8 +53,8 @@ func TestTableMarksOnlySignificant(t *testing.T) {
 	s := &runner.Summary{}
 	for k, p99 := range []int64{1000, 1100, 1200, 1300} {
 		_ = k
-		s.Add("fast", "h", "reads", "/d", "/d/fast/reads.json", &metrics.Result{ThroughputRPS: 100, Latency: metrics.Summary{P50: 500, P99: p99}, Requests: metrics.Requests{Total: 10}})
-		s.Add("slow", "h", "reads", "/d", "/d/slow/reads.json", &metrics.Result{ThroughputRPS: 100, Latency: metrics.Summary{P50: 500, P99: p99 * 3}, Requests: metrics.Requests{Total: 10}})
+		s.Add("fast", "h", "reads", "/d", "/d/fast/reads.json", &metrics.Result{Name: "reads", ThroughputRPS: 100, Latency: metrics.Summary{P50: 500, P99: p99, N: 10}, Requests: metrics.Requests{Total: 10}})
+		s.Add("slow", "h", "reads", "/d", "/d/slow/reads.json", &metrics.Result{Name: "reads", ThroughputRPS: 100, Latency: metrics.Summary{P50: 500, P99: p99 * 3, N: 10}, Requests: metrics.Requests{Total: 10}})
 	}
 	var b strings.Builder
 	Table(&b, s)

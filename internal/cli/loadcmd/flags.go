@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/loadrig/loadrig/internal/cli/cmdutil"
+	clireport "github.com/loadrig/loadrig/internal/cli/report"
 	"github.com/loadrig/loadrig/internal/load"
+	"github.com/loadrig/loadrig/internal/report"
 	"github.com/spf13/pflag"
 )
 
@@ -24,8 +26,9 @@ const (
 	DefaultDuration = 10 * time.Second
 )
 
-// OutputFormats are the values of --format for load commands.
-var OutputFormats = []string{"text", "json", "markdown"}
+// OutputFormats are the values of --format for load commands: the one
+// list of report formats.
+var OutputFormats = report.Formats
 
 // LoadFlags are the engine and output flags every `load <protocol>` command
 // shares. Embed it in the command's options, call AddFlags on the command's
@@ -86,6 +89,9 @@ type LoadFlags struct {
 	// StartAt is --start-at: the aligned start of the shards, RFC 3339 or
 	// +DURATION from now. Default "": now.
 	StartAt string
+	// Gate is --threshold (repeatable) and --junit FILE: judge the result;
+	// a breach exits 3 after everything is written. Default none.
+	Gate clireport.Gate
 
 	// fs is the flag set AddFlags registered on, to tell set flags from
 	// defaults (a value from LOADRIG_* or --config counts as set).
@@ -111,12 +117,13 @@ func (lf *LoadFlags) AddFlags(fs *pflag.FlagSet, source func(flag string) string
 	fs.DurationVar(&lf.Tick, "tick", load.DefaultTick, "open model: the scheduler wakes at most once per tick and sends everything due")
 	fs.DurationVar(&lf.Grace, "grace", load.DefaultGrace, "time in-flight operations get to finish after an interrupt or error-budget stop")
 	fs.StringVarP(&lf.Output, "output", "o", "", "write the result file (loadrig.result/v1 JSON) here")
-	fs.StringVar(&lf.Format, "format", "text", "stdout format: text (summary), json (the result file) or markdown")
+	fs.StringVar(&lf.Format, "format", "text", "stdout format: text (summary), json (the result file) or any of "+strings.Join(report.Formats, ", "))
 	fs.BoolVarP(&lf.Quiet, "quiet", "q", false, "no live progress line")
 	fs.StringVar(&lf.Name, "name", "", "label for this result in side-by-side reports")
 	fs.StringVar(&lf.CPUProfile, "cpuprofile", "", "write a pprof CPU profile of loadrig itself during the run to this file")
 	fs.StringVar(&lf.Shard, "shard", "", "run shard i of N (0-based), e.g. 0/4: 1/N of the rate on the one-process schedule, of --concurrency and of --requests; merge the shards with loadrig merge")
 	fs.StringVar(&lf.StartAt, "start-at", "", "start at this time, RFC 3339 (2026-01-02T15:04:05Z) or +DURATION from now, so shards on several machines align")
+	lf.Gate.AddFlags(fs)
 }
 
 // ParseShard reads "i/N" (0 <= i < N <= 100000).
@@ -233,7 +240,10 @@ func (lf *LoadFlags) Validate() error {
 		}
 	}
 	if !slices.Contains(OutputFormats, lf.Format) {
-		return cmdutil.FlagErrorf("unknown %s %q; use text, json or markdown", lf.src("format"), lf.Format)
+		return cmdutil.FlagErrorf("unknown %s %q; use %s", lf.src("format"), lf.Format, strings.Join(OutputFormats, ", "))
+	}
+	if err := lf.Gate.Parse(); err != nil {
+		return err
 	}
 	_, err := lf.Config() // the engine's own checks, as usage errors
 	return err

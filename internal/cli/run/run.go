@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,7 +16,9 @@ import (
 	"github.com/loadrig/loadrig/internal/cli/cmdflags"
 	"github.com/loadrig/loadrig/internal/cli/cmdutil"
 	"github.com/loadrig/loadrig/internal/cli/iostreams"
+	clireport "github.com/loadrig/loadrig/internal/cli/report"
 	"github.com/loadrig/loadrig/internal/cli/runner"
+	"github.com/loadrig/loadrig/internal/report"
 )
 
 // Options are the inputs of `loadrig run`.
@@ -32,6 +35,12 @@ type Options struct {
 	InProc   bool   // --inproc: servers in this process, not child processes; default false
 	Shard    string // --shard i/N: every workload runs shard i of N; default "" (all of it)
 	StartAt  string // --start-at: the shards' aligned start; default "" (now)
+	// Reports is --report: formats written into the results directory
+	// (html: report.html, markdown: report.md, csv: results.csv). Default none.
+	Reports []string
+	// Gate is --threshold and --junit (the profile's thresholds are judged
+	// too); a breach exits 3 after everything is written.
+	Gate clireport.Gate
 	// Executable is the loadrig binary for child servers; default "" (os.Executable).
 	Executable string
 }
@@ -74,6 +83,8 @@ a mistake exits 2 naming file:line:col.`,
 	fl.BoolVar(&opts.InProc, "inproc", false, "run the servers inside this process instead of as child processes")
 	fl.StringVar(&opts.Shard, "shard", "", "run shard i of N of every workload (i/N, 0-based), e.g. --shard 0/4")
 	fl.StringVar(&opts.StartAt, "start-at", "", "with --shard: start at this time (RFC 3339, or +5s from now) so shards align")
+	fl.StringSliceVar(&opts.Reports, "report", nil, "also write reports into the results directory: html (report.html), markdown (report.md), csv (results.csv), text, json")
+	opts.Gate.AddFlags(fl)
 	return cmd
 }
 
@@ -102,7 +113,10 @@ func (o *Options) validate() error {
 	if o.StartAt != "" && o.Shard == "" {
 		return cmdutil.FlagErrorf("--start-at aligns shards; add --shard i/N")
 	}
-	return nil
+	if _, err := report.ParseThresholds(o.Gate.Thresholds); err != nil {
+		return cmdutil.FlagErrorf("--threshold: %v", err)
+	}
+	return runner.CheckReports(o.Reports)
 }
 
 // DefaultDir names a fresh results directory: CMD-PROFILE-TIME.
@@ -120,6 +134,10 @@ func Run(ctx context.Context, o *Options) error {
 	plan, err := spec.Plan(o.Variant, o.Getenv, flags)
 	if err != nil {
 		return cmdutil.FlagErrorWrap(err)
+	}
+	ths, err := runner.ProfileThresholds(spec, plan)
+	if err != nil {
+		return err
 	}
 	repeat := o.Repeat
 	if repeat == 0 {
@@ -140,6 +158,9 @@ func Run(ctx context.Context, o *Options) error {
 	if err := os.MkdirAll(vdir, 0o755); err != nil {
 		return cmdutil.FlagErrorf("-o %s: %v", dir, err)
 	}
+	if err := o.Gate.Parse(); err != nil { // after -o exists: --junit may go into it
+		return err
+	}
 	logf, err := os.Create(filepath.Join(vdir, "servers.log"))
 	if err != nil {
 		return err
@@ -156,13 +177,44 @@ func Run(ctx context.Context, o *Options) error {
 			Overrides: runner.Overrides{Duration: o.Duration, Rate: o.Rate, Extra: extra}, Getenv: o.Getenv,
 		}.Do(ctx)
 	}
+	return Finish(out, dir, "loadrig run", sum, append(ths, o.Gate.Parsed()...), o.Reports, &o.Gate, o.Getenv, runErr, runner.PrintMedians)
+}
+
+// Finish ends a run or compare: judge the thresholds, write summary.json
+// and the reports, print the table and the verdicts, then the gate (junit,
+// step summary, exit 3 on a breach). runErr (an interrupt included) wins
+// over a breach, after everything is written.
+func Finish(out io.Writer, dir, suite string, sum *runner.Summary, ths []report.Threshold, reports []string, gate *clireport.Gate,
+	getenv func(string) string, runErr error, table func(io.Writer, *runner.Summary)) error {
+	var vs []report.Verdict
+	if runErr == nil {
+		vs = runner.Judge(sum, ths)
+	}
 	if err := cmdutil.WriteFile(filepath.Join(dir, "summary.json"), sum.Write); err != nil {
 		return err
 	}
-	if runErr == nil || errors.Is(runErr, cmdutil.ErrInterrupted) {
-		fmt.Fprintln(out)
-		runner.PrintMedians(out, sum)
-		fmt.Fprintf(out, "\nresults in %s (summary.json)\n", strings.TrimSuffix(dir, "/"))
+	files, err := runner.WriteReports(dir, reports, vs, sum.All())
+	if err != nil {
+		return err
 	}
-	return runErr
+	if runErr != nil && !errors.Is(runErr, cmdutil.ErrInterrupted) {
+		return runErr
+	}
+	fmt.Fprintln(out)
+	table(out, sum)
+	if len(vs) > 0 {
+		fmt.Fprintln(out)
+		if err := report.Verdicts(out, report.FormatText, vs); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(out, "\nresults in %s (summary.json", strings.TrimSuffix(dir, "/"))
+	for _, f := range files {
+		fmt.Fprintf(out, ", %s", filepath.Base(f))
+	}
+	fmt.Fprintln(out, ")")
+	if runErr != nil {
+		return runErr
+	}
+	return gate.Finish(suite, vs, getenv)
 }

@@ -43,7 +43,8 @@ type WorkloadSummary struct {
 	Median map[string]float64    `json:"median"`
 	Spread map[string][2]float64 `json:"spread"`
 
-	values map[string][]float64
+	values  map[string][]float64
+	results []*metrics.Result
 }
 
 // ThresholdVerdict is one threshold's outcome.
@@ -105,6 +106,7 @@ func (s *Summary) Add(variant, planHash, name, base, file string, r *metrics.Res
 	if r == nil {
 		return
 	}
+	w.results = append(w.results, r)
 	for k, x := range ResultMetrics(r) {
 		w.values[k] = append(w.values[k], x)
 	}
@@ -128,6 +130,32 @@ func (s *Summary) Values(variant, workload, metric string) []float64 {
 		}
 	}
 	return nil
+}
+
+// Results returns the results of variant's workload, in run order.
+func (s *Summary) Results(variant, workload string) []*metrics.Result {
+	for _, v := range s.Variants {
+		if v.Name != variant {
+			continue
+		}
+		for _, w := range v.Workloads {
+			if w.Name == workload {
+				return w.results
+			}
+		}
+	}
+	return nil
+}
+
+// All returns every result, variant by variant, workload by workload.
+func (s *Summary) All() []*metrics.Result {
+	var out []*metrics.Result
+	for _, v := range s.Variants {
+		for _, w := range v.Workloads {
+			out = append(out, w.results...)
+		}
+	}
+	return out
 }
 
 // Median of xs (NaN when empty).
