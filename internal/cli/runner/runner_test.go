@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -94,5 +95,21 @@ func TestRepetitionInProc(t *testing.T) {
 	}
 	if r.Requests.Total != 20 || r.Requests.Errors != 0 || r.Name != "two" || r.Variant != "default" || r.PlanHash != plan.Hash() || r.Repetition != 1 {
 		t.Fatalf("result: %+v name %q variant %q", r.Requests, r.Name, r.Variant)
+	}
+}
+
+func TestLoadSpecThresholds(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "th.yaml")
+	y := "version: 1\nworkloads:\n  - {name: r, protocol: http, target: 'http://127.0.0.1:1/', rate: 5}\nthresholds:\n  - p99<50ms\n  - p98<50ms\n"
+	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadSpec(path, cmdflags.New(nil))
+	if err == nil || !strings.Contains(err.Error(), path+":6:5: ") || !strings.Contains(err.Error(), "p98") {
+		t.Fatalf("%v", err)
+	}
+	if _, err := LoadSpec("nope-not-a-profile", cmdflags.New(nil)); err == nil || !strings.Contains(err.Error(), "built-ins: cache-compare") {
+		t.Fatalf("%v", err)
 	}
 }
