@@ -113,3 +113,29 @@ func TestLoadSpecThresholds(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// TestShardedRepetition: run --shard passes the shard to every workload
+// and the result keeps it, with the profile's plan hash.
+func TestShardedRepetition(t *testing.T) {
+	flags := cmdflags.New(nil)
+	y := "version: 1\nservers:\n  api: {kind: rest}\nworkloads:\n" +
+		"  - {name: one, protocol: http, target: '${servers.api}/healthz', concurrency: 4, requests: 20}\n"
+	spec, err := profile.ParseSpec("t.yaml", []byte(y), flags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, _ := spec.Plan("", nil, flags)
+	dir := t.TempDir()
+	err = Repetition{Plan: plan, Hash: plan.Hash(), K: 1, Dir: dir, Base: dir, Summary: &Summary{},
+		Servers: ServerOptions{InProc: true, Flags: flags}, Overrides: Overrides{Extra: []string{"--shard=1/4"}}}.Do(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := metrics.Load(filepath.Join(dir, "one-r1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Shard == nil || *r.Shard != (metrics.ShardInfo{Index: 1, Count: 4}) || r.PlanHash != plan.Hash() || r.Requests.Total != 5 || r.Model.Concurrency != 1 {
+		t.Fatalf("shard %+v hash %q requests %+v model %+v", r.Shard, r.PlanHash, r.Requests, r.Model)
+	}
+}

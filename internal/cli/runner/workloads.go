@@ -62,7 +62,6 @@ type Run struct {
 	Repetition int              // 1-based
 	Dir        string           // results go to Dir/<workload>-r<k>.json
 	Overrides  Overrides
-	Shard      *metrics.ShardInfo // nil: not sharded
 	Getenv     func(string) string
 }
 
@@ -105,7 +104,8 @@ func RunWorkloads(ctx context.Context, r Run) ([]WorkloadResult, error) {
 			tree.SetArgs(WorkloadArgs(w, r.Overrides, file))
 			var res *metrics.Result
 			hook := &loadcmd.Hook{Annotate: func(m *metrics.Result) {
-				m.Variant, m.Repetition, m.PlanHash, m.Shard = r.Plan.Variant, r.Repetition, r.PlanHash, r.Shard
+				// The shard (--shard in Overrides.Extra) is the load command's.
+				m.Variant, m.Repetition, m.PlanHash = r.Plan.Variant, r.Repetition, r.PlanHash
 				res = m
 			}}
 			err := tree.ExecuteContext(loadcmd.WithHook(ctx, hook))
