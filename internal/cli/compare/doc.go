@@ -6,12 +6,12 @@
 // a table of variants × metrics: medians with their range, and a best
 // value marked only when it is significantly better than every other.
 //
-// Significance: until the report package's Mann-Whitney test
-// (golang.org/x/perf/benchmath) is on main, a best value is marked when
-// every one of its runs beats every run of each other variant AND that
-// complete separation is significant at 5 %: its exact two-sided
-// Mann-Whitney p is 2/C(n1+n2, n1), which is below 0.05 only from 4 runs a
-// side (0.029); with 3 a side it is 0.10 and nothing is marked.
+// Significance: a best value is marked only when every one of its runs
+// beats every run of each other variant (complete separation: an exact
+// two-sided Mann-Whitney p of 2/C(n1+n2, n1), below 0.05 only from 4 runs
+// a side — with 3 it is 0.10) and report.Diff, the test `loadrig diff`
+// uses (benchmath's Mann-Whitney U, a change past 5 %), calls it an
+// improvement over each other variant.
 //
 // Redis: a variant whose server starts its own redis-server (no
 // --redis-url) gets a fresh one with every server start. --redis-url URL
