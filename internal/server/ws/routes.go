@@ -1,0 +1,146 @@
+package ws
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/loadrig/loadrig/internal/domain"
+)
+
+// routes lists the whole surface of the WebSocket server.
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /ws/chat", s.serveChat)
+	s.mux.HandleFunc("GET /ws/notifications", s.serveNotifications)
+	s.mux.HandleFunc("GET /ws/ticker", s.serveTicker)
+	s.mux.HandleFunc("GET /ws/docs/{id}", s.serveDoc)
+	s.mux.HandleFunc("GET /ws/echo", s.serveEcho)
+
+	s.mux.HandleFunc("GET /api/events", s.pollEvents)
+	s.mux.HandleFunc("GET /api/events/stream", s.streamEvents)
+	s.mux.HandleFunc("POST /api/notifications", s.postNotification)
+	s.mux.HandleFunc("POST /api/rooms/{room}/messages", s.postRoomMessage)
+
+	if s.d.Login != nil {
+		s.mux.HandleFunc("POST /api/login", s.login)
+	}
+	if s.d.Ops {
+		s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		})
+		s.mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Cache-Control", "no-store")
+			writeJSON(w, http.StatusOK, s.Stats())
+		})
+		s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.d.Registry, promhttp.HandlerOpts{Registry: s.d.Registry}))
+	}
+}
+
+// pushBodyLimit bounds the JSON bodies of the REST pushes and login.
+const pushBodyLimit = 16 << 10
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, pushBodyLimit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("one JSON object expected")
+	}
+	_, _ = io.Copy(io.Discard, r.Body)
+	return nil
+}
+
+// pushUser authenticates a REST push: a bearer token is required.
+func (s *Server) pushUser(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	user, err := s.authenticate(r)
+	if err != nil || user == 0 {
+		httpError(w, http.StatusUnauthorized, "this request needs Authorization: Bearer <token>; get one from POST /api/login")
+		return 0, false
+	}
+	return user, true
+}
+
+// postNotification is POST /api/notifications {"user_id": 7, "text": "…"}
+// → 202: a notification to every /ws/notifications connection of that
+// user on any node, stored for resume and polling.
+func (s *Server) postNotification(w http.ResponseWriter, r *http.Request) {
+	from, ok := s.pushUser(w, r)
+	if !ok {
+		return
+	}
+	var in struct {
+		UserID int64  `json:"user_id"`
+		Text   string `json:"text"`
+	}
+	if err := decodeBody(w, r, &in); err != nil || in.UserID <= 0 || in.Text == "" || len(in.Text) > maxTextLen {
+		httpError(w, http.StatusBadRequest, `send {"user_id": 7, "text": "..."} (text up to 4096 bytes)`)
+		return
+	}
+	env := Envelope{Type: TypeNotification, To: in.UserID, Data: mustJSON(msgData{Text: in.Text, From: from})}
+	b := s.stamp(r.Context(), notifTopic(in.UserID), &env)
+	s.publish(TopicNotifications, in.UserID, TypeNotification, b)
+	writeJSON(w, http.StatusAccepted, map[string]int64{"seq": env.Seq})
+}
+
+// postRoomMessage is POST /api/rooms/{room}/messages {"text": "…"} → 202:
+// a chat message from the caller to everyone in the room.
+func (s *Server) postRoomMessage(w http.ResponseWriter, r *http.Request) {
+	from, ok := s.pushUser(w, r)
+	if !ok {
+		return
+	}
+	room := r.PathValue("room")
+	if !ValidRoom(room) {
+		httpError(w, http.StatusBadRequest, "room: 1-64 characters of A-Z a-z 0-9 _ . : -")
+		return
+	}
+	var in struct {
+		Text string `json:"text"`
+	}
+	if err := decodeBody(w, r, &in); err != nil || in.Text == "" || len(in.Text) > maxTextLen {
+		httpError(w, http.StatusBadRequest, `send {"text": "..."} (up to 4096 bytes)`)
+		return
+	}
+	topic := topicRoomPrefix + room
+	env := Envelope{Type: TypeMsg, Room: room, Data: mustJSON(msgData{Text: in.Text, From: from})}
+	s.publish(topic, 0, TypeMsg, s.stamp(r.Context(), topic, &env))
+	writeJSON(w, http.StatusAccepted, map[string]int64{"seq": env.Seq})
+}
+
+// login is POST /api/login on serve ws, as the REST server answers it:
+// every node verifying with the same secret accepts the token.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if err := decodeBody(w, r, &in); err != nil || in.Email == "" || in.Password == "" {
+		httpError(w, http.StatusBadRequest, `send {"email": "user1@example.com", "password": "..."}`)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	u, err := s.d.Login.Authenticate(ctx, in.Email, in.Password)
+	if err != nil {
+		if domain.ErrorCode(err) == domain.CodeUnauthorized {
+			httpError(w, http.StatusUnauthorized, "wrong email or password")
+		} else {
+			httpError(w, http.StatusServiceUnavailable, "login unavailable")
+		}
+		return
+	}
+	tok, err := s.d.Auth.Issue(ctx, u.ID)
+	if err != nil {
+		httpError(w, http.StatusServiceUnavailable, "cannot issue a token")
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]any{"token": tok.Value, "token_type": "Bearer", "scheme": s.d.Auth.Kind(), "expires_at": tok.ExpiresAt, "user_id": u.ID})
+}
