@@ -22,10 +22,19 @@ type conn struct {
 	id   int64
 	user int64 // 0: anonymous
 	ws   *websocket.Conn
-	out  chan []byte
 	ctx  context.Context
 	stop context.CancelFunc
 	lim  *rate.Limiter // nil: unlimited (/ws/echo)
+
+	// The outgoing queue: a slice under qmu rather than a channel, so an
+	// idle connection holds no queue memory (a 256-slot channel is 6 KiB).
+	// pending counts queued and unwritten messages; wake signals the
+	// writer.
+	qmu     sync.Mutex
+	q       [][]byte
+	spare   [][]byte
+	pending atomic.Int64
+	wake    chan struct{}
 
 	strikes int // rate-limit rejections in a row (reader goroutine only)
 	closed  atomic.Bool
@@ -82,7 +91,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, needAuth, lim
 	}
 	s.stats.total.Add(1)
 	ctx, stop := context.WithCancel(context.WithoutCancel(r.Context()))
-	cn := &conn{s: s, id: s.ids.Add(1), user: user, ws: c, out: make(chan []byte, s.d.Queue), ctx: ctx, stop: stop}
+	cn := &conn{s: s, id: s.ids.Add(1), user: user, ws: c, wake: make(chan struct{}, 1), ctx: ctx, stop: stop}
 	if limited {
 		cn.lim = rate.NewLimiter(rate.Limit(s.d.MsgRate), s.d.MsgBurst)
 	}
@@ -122,24 +131,33 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 	_ = c.ws.Close(code, reason)
 }
 
-// send queues b without blocking; a full queue closes the connection with
-// 1008 (the chat example's closeSlow) and counts it. It reports whether b
-// was queued.
+// send queues b without blocking; a connection with Queue messages
+// unwritten is closed with 1008 (the chat example's closeSlow) and counted.
+// It reports whether b was queued.
 func (c *conn) send(b []byte) bool {
 	if c.closed.Load() {
 		return false
 	}
-	select {
-	case c.out <- b:
-		return true
-	default:
+	if c.pending.Add(1) > int64(c.s.d.Queue) {
+		c.pending.Add(-1)
 		c.s.stats.drops.Add(1)
-		if !c.closed.Load() {
+		if c.closed.CompareAndSwap(false, true) {
 			c.s.stats.kicked.Add(1)
-			go c.close(websocket.StatusPolicyViolation, "connection too slow to keep up with messages")
+			go func() {
+				c.stop()
+				_ = c.ws.Close(websocket.StatusPolicyViolation, "connection too slow to keep up with messages")
+			}()
 		}
 		return false
 	}
+	c.qmu.Lock()
+	c.q = append(c.q, b)
+	c.qmu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return true
 }
 
 // writeLoop drains the queue, one frame per message with a write timeout,
@@ -151,15 +169,28 @@ func (c *conn) writeLoop() {
 	var pinging atomic.Bool
 	for {
 		select {
-		case b := <-c.out:
-			ctx, cancel := context.WithTimeout(c.ctx, c.s.d.WriteTimeout)
-			err := c.ws.Write(ctx, websocket.MessageText, b)
-			cancel()
-			if err != nil {
-				c.stop()
-				return
+		case <-c.wake:
+			c.qmu.Lock()
+			batch := c.q
+			c.q, c.spare = c.spare[:0], nil
+			c.qmu.Unlock()
+			for i, b := range batch {
+				ctx, cancel := context.WithTimeout(c.ctx, c.s.d.WriteTimeout)
+				err := c.ws.Write(ctx, websocket.MessageText, b)
+				cancel()
+				batch[i] = nil
+				if err != nil {
+					c.stop()
+					return
+				}
+				c.pending.Add(-1)
+				c.s.stats.out.Add(1)
 			}
-			c.s.stats.out.Add(1)
+			c.qmu.Lock()
+			if c.spare == nil && cap(batch) <= 2*c.s.d.Queue {
+				c.spare = batch[:0]
+			}
+			c.qmu.Unlock()
 		case <-t.C:
 			if !pinging.CompareAndSwap(false, true) {
 				c.close(websocket.StatusPolicyViolation, "no pong")
