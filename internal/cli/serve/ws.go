@@ -200,7 +200,7 @@ type wsNode struct {
 // log on Redis when --redis-url is set.
 func newWSHandler(wf *WSFlags, sf *ServerFlags, st *stack.Stack, log *slog.Logger, ops bool) (*wsNode, error) {
 	n := &wsNode{}
-	d := ws.Deps{
+	d := ws.Options{
 		Feed: st.Feed, Auth: st.Auth, Ops: ops, Logger: log.With("server", "ws"),
 		Origins: wf.Origins, Dev: wf.Dev, ReadLimit: wf.ReadLimit, MsgRate: wf.MsgRate, MsgBurst: wf.MsgBurst,
 		Queue: wf.Queue, MaxConns: wf.MaxConns, PingInterval: wf.PingInterval, TickRate: wf.TickRate,

@@ -127,7 +127,9 @@ func TestBenchServerProcess(t *testing.T) {
 		t.Skip("the benchmark's server process")
 	}
 	auth := server.NewJWT(server.JWTOptions{Key: testKey})
-	s := NewHandler(Deps{Auth: auth, TickRate: -1, MaxConns: 1 << 20})
+	// Pings every 10 min: the raw idle clients never answer them, and the
+	// bare hub sends none.
+	s := NewHandler(Options{Auth: auth, TickRate: -1, MaxConns: 1 << 20, PingInterval: 10 * time.Minute})
 	hub := &bareHub{subs: map[*bareSub]struct{}{}}
 	mux := http.NewServeMux()
 	mux.Handle("/", s)

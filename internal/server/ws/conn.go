@@ -36,7 +36,9 @@ type conn struct {
 	pending atomic.Int64
 	wake    chan struct{}
 
-	strikes int // rate-limit rejections in a row (reader goroutine only)
+	token   string    // the handshake credential, checked again every tokenRecheck
+	checked time.Time // last check of token (reader goroutine only)
+	strikes int       // rate-limit rejections in a row (reader goroutine only)
 	closed  atomic.Bool
 
 	mu     sync.Mutex           // guards floor (written by join, read by fan-out)
@@ -92,6 +94,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, needAuth, lim
 	s.stats.total.Add(1)
 	ctx, stop := context.WithCancel(context.WithoutCancel(r.Context()))
 	cn := &conn{s: s, id: s.ids.Add(1), user: user, ws: c, wake: make(chan struct{}, 1), ctx: ctx, stop: stop}
+	cn.token, cn.checked = bearerToken(r), time.Now()
 	if limited {
 		cn.lim = rate.NewLimiter(rate.Limit(s.d.MsgRate), s.d.MsgBurst)
 	}
@@ -174,18 +177,21 @@ func (c *conn) writeLoop() {
 			batch := c.q
 			c.q, c.spare = c.spare[:0], nil
 			c.qmu.Unlock()
+			// One timeout per batch: a timer per frame costs more than the
+			// frame's write on a broadcast.
+			ctx, cancel := context.WithTimeout(c.ctx, c.s.d.WriteTimeout)
 			for i, b := range batch {
-				ctx, cancel := context.WithTimeout(c.ctx, c.s.d.WriteTimeout)
 				err := c.ws.Write(ctx, websocket.MessageText, b)
-				cancel()
 				batch[i] = nil
 				if err != nil {
+					cancel()
 					c.stop()
 					return
 				}
 				c.pending.Add(-1)
 				c.s.stats.out.Add(1)
 			}
+			cancel()
 			c.qmu.Lock()
 			if c.spare == nil && cap(batch) <= 2*c.s.d.Queue {
 				c.spare = batch[:0]
@@ -243,6 +249,9 @@ func (c *conn) readLoop(handle func(e *Envelope)) {
 			return
 		}
 		c.s.stats.in.Add(1)
+		if !c.authorized() {
+			return
+		}
 		if typ != websocket.MessageText {
 			c.send(errorFrame(nil, CodeInvalid, "frames are JSON text"))
 			continue
@@ -260,6 +269,30 @@ func (c *conn) readLoop(handle func(e *Envelope)) {
 		}
 		handle(&e)
 	}
+}
+
+// tokenRecheck is how often a long-lived connection's credential is
+// verified again: a token that expires (or a session that is revoked)
+// ends the connection within this time of the client's next frame.
+const tokenRecheck = time.Minute
+
+// authorized re-verifies the connection's token at most every
+// tokenRecheck; an expired one gets an error unauthorized and a 1008 close.
+func (c *conn) authorized() bool {
+	if c.user == 0 || time.Since(c.checked) < tokenRecheck {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, logTimeout)
+	defer cancel()
+	if _, err := c.s.d.Auth.Verify(ctx, c.token); err != nil {
+		wctx, cancel := context.WithTimeout(c.ctx, c.s.d.WriteTimeout)
+		_ = c.ws.Write(wctx, websocket.MessageText, errorFrame(nil, CodeUnauthorized, "the connection's token is no longer valid; reconnect with a new one"))
+		cancel()
+		c.close(websocket.StatusPolicyViolation, "token expired")
+		return false
+	}
+	c.checked = time.Now()
+	return true
 }
 
 // closeStatus is the close code of err, for tests and logs.

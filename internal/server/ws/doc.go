@@ -4,9 +4,9 @@
 //
 // # Shape
 //
-// NewHandler(Deps) returns a *Server, an http.Handler listing its surface
+// NewHandler(Options) returns a *Server, an http.Handler listing its surface
 // in routes.go. Each connection is the coder/websocket chat example's
-// subscriber: a bounded outgoing queue (Deps.Queue) drained by one writer
+// subscriber: a bounded outgoing queue (Options.Queue) drained by one writer
 // goroutine with a write timeout; a full queue closes the connection with
 // 1008 and counts it (ws.kicked_slow), so one slow reader never slows a
 // broadcast. The handler goroutine always reads (pings need a reader),

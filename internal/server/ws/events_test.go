@@ -187,7 +187,7 @@ func TestReplayRedisSurvivesRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { b.Close() })
-		return newTestServer(t, func(d *Deps) { d.Log = RedisLog{L: rediscache.NewEventLog(b, "r:", 100)} })
+		return newTestServer(t, func(d *Options) { d.Log = RedisLog{L: rediscache.NewEventLog(b, "r:", 100)} })
 	}
 	s1 := newServer()
 	pushN(t, s1, "keep", 3)

@@ -26,10 +26,10 @@ type testServer struct {
 	http *httptest.Server
 }
 
-func newTestServer(t *testing.T, mod func(*Deps)) *testServer {
+func newTestServer(t *testing.T, mod func(*Options)) *testServer {
 	t.Helper()
 	auth := server.NewJWT(server.JWTOptions{Key: testKey})
-	d := Deps{Auth: auth, Ops: true, TickRate: 0, PingInterval: time.Minute}
+	d := Options{Auth: auth, Ops: true, TickRate: 0, PingInterval: time.Minute}
 	if mod != nil {
 		mod(&d)
 	}

@@ -234,7 +234,7 @@ func envelopeSeq(b []byte) int64 {
 	return n
 }
 
-// subscribe is Feed.Subscribe, telling the relay first (Deps.Watch).
+// subscribe is Feed.Subscribe, telling the relay first (Options.Watch).
 func (s *Server) subscribe(topic string, buf int, keys ...int64) *domain.Subscription {
 	if s.d.Watch != nil {
 		s.d.Watch(topic)

@@ -38,7 +38,7 @@ func newNode(t *testing.T, in *rediscache.Instance, name string, sharded bool) *
 	relay := rediscache.NewRelay(b, rediscache.RelayOptions{Prefix: "t:", Sharded: sharded, Deliver: feed.Receive})
 	t.Cleanup(func() { relay.Close() })
 	feed.SetRelay(name, relay)
-	return newTestServer(t, func(d *Deps) {
+	return newTestServer(t, func(d *Options) {
 		d.Feed, d.Node, d.Watch, d.RelayErrors = feed, name, relay.Watch, relay.Errors
 		d.Log = RedisLog{L: rediscache.NewEventLog(b, "t:", 1000)}
 	})

@@ -16,7 +16,7 @@ import (
 	"github.com/loadrig/loadrig/internal/server"
 )
 
-// Defaults of Deps.
+// Defaults of Options.
 const (
 	DefaultReadLimit    = 32 << 10
 	DefaultMsgRate      = 20
@@ -35,9 +35,9 @@ const (
 	maxBatch            = 256 // events per poll response, resume or SSE catch-up
 )
 
-// Deps are the WebSocket server's dependencies and settings. Zero values
+// Options are the WebSocket server's dependencies and settings. Zero values
 // take the defaults named on each field.
-type Deps struct {
+type Options struct {
 	// Feed is the process's one event broker (domain.Feed): chat rooms,
 	// private messages, notifications and ticks travel through it, and
 	// with a Relay set on it, between nodes. Default: a new Feed.
@@ -109,7 +109,7 @@ type Deps struct {
 	Seed uint64
 }
 
-func (d *Deps) defaults() {
+func (d *Options) defaults() {
 	if d.Feed == nil {
 		d.Feed = domain.NewFeed()
 	}
@@ -172,9 +172,9 @@ type Stats struct {
 
 // Server is the WebSocket server's http.Handler: the /ws/ paths, the
 // polling and SSE endpoints over the same events, the REST pushes, and (with
-// Deps.Ops) the operations endpoints.
+// Options.Ops) the operations endpoints.
 type Server struct {
-	d     Deps
+	d     Options
 	mux   *http.ServeMux
 	hub   *hub
 	docs  *docs
@@ -193,7 +193,7 @@ type Server struct {
 
 // NewHandler returns the WebSocket server and starts its background work
 // (the ticker and the price-change watcher); Shutdown stops it.
-func NewHandler(d Deps) *Server {
+func NewHandler(d Options) *Server {
 	d.defaults()
 	s := &Server{d: d, mux: http.NewServeMux(), done: make(chan struct{}), conns: map[*conn]struct{}{}}
 	s.hub = newHub(s)
@@ -211,7 +211,7 @@ func NewHandler(d Deps) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 // Stats returns the /stats document: "ws" with the contract's counters,
-// plus Deps.ExtraStats.
+// plus Options.ExtraStats.
 func (s *Server) Stats() map[string]any {
 	st := &s.stats
 	redisErrs := st.logErrors.Load()

@@ -69,7 +69,7 @@ type bubbleServer struct {
 	auth   *server.JWTAuth
 }
 
-func newBubbleServer(d Deps) *bubbleServer {
+func newBubbleServer(d Options) *bubbleServer {
 	auth := server.NewJWT(server.JWTOptions{Key: testKey})
 	d.Auth = auth
 	s := NewHandler(d)
@@ -102,7 +102,7 @@ func (b *bubbleServer) dial(t *testing.T, path string, user int64) *websocket.Co
 
 func TestHeartbeatClosesSilentPeer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBubbleServer(Deps{PingInterval: 20 * time.Second})
+		b := newBubbleServer(Options{PingInterval: 20 * time.Second})
 		defer b.stop()
 		alive := b.dial(t, "/ws/echo", 0)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -136,7 +136,7 @@ func TestHeartbeatClosesSilentPeer(t *testing.T) {
 
 func TestRateLimiterSchedule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBubbleServer(Deps{})
+		b := newBubbleServer(Options{})
 		defer b.stop()
 		c := b.dial(t, "/ws/chat", 1)
 		defer c.CloseNow()
@@ -174,7 +174,7 @@ func TestRateLimiterSchedule(t *testing.T) {
 
 func TestLongPollWaitsUnderSynctest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBubbleServer(Deps{})
+		b := newBubbleServer(Options{})
 		defer b.stop()
 		get := func(url string) (int, time.Duration) {
 			start := time.Now()
@@ -205,7 +205,7 @@ func TestLongPollWaitsUnderSynctest(t *testing.T) {
 
 func TestTickerRateUnderSynctest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBubbleServer(Deps{TickRate: 4})
+		b := newBubbleServer(Options{TickRate: 4})
 		defer b.stop()
 		c := b.dial(t, "/ws/ticker", 0)
 		defer c.CloseNow()
@@ -229,6 +229,39 @@ func TestTickerRateUnderSynctest(t *testing.T) {
 		// have (subscription at t=0, first tick at 250 ms).
 		if took := time.Since(start); took > 10*time.Second || took < 9*time.Second {
 			t.Fatalf("40 ticks took %v at 4/s", took)
+		}
+	})
+}
+
+func TestExpiredTokenEndsConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBubbleServer(Options{PingInterval: time.Hour}) // no heartbeat in the way
+		defer b.stop()
+		short := server.NewJWT(server.JWTOptions{Key: testKey, TTL: 90 * time.Second})
+		tok, _ := short.Issue(t.Context(), 1)
+		c, _, err := websocket.Dial(t.Context(), "ws://pipe/ws/chat?token="+tok.Value, &websocket.DialOptions{HTTPClient: b.client})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.CloseNow()
+		ctx := t.Context()
+		send := func() {
+			if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"join","room":"r"}`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		send()
+		if _, m, err := c.Read(ctx); err != nil || !strings.Contains(string(m), `"ack"`) {
+			t.Fatalf("%s %v", m, err)
+		}
+		time.Sleep(2 * time.Minute) // past the token's expiry and the recheck interval
+		send()
+		_, m, err := c.Read(ctx)
+		if err != nil || !strings.Contains(string(m), CodeUnauthorized) {
+			t.Fatalf("after expiry: %s %v", m, err)
+		}
+		if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
+			t.Fatalf("close %v, want 1008", err)
 		}
 	})
 }

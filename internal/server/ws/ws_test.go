@@ -110,7 +110,7 @@ func TestChat(t *testing.T) {
 
 func TestChatHistoryAndResume(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t, func(d *Deps) { d.History = 3 })
+	ts := newTestServer(t, func(d *Options) { d.History = 3 })
 	a := ts.dial(t, "/ws/chat", 1)
 	a.send(map[string]any{"type": "join", "room": "r"})
 	a.expect(TypeAck)
@@ -190,7 +190,7 @@ func TestNotificationsPushAndREST(t *testing.T) {
 func TestTickerAndPriceChanges(t *testing.T) {
 	t.Parallel()
 	feed := domain.NewFeed()
-	ts := newTestServer(t, func(d *Deps) { d.Feed = feed; d.TickRate = 200 })
+	ts := newTestServer(t, func(d *Options) { d.Feed = feed; d.TickRate = 200 })
 	c := ts.dial(t, "/ws/ticker", 0) // anonymous
 	var last int64
 	for range 5 {
@@ -275,7 +275,7 @@ func TestEcho(t *testing.T) {
 
 func TestHandshakeSecurity(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t, func(d *Deps) { d.Origins = []string{"app.example.com"}; d.MaxConns = 3 })
+	ts := newTestServer(t, func(d *Options) { d.Origins = []string{"app.example.com"}; d.MaxConns = 3 })
 	if _, err := ts.tryDial(t, "/ws/chat", 0, nil); statusOf(err) != http.StatusUnauthorized {
 		t.Fatalf("chat without token: %v", err)
 	}
@@ -308,7 +308,7 @@ func TestHandshakeSecurity(t *testing.T) {
 
 func TestDevSkipsOriginCheck(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t, func(d *Deps) { d.Dev = true })
+	ts := newTestServer(t, func(d *Options) { d.Dev = true })
 	if _, err := ts.tryDial(t, "/ws/echo", 0, http.Header{"Origin": {"https://anything.example"}}); err != nil {
 		t.Fatalf("--dev: %v", err)
 	}
@@ -327,7 +327,7 @@ func TestReadLimit1009(t *testing.T) {
 
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t, func(d *Deps) { d.MsgRate = 1; d.MsgBurst = 5 })
+	ts := newTestServer(t, func(d *Options) { d.MsgRate = 1; d.MsgBurst = 5 })
 	c := ts.dial(t, "/ws/chat", 1)
 	for range 5 { // the burst passes
 		c.send(map[string]any{"type": "join", "room": "r"})
@@ -350,7 +350,7 @@ func TestRateLimit(t *testing.T) {
 
 func TestSlowConsumerKicked(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t, func(d *Deps) { d.Queue = 8; d.WriteTimeout = time.Second })
+	ts := newTestServer(t, func(d *Options) { d.Queue = 8; d.WriteTimeout = time.Second })
 	// The slow client joins, reads its ack, then never reads again.
 	ctx := t.Context()
 	slow, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/ws/chat",
