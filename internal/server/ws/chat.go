@@ -40,7 +40,7 @@ func (c *conn) ack(id json.RawMessage, room string, seq, ts int64, data json.Raw
 func (c *conn) fail(id json.RawMessage, code, msg string) { c.send(errorFrame(id, code, msg)) }
 
 // replay sends topic's stored events after since (resume, join history),
-// under the hub lock when called from join; it records the floor so live
+// under the topic's lock; it records the floor so live
 // copies are skipped.
 func (c *conn) replay(topic string, since int64, tail int) {
 	ctx, cancel := context.WithTimeout(c.ctx, logTimeout)
@@ -179,7 +179,7 @@ func (c *conn) chatFrame(e *Envelope) {
 			c.fail(e.ID, CodeNotFound, "join room "+strconv.Quote(e.Room)+" before resuming it")
 			return
 		}
-		c.resume(topicRoomPrefix+e.Room, e)
+		c.resume(topicRoomPrefix+e.Room, topicRoomPrefix+e.Room, e)
 	default:
 		c.fail(e.ID, CodeInvalid, e.Type+" is not used on /ws/chat")
 	}
@@ -187,10 +187,10 @@ func (c *conn) chatFrame(e *Envelope) {
 
 // resume sends what the client missed after e.Seq, under the hub lock so
 // it is neither duplicated nor overtaken by live events.
-func (c *conn) resume(topic string, e *Envelope) {
-	c.s.hub.mu.Lock()
-	c.replay(topic, e.Seq, 0)
-	c.s.hub.mu.Unlock()
+// hubTopic is the hub topic whose live events logTopic's stored ones must
+// not cross.
+func (c *conn) resume(hubTopic, logTopic string, e *Envelope) {
+	c.s.hub.locked(hubTopic, func() { c.replay(logTopic, e.Seq, 0) })
 }
 
 func (c *conn) leaveRoom(room string) {
@@ -230,7 +230,7 @@ func (s *Server) serveNotifications(w http.ResponseWriter, r *http.Request) {
 			c.fail(e.ID, CodeInvalid, "only resume is sent on /ws/notifications")
 			return
 		}
-		c.resume(topic, e)
+		c.resume(TopicNotifications, topic, e)
 	})
 }
 
@@ -249,7 +249,7 @@ func (s *Server) serveTicker(w http.ResponseWriter, r *http.Request) {
 			c.fail(e.ID, CodeInvalid, "only resume is sent on /ws/ticker")
 			return
 		}
-		c.resume(TopicTicker, e)
+		c.resume(TopicTicker, TopicTicker, e)
 	})
 }
 

@@ -37,29 +37,32 @@ type hub struct {
 }
 
 type hubTopic struct {
+	mu    sync.RWMutex // guards all and byKey
 	name  string
 	all   map[*conn]struct{}
 	byKey map[int64]map[*conn]struct{}
-	sub   *domain.Subscription
+	sub   *domain.Subscription // guarded by hub.mu
 	quit  chan struct{}
 }
 
 func newHub(s *Server) *hub { return &hub{s: s, topics: map[string]*hubTopic{}} }
 
-// join adds c to topic (keyed topics: under key). Under the hub's write
-// lock, before any later event fans out, it calls then(): a join sends
-// history there, so history and live events neither overlap nor leave a
-// gap (see conn.floor).
+// join adds c to topic (keyed topics: under key). Under the topic's write
+// lock, before any later event of the topic fans out, it calls then(): a
+// join sends history there, so history and live events neither overlap
+// nor leave a gap (see conn.floor). Other topics are not held up.
 func (h *hub) join(topic string, key int64, c *conn, then func()) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	t := h.topics[topic]
 	if t == nil {
 		t = &hubTopic{name: topic, all: map[*conn]struct{}{}, byKey: map[int64]map[*conn]struct{}{}, quit: make(chan struct{})}
 		t.sub = h.s.subscribe(topic, hubBuffer)
 		h.topics[topic] = t
-		go h.pump(t)
+		go h.pump(t, t.sub)
 	}
+	t.mu.Lock() // lock order: hub, then topic
+	h.mu.Unlock()
+	defer t.mu.Unlock()
 	if keyed(topic) {
 		m := t.byKey[key]
 		if m == nil {
@@ -75,6 +78,21 @@ func (h *hub) join(topic string, key int64, c *conn, then func()) {
 	}
 }
 
+// locked runs f under topic's write lock (resume: like join's history).
+func (h *hub) locked(topic string, f func()) {
+	h.mu.RLock()
+	t := h.topics[topic]
+	if t == nil {
+		h.mu.RUnlock()
+		f()
+		return
+	}
+	t.mu.Lock()
+	h.mu.RUnlock()
+	defer t.mu.Unlock()
+	f()
+}
+
 // leave removes c from topic; the last listener closes the subscription.
 func (h *hub) leave(topic string, key int64, c *conn) {
 	h.mu.Lock()
@@ -83,6 +101,8 @@ func (h *hub) leave(topic string, key int64, c *conn) {
 	if t == nil {
 		return
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if keyed(topic) {
 		if m := t.byKey[key]; m != nil {
 			delete(m, c)
@@ -100,14 +120,25 @@ func (h *hub) leave(topic string, key int64, c *conn) {
 	}
 }
 
+// rlockTopic returns topic's listeners, read-locked (nil: none); the caller
+// unlocks.
+func (h *hub) rlockTopic(topic string) *hubTopic {
+	h.mu.RLock()
+	t := h.topics[topic]
+	if t != nil {
+		t.mu.RLock()
+	}
+	h.mu.RUnlock()
+	return t
+}
+
 // members returns the distinct users of topic's connections.
 func (h *hub) members(topic string) []int64 {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	t := h.topics[topic]
+	t := h.rlockTopic(topic)
 	if t == nil {
 		return nil
 	}
+	defer t.mu.RUnlock()
 	seen := map[int64]bool{}
 	var out []int64
 	for c := range t.all {
@@ -121,12 +152,11 @@ func (h *hub) members(topic string) []int64 {
 
 // userIn reports whether another connection of user than c is in topic.
 func (h *hub) userIn(topic string, user int64, c *conn) bool {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	t := h.topics[topic]
+	t := h.rlockTopic(topic)
 	if t == nil {
 		return false
 	}
+	defer t.mu.RUnlock()
 	for o := range t.all {
 		if o != c && o.user == user {
 			return true
@@ -137,20 +167,13 @@ func (h *hub) userIn(topic string, user int64, c *conn) bool {
 
 // pump drains t's subscription into its connections until the topic is
 // dropped. A subscription the Feed kicked as slow is replaced, and the
-// events it lost are counted as drops.
-func (h *hub) pump(t *hubTopic) {
-	sub := t.sub
+// loss is counted as a drop.
+func (h *hub) pump(t *hubTopic, sub *domain.Subscription) {
 	for {
 		select {
 		case e := <-sub.C():
 			h.fanout(t, e)
 		case <-sub.Done():
-			select {
-			case <-t.quit:
-				return
-			default:
-			}
-			h.s.stats.drops.Add(1)
 			h.mu.Lock()
 			select {
 			case <-t.quit:
@@ -158,6 +181,7 @@ func (h *hub) pump(t *hubTopic) {
 				return
 			default:
 			}
+			h.s.stats.drops.Add(1)
 			sub = h.s.subscribe(t.name, hubBuffer)
 			t.sub = sub
 			h.mu.Unlock()
@@ -172,8 +196,8 @@ func (h *hub) fanout(t *hubTopic, e domain.Event) {
 		return
 	}
 	seq := envelopeSeq(e.Data)
-	h.mu.RLock()
-	defer h.mu.RUnlock()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	if keyed(t.name) {
 		for c := range t.byKey[e.Key] {
 			c.deliver(t.name, seq, e.Data)
