@@ -130,8 +130,10 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 	if !c.closed.CompareAndSwap(false, true) {
 		return
 	}
-	c.stop()
+	// The close handshake first: canceling ctx would make coder/websocket
+	// cut the connection under the pending Read, before the close frame.
 	_ = c.ws.Close(code, reason)
+	c.stop()
 }
 
 // send queues b without blocking; a connection with Queue messages
@@ -147,8 +149,8 @@ func (c *conn) send(b []byte) bool {
 		if c.closed.CompareAndSwap(false, true) {
 			c.s.stats.kicked.Add(1)
 			go func() {
-				c.stop()
 				_ = c.ws.Close(websocket.StatusPolicyViolation, "connection too slow to keep up with messages")
+				c.stop()
 			}()
 		}
 		return false
