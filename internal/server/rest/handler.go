@@ -417,6 +417,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if p.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="loadrig"`)
 	}
+	if p.Status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "1") // the store (or session store) is down: retry soon
+	}
 	b, _ := json.Marshal(p)
 	b = append(b, '\n')
 	hd := w.Header()
