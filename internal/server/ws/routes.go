@@ -83,10 +83,16 @@ func (s *Server) postNotification(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, `send {"user_id": 7, "text": "..."} (text up to 4096 bytes)`)
 		return
 	}
-	env := Envelope{Type: TypeNotification, To: in.UserID, Data: mustJSON(msgData{Text: in.Text, From: from})}
-	b := s.stamp(r.Context(), notifTopic(in.UserID), &env)
-	s.publish(TopicNotifications, in.UserID, TypeNotification, b)
-	writeJSON(w, http.StatusAccepted, map[string]int64{"seq": env.Seq})
+	writeJSON(w, http.StatusAccepted, map[string]int64{"seq": s.notify(r.Context(), in.UserID, from, in.Text)})
+}
+
+// notify stores and pushes a notification to every connection of user on
+// any node; it returns its seq (0 when the log failed).
+func (s *Server) notify(ctx context.Context, user, from int64, text string) int64 {
+	env := Envelope{Type: TypeNotification, To: user, Data: mustJSON(msgData{Text: text, From: from})}
+	b := s.stamp(ctx, notifTopic(user), &env)
+	s.publish(TopicNotifications, user, TypeNotification, b)
+	return env.Seq
 }
 
 // postRoomMessage is POST /api/rooms/{room}/messages {"text": "…"} → 202:

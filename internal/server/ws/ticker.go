@@ -2,6 +2,8 @@ package ws
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"math/rand/v2"
 	"time"
 
@@ -19,10 +21,12 @@ type tickData struct {
 
 // runTicker publishes ticks on TopicTicker: TickRate synthetic price moves
 // per second, plus every product price change the Feed carries from writes
-// (REST PATCH, gRPC, GraphQL under serve all). It returns when ctx ends.
+// (REST PATCH, gRPC, GraphQL under serve all). Orders written on this node
+// become notifications to their user. It returns when ctx ends.
 func (s *Server) runTicker(ctx context.Context) {
 	products := s.d.Feed.Subscribe(domain.TopicProducts, 256)
-	defer func() { products.Close() }()
+	orders := s.d.Feed.Subscribe(domain.TopicOrders, 256)
+	defer func() { products.Close(); orders.Close() }()
 	var tick <-chan time.Time
 	if s.d.TickRate > 0 {
 		t := time.NewTicker(time.Duration(float64(time.Second) / s.d.TickRate))
@@ -45,6 +49,14 @@ func (s *Server) runTicker(ctx context.Context) {
 			d = tickData{ProductID: int64(i + 1), Price: float64(int64(prices[i]*100)) / 100, Source: "tick"}
 		case <-products.Done():
 			products = s.d.Feed.Subscribe(domain.TopicProducts, 256)
+			continue
+		case <-orders.Done():
+			orders = s.d.Feed.Subscribe(domain.TopicOrders, 256)
+			continue
+		case e := <-orders.C():
+			if e.Order != nil && e.Origin == s.d.Node && e.Order.UserID > 0 {
+				s.notify(ctx, e.Order.UserID, 0, fmt.Sprintf("order %d %s (%s)", e.Order.ID, strings.TrimPrefix(e.Kind, "order_"), e.Order.Status))
+			}
 			continue
 		case e := <-products.C():
 			// Only this node's writes: another node's change reached us through

@@ -175,6 +175,14 @@ func TestNotificationsPushAndREST(t *testing.T) {
 		}
 	}
 
+	// An order written through the broker becomes a notification to its user.
+	ts.d.Feed.Publish(domain.Event{Topic: domain.TopicOrders, Kind: domain.KindOrderCreated, Key: 7,
+		Order: &domain.Order{ID: 99, UserID: 7, Status: domain.OrderPending}})
+	if e := n7.expect(TypeNotification); text(e) != "order 99 created (pending)" || e.Seq != 4 {
+		t.Fatalf("order notification %+v %q", e, text(e))
+	}
+	n8.quiet(100 * time.Millisecond)
+
 	// A REST room message reaches the room's WebSocket members.
 	c := ts.dial(t, "/ws/chat", 3)
 	c.send(map[string]any{"type": "join", "room": "news"})
