@@ -3,8 +3,8 @@ package ws
 import (
 	"context"
 	"fmt"
-	"strings"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/loadrig/loadrig/internal/domain"
