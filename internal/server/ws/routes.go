@@ -13,31 +13,32 @@ import (
 	"github.com/loadrig/loadrig/internal/domain"
 )
 
-// routes lists the whole surface of the WebSocket server.
-func (s *Server) routes() {
-	s.mux.HandleFunc("GET /ws/chat", s.serveChat)
-	s.mux.HandleFunc("GET /ws/notifications", s.serveNotifications)
-	s.mux.HandleFunc("GET /ws/ticker", s.serveTicker)
-	s.mux.HandleFunc("GET /ws/docs/{id}", s.serveDoc)
-	s.mux.HandleFunc("GET /ws/echo", s.serveEcho)
+// routes lists the whole surface of the WebSocket server, registered
+// through handle (its own mux, or a shared spine).
+func (s *Server) routes(handle func(pattern string, h http.Handler)) {
+	handle("GET /ws/chat", http.HandlerFunc(s.serveChat))
+	handle("GET /ws/notifications", http.HandlerFunc(s.serveNotifications))
+	handle("GET /ws/ticker", http.HandlerFunc(s.serveTicker))
+	handle("GET /ws/docs/{id}", http.HandlerFunc(s.serveDoc))
+	handle("GET /ws/echo", http.HandlerFunc(s.serveEcho))
 
-	s.mux.HandleFunc("GET /api/events", s.pollEvents)
-	s.mux.HandleFunc("GET /api/events/stream", s.streamEvents)
-	s.mux.HandleFunc("POST /api/notifications", s.postNotification)
-	s.mux.HandleFunc("POST /api/rooms/{room}/messages", s.postRoomMessage)
+	handle("GET /api/events", http.HandlerFunc(s.pollEvents))
+	handle("GET /api/events/stream", http.HandlerFunc(s.streamEvents))
+	handle("POST /api/notifications", http.HandlerFunc(s.postNotification))
+	handle("POST /api/rooms/{room}/messages", http.HandlerFunc(s.postRoomMessage))
 
 	if s.d.Login != nil {
-		s.mux.HandleFunc("POST /api/login", s.login)
+		handle("POST /api/login", http.HandlerFunc(s.login))
 	}
 	if s.d.Ops {
-		s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-		})
-		s.mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
+		}))
+		handle("GET /stats", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Cache-Control", "no-store")
 			writeJSON(w, http.StatusOK, s.Stats())
-		})
-		s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.d.Registry, promhttp.HandlerOpts{Registry: s.d.Registry}))
+		}))
+		handle("GET /metrics", promhttp.HandlerFor(s.d.Registry, promhttp.HandlerOpts{Registry: s.d.Registry}))
 	}
 }
 

@@ -198,7 +198,7 @@ func NewHandler(d Options) *Server {
 	s := &Server{d: d, mux: http.NewServeMux(), done: make(chan struct{}), conns: map[*conn]struct{}{}}
 	s.hub = newHub(s)
 	s.docs = newDocs(s)
-	s.routes()
+	s.routes(s.mux.Handle)
 	d.Registry.MustRegister(server.StatsCollector("loadrig", s.Stats))
 	ctx, cancel := context.WithCancel(context.Background())
 	s.bg = cancel
