@@ -33,6 +33,23 @@ func (s *Server) eventTopic(r *http.Request) (logTopic, feedTopic string, key in
 	return "", "", 0, http.StatusBadRequest, fmt.Errorf("topic %q: use ticker, notifications or room:NAME", truncate(t, 64))
 }
 
+// holdStream counts an SSE stream or long poll against MaxConns; false
+// (with 503 written) when the server holds as many already or is shutting
+// down.
+func (s *Server) holdStream(w http.ResponseWriter) bool {
+	if s.closing.Load() {
+		httpError(w, http.StatusServiceUnavailable, "server is shutting down")
+		return false
+	}
+	if s.stats.streams.Add(1) > int64(s.d.MaxConns) {
+		s.stats.streams.Add(-1)
+		w.Header().Set("Retry-After", "1")
+		httpError(w, http.StatusServiceUnavailable, "too many open streams (--max-conns)")
+		return false
+	}
+	return true
+}
+
 func parseSeq(s string) (int64, error) {
 	s = strings.Trim(strings.TrimPrefix(s, "W/"), `"`)
 	if s == "" {
@@ -76,6 +93,10 @@ func (s *Server) pollEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	var sub *domain.Subscription
 	if wait > 0 { // subscribe before reading, so nothing falls between
+		if !s.holdStream(w) {
+			return
+		}
+		defer s.stats.streams.Add(-1)
 		var keys []int64
 		if key != 0 {
 			keys = []int64{key}
@@ -175,6 +196,10 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "Last-Event-ID: "+err.Error())
 		return
 	}
+	if !s.holdStream(w) {
+		return
+	}
+	defer s.stats.streams.Add(-1)
 	var keys []int64
 	if key != 0 {
 		keys = []int64{key}

@@ -199,3 +199,20 @@ func TestReplayRedisSurvivesRestart(t *testing.T) {
 		t.Fatalf("after restart: %+v", p)
 	}
 }
+
+func TestStreamsCapped(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, func(d *Options) { d.MaxConns = 1 })
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, ts.URL+"/api/events/stream?topic=ticker", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if p := poll(t, ts.URL+"/api/events?topic=ticker&wait=5s", nil); p.status != http.StatusServiceUnavailable {
+		t.Fatalf("a second held request: %d, want 503", p.status)
+	}
+	if p := poll(t, ts.URL+"/api/events?topic=ticker", nil); p.status != http.StatusOK {
+		t.Fatalf("a plain poll holds nothing: %d", p.status)
+	}
+}

@@ -30,7 +30,7 @@ const (
 	DefaultMaxWait      = 60 * time.Second
 	DefaultSSEKeepalive = 15 * time.Second
 	maxRoomsPerConn     = 32
-	maxDocs             = 1024
+	maxDocs             = 256 // × DefaultMaxDocChars runes: bounded memory
 	typingEvery         = time.Second
 	maxBatch            = 256 // events per poll response, resume or SSE catch-up
 )
@@ -88,8 +88,9 @@ type Options struct {
 	// Queue is each connection's outgoing queue in messages; a connection
 	// whose queue is full is closed with 1008 (too slow). Default 256.
 	Queue int
-	// MaxConns caps open WebSocket connections; beyond it the handshake
-	// gets 503. Default DefaultMaxConns.
+	// MaxConns caps open WebSocket connections, and separately open SSE
+	// streams plus held long polls; beyond it the request gets 503.
+	// Default DefaultMaxConns.
 	MaxConns int
 	// PingInterval is how often each connection is pinged; a pong missing
 	// by the next ping closes it. Default 20s.
@@ -168,6 +169,7 @@ type Stats struct {
 	active, peak, total                        atomic.Int64
 	in, out, drops, kicked, limited, logErrors atomic.Int64
 	rejected                                   atomic.Int64 // handshakes refused (401, 403, 503)
+	streams                                    atomic.Int64 // open SSE streams and long polls
 }
 
 // Server is the WebSocket server's http.Handler: the /ws/ paths, the
@@ -214,7 +216,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 // plus Options.ExtraStats.
 func (s *Server) Stats() map[string]any {
 	st := &s.stats
-	redisErrs := st.logErrors.Load()
+	var redisErrs int64
+	if _, ok := s.d.Log.(RedisLog); ok {
+		redisErrs = st.logErrors.Load()
+	}
 	if s.d.RelayErrors != nil {
 		redisErrs += s.d.RelayErrors()
 	}
