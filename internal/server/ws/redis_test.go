@@ -107,6 +107,11 @@ func TestScaleOutRedis(t *testing.T) {
 			if e1, e2 := d.expect(TypeMsg), d.expect(TypeMsg); e1.Seq != 1 || e2.Seq != 2 {
 				t.Fatalf("history %d %d", e1.Seq, e2.Seq)
 			}
+			for _, n := range []*testServer{n1, n2} {
+				if errs := n.Stats()["ws"].(map[string]any)["redis"].(map[string]any)["errors"].(int64); errs != 0 {
+					t.Fatalf("%d redis errors against a healthy Redis", errs)
+				}
+			}
 		})
 	}
 }
