@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -18,7 +17,6 @@ import (
 	"github.com/loadrig/loadrig/internal/cli/iostreams"
 	"github.com/loadrig/loadrig/internal/domain"
 	"github.com/loadrig/loadrig/internal/server"
-	"github.com/loadrig/loadrig/internal/server/stack"
 	"github.com/loadrig/loadrig/internal/server/ws"
 )
 
@@ -189,58 +187,90 @@ LOADRIG_JWT_SECRET so each accepts the others' tokens.`,
 	return cmd
 }
 
-// wsNode is the WebSocket server's scale-out and replay wiring.
+// wsNode is the WebSocket server with its scale-out and replay wiring.
 type wsNode struct {
 	h     *ws.Server
 	rb    *rediscache.Backend // nil without --redis-url
 	relay *rediscache.Relay
 }
 
-// newWSHandler builds the WebSocket handler over st: the relay and replay
+// wsTransport is the WebSocket server (and its polling, SSE and push
+// routes) on the HTTP listener's spine. login mounts POST /api/login
+// (serve ws; under serve all REST answers it). Its runner closes every
+// connection with 1001 when the command stops.
+func wsTransport(sf *ServerFlags, wf *WSFlags, login bool) transport {
+	var n *wsNode
+	return transport{
+		name:  "ws",
+		limit: []string{"/ws/", "/api/events", "/api/notifications", "/api/rooms/"},
+		mount: func(sp *server.Spine, d server.Deps) error {
+			var err error
+			n, err = mountWS(sp, d, wf, sf, login)
+			return err
+		},
+		start: func(context.Context, printer, server.Deps) (server.Runner, error) {
+			return server.RunFunc(func(ctx context.Context, grace time.Duration) error {
+				<-ctx.Done()
+				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+				defer cancel()
+				err := n.shutdown(sctx)
+				if errors.Is(err, context.DeadlineExceeded) {
+					// Peers that never answered the close handshake were
+					// cut at the deadline: the designed end of a drain.
+					err = nil
+				}
+				return err
+			}), nil
+		},
+	}
+}
+
+// mountWS builds the WebSocket server over d on sp: the relay and replay
 // log on Redis when --redis-url is set.
-func newWSHandler(wf *WSFlags, sf *ServerFlags, st *stack.Stack, log *slog.Logger, ops bool) (*wsNode, error) {
+func mountWS(sp *server.Spine, d server.Deps, wf *WSFlags, sf *ServerFlags, login bool) (*wsNode, error) {
 	n := &wsNode{}
-	d := ws.Options{
-		Feed: st.Feed, Auth: st.Auth, Ops: ops, Logger: log.With("server", "ws"),
+	log := d.Logger
+	o := ws.Options{
+		Logger:  log.With("server", "ws"),
 		Origins: wf.Origins, Dev: wf.Dev, ReadLimit: wf.ReadLimit, MsgRate: wf.MsgRate, MsgBurst: wf.MsgBurst,
 		Queue: wf.Queue, MaxConns: wf.MaxConns, PingInterval: wf.PingInterval, TickRate: wf.TickRate,
 		Seed: uint64(sf.Stack.Seed), Log: ws.NewMemoryLog(wf.ReplaySize, 4096),
 	}
-	if a, ok := st.Catalog.(domain.Authenticator); ok {
-		d.Login = a
+	if login {
+		o.Login = d.Login
+		if o.Login == nil {
+			o.Login, _ = d.Catalog.(domain.Authenticator)
+		}
 	}
-	if url := sf.Stack.RedisURL; url != "" {
+	if url := sf.Stack.RedisURL; url != "" && d.Feed != nil {
 		rb, err := rediscache.Open(rediscache.Options{URL: url})
 		if err != nil {
 			return nil, fmt.Errorf("--redis-url: %w", err)
 		}
 		var id [6]byte
 		_, _ = rand.Read(id[:])
-		d.Node = "ws-" + hex.EncodeToString(id[:])
+		o.Node = "ws-" + hex.EncodeToString(id[:])
 		prefix := sf.Stack.KeyPrefix
 		if prefix == "" {
 			prefix = "loadrig:"
 		}
 		n.rb = rb
-		n.relay = rediscache.NewRelay(rb, rediscache.RelayOptions{Prefix: prefix, Sharded: wf.RedisSharded, Deliver: st.Feed.Receive, Logger: log})
-		st.Feed.SetRelay(d.Node, n.relay)
-		d.Watch, d.RelayErrors = n.relay.Watch, n.relay.Errors
-		d.Log = ws.RedisLog{L: rediscache.NewEventLog(rb, prefix, int64(wf.ReplaySize))}
-		log.Info("ws scale-out over redis", "node", d.Node, "sharded", wf.RedisSharded, "replay", ReplayRedis)
+		n.relay = rediscache.NewRelay(rb, rediscache.RelayOptions{Prefix: prefix, Sharded: wf.RedisSharded, Deliver: d.Feed.Receive, Logger: log})
+		d.Feed.SetRelay(o.Node, n.relay)
+		o.Watch, o.RelayErrors = n.relay.Watch, n.relay.Errors
+		o.Log = ws.RedisLog{L: rediscache.NewEventLog(rb, prefix, int64(wf.ReplaySize))}
+		sp.AddStats(func(out map[string]any) { out["ws_relay"] = n.relay.Stats() })
+		log.Info("ws scale-out over redis", "node", o.Node, "sharded", wf.RedisSharded, "replay", ReplayRedis)
 	}
-	d.ExtraStats = func() map[string]any {
-		m := st.Stats()
-		if n.relay != nil {
-			m["ws_relay"] = n.relay.Stats()
-		}
-		return m
-	}
-	n.h = ws.NewHandler(d)
+	n.h = ws.New(sp, d, o)
 	return n, nil
 }
 
 // shutdown closes every WebSocket with 1001 within ctx, then the relay.
 func (n *wsNode) shutdown(ctx context.Context) error {
+	if n == nil || n.h == nil {
+		return nil
+	}
 	err := n.h.Shutdown(ctx)
 	if n.relay != nil {
 		_ = n.relay.Close()
@@ -254,39 +284,13 @@ func (n *wsNode) shutdown(ctx context.Context) error {
 // WSRun runs the WebSocket server until ctx is canceled, then closes every
 // connection with 1001 (going away), drains HTTP requests and the stack.
 func WSRun(ctx context.Context, opts *WSOptions) error {
-	st, log, err := opts.StartStack(ctx, opts.IO.ErrOut)
-	if err != nil {
-		return err
-	}
-	n, err := newWSHandler(&opts.WSFlags, &opts.ServerFlags, st, log, true)
-	if err != nil {
-		_ = opts.CloseStack(ctx, st, log)
-		return err
-	}
-	srv := server.NewHTTP(server.HTTPOptions{Name: "ws", Addr: opts.Addr, Handler: n.h, Logger: log})
-	if err := srv.Open(); err != nil {
-		_ = n.shutdown(ctx)
-		_ = opts.CloseStack(ctx, st, log)
-		return err
-	}
-	fmt.Fprintf(opts.IO.Out, "loadrig ws listening on %s\n", srv.URL())
-	if opts.Ready != nil {
-		opts.Ready(srv.URL())
-	}
-	select {
-	case <-ctx.Done():
-	case <-srv.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.ShutdownTimeout)
-	defer cancel()
-	log.Info("shutting down: closing WebSocket connections with 1001", "server", "ws")
-	wsErr := n.shutdown(sctx)
-	runErr := srv.Shutdown(sctx)
-	if runErr == nil {
-		runErr = srv.Err()
-	}
-	if runErr == nil && wsErr != nil && !errors.Is(wsErr, context.DeadlineExceeded) {
-		runErr = wsErr
-	}
-	return runError("ws", runErr, opts.CloseStack(ctx, st, log))
+	return serveTransports(ctx, serveSpec{
+		flags: &opts.ServerFlags, io: opts.IO, addr: opts.Addr,
+		transports: []transport{wsTransport(&opts.ServerFlags, &opts.WSFlags, true)},
+		ready: func(url string) {
+			if opts.Ready != nil {
+				opts.Ready(url)
+			}
+		},
+	})
 }

@@ -136,3 +136,77 @@ func TestWSRunServesAndGoesAway(t *testing.T) {
 		t.Fatalf("WSRun: %v", err)
 	}
 }
+
+// Under serve all the WebSocket routes share the REST listener, its
+// middleware and /stats, and REST writes reach WebSocket subscribers
+// through the one broker.
+func TestAllRunMountsWS(t *testing.T) {
+	t.Parallel()
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	o, err := parseAll(t, "--addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--admin-addr", "off",
+		"--store-latency", "0", "--tick-rate", "0", "--shutdown-timeout", "5s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.IO = &iostreams.IOStreams{Out: out, ErrOut: errOut}
+	ready := make(chan string, 1)
+	o.Ready = func(r, _, _ string) { ready <- r }
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- AllRun(ctx, o) }()
+	var base string
+	select {
+	case base = <-ready:
+	case err := <-done:
+		t.Fatalf("AllRun: %v; %s", err, errOut.String())
+	case <-time.After(20 * time.Second):
+		t.Fatal("not ready")
+	}
+	login := postJSON(t, base+"/api/login", "", `{"email": "user1@example.com", "password": "loadrig"}`)
+	tok, _ := login["token"].(string)
+	wsURL := "ws" + strings.TrimPrefix(base, "http")
+	tick, resp, err := websocket.Dial(ctx, wsURL+"/ws/ticker", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tick.CloseNow()
+	if id := resp.Header.Get("X-Request-Id"); id == "" {
+		t.Errorf("the handshake did not go through the shared middleware (no X-Request-Id)")
+	}
+	notes, _, err := websocket.Dial(ctx, wsURL+"/ws/notifications?token="+tok, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer notes.CloseNow()
+	// A REST PATCH becomes a tick.
+	req, _ := http.NewRequest(http.MethodPatch, base+"/api/products/5", strings.NewReader(`{"price": 12.34}`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	if r, err := http.DefaultClient.Do(req); err != nil || r.StatusCode != 200 {
+		t.Fatalf("patch: %v %v", r, err)
+	}
+	if _, m, err := tick.Read(ctx); err != nil || !strings.Contains(string(m), `"product_id":5,"price":12.34,"source":"write"`) {
+		t.Fatalf("tick after PATCH: %s %v", m, err)
+	}
+	// A REST order becomes a notification to its user.
+	req, _ = http.NewRequest(http.MethodPost, base+"/api/orders", strings.NewReader(`{"items":[{"product_id":3,"quantity":1}]}`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	if r, err := http.DefaultClient.Do(req); err != nil || r.StatusCode != 201 {
+		t.Fatalf("order: %v %v", r, err)
+	}
+	if _, m, err := notes.Read(ctx); err != nil || !strings.Contains(string(m), `"type":"notification"`) || !strings.Contains(string(m), "created") {
+		t.Fatalf("notification after POST /api/orders: %s %v", m, err)
+	}
+	stats := getJSON(t, base+"/stats")
+	if _, ok := stats["ws"]; !ok {
+		t.Fatalf("/stats has no ws section: %v", stats)
+	}
+	cancel()
+	if _, _, err := tick.Read(context.Background()); websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Fatalf("close %v, want 1001", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

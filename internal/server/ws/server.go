@@ -193,20 +193,62 @@ type Server struct {
 	shutOnce sync.Once
 }
 
-// NewHandler returns the WebSocket server and starts its background work
-// (the ticker and the price-change watcher); Shutdown stops it.
+// NewHandler returns the WebSocket server as a handler of its own (tests,
+// benchmarks; with Options.Ops its own /healthz, /stats and /metrics) and
+// starts its background work (the ticker, the order watcher); Shutdown
+// stops it.
 func NewHandler(d Options) *Server {
 	d.defaults()
+	s := newServer(d)
+	s.routes(s.mux.Handle)
+	d.Registry.MustRegister(server.StatsCollector("loadrig", s.Stats))
+	s.start()
+	return s
+}
+
+// New mounts the WebSocket server on sp, the HTTP spine it shares with the
+// other transports of the listener (request ids, recovery, counts, rate
+// limit, /healthz, /stats with a "ws" section, /metrics), over the
+// process's dependency set: its broker, credentials and login. o carries
+// the WebSocket settings; o.Feed, o.Auth and o.Logger default to d's.
+// POST /api/login is mounted only when o.Login is set (serve all leaves
+// it to REST).
+func New(sp *server.Spine, d server.Deps, o Options) *Server {
+	d = d.WithDefaults()
+	if o.Feed == nil {
+		o.Feed = d.Feed
+	}
+	if o.Auth == nil {
+		o.Auth = d.Auth
+	}
+	if o.Logger == nil {
+		o.Logger = d.Logger
+	}
+	o.Ops = false
+	o.defaults()
+	s := newServer(o)
+	s.routes(sp.Handle)
+	sp.AddStats(func(out map[string]any) {
+		for k, v := range s.Stats() {
+			out[k] = v
+		}
+	})
+	s.start()
+	return s
+}
+
+func newServer(d Options) *Server {
 	s := &Server{d: d, mux: http.NewServeMux(), done: make(chan struct{}), conns: map[*conn]struct{}{}}
 	s.hub = newHub(s)
 	s.docs = newDocs(s)
-	s.routes(s.mux.Handle)
-	d.Registry.MustRegister(server.StatsCollector("loadrig", s.Stats))
+	return s
+}
+
+func (s *Server) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.bg = cancel
 	s.bgWG.Add(1)
 	go func() { defer s.bgWG.Done(); s.runTicker(ctx) }()
-	return s
 }
 
 // ServeHTTP implements http.Handler.
