@@ -4,8 +4,11 @@
 //
 // # Shape
 //
-// NewHandler(Options) returns a *Server, an http.Handler listing its surface
-// in routes.go. Each connection is the coder/websocket chat example's
+// New(spine, deps, options) mounts the server's routes (routes.go lists
+// the surface) on the HTTP spine of the listener, behind the shared
+// middleware, with a "ws" section in /stats; `serve ws` and `serve all`
+// use it. NewHandler(options) is the same server with a mux of its own
+// (tests and benchmarks). Each connection is the coder/websocket chat example's
 // subscriber: a bounded outgoing queue (Options.Queue) drained by one writer
 // goroutine with a write timeout; a full queue closes the connection with
 // 1008 and counts it (ws.kicked_slow), so one slow reader never slows a
