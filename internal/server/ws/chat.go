@@ -254,7 +254,8 @@ func (s *Server) serveTicker(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveEcho is /ws/echo: every frame back as it came, no rate limit, no
-// decoding — the baseline of the WebSocket path itself.
+// decoding — the baseline of the WebSocket path itself. Writes are bounded
+// by the heartbeat rather than a timer per frame.
 func (s *Server) serveEcho(w http.ResponseWriter, r *http.Request) {
 	c := s.handshake(w, r, false, false)
 	if c == nil {
@@ -267,10 +268,10 @@ func (s *Server) serveEcho(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.stats.in.Add(1)
-		ctx, cancel := context.WithTimeout(c.ctx, s.d.WriteTimeout)
-		err = c.ws.Write(ctx, typ, b)
-		cancel()
-		if err != nil {
+		// No timer per frame: a peer that stops reading while its echo is
+		// written misses its next pong, and the heartbeat closes it, which
+		// ends this write too.
+		if err := c.ws.Write(c.ctx, typ, b); err != nil {
 			return
 		}
 		s.stats.out.Add(1)

@@ -265,3 +265,26 @@ func TestExpiredTokenEndsConnection(t *testing.T) {
 		}
 	})
 }
+
+// An echo peer that sends but never reads blocks the echo's write; the
+// heartbeat (whose ping cannot be written either) ends it.
+func TestEchoStuckWriteEndsByHeartbeat(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBubbleServer(Options{PingInterval: 20 * time.Second})
+		defer b.stop()
+		c := b.dial(t, "/ws/echo", 0)
+		defer c.CloseNow()
+		if err := c.Write(t.Context(), websocket.MessageText, []byte("never read back")); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if n := b.s.stats.active.Load(); n != 1 {
+			t.Fatalf("active %d", n)
+		}
+		time.Sleep(41 * time.Second)
+		synctest.Wait()
+		if n := b.s.stats.active.Load(); n != 0 {
+			t.Fatalf("a stuck echo write still holds the connection after 41s: active %d", n)
+		}
+	})
+}
