@@ -186,6 +186,9 @@ func (c *conn) writeLoop() {
 				err := c.ws.Write(ctx, websocket.MessageText, b)
 				batch[i] = nil
 				if err != nil {
+					if ctx.Err() != nil && c.ctx.Err() == nil {
+						c.s.stats.writeTimeouts.Add(1) // the peer stopped reading for WriteTimeout
+					}
 					cancel()
 					c.stop()
 					return

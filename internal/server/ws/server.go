@@ -170,6 +170,7 @@ type Stats struct {
 	in, out, drops, kicked, limited, logErrors atomic.Int64
 	rejected                                   atomic.Int64 // handshakes refused (401, 403, 503)
 	streams                                    atomic.Int64 // open SSE streams and long polls
+	writeTimeouts                              atomic.Int64 // connections closed because a write took WriteTimeout
 }
 
 // Server is the WebSocket server's http.Handler: the /ws/ paths, the

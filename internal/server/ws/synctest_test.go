@@ -288,3 +288,27 @@ func TestEchoStuckWriteEndsByHeartbeat(t *testing.T) {
 		}
 	})
 }
+
+// A subscriber that stops reading is closed after WriteTimeout, counted as
+// a write timeout, even before its queue fills.
+func TestWriteTimeoutClosesStalledReader(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBubbleServer(Options{PingInterval: time.Hour, WriteTimeout: 5 * time.Second})
+		defer b.stop()
+		c := b.dial(t, "/ws/ticker", 0) // never reads
+		defer c.CloseNow()
+		synctest.Wait()
+		env := Envelope{Type: TypeTick, Data: []byte(`{}`)}
+		b.s.publish(TopicTicker, 0, TypeTick, b.s.stamp(context.Background(), TopicTicker, &env))
+		time.Sleep(4 * time.Second)
+		synctest.Wait()
+		if n := b.s.stats.active.Load(); n != 1 {
+			t.Fatalf("closed before the write timeout: active %d", n)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if n, w := b.s.stats.active.Load(), b.s.stats.writeTimeouts.Load(); n != 0 || w != 1 {
+			t.Fatalf("after 6s: active %d, write_timeouts %d; want 0 and 1", n, w)
+		}
+	})
+}
