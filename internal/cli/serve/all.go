@@ -2,8 +2,6 @@ package serve
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -61,51 +59,22 @@ the gRPC-only --admin-addr and --price-ticker.`,
 	return cmd
 }
 
-// AllRun runs both servers until ctx is canceled (or one of them fails),
-// then stops both gracefully and drains the shared stack.
+// AllRun runs every transport until ctx is canceled (or one of them
+// fails), then stops them all gracefully and drains the shared stack.
 func AllRun(ctx context.Context, opts *AllOptions) error {
-	st, log, err := opts.StartStack(ctx, opts.IO.ErrOut)
-	if err != nil {
-		return err
-	}
-	out := printTo(opts.IO.Out)
-	rs, err := openREST(out, &opts.ServerFlags, st, log, opts.Addr)
-	if err != nil {
-		_ = opts.CloseStack(ctx, st, log)
-		return err
-	}
-
-	// One failing server stops the other.
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	g, err := startGRPC(rctx, out, st, log, &opts.ServerFlags, &opts.GRPCFlags, opts.GRPCAddr)
-	if err != nil {
-		_ = rs.Close()
-		_ = opts.CloseStack(ctx, st, log)
-		return err
-	}
-	if opts.Ready != nil {
-		opts.Ready(rs.URL(), g.srv.Addr().String(), g.adminURL())
-	}
-	restErr := make(chan error, 1)
-	go func() {
-		err := rs.Run(rctx, opts.ShutdownTimeout)
-		cancel()
-		restErr <- err
-	}()
-	grpcErr := g.run(rctx, opts.ShutdownTimeout)
-	cancel()
-	rErr := <-restErr
-	closeErr := opts.CloseStack(ctx, st, log)
-	var errs []error
-	if rErr != nil {
-		errs = append(errs, fmt.Errorf("rest server: %w", rErr))
-	}
-	if grpcErr != nil {
-		errs = append(errs, fmt.Errorf("grpc server: %w", grpcErr))
-	}
-	if closeErr != nil {
-		errs = append(errs, fmt.Errorf("draining the server stack: %w", closeErr))
-	}
-	return errors.Join(errs...)
+	var g *grpcStack
+	return serveTransports(ctx, serveSpec{
+		flags: &opts.ServerFlags, io: opts.IO, addr: opts.Addr,
+		// The list of transports: an HTTP transport mounts on the --addr
+		// listener (one line each), the others open their own.
+		transports: []transport{
+			restTransport(&opts.ServerFlags),
+			grpcTransport(&opts.ServerFlags, &opts.GRPCFlags, opts.GRPCAddr, &g),
+		},
+		ready: func(url string) {
+			if opts.Ready != nil {
+				opts.Ready(url, g.srv.Addr().String(), g.adminURL())
+			}
+		},
+	})
 }

@@ -345,6 +345,19 @@ func orDefault(s, def string) string {
 	return s
 }
 
+// Deps is the one dependency set every transport of the process is built
+// from: the cache layer as Catalog (and Login), the authenticator, the
+// limiter, the event feed, the stack's logger and /stats sections, and the
+// response cache in response mode. The cache layer publishes acknowledged
+// product changes to Feed itself.
+func (s *Stack) Deps() server.Deps {
+	d := server.Deps{
+		Catalog: s.Catalog, Auth: s.Auth, Limiter: s.Limiter, Feed: s.Feed,
+		Logger: s.log, Stats: s.Stats, Responses: s.Responses(),
+	}
+	return d.WithDefaults()
+}
+
 // Responses is the full-response cache servers should use, or nil in
 // object mode.
 func (s *Stack) Responses() *cache.Responses {

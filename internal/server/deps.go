@@ -1,0 +1,52 @@
+package server
+
+import (
+	"log/slog"
+
+	"github.com/loadrig/loadrig/internal/cache"
+	"github.com/loadrig/loadrig/internal/domain"
+)
+
+// Deps is the one dependency set every transport is built from. The server
+// stack (server/stack, Stack.Deps) fills it once per process, so REST,
+// GraphQL, gRPC and WebSocket servers in one process share the same data,
+// cache, broker, credentials and limits; each transport adds its own
+// options beside it.
+type Deps struct {
+	// Catalog is the data layer: the store, usually behind a cache
+	// strategy. Required.
+	Catalog domain.Catalog
+	// Login checks email and password. Default: Catalog, when it
+	// implements domain.Authenticator (the store and the cache layers do).
+	Login domain.Authenticator
+	// Auth issues and verifies bearer credentials. Default: NewJWT with a
+	// random per-process key.
+	Auth Authenticator
+	// Limiter limits requests per client. Default: none.
+	Limiter Limiter
+	// Feed is the process's event broker. With a stack, the cache layer
+	// publishes product changes to it itself. Default: none.
+	Feed *domain.Feed
+	// Logger receives the transports' logs. Default: discard.
+	Logger *slog.Logger
+	// Stats returns the process-wide /stats sections (cache, store,
+	// write_behind, redis_mode, rate_limit). Default: none.
+	Stats func() map[string]any
+	// Responses is the full-response cache (--cache-mode response), nil in
+	// object mode.
+	Responses *cache.Responses
+}
+
+// WithDefaults returns d with the documented defaults filled in.
+func (d Deps) WithDefaults() Deps {
+	if d.Login == nil {
+		d.Login, _ = d.Catalog.(domain.Authenticator)
+	}
+	if d.Auth == nil {
+		d.Auth = NewJWT(JWTOptions{})
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	return d
+}
