@@ -161,27 +161,74 @@ func Diff(base, current []*metrics.Result, opts DiffOptions) (*DiffReport, error
 	th := &benchmath.Thresholds{CompareAlpha: opts.Alpha}
 	rep := &DiffReport{Schema: DiffSchema, Alpha: opts.Alpha, MinChange: opts.MinChange}
 	for _, w := range keys(b) {
-		for _, m := range opts.Metrics {
-			m = canonicalMetric(m)
-			t := Threshold{Metric: m, Fraction: true}
-			bv, cv := values(t, b[w]), values(t, c[w])
-			row := DiffRow{Workload: w, Metric: m, NBase: len(bv), NCurrent: len(cv), P: 1, Verdict: VerdictSame}
-			if len(bv) > 0 {
-				row.BaseMedian = median(bv)
+		// The whole workload first, then each operation both sides ran
+		// (operations.NAME in the results), for the metrics recorded per
+		// operation.
+		scopes := []string{""}
+		scopes = append(scopes, commonOperations(b[w], c[w])...)
+		for _, opName := range scopes {
+			for _, m := range opts.Metrics {
+				m = canonicalMetric(m)
+				t := Threshold{Metric: m, Fraction: true, Operation: opName}
+				if opName != "" && !perOperation(m) {
+					continue
+				}
+				rep.Rows = append(rep.Rows, diffRow(w, t, b[w], c[w], th, opts))
 			}
-			if len(cv) > 0 {
-				row.CurrentMedian = median(cv)
-			}
-			if len(bv) > 0 && len(cv) > 0 {
-				cmp := benchmath.AssumeNothing.Compare(benchmath.NewSample(bv, th), benchmath.NewSample(cv, th))
-				row.P = cmp.P
-				row.DeltaPct = deltaPct(row.BaseMedian, row.CurrentMedian)
-				row.Verdict = verdict(m, row, opts)
-			}
-			rep.Rows = append(rep.Rows, row)
 		}
 	}
 	return rep, nil
+}
+
+// perOperation says whether a metric is recorded per operation.
+func perOperation(m string) bool {
+	if m == "error_rate" || m == "rps" {
+		return true
+	}
+	k, _ := metricKindOf(m)
+	return k == kindLatency && !strings.Contains(m, ".")
+}
+
+// commonOperations lists, sorted, the operations that appear in some run of
+// each side.
+func commonOperations(b, c []*metrics.Result) []string {
+	names := func(rs []*metrics.Result) map[string]bool {
+		m := map[string]bool{}
+		for _, r := range rs {
+			for n := range r.Operations {
+				m[n] = true
+			}
+		}
+		return m
+	}
+	nb, nc := names(b), names(c)
+	var out []string
+	for n := range nb {
+		if nc[n] {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// diffRow compares one metric of one workload (or operation).
+func diffRow(w string, t Threshold, b, c []*metrics.Result, th *benchmath.Thresholds, opts DiffOptions) DiffRow {
+	bv, cv := values(t, b), values(t, c)
+	row := DiffRow{Workload: w, Operation: t.Operation, Metric: t.Metric, NBase: len(bv), NCurrent: len(cv), P: 1, Verdict: VerdictSame}
+	if len(bv) > 0 {
+		row.BaseMedian = median(bv)
+	}
+	if len(cv) > 0 {
+		row.CurrentMedian = median(cv)
+	}
+	if len(bv) > 0 && len(cv) > 0 {
+		cmp := benchmath.AssumeNothing.Compare(benchmath.NewSample(bv, th), benchmath.NewSample(cv, th))
+		row.P = cmp.P
+		row.DeltaPct = deltaPct(row.BaseMedian, row.CurrentMedian)
+		row.Verdict = verdict(t.Metric, row, opts)
+	}
+	return row
 }
 
 func verdict(metric string, r DiffRow, o DiffOptions) string {

@@ -156,3 +156,41 @@ func TestDiffFormats(t *testing.T) {
 	}
 	golden(t, "diff.junit.xml", buf.Bytes())
 }
+
+// TestDiffPerOperation: operations both sides ran get rows of their own,
+// and a slowdown of one operation is called on that operation.
+func TestDiffPerOperation(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	withOps := func(rs []*metrics.Result, slowList float64) []*metrics.Result {
+		for _, r := range rs {
+			f := func(c float64) int64 { return int64(c * math.Exp(rng.NormFloat64()*0.05)) }
+			r.Operations = map[string]*metrics.Operation{
+				"GetProduct":   {Requests: metrics.Requests{Total: 8000, OK: 8000}, Latency: metrics.Summary{P50: f(1500), P99: f(7000), N: 8000}},
+				"ListProducts": {Requests: metrics.Requests{Total: 2000, OK: 2000}, Latency: metrics.Summary{P50: f(4000 * slowList), P99: f(20000 * slowList), N: 2000}},
+			}
+		}
+		return rs
+	}
+	base := withOps(synthRuns(rng, "shop", 6, 1, 0.05), 1)
+	cur := withOps(synthRuns(rng, "shop", 6, 1, 0.05), 1.3)
+	d, err := Diff(base, cur, DiffOptions{Metrics: []string{"p99", "service_time.p99"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// shop p99, shop service_time.p99, GetProduct p99, ListProducts p99:
+	// service time is not recorded per operation.
+	if len(d.Rows) != 4 {
+		t.Fatalf("rows: %+v", d.Rows)
+	}
+	for _, r := range d.Rows {
+		slowed := r.Operation == "ListProducts"
+		if slowed != (r.Verdict == VerdictRegression) {
+			t.Errorf("%s %s %s: %s (p %.4f); only ListProducts was slowed", r.Workload, r.Operation, r.Metric, r.Verdict, r.P)
+		}
+	}
+	var buf bytes.Buffer
+	WriteDiff(&buf, FormatText, d)
+	if !strings.Contains(buf.String(), "shop ListProducts") {
+		t.Errorf("text lacks the operation:\n%s", buf.String())
+	}
+}

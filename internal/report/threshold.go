@@ -575,10 +575,26 @@ func noDataNotes(vs []Verdict) []note {
 	return out
 }
 
-// observeOperation reads a per-operation figure. Result files carry no
-// per-operation section yet (the contract is operations.NAME.{requests,
-// latency_us, histogram}, added by the GraphQL driver's work), so such a
-// threshold has no data and fails, as any threshold without data does.
-func observeOperation(t Threshold, _ *metrics.Result) (float64, string) {
-	return 0, "this result has no per-operation figures for " + t.Operation
+// observeOperation reads a per-operation figure from the result's
+// operations section (operations.NAME.{requests, latency_us}): latency
+// statistics, error_rate, and rps as the operation's ok count over the
+// measured duration.
+func observeOperation(t Threshold, r *metrics.Result) (float64, string) {
+	op := r.Operations[t.Operation]
+	if op == nil {
+		return 0, "no operation " + strconv.Quote(t.Operation) + " in this result"
+	}
+	switch t.Metric {
+	case "error_rate":
+		if op.Requests.Total == 0 {
+			return 0, "no operation completed"
+		}
+		return float64(op.Requests.Errors) / float64(op.Requests.Total), ""
+	case "rps":
+		if r.DurationS <= 0 {
+			return 0, "no measured phase"
+		}
+		return float64(op.Requests.OK) / r.DurationS, ""
+	}
+	return statOf(t.Metric, op.Latency)
 }

@@ -151,7 +151,7 @@ func TestEvaluate(t *testing.T) {
 		{"late_sends<1000", []*metrics.Result{closed}, []bool{false}, []bool{false}},
 		{"service_time.p99<1s", []*metrics.Result{closed}, []bool{true}, []bool{true}},
 		{"message_latency.p99<1s", []*metrics.Result{open}, []bool{false}, []bool{false}},
-		{"operations.GetProduct.p99<1s", []*metrics.Result{open}, []bool{false}, []bool{false}},
+		{"operations.GetProduct.p99<1s", []*metrics.Result{open}, []bool{false}, []bool{false}}, // no operations section
 		// Workload scoping.
 		{"p99<1s", []*metrics.Result{open, closed}, []bool{true, true}, []bool{true, true}},
 		{"grpc-closed:p99<1s", []*metrics.Result{open, closed}, []bool{true}, []bool{true}},
@@ -166,6 +166,27 @@ func TestEvaluate(t *testing.T) {
 			if v.OK != c.ok[i] || v.HasData != c.data[i] {
 				t.Errorf("%s [%s]: ok %v data %v (observed %v, %s), want ok %v data %v", c.expr, v.Scope, v.OK, v.HasData, v.Observed, v.Reason, c.ok[i], c.data[i])
 			}
+		}
+	}
+	ops := openResult()
+	ops.Operations = map[string]*metrics.Operation{
+		"GetProduct":   {Requests: metrics.Requests{Total: 4000, OK: 3996, Errors: 4}, Latency: sum(1000)},
+		"ListProducts": {Requests: metrics.Requests{Total: 1000, OK: 994, Errors: 6}, Latency: sum(3000)},
+	}
+	for _, c := range []struct {
+		expr     string
+		ok, data bool
+		observed float64
+	}{
+		{"operations.GetProduct.p99<20ms", true, true, 5000},
+		{"operations.ListProducts.p99<10ms", false, true, 15000},
+		{"operations.ListProducts.error_rate<0.5%", false, true, 0.006},
+		{"operations.GetProduct.rps>=399", true, true, 399.6},
+		{"operations.Nope.p99<1s", false, false, 0},
+	} {
+		v := Evaluate(parse(c.expr), ops)[0]
+		if v.OK != c.ok || v.HasData != c.data || !closeTo(v.Observed, c.observed) || (c.data && v.Scope != "baseline GetProduct" && v.Scope != "baseline ListProducts") {
+			t.Errorf("%s: %+v", c.expr, v)
 		}
 	}
 	withStats := openResult()
