@@ -268,12 +268,15 @@ func (s *Server) Stats() map[string]any {
 	}
 	out := map[string]any{
 		"ws": map[string]any{
-			"connections":  map[string]any{"active": st.active.Load(), "peak": st.peak.Load(), "total": st.total.Load(), "rejected": st.rejected.Load()},
-			"messages":     map[string]any{"in": st.in.Load(), "out": st.out.Load()},
-			"drops":        st.drops.Load(),
-			"kicked_slow":  st.kicked.Load(),
-			"rate_limited": st.limited.Load(),
-			"redis":        map[string]any{"errors": redisErrs},
+			"connections":    map[string]any{"active": st.active.Load(), "peak": st.peak.Load(), "total": st.total.Load(), "rejected": st.rejected.Load()},
+			"messages":       map[string]any{"in": st.in.Load(), "out": st.out.Load()},
+			"drops":          st.drops.Load(),
+			"kicked_slow":    st.kicked.Load(),
+			"rate_limited":   st.limited.Load(),
+			"redis":          map[string]any{"errors": redisErrs},
+			"write_timeouts": st.writeTimeouts.Load(),
+			"streams":        st.streams.Load(),
+			"log_errors":     st.logErrors.Load(),
 		},
 	}
 	if s.d.ExtraStats != nil {

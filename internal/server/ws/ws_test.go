@@ -450,5 +450,13 @@ func TestOps(t *testing.T) {
 		if p == "/metrics" && !strings.Contains(string(b), "loadrig_ws_kicked_slow") {
 			t.Fatalf("metrics: %s", b)
 		}
+		if p == "/stats" {
+			for _, k := range []string{`"active"`, `"peak"`, `"in"`, `"out"`, `"drops"`, `"kicked_slow"`, `"rate_limited"`,
+				`"redis":{"errors"`, `"write_timeouts"`, `"streams"`, `"log_errors"`} {
+				if !strings.Contains(string(b), k) {
+					t.Errorf("/stats lacks %s: %s", k, b)
+				}
+			}
+		}
 	}
 }
