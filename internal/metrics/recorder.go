@@ -36,15 +36,15 @@ type RecorderConfig struct {
 	// LateThreshold is the schedule lag above which a send is late.
 	// Default (0): DefaultLateThreshold.
 	LateThreshold time.Duration
-	// IntervalHists makes Collect return each interval's latency histogram
-	// encoded (Interval.Hist), for timelines that merge exactly. Default
-	// false.
-	IntervalHists bool
 	// OperationNames names the operations a driver tells apart (Sample.Op
 	// i+1 is OperationNames[i], at most MaxOperations); each gets its own
 	// counters and success latency histogram, Result.Operations. Default:
 	// none.
 	OperationNames []string
+	// IntervalHists makes Collect return each interval's latency histogram
+	// encoded (Interval.Hist), for timelines that merge exactly. Default
+	// false.
+	IntervalHists bool
 }
 
 // Sample is what one finished operation contributes to the record.
