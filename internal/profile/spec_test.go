@@ -76,6 +76,12 @@ func TestSpecPlan(t *testing.T) {
 	if r.Workloads[0].Target != "http://127.0.0.1:5/api/products/{{zipf 1.1 1 10}}" || r.Workloads[1].Target != "127.0.0.1:6" {
 		t.Fatalf("resolved %q %q", r.Workloads[0].Target, r.Workloads[1].Target)
 	}
+	if got := hostPort("http://127.0.0.1:5/x?y"); got != "127.0.0.1:5" {
+		t.Fatalf("hostPort %q", got)
+	}
+	if srv, l, host := serverRef("hub.grpc.host"); srv != "hub" || l != "grpc" || !host {
+		t.Fatalf("serverRef %q %q %v", srv, l, host)
+	}
 	if _, err := p.Resolve(map[string]map[string]string{"api": {"": "x"}}); err == nil {
 		t.Fatal("a missing listener resolved")
 	}

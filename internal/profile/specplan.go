@@ -238,10 +238,13 @@ func (p *RunPlan) Resolve(addrs map[string]map[string]string) (*RunPlan, error) 
 			if sm[1] != "servers" {
 				return m
 			}
-			srv, l, _ := strings.Cut(sm[2], ".")
+			srv, l, host := serverRef(sm[2])
 			a, ok := addrs[srv][l]
 			if !ok && err == nil {
 				err = fmt.Errorf("%s: server %s has no listener %q", m, srv, l)
+			}
+			if host {
+				a = hostPort(a)
 			}
 			return a
 		})
@@ -266,10 +269,35 @@ func placeholders(s string, spec *Spec) string {
 		if sm[1] != "servers" {
 			return m
 		}
-		srv, l, _ := strings.Cut(sm[2], ".")
-		if l == "grpc" || (l == "" && spec.server(srv).Kind == "grpc") {
+		srv, l, host := serverRef(sm[2])
+		if host || l == "grpc" || (l == "" && spec.server(srv).Kind == "grpc") {
 			return "127.0.0.1:9"
 		}
 		return "http://127.0.0.1:9"
 	})
+}
+
+// serverRef splits NAME[.LISTENER][.host] of a ${servers...} reference.
+// The .host suffix asks for the address's host:port alone (scheme and path
+// dropped), e.g. ws://${servers.hub.host}/ws/chat.
+func serverRef(ref string) (srv, listener string, host bool) {
+	srv, listener, _ = strings.Cut(ref, ".")
+	if listener == "host" {
+		return srv, "", true
+	}
+	if l, ok := strings.CutSuffix(listener, ".host"); ok {
+		return srv, l, true
+	}
+	return srv, listener, false
+}
+
+// hostPort strips a URL's scheme and path: http://127.0.0.1:5/x -> 127.0.0.1:5.
+func hostPort(addr string) string {
+	if _, rest, ok := strings.Cut(addr, "://"); ok {
+		addr = rest
+	}
+	if i := strings.IndexAny(addr, "/?#"); i >= 0 {
+		addr = addr[:i]
+	}
+	return addr
 }

@@ -74,7 +74,7 @@ func TestCheckPinsErrors(t *testing.T) {
 		{"version: 1\nworkloads:\n  - name: r\n    protocol: http\n    target: http://127.0.0.1:1/\n    rate: 10\n    concurrency: 5\n",
 			`p.yaml:7:18: `},
 		{"version: 1\nworkloads:\n  - {name: r, protocol: htp, target: 'http://x/'}\n",
-			`p.yaml:3:25: unknown protocol "htp" (did you mean "http"?); this build has grpc, http`},
+			`p.yaml:3:25: unknown protocol "htp" (did you mean "http"?); this build has `},
 		{"version: 1\nworkloads:\n  - {name: r, protocol: http, target: 'http://x/', output: a.json}\n",
 			`option output is set by loadrig run/compare`},
 		{"version: 1\nservers:\n  api: {kind: rest, addr: ':80'}\nworkloads:\n  - {name: r, protocol: http, target: 'http://x/'}\n",
