@@ -52,7 +52,7 @@ type Options struct {
 
 // Methods are the names Stats.ByMethod counts calls under.
 var Methods = []string{
-	"GetProduct", "GetProducts", "ListProducts", "ProductReviews", "GetUser", "UserByEmail",
+	"GetProduct", "GetProducts", "ListProducts", "ProductReviews", "ReviewsOfProducts", "GetUser", "GetUsers", "UserByEmail",
 	"Authenticate", "UserOrders", "GetOrder", "CreateOrder", "UpdateProduct", "DeleteProduct",
 	"CreateReviews", "UpsertProducts",
 }
@@ -195,14 +195,15 @@ func (s *Store) Cost(rows int) time.Duration {
 }
 
 // acquire takes a connection, queueing (and measuring the wait) when all are
-// busy. It returns promptly with ctx's error if ctx ends while queued.
-func (s *Store) acquire(ctx context.Context) (release func(), err error) {
+// busy. It returns promptly with ctx's error if ctx ends while queued. wait
+// is how long it queued (0 when a connection was free).
+func (s *Store) acquire(ctx context.Context) (release func(), wait time.Duration, err error) {
 	if s.sem == nil {
-		return func() {}, nil
+		return func() {}, 0, nil
 	}
 	select {
 	case s.sem <- struct{}{}:
-		return s.release, nil
+		return s.release, 0, nil
 	default:
 	}
 	s.queued.Add(1)
@@ -212,11 +213,12 @@ func (s *Store) acquire(ctx context.Context) (release func(), err error) {
 	case <-ctx.Done():
 		s.queued.Add(-1)
 		s.recordWait(s.now().Sub(start))
-		return nil, ctx.Err()
+		return nil, 0, ctx.Err()
 	}
 	s.queued.Add(-1)
-	s.recordWait(s.now().Sub(start))
-	return s.release, nil
+	wait = s.now().Sub(start)
+	s.recordWait(wait)
+	return s.release, wait, nil
 }
 
 func (s *Store) release() { <-s.sem }
@@ -247,7 +249,7 @@ func (s *Store) call(ctx context.Context, method string, op func() (rows int, er
 		s.errs.Add(1)
 		return err
 	}
-	release, err := s.acquire(ctx)
+	release, wait, err := s.acquire(ctx)
 	if err != nil {
 		s.errs.Add(1)
 		return err
@@ -259,6 +261,7 @@ func (s *Store) call(ctx context.Context, method string, op func() (rows int, er
 	s.byMethod[method].Add(1)
 	rows, err := op()
 	s.rows.Add(int64(rows))
+	domain.StoreTallyFrom(ctx).Add(rows, wait)
 	cost := s.Cost(rows)
 	if s.jitter > 0 {
 		cost += time.Duration(s.rnd() * float64(s.jitter))
@@ -361,6 +364,13 @@ func (s *Store) ListProducts(ctx context.Context, f domain.ProductFilter) (domai
 		if f.Category != "" {
 			ids = s.byCategory[f.Category]
 		}
+		if f.After > 0 {
+			i, found := slices.BinarySearch(ids, f.After)
+			if found {
+				i++
+			}
+			ids = ids[i:]
+		}
 		page.Total = len(ids)
 		if offset < len(ids) {
 			for _, id := range ids[offset:min(len(ids), offset+limit)] {
@@ -403,6 +413,38 @@ func (s *Store) ProductReviews(ctx context.Context, productID int64, offset, lim
 	return out, nil
 }
 
+// ReviewsOfProducts reads the first limit reviews of each product in one
+// call costing one Latency plus one PerRow per review returned (see
+// domain.BatchReader). Unknown products yield empty slices.
+func (s *Store) ReviewsOfProducts(ctx context.Context, productIDs []int64, limit int) ([][]domain.Review, error) {
+	_, limit, err := domain.NormalizePage(0, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]domain.Review, len(productIDs))
+	err = s.call(ctx, "ReviewsOfProducts", func() (int, error) {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		n := 0
+		for i, pid := range productIDs {
+			out[i] = []domain.Review{}
+			if _, ok := s.products[pid]; !ok {
+				continue
+			}
+			ids := s.reviewsOf[pid]
+			for _, id := range ids[:min(len(ids), limit)] {
+				out[i] = append(out[i], s.reviews[id-1])
+			}
+			n += len(out[i])
+		}
+		return n, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProductVersion always reports ok=false without a call: the store cannot
 // know a version without reading the row, so callers fall back to
 // GetProduct (see domain.Catalog).
@@ -423,6 +465,28 @@ func (s *Store) GetUser(ctx context.Context, id int64) (domain.User, error) {
 		return 1, nil
 	})
 	return u, err
+}
+
+// GetUsers reads many users in one call costing one Latency plus one PerRow
+// per user found. Missing ids yield a zero User (ID 0).
+func (s *Store) GetUsers(ctx context.Context, ids []int64) ([]domain.User, error) {
+	out := make([]domain.User, len(ids))
+	err := s.call(ctx, "GetUsers", func() (int, error) {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		n := 0
+		for i, id := range ids {
+			if id >= 1 && id <= int64(len(s.users)) {
+				out[i] = s.users[id-1]
+				n++
+			}
+		}
+		return n, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // UserByEmail reads one user by email.
@@ -579,6 +643,10 @@ func (s *Store) UpdateProduct(ctx context.Context, id int64, patch domain.Produc
 			return 0, notFound("product", id)
 		}
 		p = patch.Apply(cur, s.stamp())
+		if p.Category != cur.Category {
+			s.byCategory[cur.Category] = removeSorted(s.byCategory[cur.Category], id)
+			s.byCategory[p.Category] = insertSorted(s.byCategory[p.Category], id)
+		}
 		s.products[id] = p
 		return 1, nil
 	})
@@ -747,4 +815,5 @@ func insertSorted(ids []int64, id int64) []int64 {
 var (
 	_ domain.Catalog       = (*Store)(nil)
 	_ domain.Authenticator = (*Store)(nil)
+	_ domain.BatchReader   = (*Store)(nil)
 )
