@@ -549,17 +549,49 @@ func TestResponses(t *testing.T) {
 func TestFeedPublishes(t *testing.T) {
 	s := newStore(t, store.Options{})
 	feed := domain.NewFeed()
-	sub := feed.Subscribe(4, 8)
+	sub := feed.Subscribe(domain.TopicProducts, 4, 8)
 	defer sub.Close()
 	l := newLayer(t, s, Config{Backend: BackendLRU, Feed: feed})
 	p, _ := l.UpdateProduct(t.Context(), 8, domain.ProductPatch{Stock: ptr(int64(1))})
 	select {
-	case c := <-sub.C:
-		if c.Product != p {
+	case c := <-sub.C():
+		if *c.Product != p {
 			t.Fatalf("published %+v, want %+v", c.Product, p)
 		}
 	default:
 		t.Fatal("no change published")
+	}
+}
+
+func TestFeedPublishesEveryWrite(t *testing.T) {
+	for _, backend := range []string{BackendNone, BackendLRU} {
+		t.Run(backend, func(t *testing.T) {
+			s := newStore(t, store.Options{})
+			feed := domain.NewFeed()
+			products := feed.Subscribe(domain.TopicProducts, 8, 9)
+			reviews := feed.Subscribe(domain.TopicReviews, 8, 9)
+			orders := feed.Subscribe(domain.TopicOrders, 8, 2)
+			l := newLayer(t, s, Config{Backend: backend, Feed: feed})
+			o, err := l.CreateOrder(t.Context(), domain.NewOrder{UserID: 2, Items: []domain.OrderItem{{ProductID: 9, Quantity: 1}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.CreateReviews(t.Context(), []domain.NewReview{{ProductID: 9, AuthorID: 2, Rating: 5, Text: "ok"}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.DeleteProduct(t.Context(), 9); err != nil {
+				t.Fatal(err)
+			}
+			if e := <-orders.C(); e.Kind != domain.KindOrderCreated || e.Order.ID != o.ID || e.Key != 2 {
+				t.Errorf("order event %+v", e)
+			}
+			if e := <-reviews.C(); e.Kind != domain.KindReviewAdded || e.Review.ProductID != 9 || e.Review.Text != "ok" {
+				t.Errorf("review event %+v", e)
+			}
+			if e := <-products.C(); e.Kind != domain.KindProductDeleted || e.Key != 9 {
+				t.Errorf("product event %+v", e)
+			}
+		})
 	}
 }
 

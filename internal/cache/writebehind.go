@@ -143,7 +143,7 @@ func (w *writeBehind) update(ctx context.Context, id int64, patch domain.Product
 	l.listGen.Add(1)
 	l.resp.Invalidate(ProductTag(id), ListTag)
 	if l.feed != nil {
-		l.feed.Publish(domain.ProductChange{Product: next})
+		l.feed.PublishProduct(next)
 	}
 	return next, nil
 }

@@ -42,8 +42,12 @@ func (l *Layer) productChanged(ctx context.Context, p domain.Product, withEntity
 		l.listGen.Add(1)
 		l.resp.Invalidate(ProductTag(p.ID), ListTag)
 	}
-	if withEntity && l.feed != nil {
-		l.feed.Publish(domain.ProductChange{Product: p})
+	if l.feed != nil {
+		if withEntity {
+			l.feed.PublishProduct(p)
+		} else {
+			l.feed.Publish(domain.Event{Topic: domain.TopicProducts, Kind: domain.KindProductDeleted, Key: p.ID, Product: &p})
+		}
 	}
 }
 
@@ -55,8 +59,8 @@ func (l *Layer) DeleteProduct(ctx context.Context, id int64) error {
 	}
 	if l.b != nil {
 		l.reviewGen(id).Add(1)
-		l.productChanged(ctx, domain.Product{ID: id}, false)
 	}
+	l.productChanged(ctx, domain.Product{ID: id}, false)
 	return nil
 }
 
@@ -95,6 +99,10 @@ func (l *Layer) CreateOrder(ctx context.Context, o domain.NewOrder) (domain.Orde
 		}
 		l.resp.Invalidate(tags...)
 	}
+	if l.feed != nil {
+		o := out
+		l.feed.Publish(domain.Event{Topic: domain.TopicOrders, Kind: domain.KindOrderCreated, Key: o.UserID, Order: &o})
+	}
 	return out, nil
 }
 
@@ -113,6 +121,12 @@ func (l *Layer) CreateReviews(ctx context.Context, rs []domain.NewReview) ([]dom
 				l.reviewGen(r.ProductID).Add(1)
 				l.resp.Invalidate(ProductTag(r.ProductID))
 			}
+		}
+	}
+	if l.feed != nil {
+		for i := range out {
+			r := out[i]
+			l.feed.Publish(domain.Event{Topic: domain.TopicReviews, Kind: domain.KindReviewAdded, Key: r.ProductID, Review: &r})
 		}
 	}
 	return out, nil

@@ -257,8 +257,8 @@ func TestWatchPrices(t *testing.T) {
 	}
 	// The subscription is registered before the ack is sent, so these
 	// publishes cannot be missed; product 5 is not subscribed.
-	feed.Publish(domain.ProductChange{Product: domain.Product{ID: 5, Price: 1}})
-	feed.Publish(domain.ProductChange{Product: domain.Product{ID: 4, Price: 9.5, Version: 3}})
+	feed.PublishProduct(domain.Product{ID: 5, Price: 1})
+	feed.PublishProduct(domain.Product{ID: 4, Price: 9.5, Version: 3})
 	m, err := st.Recv()
 	if err != nil {
 		t.Fatal(err)

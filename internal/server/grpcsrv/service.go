@@ -195,7 +195,7 @@ func (s *shopService) WatchPrices(stream pb.ShopService_WatchPricesServer) error
 	for _, id := range first.GetProductIds() {
 		ids[id] = struct{}{}
 	}
-	sub := s.feed.Subscribe(watchBuffer, first.GetProductIds()...)
+	sub := s.feed.Subscribe(domain.TopicProducts, watchBuffer, first.GetProductIds()...)
 	defer sub.Close()
 
 	reqs := make(chan *pb.WatchPricesRequest, watchRequests)
@@ -256,7 +256,13 @@ func (s *shopService) WatchPrices(stream pb.ShopService_WatchPricesServer) error
 			if err := ack(m); err != nil {
 				return err
 			}
-		case c := <-sub.C:
+		case <-sub.Done():
+			// The broker dropped this stream as too slow to keep up.
+			return status.Error(codes.ResourceExhausted, sub.Err().Error())
+		case c := <-sub.C():
+			if c.Product == nil || c.Kind != domain.KindProductUpdated {
+				continue
+			}
 			out.Reset()
 			out.ProductId = c.Product.ID
 			out.Price = c.Product.Price

@@ -52,7 +52,7 @@ func PriceTicker(ctx context.Context, cat domain.Catalog, feed *domain.Feed, int
 			continue
 		}
 		if feed != nil {
-			feed.Publish(domain.ProductChange{Product: np})
+			feed.PublishProduct(np)
 		}
 	}
 }

@@ -13,7 +13,7 @@ func TestPriceTicker(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cat := testCatalog(t)
 		feed := domain.NewFeed()
-		sub := feed.Subscribe(16)
+		sub := feed.Subscribe(domain.TopicProducts, 16)
 		defer sub.Close()
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error)
@@ -23,11 +23,11 @@ func TestPriceTicker(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-		if n := len(sub.C); n != 3 {
+		if n := len(sub.C()); n != 3 {
 			t.Fatalf("%d changes in 3.5 s at 1/s, want 3", n)
 		}
 		for range 3 {
-			c := <-sub.C
+			c := <-sub.C()
 			p, err := cat.GetProduct(t.Context(), c.Product.ID)
 			if err != nil {
 				t.Fatal(err)

@@ -143,7 +143,7 @@ func (h *Handler) patchProduct(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if h.d.Feed != nil {
-		h.d.Feed.Publish(domain.ProductChange{Product: p})
+		h.d.Feed.PublishProduct(p)
 	}
 	hd := w.Header()
 	hd["Etag"] = []string{etag('p', p.ID, p.Version)}

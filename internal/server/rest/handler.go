@@ -46,7 +46,7 @@ type Deps struct {
 	Auth server.Authenticator
 	// Limiter limits requests under /api/ per client IP. Default: none.
 	Limiter server.Limiter
-	// Feed receives a ProductChange after every successful PATCH, for the
+	// Feed receives a product_updated event after every successful PATCH, for the
 	// streaming servers of the same process. Leave it nil when the Catalog
 	// publishes changes itself (a cache.Layer built with Config.Feed, as
 	// the server stack does), or every change is delivered twice. Default:

@@ -131,7 +131,7 @@ func TestNoCacheMaxAge(t *testing.T) {
 func TestWriteRoutes(t *testing.T) {
 	t.Parallel()
 	feed := domain.NewFeed()
-	sub := feed.Subscribe(4, 3)
+	sub := feed.Subscribe(domain.TopicProducts, 4, 3)
 	defer sub.Close()
 	rt := newRESTTest(t, nil, Deps{Feed: feed})
 	auth := rt.login()
@@ -163,7 +163,7 @@ func TestWriteRoutes(t *testing.T) {
 		t.Errorf("PATCH ETag = %q", r.Header.Get("Etag"))
 	}
 	select {
-	case c := <-sub.C:
+	case c := <-sub.C():
 		if c.Product.ID != 3 || c.Product.Version != p.Version {
 			t.Errorf("feed got %+v", c.Product)
 		}
