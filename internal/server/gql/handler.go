@@ -389,11 +389,14 @@ type xcacheWriter struct {
 	wrote bool
 }
 
+// A second WriteHeader is dropped (gqlgen writes its own error after a
+// refused WebSocket upgrade has answered).
 func (x *xcacheWriter) WriteHeader(code int) {
-	if !x.wrote {
-		x.wrote = true
-		x.Header()["X-Cache"] = []string{x.trace.Status().String()}
+	if x.wrote {
+		return
 	}
+	x.wrote = true
+	x.Header()["X-Cache"] = []string{x.trace.Status().String()}
 	x.ResponseWriter.WriteHeader(code)
 }
 
