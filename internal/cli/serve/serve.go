@@ -29,6 +29,7 @@ and /stats (redis_mode) say which.`,
 	cmdutil.GroupCommand(cmd)
 	cmd.AddCommand(NewCmdServeREST(f, nil))
 	cmd.AddCommand(NewCmdServeGRPC(f, nil))
+	cmd.AddCommand(NewCmdServeGraphQL(f, nil))
 	cmd.AddCommand(NewCmdServeAll(f, nil))
 	return cmd
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -103,6 +104,9 @@ type Deps struct {
 	WSReadLimit int64
 	// Dev turns on introspection and GraphiQL at /graphiql. Default false.
 	Dev bool
+	// Limiter limits /graphql requests per client IP (429, RATE_LIMITED).
+	// Default: none.
+	Limiter server.Limiter
 	// Logger receives errors. Default: discard.
 	Logger *slog.Logger
 	// Stats returns the sections of /stats the handler does not own
@@ -354,6 +358,9 @@ func (h *Handler) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 		writeGQLError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", r.Method+" is not allowed on /graphql; use POST, GET or a WebSocket")
 		return
 	}
+	if h.d.Limiter != nil && !h.allow(w, r) {
+		return
+	}
 	if r.Method == http.MethodPost {
 		if r.ContentLength > h.d.BodyLimit {
 			writeGQLError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "request body is over the "+strconv.FormatInt(h.d.BodyLimit, 10)+"-byte limit")
@@ -379,6 +386,30 @@ func (h *Handler) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header()["Cache-Control"] = []string{"no-store"}
 	h.gql.ServeHTTP(&xcacheWriter{ResponseWriter: w, trace: trace}, r.WithContext(ctx))
+}
+
+// allow applies the rate limit, answering 429 itself; a failing limiter
+// lets the request through.
+func (h *Handler) allow(w http.ResponseWriter, r *http.Request) bool {
+	key := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		key = host
+	}
+	d, err := h.d.Limiter.Allow(r.Context(), key)
+	if err != nil {
+		h.d.Logger.WarnContext(r.Context(), "rate limiter failed; letting the request through", "err", err)
+		return true
+	}
+	if d.Allowed {
+		return true
+	}
+	secs := int((d.RetryAfter + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+	h.errMu.Lock()
+	h.errorsByCode[CodeRateLimited]++
+	h.errMu.Unlock()
+	writeGQLError(w, http.StatusTooManyRequests, CodeRateLimited, "rate limit exceeded; retry in "+d.RetryAfter.Round(time.Millisecond).String())
+	return false
 }
 
 // xcacheWriter stamps X-Cache from the request's cache trace when the
