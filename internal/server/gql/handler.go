@@ -247,7 +247,7 @@ func (h *Handler) aroundOperation(ctx context.Context, next graphql.OperationHan
 	st := &opState{}
 	opCtx := graphql.GetOperationContext(ctx)
 	if h.d.DataLoader && opCtx.Operation != nil && opCtx.Operation.Operation != ast.Subscription {
-		st.loaders = newLoaders(h.d.Catalog, h.d.LoaderWait)
+		st.newLoaders = func() *loaders { return newLoaders(h.d.Catalog, h.d.LoaderWait) }
 	}
 	ctx = context.WithValue(ctx, opKey, st)
 	ctx = domain.WithStoreTally(ctx, &st.tally)
@@ -262,6 +262,25 @@ type loadrigExt struct {
 	DataLoader  bool  `json:"dataloader"`
 	Depth       int   `json:"depth"`
 	Complexity  int   `json:"complexity"`
+}
+
+// MarshalJSON writes the extension without reflection: it is on every
+// response.
+func (e loadrigExt) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 128)
+	b = append(b, `{"store_calls":`...)
+	b = strconv.AppendInt(b, e.StoreCalls, 10)
+	b = append(b, `,"store_rows":`...)
+	b = strconv.AppendInt(b, e.StoreRows, 10)
+	b = append(b, `,"store_wait_us":`...)
+	b = strconv.AppendInt(b, e.StoreWaitUS, 10)
+	b = append(b, `,"dataloader":`...)
+	b = strconv.AppendBool(b, e.DataLoader)
+	b = append(b, `,"depth":`...)
+	b = strconv.AppendInt(b, int64(e.Depth), 10)
+	b = append(b, `,"complexity":`...)
+	b = strconv.AppendInt(b, int64(e.Complexity), 10)
+	return append(b, '}'), nil
 }
 
 // aroundResponse runs the operation (for queries and mutations the
@@ -366,17 +385,11 @@ func (h *Handler) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 			writeGQLError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "request body is over the "+strconv.FormatInt(h.d.BodyLimit, 10)+"-byte limit")
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.d.BodyLimit))
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				writeGQLError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "request body is over the "+strconv.FormatInt(h.d.BodyLimit, 10)+"-byte limit")
-				return
-			}
-			writeGQLError(w, http.StatusBadRequest, CodeBadUserInput, "reading the request body failed")
+		// A declared length within the cap bounds the body already (net/http
+		// reads no further); an undeclared one is read here, up to the cap.
+		if r.ContentLength < 0 && h.readChunked(w, r) != nil {
 			return
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	trace := &domain.CacheTrace{}
 	ctx := domain.WithCacheTrace(r.Context(), trace)
@@ -386,6 +399,23 @@ func (h *Handler) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header()["Cache-Control"] = []string{"no-store"}
 	h.gql.ServeHTTP(&xcacheWriter{ResponseWriter: w, trace: trace}, r.WithContext(ctx))
+}
+
+// readChunked reads a body of undeclared length up to the cap, so one
+// over it is a 413 (gqlgen would call it a decoding failure).
+func (h *Handler) readChunked(w http.ResponseWriter, r *http.Request) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.d.BodyLimit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeGQLError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "request body is over the "+strconv.FormatInt(h.d.BodyLimit, 10)+"-byte limit")
+		} else {
+			writeGQLError(w, http.StatusBadRequest, CodeBadUserInput, "reading the request body failed")
+		}
+		return err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return nil
 }
 
 // allow applies the rate limit, answering 429 itself; a failing limiter

@@ -22,7 +22,7 @@ func Depth(doc *ast.QueryDocument, op *ast.OperationDefinition) int {
 	if op == nil {
 		return 0
 	}
-	w := depthWalker{doc: doc, memo: map[string]int{}, busy: map[string]bool{}}
+	w := depthWalker{doc: doc}
 	return w.set(op.SelectionSet)
 }
 
@@ -58,6 +58,9 @@ func (w *depthWalker) fragment(name string) int {
 	if f == nil {
 		return 0
 	}
+	if w.memo == nil {
+		w.memo, w.busy = map[string]int{}, map[string]bool{}
+	}
 	w.busy[name] = true
 	d := w.set(f.SelectionSet)
 	w.busy[name] = false
@@ -92,6 +95,9 @@ func introspectionOnly(op *ast.OperationDefinition, doc *ast.QueryDocument) bool
 				if f == nil || seen[s.Name] {
 					return false
 				}
+				if seen == nil {
+					seen = map[string]bool{}
+				}
 				seen[s.Name] = true
 				if !all(f.SelectionSet, seen) {
 					return false
@@ -100,7 +106,7 @@ func introspectionOnly(op *ast.OperationDefinition, doc *ast.QueryDocument) bool
 		}
 		return true
 	}
-	return all(op.SelectionSet, map[string]bool{}) && n > 0
+	return all(op.SelectionSet, nil) && n > 0
 }
 
 // limits is the handler extension enforcing the depth limit and, through

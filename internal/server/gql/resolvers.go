@@ -3,6 +3,7 @@ package gql
 import (
 	"context"
 	"strings"
+	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -35,8 +36,10 @@ const (
 // opState is one operation's store tally and loaders (nil: DataLoader off,
 // or a subscription, whose events must not read an operation-long cache).
 type opState struct {
-	tally   domain.StoreTally
-	loaders *loaders
+	tally      domain.StoreTally
+	newLoaders func() *loaders // nil: no loaders
+	once       sync.Once
+	loaders    *loaders // made on first use: most operations read no relation
 }
 
 func opFrom(ctx context.Context) *opState {
@@ -45,10 +48,12 @@ func opFrom(ctx context.Context) *opState {
 }
 
 func loadersFrom(ctx context.Context) *loaders {
-	if s := opFrom(ctx); s != nil {
-		return s.loaders
+	s := opFrom(ctx)
+	if s == nil || s.newLoaders == nil {
+		return nil
 	}
-	return nil
+	s.once.Do(func() { s.loaders = s.newLoaders() })
+	return s.loaders
 }
 
 // withToken returns ctx carrying the bearer credential of an Authorization
