@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"testing"
 	"time"
 
@@ -86,9 +87,10 @@ func TestAPQRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rb.Close() })
-	f := newFixture(t, stack.Config{}, func(d *gql.Deps) { d.APQ = gql.NewAPQStore(rb, "t:", time.Minute) })
+	prefix := fmt.Sprintf("t%d:", time.Now().UnixNano()) // a fresh namespace per run (-count)
+	f := newFixture(t, stack.Config{}, func(d *gql.Deps) { d.APQ = gql.NewAPQStore(rb, prefix, time.Minute) })
 	testAPQ(t, f)
-	ttl, err := rb.Client().TTL(context.Background(), "t:apq:"+sha(`{ product(id: 4) { id } }`)).Result()
+	ttl, err := rb.Client().TTL(context.Background(), prefix+"apq:"+sha(`{ product(id: 4) { id } }`)).Result()
 	if err != nil || ttl <= 0 || ttl > time.Minute {
 		t.Fatalf("persisted query TTL in Redis: %v %v", ttl, err)
 	}

@@ -27,7 +27,10 @@ func TestNPlusOneStoreCalls(t *testing.T) {
 		t.Run(fmt.Sprintf("dataloader=%v", tc.loader), func(t *testing.T) {
 			f := newFixture(t, stack.Config{Cache: "none"}, func(d *gql.Deps) {
 				d.DataLoader = tc.loader
-				d.LoaderWait = 20 * time.Millisecond // generous: the race detector slows resolvers
+				// Generous: a batch holds the keys that arrive within the
+				// wait, and a loaded machine (or -race) can start sibling
+				// resolvers tens of milliseconds apart.
+				d.LoaderWait = 250 * time.Millisecond
 			})
 			topUpReviews(t, f.st, 50, 5)
 			var d struct {
