@@ -4,6 +4,7 @@ import (
 	"github.com/loadrig/loadrig/internal/cli/cmdutil"
 	"github.com/loadrig/loadrig/internal/cli/completion"
 	"github.com/loadrig/loadrig/internal/cli/demo"
+	"github.com/loadrig/loadrig/internal/cli/diff"
 	"github.com/loadrig/loadrig/internal/cli/loadcmd"
 	"github.com/loadrig/loadrig/internal/cli/merge"
 	"github.com/loadrig/loadrig/internal/cli/report"
@@ -57,6 +58,7 @@ Exit codes: 0 ok, 1 error, 2 usage or bad input, 3 threshold breached,
 	root.AddCommand(merge.NewCmdMerge(f, nil))
 	root.AddCommand(serve.NewCmdServe(f))
 	root.AddCommand(demo.NewCmdDemo(f, nil))
+	root.AddCommand(diff.NewCmdDiff(f, nil))
 
 	return root
 }

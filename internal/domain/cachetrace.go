@@ -58,28 +58,35 @@ func (t *CacheTrace) Status() CacheStatus {
 	return CacheStatus(t.s.Load())
 }
 
-type traceKey struct{}
-type bypassKey struct{}
+// TraceKey and BypassKey are the context keys WithCacheTrace and WithBypass
+// use. They are exported so a transport's own per-request context can
+// answer them from state it already holds (internal/server.Exchange does:
+// one allocation per request for every request-scoped value) instead of
+// one context.WithValue each. Outside such a context, use the functions.
+type (
+	TraceKey  struct{}
+	BypassKey struct{}
+)
 
 // WithCacheTrace returns ctx carrying t.
 func WithCacheTrace(ctx context.Context, t *CacheTrace) context.Context {
-	return context.WithValue(ctx, traceKey{}, t)
+	return context.WithValue(ctx, TraceKey{}, t)
 }
 
 // CacheTraceFrom returns the trace in ctx, or nil (Mark on nil is a no-op).
 func CacheTraceFrom(ctx context.Context) *CacheTrace {
-	t, _ := ctx.Value(traceKey{}).(*CacheTrace)
+	t, _ := ctx.Value(TraceKey{}).(*CacheTrace)
 	return t
 }
 
 // WithBypass marks ctx so cache decorators read through to the store
 // (Cache-Control: no-cache on the request).
 func WithBypass(ctx context.Context) context.Context {
-	return context.WithValue(ctx, bypassKey{}, true)
+	return context.WithValue(ctx, BypassKey{}, true)
 }
 
 // Bypass reports whether ctx asks to skip the cache.
 func Bypass(ctx context.Context) bool {
-	b, _ := ctx.Value(bypassKey{}).(bool)
+	b, _ := ctx.Value(BypassKey{}).(bool)
 	return b
 }

@@ -15,6 +15,7 @@ const (
 	CodeInvalid      Code = "invalid"
 	CodeConflict     Code = "conflict"
 	CodeUnauthorized Code = "unauthorized"
+	CodeForbidden    Code = "forbidden" // authenticated, but not allowed (a customer writing a product)
 	CodeRateLimited  Code = "rate_limited"
 	CodeUnavailable  Code = "unavailable"
 	CodeTooLarge     Code = "too_large"

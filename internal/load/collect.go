@@ -89,13 +89,16 @@ func (e *engine) point(in metrics.Interval, from, to, length time.Duration, fina
 	p := metrics.Point{
 		TS:     (to - e.warm).Seconds(),
 		Errors: in.Errors, P50US: in.P50, P99US: in.P99,
+		MsgErrors: in.MsgErrors, MsgP50US: in.MsgP50, MsgP99US: in.MsgP99,
 	}
 	if secs <= 0 {
 		return p
 	}
 	p.CompletedRPS = float64(in.OK) / secs
+	p.MsgSentRPS = float64(in.MsgSent) / secs
+	p.MsgReceivedRPS = float64(in.MsgReceived) / secs
 	if e.open {
-		a, b := e.sched.cum(from), e.sched.cum(to)
+		a, b := e.cum(from), e.cum(to)
 		if final {
 			n := float64(e.dispatched.Load())
 			a, b = min(a, n), min(b, n)
@@ -105,6 +108,16 @@ func (e *engine) point(in metrics.Interval, from, to, length time.Duration, fina
 		p.OfferedRPS = float64(in.OK+in.Errors) / secs
 	}
 	return p
+}
+
+// cum is the number of operations scheduled by offset t, capped at
+// Config.Arrivals when set.
+func (e *engine) cum(t time.Duration) float64 {
+	n := e.sched.cum(t)
+	if a := e.cfg.Arrivals; a > 0 {
+		n = min(n, float64(a))
+	}
+	return n
 }
 
 // result builds the run's result once every worker is done; now is the
@@ -127,9 +140,14 @@ func (e *engine) result(now time.Duration) (*metrics.Result, error) {
 		} else if n := len(e.points); n > 0 && in.OK+in.Errors > 0 {
 			// The stop landed on a boundary that was already emitted.
 			last := &e.points[n-1]
-			last.CompletedRPS += float64(in.OK) / e.cfg.Interval.Seconds()
+			secs := e.cfg.Interval.Seconds()
+			last.CompletedRPS += float64(in.OK) / secs
 			last.Errors += in.Errors
 			last.P50US, last.P99US = max(last.P50US, in.P50), max(last.P99US, in.P99)
+			last.MsgSentRPS += float64(in.MsgSent) / secs
+			last.MsgReceivedRPS += float64(in.MsgReceived) / secs
+			last.MsgErrors += in.MsgErrors
+			last.MsgP50US, last.MsgP99US = max(last.MsgP50US, in.MsgP50), max(last.MsgP99US, in.MsgP99)
 		}
 	}
 	measured := max(end-e.warm, 0)
@@ -183,7 +201,7 @@ func (e *engine) result(now time.Duration) (*metrics.Result, error) {
 				100*f, metrics.DefaultLateThreshold, cap)
 		}
 		if e.reason == metrics.StopDuration {
-			if unsent := int64(e.sched.cum(e.end) - float64(e.dispatched.Load())); unsent > 0 {
+			if unsent := int64(e.cum(e.end) - float64(e.dispatched.Load())); unsent > 0 {
 				res.Generator.Saturated = true
 				if res.Generator.Note != "" {
 					res.Generator.Note += "; "

@@ -41,6 +41,12 @@ type Config struct {
 	// Requests stops the run after this many measured operations (warm-up
 	// not counted). 0: no limit.
 	Requests int64
+	// Arrivals caps the open model's schedule without ending the run: after
+	// this many operations (warm-up included) nothing more is scheduled and
+	// the run goes on to its planned end, which tells held sessions to
+	// close (Op.Closing). It is how N connections arrive at a rate and are
+	// held for the run (load ws --connections N --ramp R). 0: no cap.
+	Arrivals int64
 	// Warmup runs operations before the measured phase without recording
 	// them. In a staged open model it holds the first stage's From rate.
 	// Default 0.
@@ -60,7 +66,8 @@ type Config struct {
 	Tick time.Duration
 	// Grace is how long in-flight operations may finish after an interrupt
 	// (parent context canceled) or an error-budget stop before they are
-	// canceled. Default DefaultGrace (5s).
+	// canceled, and how long held sessions (Op.Hold) may take to close
+	// after any other stop. Default DefaultGrace (5s).
 	Grace time.Duration
 	// Interval is the timeline and progress period. Default DefaultInterval
 	// (1s).
@@ -115,10 +122,18 @@ func (c Config) Validate() error {
 		return fmt.Errorf("duration must not be negative (got %v)", c.Duration)
 	case c.Requests < 0:
 		return fmt.Errorf("requests must not be negative (got %d)", c.Requests)
+	case c.Arrivals < 0:
+		return fmt.Errorf("arrivals must not be negative (got %d)", c.Arrivals)
+	case c.Arrivals > 0 && !c.open():
+		return errors.New("an arrivals cap applies to the open model (a rate or stages) only")
+	case c.Arrivals > 0 && c.Requests > 0:
+		return errors.New("both an arrivals cap and a request count are set: use one")
 	case len(c.Stages) > 0 && c.Duration > 0:
 		return errors.New("both a duration and stages are set: the stages' durations add up to the run length; drop the duration")
 	case len(c.Stages) == 0 && c.Duration == 0 && c.Requests == 0:
 		return errors.New("no run length: set a duration or a number of requests")
+	case c.Arrivals > 0 && len(c.Stages) == 0 && c.Duration == 0:
+		return errors.New("an arrivals cap holds sessions until the run's end: set a duration")
 	case c.Warmup < 0:
 		return fmt.Errorf("warm-up must not be negative (got %v)", c.Warmup)
 	case c.Timeout < 0:

@@ -87,6 +87,39 @@
 // counts exactly and the message latency distribution at histogram
 // precision.
 //
+// # Sessions: held, paced, closed softly
+//
+// A session held for the run (a WebSocket connection, a subscription)
+// calls op.Hold once it is open: the operation's Timeout, which bounded
+// the opening, stops applying. Config.Arrivals caps the open model's
+// schedule without ending the run, so N sessions arrive at a rate (or
+// along stages) and are held to the planned end. Every stop but a count
+// stop closes op.Closing() at once (a count stop lets in-flight operations
+// finish, so only Grace later): the session stops sending, closes cleanly
+// and returns, a success with the stop reason unchanged; one still held
+// Grace after that is canceled and counted as "canceled", never as a
+// timeout (TestSoftStopClosesHeldSessions, TestSoftStopCutsSessions...).
+//
+// Message timing is shared by every session driver (gRPC streams, GraphQL
+// subscriptions, WebSocket): a Pacer gives message i the intended send
+// time first + i×interval, and a sender that fell behind sends what is
+// overdue at once, without skipping; an Inflight remembers each message's
+// intended time under an id, and a reply is matched by that id (an echoed
+// correlation field) or first in, first out; op.MessageSince(ref, now)
+// records now − ref. So message latency runs from when a message was due,
+// coordinated omission corrected for messages as for operations
+// (TestPacerFromIntendedTimes: a 50 ms write stall shows as 51, 41, 31,
+// 21, 11 ms on the messages due during it, where timing from the actual
+// send would show 1 ms each). A message that fails on its own (an error
+// reply, no reply by the end: ErrNoReply) is op.MessageError(kind), counted
+// in Result.Messages.Errors by kind, apart from its session's outcome. The
+// timeline carries messages sent and received per second, message errors
+// and the message latency p50/p99 of each interval.
+//
+// The Pacer sleeps on a Go timer, which on an idle Linux process can wake
+// up to ~1 ms late (see the scheduler's tick below); Pacer.Late counts
+// messages sent more than 1 ms after they were due, so a driver can say so.
+//
 // # Recording and cost
 //
 // Workers record into a metrics.Recorder with min(workers, 2×GOMAXPROCS, 16)

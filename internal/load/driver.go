@@ -50,17 +50,25 @@ type Outcome struct {
 // Phase names a sub-step of an operation that a driver can time.
 type Phase uint8
 
-// Phases reported by drivers (HTTP uses all; others may use some).
+// Phases reported by drivers (HTTP uses dns to ttfb, WebSocket dns to tls
+// and handshake, the HTTP upgrade's round trip). Their result-file keys are
+// defined once, in package metrics (metrics.PhaseName), which the offline
+// report shares.
 const (
 	PhaseDNS Phase = iota
 	PhaseConnect
 	PhaseTLS
 	PhaseTTFB
+	PhaseHandshake
 	NumPhases
 )
 
-// PhaseNames are the result-file keys of the phases, indexed by Phase.
-var PhaseNames = [NumPhases]string{"dns", "connect", "tls", "ttfb"}
+// The phase numbers above and metrics' phase names must agree in count.
+var _ [int(NumPhases) - metrics.NumPhases]struct{}
+var _ [metrics.NumPhases - int(NumPhases)]struct{}
+
+// String is the phase's result-file key ("dns", "connect", ...).
+func (p Phase) String() string { return metrics.PhaseName(int(p)) }
 
 // EventSink receives the events an operation reports while it runs. The
 // engine supplies it; drivers only see it through Op.
@@ -70,14 +78,23 @@ type EventSink interface {
 	Phase(p Phase, d time.Duration)
 }
 
+// MessageErrorSink is an EventSink that also counts messages failing on
+// their own (Op.MessageError). The engine's sink is one; a test sink that
+// is not simply does not see them.
+type MessageErrorSink interface {
+	MessageError(kind metrics.ErrKind)
+}
+
 // Op is one operation handed to a Worker. The engine owns it and may reuse it
 // after Do returns: Workers must not retain it.
 type Op struct {
-	seq    uint64
-	base   time.Time     // run start (monotonic reading)
-	sentAt time.Duration // offset from base when the request went out, if marked
-	marked bool          // MarkSent was called during this operation
-	sink   EventSink     // nil in warm-up: events are not recorded
+	seq     uint64
+	base    time.Time     // run start (monotonic reading)
+	sentAt  time.Duration // offset from base when the request went out, if marked
+	marked  bool          // MarkSent was called during this operation
+	sink    EventSink     // nil in warm-up: events are not recorded
+	closing <-chan struct{}
+	r       *runner // nil outside the engine
 }
 
 // Seq is the operation's sequence number in the run, counting warm-up, from 0.
@@ -105,6 +122,52 @@ func (o *Op) MessageReceived(latency time.Duration) {
 	}
 }
 
+// MessageError counts one message of this session that failed on its own
+// (an error reply, no reply by the end, a malformed frame) while the
+// session went on; kind classifies it. The session's own outcome is
+// separate. It may be called from any goroutine of the driver until Do
+// returns.
+func (o *Op) MessageError(kind metrics.ErrKind) {
+	if s, ok := o.sink.(MessageErrorSink); ok {
+		s.MessageError(kind)
+	}
+}
+
+// MessageSince records one received message whose latency runs from ref
+// (the intended send time of the request it answers, or a sender's
+// timestamp) to now; a negative difference (clock skew between hosts)
+// counts as 0.
+func (o *Op) MessageSince(ref, now time.Time) {
+	o.MessageReceived(max(now.Sub(ref), 0))
+}
+
+// Closing is closed when the run is ending: its duration is over, it was
+// interrupted or its error budget spent (after a count stop, which lets
+// in-flight operations finish, only Config.Grace later). A session (a
+// stream, a socket) then stops sending, closes cleanly (a WebSocket close
+// frame, a stream's CloseSend) and returns; that is a success, not a
+// timeout or a cancellation. Held sessions that ignore it are cut off
+// Config.Grace later (see Hold). Outside the engine it is nil (never
+// closes) unless SetClosing set it.
+func (o *Op) Closing() <-chan struct{} { return o.closing }
+
+// SetClosing sets the channel Closing returns, for driver tests that run a
+// Worker outside the engine.
+func (o *Op) SetClosing(ch <-chan struct{}) { o.closing = ch }
+
+// Hold marks the operation as a held session from now on, typically once a
+// connection is open: Config.Timeout, which bounded the opening, no longer
+// applies (the operation's context loses its deadline), and the session
+// runs until the driver ends it or, after Closing, closes. A held session
+// still open Config.Grace after the run's stop has its context canceled and
+// is counted as canceled (not as a timeout). Outside the engine Hold does
+// nothing.
+func (o *Op) Hold() {
+	if o.r != nil {
+		o.r.hold()
+	}
+}
+
 // Phase records the duration of a phase of this operation.
 func (o *Op) Phase(p Phase, d time.Duration) {
 	if o.sink != nil {
@@ -120,3 +183,8 @@ func (o *Op) Recording() bool { return o.sink != nil }
 func NewOp(seq uint64, sink EventSink) *Op {
 	return &Op{seq: seq, base: time.Now(), sink: sink}
 }
+
+// ErrNoReply is the message error kind of a request message whose reply
+// never came: still unanswered when its session ended, or given up when
+// more than an Inflight window of messages awaited replies.
+const ErrNoReply metrics.ErrKind = "no_reply"

@@ -14,12 +14,15 @@ import (
 
 // lateSaturation is the fraction of late sends above which the result says
 // the generator could not keep the schedule (MEASUREMENT.md: 1 %).
-const lateSaturation = 0.01
+const lateSaturation = metrics.LateSaturation
 
 // ClosedModelNote is Generator.Note of every closed-model result.
-const ClosedModelNote = "closed model: latency is service time (no schedule, so stalls hide inside the workers)"
+const ClosedModelNote = metrics.ClosedModelNote
 
-var errOpTimeout = errors.New("loadrig: operation timed out")
+var (
+	errOpTimeout  = errors.New("loadrig: operation timed out")
+	errSessionCut = errors.New("loadrig: held session still open a grace period after the run stopped")
+)
 
 // Run drives d with cfg and returns the measured result. It returns an
 // error only for an invalid cfg or when the driver cannot create a worker;
@@ -65,8 +68,12 @@ type engine struct {
 
 	stopCh   chan struct{}
 	stopOnce sync.Once
-	reason   string       // set once, before stopCh closes
-	stopAt   atomic.Int64 // offset of the stop; -1 before
+	// closing is Op.Closing: closed at every stop but a count stop, which
+	// lets in-flight operations finish (held sessions get Grace first).
+	closing     chan struct{}
+	closingOnce sync.Once
+	reason      string       // set once, before stopCh closes
+	stopAt      atomic.Int64 // offset of the stop; -1 before
 
 	errCount   atomic.Int64  // measured target errors, for MaxErrors
 	claimed    atomic.Int64  // closed model: measured operations claimed
@@ -81,6 +88,12 @@ type engine struct {
 	points   []metrics.Point
 	lastTick time.Duration // end of the last timeline point
 
+	// Held sessions (Op.Hold), cut off Grace after a stop that does not
+	// already end in a hard cancel.
+	sessMu  sync.Mutex
+	held    map[*runner]struct{}
+	sessCut bool
+
 	// warmReused is the driver's reused-connection count when the warm-up
 	// ended (ConnCounter drivers; set by the collector), so the result's
 	// Reused counts measured operations only; warmSeen says it was taken.
@@ -89,7 +102,7 @@ type engine struct {
 }
 
 func newEngine(d Driver, cfg Config) *engine {
-	e := &engine{d: d, cfg: cfg, open: cfg.open(), warm: cfg.Warmup, stopCh: make(chan struct{})}
+	e := &engine{d: d, cfg: cfg, open: cfg.open(), warm: cfg.Warmup, stopCh: make(chan struct{}), closing: make(chan struct{}), held: map[*runner]struct{}{}}
 	e.stopAt.Store(-1)
 	workers := cfg.Concurrency
 	if e.open {
@@ -110,7 +123,7 @@ func newEngine(d Driver, cfg Config) *engine {
 	if shards == 0 {
 		shards = min(workers, 2*runtime.GOMAXPROCS(0), 16)
 	}
-	e.rec = metrics.NewRecorder(metrics.RecorderConfig{Shards: shards, PhaseNames: PhaseNames[:]})
+	e.rec = metrics.NewRecorder(metrics.RecorderConfig{Shards: shards, PhaseNames: metrics.PhaseNames()})
 	return e
 }
 
@@ -121,7 +134,13 @@ func (e *engine) stop(reason string) {
 		e.stopAt.Store(int64(time.Since(e.base)))
 		close(e.stopCh)
 	})
+	if reason != metrics.StopCount {
+		e.closeSessions()
+	}
 }
+
+// closeSessions tells in-flight sessions to close (Op.Closing).
+func (e *engine) closeSessions() { e.closingOnce.Do(func() { close(e.closing) }) }
 
 func (e *engine) stopped() bool {
 	select {
@@ -163,7 +182,7 @@ func (e *engine) run(ctx context.Context) (*metrics.Result, error) {
 		close(workersDone)
 	}()
 
-	var graceC <-chan time.Time
+	var graceC, sessGraceC <-chan time.Time
 	stopCh, parentDone := e.stopCh, ctx.Done()
 	startGrace := func() {
 		if graceC == nil {
@@ -179,13 +198,32 @@ wait:
 			stopCh = nil
 			if e.reason == metrics.StopInterrupted || e.reason == metrics.StopErrorBudget {
 				startGrace()
+			} else {
+				// A soft stop: sessions were told to close (Op.Closing;
+				// after a count stop only once Grace has passed, as
+				// in-flight operations may finish); those still held
+				// Grace later are cut off.
+				sessGraceC = time.After(e.cfg.Grace)
 			}
 		case <-parentDone:
 			parentDone = nil
+			// Stop before sessions close (the AfterFunc may not have run
+			// yet), so no worker starts another; after a count stop this
+			// only tells the sessions to close.
+			e.stop(metrics.StopInterrupted)
 			startGrace()
 		case <-graceC:
 			graceC = nil
 			e.hardCancel()
+		case <-sessGraceC:
+			sessGraceC = nil
+			select {
+			case <-e.closing:
+				e.cutSessions()
+			default:
+				e.closeSessions()
+				sessGraceC = time.After(e.cfg.Grace)
+			}
 		}
 	}
 	close(quit)
@@ -251,6 +289,9 @@ func (e *engine) runOpen() {
 				}
 			}
 			next, ok = cur.offset(i)
+			if e.cfg.Arrivals > 0 && i >= uint64(e.cfg.Arrivals) {
+				ok = false
+			}
 			if ok && next > now {
 				now = time.Since(e.base)
 			}
@@ -300,6 +341,17 @@ func (e *engine) runOpen() {
 		lastWake = wake
 		if now := time.Since(e.base); now-wake > e.cfg.Tick {
 			lastWake = now
+		}
+	}
+	if e.cfg.Arrivals > 0 && e.end >= 0 {
+		// Every session arrived (or the schedule ended): they are held
+		// until the planned end, which is the soft stop.
+		t := time.NewTimer(e.end - time.Since(e.base))
+		select {
+		case <-t.C:
+		case <-e.stopCh:
+			t.Stop()
+			return
 		}
 	}
 	e.stop(metrics.StopDuration)
@@ -458,12 +510,19 @@ type opContext struct {
 	context.Context
 	cancel   context.CancelCauseFunc
 	base     time.Time
-	deadline atomic.Int64 // offset from base
+	deadline atomic.Int64 // offset from base; 0: none (a held session)
 	timedOut atomic.Bool
+	cut      atomic.Bool // a held session cut off after the stop's grace
 }
 
+// Deadline reports the operation's deadline; a held session (deadline 0)
+// has none.
 func (c *opContext) Deadline() (time.Time, bool) {
-	return c.base.Add(time.Duration(c.deadline.Load())), true
+	d := c.deadline.Load()
+	if d == 0 {
+		return time.Time{}, false
+	}
+	return c.base.Add(time.Duration(d)), true
 }
 
 func (c *opContext) Err() error {
@@ -487,6 +546,7 @@ type opSink struct {
 
 func (s *opSink) MessageSent(n int)                     { s.shard.MessageSent(n) }
 func (s *opSink) MessageReceived(latency time.Duration) { s.shard.MessageReceived(latency) }
+func (s *opSink) MessageError(kind metrics.ErrKind)     { s.shard.MessageError(kind) }
 func (s *opSink) Phase(p Phase, d time.Duration) {
 	if p < NumPhases && int(p) < metrics.MaxPhases {
 		s.phases[p] += d
@@ -512,8 +572,9 @@ type runner struct {
 	shard *metrics.Shard
 
 	mu       sync.Mutex    // guards the fields below against the timer callback
-	deadline time.Duration // current operation's deadline offset; 0: idle
+	deadline time.Duration // current operation's deadline offset; 0: idle or held
 	armed    bool
+	held     bool // the current operation is a held session (Op.Hold)
 	ctx      *opContext
 	timer    *time.Timer
 }
@@ -525,6 +586,8 @@ func (e *engine) newRunner(id int) (*runner, error) {
 	}
 	r := &runner{e: e, w: w, shard: e.rec.Shard(id)}
 	r.op.base = e.base
+	r.op.closing = e.closing
+	r.op.r = r
 	r.sink.shard = r.shard
 	r.renew()
 	r.timer = time.AfterFunc(time.Hour, r.onTimer)
@@ -557,6 +620,58 @@ func (r *runner) onTimer() {
 	r.deadline = 0
 	r.ctx.timedOut.Store(true)
 	r.ctx.cancel(errOpTimeout)
+}
+
+// hold makes the current operation a held session: no deadline, and
+// registered so that cutSessions can reach it.
+func (r *runner) hold() {
+	r.mu.Lock()
+	if r.held {
+		r.mu.Unlock()
+		return
+	}
+	r.held = true
+	r.deadline = 0 // the timer disarms when it next fires
+	r.ctx.deadline.Store(0)
+	ctx := r.ctx
+	r.mu.Unlock()
+	e := r.e
+	e.sessMu.Lock()
+	if e.sessCut {
+		ctx.cut.Store(true)
+		ctx.cancel(errSessionCut)
+	} else {
+		e.held[r] = struct{}{}
+	}
+	e.sessMu.Unlock()
+}
+
+// release ends the current operation's held session, if any.
+func (r *runner) release() {
+	r.mu.Lock()
+	held := r.held
+	r.held = false
+	r.mu.Unlock()
+	if held {
+		r.e.sessMu.Lock()
+		delete(r.e.held, r)
+		r.e.sessMu.Unlock()
+	}
+}
+
+// cutSessions cancels every held session, and any session held from now on:
+// the run stopped Grace ago and they did not close.
+func (e *engine) cutSessions() {
+	e.sessMu.Lock()
+	defer e.sessMu.Unlock()
+	e.sessCut = true
+	for r := range e.held {
+		r.mu.Lock()
+		r.ctx.cut.Store(true)
+		r.ctx.cancel(errSessionCut)
+		r.mu.Unlock()
+	}
+	clear(e.held)
 }
 
 func (r *runner) close() {
@@ -594,11 +709,12 @@ func (r *runner) do(seq uint64, intended time.Duration, measured bool, start tim
 	out := r.w.Do(ctx, op)
 
 	end := time.Since(e.base)
+	r.release()
 	r.mu.Lock()
 	r.deadline = 0
 	r.mu.Unlock()
-	timedOut := ctx.timedOut.Load()
-	if timedOut || e.hardCtx.Err() != nil {
+	timedOut, cut := ctx.timedOut.Load(), ctx.cut.Load()
+	if timedOut || cut || e.hardCtx.Err() != nil {
 		r.renew()
 	}
 	if !measured {
@@ -608,7 +724,7 @@ func (r *runner) do(seq uint64, intended time.Duration, measured bool, start tim
 		switch {
 		case timedOut:
 			out.Err = metrics.ErrTimeout
-		case e.hardCtx.Err() != nil:
+		case cut || e.hardCtx.Err() != nil:
 			out.Err = metrics.ErrCanceled
 		}
 	}

@@ -40,7 +40,7 @@ func ExampleRun() {
 	fmt.Println(res.ScheduleLag == (*metrics.Summary)(nil))
 	// Output:
 	// loadrig.result/v1 echo closed count 100 500
-	// closed model: latency is service time (no schedule, so stalls hide inside the workers)
+	// closed model: latency is service time; there is no schedule, so stalls hide inside the workers (use --rate for latency from intended start)
 	// true
 }
 

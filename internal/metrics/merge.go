@@ -19,8 +19,8 @@ import (
 //     messages, bytes) are summed and the ratios recomputed;
 //   - duration_s is the longest input's, because the runs are assumed to be
 //     concurrent; throughput_rps = ok / duration_s;
-//   - timeline points are matched by t_s: rates and errors add, but p50/p99
-//     are the maximum over inputs, an upper bound, because per-second
+//   - timeline points are matched by t_s: rates and errors add (messages
+//     too), but p50/p99 (and the message p50/p99) are the maximum over inputs, an upper bound, because per-second
 //     percentiles cannot be merged exactly without per-second histograms;
 //   - connections.peak_open is summed, an upper bound on the true peak;
 //   - the model's rate, max_inflight and concurrency add up;
@@ -154,6 +154,13 @@ func Merge(results []*Result, inputs []string) (*Result, error) {
 			msgSeen = true
 			msgs.Sent += m.Sent
 			msgs.Received += m.Received
+			msgs.Errors += m.Errors
+			for k, n := range m.ErrorsByKind {
+				if msgs.ErrorsByKind == nil {
+					msgs.ErrorsByKind = map[string]int64{}
+				}
+				msgs.ErrorsByKind[k] += n
+			}
 		}
 		if b := r.Bytes; b != nil {
 			bytesSeen = true
@@ -266,6 +273,11 @@ func mergeTimeline(results []*Result) []Point {
 			q.Errors += p.Errors
 			q.P50US = max(q.P50US, p.P50US)
 			q.P99US = max(q.P99US, p.P99US)
+			q.MsgSentRPS += p.MsgSentRPS
+			q.MsgReceivedRPS += p.MsgReceivedRPS
+			q.MsgErrors += p.MsgErrors
+			q.MsgP50US = max(q.MsgP50US, p.MsgP50US)
+			q.MsgP99US = max(q.MsgP99US, p.MsgP99US)
 		}
 	}
 	out := make([]Point, 0, len(byT))

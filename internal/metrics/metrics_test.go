@@ -99,6 +99,12 @@ func record(r *Recorder, n int, seed int) {
 			sh.MessageSent(2)
 			sh.MessageReceived(time.Duration(i%777) * time.Microsecond)
 		}
+		if i%100 == 3 {
+			sh.MessageError("no_reply")
+		}
+		if i%300 == 5 {
+			sh.MessageError("error_reply")
+		}
 		if i%1000 == 999 {
 			r.Collect()
 		}
@@ -228,11 +234,13 @@ func TestRecordOpDoesNotAllocate(t *testing.T) {
 	sh.RecordOp(&s)
 	sh.RecordOp(&e)
 	sh.MessageReceived(time.Millisecond)
+	sh.MessageError("no_reply")
 	if a := testing.AllocsPerRun(1000, func() {
 		sh.RecordOp(&s)
 		sh.RecordOp(&e)
 		sh.MessageSent(1)
 		sh.MessageReceived(time.Millisecond)
+		sh.MessageError("no_reply")
 	}); a != 0 {
 		t.Fatalf("record path allocates %v per run", a)
 	}
@@ -288,7 +296,7 @@ func TestMergeIsExact(t *testing.T) {
 	if !reflect.DeepEqual(m.Requests, want.Requests) {
 		t.Fatalf("requests %+v want %+v", m.Requests, want.Requests)
 	}
-	if m.LateSends != want.LateSends || *m.Messages != *want.Messages || *m.Bytes != *want.Bytes {
+	if m.LateSends != want.LateSends || !reflect.DeepEqual(m.Messages, want.Messages) || *m.Bytes != *want.Bytes {
 		t.Fatalf("late %+v/%+v messages %+v/%+v", m.LateSends, want.LateSends, m.Messages, want.Messages)
 	}
 	wc := *want.Cache
@@ -479,5 +487,39 @@ func BenchmarkMerge(b *testing.B) {
 		if _, err := Merge(rs, names); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestIntervalMessages checks the per-interval message figures the timeline
+// is made of: counts are the interval's own, percentiles come from the
+// interval's message latencies only, and the totals hold every interval.
+func TestIntervalMessages(t *testing.T) {
+	r := NewRecorder(RecorderConfig{Shards: 2})
+	for i := range 100 {
+		sh := r.Shard(i)
+		sh.MessageSent(1)
+		sh.MessageReceived(time.Duration(i+1) * time.Millisecond) // 1..100 ms
+	}
+	r.Shard(1).MessageError("no_reply")
+	iv := r.Collect()
+	if iv.MsgSent != 100 || iv.MsgReceived != 100 || iv.MsgErrors != 1 {
+		t.Fatalf("interval counts %+v", iv)
+	}
+	// HDR at 3 significant digits: within 0.1 %.
+	if iv.MsgP50 < 49_950 || iv.MsgP50 > 50_050 || iv.MsgP99 < 98_900 || iv.MsgP99 > 99_100 {
+		t.Fatalf("interval message p50 %d p99 %d µs, want ~50000 and ~99000", iv.MsgP50, iv.MsgP99)
+	}
+	r.Shard(0).MessageReceived(7 * time.Microsecond)
+	iv = r.Collect()
+	if iv.MsgSent != 0 || iv.MsgReceived != 1 || iv.MsgErrors != 0 || iv.MsgP50 != 7 || iv.MsgP99 != 7 {
+		t.Fatalf("second interval %+v, want one 7 µs message", iv)
+	}
+	var res Result
+	if err := r.Fill(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Messages == nil || res.Messages.Sent != 100 || res.Messages.Received != 101 || res.Messages.Errors != 1 ||
+		res.Messages.ErrorsByKind["no_reply"] != 1 || res.MessageLatency == nil || res.MessageLatency.N != 101 {
+		t.Fatalf("totals %+v %+v", res.Messages, res.MessageLatency)
 	}
 }

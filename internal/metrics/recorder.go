@@ -74,16 +74,20 @@ type counters struct {
 	cache                    [5]int64 // indexed by CacheStatus
 	bytesSent, bytesRecv     int64
 	msgSent, msgRecv         int64
+	msgErrors                int64
+	msgKinds                 []kindCount
 }
 
-func (c *counters) addKind(k ErrKind, n int64) {
-	for i := range c.kinds {
-		if c.kinds[i].kind == k {
-			c.kinds[i].n += n
-			return
+func (c *counters) addKind(k ErrKind, n int64) { c.kinds = addKindTo(c.kinds, k, n) }
+
+func addKindTo(kinds []kindCount, k ErrKind, n int64) []kindCount {
+	for i := range kinds {
+		if kinds[i].kind == k {
+			kinds[i].n += n
+			return kinds
 		}
 	}
-	c.kinds = append(c.kinds, kindCount{k, n})
+	return append(kinds, kindCount{k, n})
 }
 
 // addAndZero adds s into c and zeroes s, keeping s's kind slots so the next
@@ -107,8 +111,15 @@ func (c *counters) addAndZero(s *counters) {
 	c.bytesRecv += s.bytesRecv
 	c.msgSent += s.msgSent
 	c.msgRecv += s.msgRecv
-	kinds := s.kinds
-	*s = counters{kinds: kinds}
+	c.msgErrors += s.msgErrors
+	for i := range s.msgKinds {
+		if s.msgKinds[i].n != 0 {
+			c.msgKinds = addKindTo(c.msgKinds, s.msgKinds[i].kind, s.msgKinds[i].n)
+			s.msgKinds[i].n = 0
+		}
+	}
+	kinds, msgKinds := s.kinds, s.msgKinds
+	*s = counters{kinds: kinds, msgKinds: msgKinds}
 }
 
 // Shard is one recording shard: interval histograms and counters behind an
@@ -186,12 +197,27 @@ func (s *Shard) MessageReceived(latency time.Duration) {
 	s.mu.Unlock()
 }
 
+// MessageError counts one message of a stream or socket operation that
+// failed on its own (an error reply, no reply, a malformed frame) while the
+// operation itself went on.
+func (s *Shard) MessageError(kind ErrKind) {
+	s.mu.Lock()
+	s.c.msgErrors++
+	s.c.msgKinds = addKindTo(s.c.msgKinds, kind, 1)
+	s.mu.Unlock()
+}
+
 // Interval is what Recorder.Collect gathered since the previous Collect.
 type Interval struct {
 	OK, Errors int64
 	// P50 and P99 are the interval's latency percentiles in microseconds
 	// (0 when no operation succeeded in the interval).
 	P50, P99 int64
+	// MsgSent, MsgReceived and MsgErrors count the interval's stream or
+	// socket messages; MsgP50 and MsgP99 are the interval's message latency
+	// percentiles in microseconds (0 when none was received).
+	MsgSent, MsgReceived, MsgErrors int64
+	MsgP50, MsgP99                  int64
 	// Late counts late sends in the interval; Lagged counts sends with a
 	// schedule.
 	Late, Lagged int64
@@ -207,6 +233,7 @@ type Recorder struct {
 	mu       sync.Mutex // serializes Collect and Fill
 	spare    [numHists]*Histogram
 	interval *Histogram // latency of the current interval
+	imsg     *Histogram // message latency of the current interval; nil until a message is seen
 	total    [numHists]*Histogram
 	tot      counters
 	scratch  counters
@@ -257,6 +284,9 @@ func (r *Recorder) Collect() Interval {
 func (r *Recorder) collectLocked() Interval {
 	var iv Interval
 	r.interval.Reset()
+	if r.imsg != nil {
+		r.imsg.Reset()
+	}
 	for si := range r.shards {
 		sh := &r.shards[si]
 		var used [numHists]bool
@@ -280,9 +310,15 @@ func (r *Recorder) collectLocked() Interval {
 				continue
 			}
 			h := r.spare[m]
-			if m == hLatency {
+			switch m {
+			case hLatency:
 				r.interval.Merge(h)
-			} else {
+			case hMessage:
+				if r.imsg == nil {
+					r.imsg = NewHistogram()
+				}
+				r.imsg.Merge(h)
+			default:
 				if r.total[m] == nil {
 					r.total[m] = NewHistogram()
 				}
@@ -293,7 +329,16 @@ func (r *Recorder) collectLocked() Interval {
 	}
 	iv.OK, iv.Errors = r.scratch.ok, r.scratch.errors
 	iv.Late, iv.Lagged = r.scratch.late, r.scratch.lagged
+	iv.MsgSent, iv.MsgReceived, iv.MsgErrors = r.scratch.msgSent, r.scratch.msgRecv, r.scratch.msgErrors
 	r.tot.addAndZero(&r.scratch)
+	if r.imsg != nil && r.imsg.TotalCount() > 0 {
+		iv.MsgP50 = r.imsg.ValueAtQuantile(50)
+		iv.MsgP99 = r.imsg.ValueAtQuantile(99)
+		if r.total[hMessage] == nil {
+			r.total[hMessage] = NewHistogram()
+		}
+		r.total[hMessage].Merge(r.imsg)
+	}
 	if r.interval.TotalCount() > 0 {
 		iv.P50 = r.interval.ValueAtQuantile(50)
 		iv.P99 = r.interval.ValueAtQuantile(99)
@@ -310,7 +355,10 @@ func (r *Recorder) collectLocked() Interval {
 func (r *Recorder) HistogramCount() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	n := 1 // interval
+	n := 1 // interval latency
+	if r.imsg != nil {
+		n++
+	}
 	for m := range numHists {
 		if r.spare[m] != nil {
 			n++
@@ -382,8 +430,16 @@ func (r *Recorder) Fill(res *Result) error {
 	res.ErrorLatency = SummaryPtr(r.total[hError])
 	res.MessageLatency = SummaryPtr(r.total[hMessage])
 	res.Messages = nil
-	if t.msgSent > 0 || t.msgRecv > 0 {
-		res.Messages = &Messages{Sent: t.msgSent, Received: t.msgRecv}
+	if t.msgSent > 0 || t.msgRecv > 0 || t.msgErrors > 0 {
+		res.Messages = &Messages{Sent: t.msgSent, Received: t.msgRecv, Errors: t.msgErrors}
+		for _, k := range t.msgKinds {
+			if k.n != 0 {
+				if res.Messages.ErrorsByKind == nil {
+					res.Messages.ErrorsByKind = make(map[string]int64, len(t.msgKinds))
+				}
+				res.Messages.ErrorsByKind[string(k.kind)] = k.n
+			}
+		}
 	}
 	res.Bytes = nil
 	if t.bytesSent > 0 || t.bytesRecv > 0 {

@@ -114,12 +114,25 @@ type Point struct {
 	Errors       int64   `json:"errors"`
 	P50US        int64   `json:"p50_us"`
 	P99US        int64   `json:"p99_us"`
+	// Stream and socket messages in the interval (absent when none):
+	// sent and received per second, message errors, and the message latency
+	// percentiles.
+	MsgSentRPS     float64 `json:"msg_sent_rps,omitempty"`
+	MsgReceivedRPS float64 `json:"msg_received_rps,omitempty"`
+	MsgErrors      int64   `json:"msg_errors,omitempty"`
+	MsgP50US       int64   `json:"msg_p50_us,omitempty"`
+	MsgP99US       int64   `json:"msg_p99_us,omitempty"`
 }
 
 // Messages counts stream or socket messages.
 type Messages struct {
 	Sent     int64 `json:"sent"`
 	Received int64 `json:"received"`
+	// Errors counts messages that failed on their own (an error reply, no
+	// reply by the end of the session, a malformed frame), by kind in
+	// ErrorsByKind; the session they belonged to may still have succeeded.
+	Errors       int64            `json:"errors,omitempty"`
+	ErrorsByKind map[string]int64 `json:"errors_by_kind,omitempty"`
 }
 
 // Bytes counts payload bytes on the wire as the driver saw them.
@@ -133,6 +146,29 @@ type Generator struct {
 	Saturated bool   `json:"saturated"`
 	Note      string `json:"note,omitempty"`
 }
+
+// NumPhases is the number of phases a driver can time.
+const NumPhases = 5
+
+// phaseNames are the result-file keys of the phases drivers time (the keys
+// of Result.Phases and, prefixed, of Result.Histograms), in the order an
+// operation goes through them. This is their one definition: load.Phase
+// numbers index it and package report orders phases by it. It lives here,
+// not in load, because the report may depend only on metrics
+// (ARCHITECTURE.md rule 3) and the keys are part of the result contract.
+var phaseNames = [NumPhases]string{"dns", "connect", "tls", "ttfb", "handshake"}
+
+// PhaseName is the result-file key of phase i (0 <= i < NumPhases), "" out
+// of range.
+func PhaseName(i int) string {
+	if i < 0 || i >= NumPhases {
+		return ""
+	}
+	return phaseNames[i]
+}
+
+// PhaseNames returns every phase key in order (a fresh slice).
+func PhaseNames() []string { return append([]string(nil), phaseNames[:]...) }
 
 // Histogram names used in Result.Histograms.
 const (

@@ -100,7 +100,7 @@ func label(r *metrics.Result, i int) string {
 // not keep its schedule, or "" when it did. A saturated flag or more than 1 %
 // of sends over 1 ms late both count, so a result is never silent about it.
 func generatorWarning(r *metrics.Result) string {
-	late := r.LateSends.Fraction > 0.01
+	late := r.LateSaturated()
 	if !r.Generator.Saturated && !late {
 		return ""
 	}
@@ -112,8 +112,8 @@ func generatorWarning(r *metrics.Result) string {
 }
 
 // closedNote is the reminder printed for closed-model results.
-const closedNote = "closed model: latency is service time; there is no schedule, so stalls hide inside the workers (use --rate for latency from intended start)"
+const closedNote = metrics.ClosedModelNote
 
-// phaseOrder lists phases in the order an HTTP request goes through them;
-// others follow alphabetically.
-var phaseOrder = []string{"dns", "connect", "tls", "ttfb"}
+// phaseOrder lists phases in the order an operation goes through them
+// (metrics defines them once); others follow alphabetically.
+var phaseOrder = metrics.PhaseNames()

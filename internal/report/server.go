@@ -4,6 +4,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/loadrig/loadrig/internal/metrics"
 )
 
 // serverTitle heads the server block: the section is the target's /stats
@@ -20,66 +22,57 @@ const serverTitle = "server (its /stats after the run: counts since it started)"
 func serverTable(m map[string]any) (t table, ok bool) {
 	t.title = serverTitle
 	add := func(k, v string) { t.rows = append(t.rows, []string{k, v}) }
-	if c, _ := m["cache"].(map[string]any); c != nil {
-		var parts []string
-		hits, hok := c["hits"].(float64)
-		misses, mok := c["misses"].(float64)
-		if hok {
-			parts = append(parts, integer(hits)+" hits")
-		}
-		if mok {
-			parts = append(parts, integer(misses)+" misses")
-		}
-		if r, rok := c["hit_ratio"].(float64); rok {
-			parts = append(parts, "hit ratio "+pct(r))
-		} else if hok && mok && hits+misses > 0 {
-			parts = append(parts, "hit ratio "+pct(hits/(hits+misses)))
-		}
-		if len(parts) > 0 {
-			var kind []string
-			for _, k := range []string{"backend", "strategy"} {
-				if s, _ := c[k].(string); s != "" {
-					kind = append(kind, s)
-				}
+	s := metrics.DecodeServerStats(m)
+	var parts []string
+	if s.CacheHits != nil {
+		parts = append(parts, integer(*s.CacheHits)+" hits")
+	}
+	if s.CacheMisses != nil {
+		parts = append(parts, integer(*s.CacheMisses)+" misses")
+	}
+	if s.CacheHitRatio != nil {
+		parts = append(parts, "hit ratio "+pct(*s.CacheHitRatio))
+	} else if r, ok := s.ServerHitRatio(); ok {
+		parts = append(parts, "hit ratio "+pct(r))
+	}
+	if len(parts) > 0 {
+		var kind []string
+		for _, k := range []string{s.CacheBackend, s.CacheStrategy} {
+			if k != "" {
+				kind = append(kind, k)
 			}
-			line := strings.Join(parts, ", ")
-			if len(kind) > 0 {
-				line += " (" + strings.Join(kind, ", ") + ")"
-			}
-			add("cache", line)
 		}
+		line := strings.Join(parts, ", ")
+		if len(kind) > 0 {
+			line += " (" + strings.Join(kind, ", ") + ")"
+		}
+		add("cache", line)
 	}
-	if s, _ := m["store"].(map[string]any); s != nil {
-		if n, ok := s["calls"].(float64); ok {
-			add("store calls", integer(n))
-		}
+	if s.StoreCalls != nil {
+		add("store calls", integer(*s.StoreCalls))
 	}
-	if c, _ := m["connections"].(map[string]any); c != nil {
-		var parts []string
-		if n, ok := c["active"].(float64); ok {
-			parts = append(parts, integer(n)+" active")
-		}
-		if n, ok := c["total"].(float64); ok {
-			parts = append(parts, integer(n)+" total")
-		}
-		if len(parts) > 0 {
-			add("connections", strings.Join(parts, ", "))
-		}
+	parts = nil
+	if s.ConnsActive != nil {
+		parts = append(parts, integer(*s.ConnsActive)+" active")
 	}
-	if wb, _ := m["write_behind"].(map[string]any); wb != nil && wb["enabled"] == true {
-		if n, ok := wb["backlog"].(float64); ok {
-			line := "backlog " + integer(n)
-			if lag, ok := wb["lag_ms"].(float64); ok {
-				line += ", lag " + num(lag) + "ms"
-			}
-			add("write-behind", line)
+	if s.ConnsTotal != nil {
+		parts = append(parts, integer(*s.ConnsTotal)+" total")
+	}
+	if len(parts) > 0 {
+		add("connections", strings.Join(parts, ", "))
+	}
+	if s.WriteBehind && s.Backlog != nil {
+		line := "backlog " + integer(*s.Backlog)
+		if s.WriteBehindLag != nil {
+			line += ", lag " + num(*s.WriteBehindLag) + "ms"
 		}
+		add("write-behind", line)
 	}
-	if s, ok := m["redis_mode"].(string); ok && len(t.rows) > 0 {
-		add("redis", s)
+	if s.Loadrig && s.RedisMode != "" && len(t.rows) > 0 {
+		add("redis", s.RedisMode)
 	}
-	if u, ok := m["uptime_s"].(float64); ok && len(t.rows) > 0 {
-		add("uptime", seconds(u))
+	if s.UptimeS != nil && len(t.rows) > 0 {
+		add("uptime", seconds(*s.UptimeS))
 	}
 	if len(t.rows) == 0 {
 		t.title = "server"

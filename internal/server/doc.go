@@ -7,6 +7,15 @@
 // per-client rate limiting (an in-process GCRA, or any Limiter such as the
 // Redis one in cache/rediscache).
 //
+// The HTTP spine (spine.go, middleware.go, exchange.go) is the front every
+// HTTP transport shares: Middleware pieces (AssignRequestID, CacheStatus,
+// Bypass, AccessLog, Count, Recover, RateLimit) that share one per-request
+// Exchange, and a Spine per listener that applies them to one mux and
+// serves /healthz, /stats and /metrics for every transport mounted on it.
+// Deps is the dependency set every transport is built from (filled by
+// server/stack), and Runner / RunAll the one lifecycle shape of every
+// server.
+//
 // It lives apart from server/rest so the gRPC, GraphQL and WebSocket servers
 // reuse exactly the same lifecycle, auth and limiter semantics: a comparison
 // between protocols is then a comparison of protocols, not of two different

@@ -86,8 +86,13 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 
 // RequestID returns the request id in ctx, or "".
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	switch v := ctx.Value(requestIDKey{}).(type) {
+	case string:
+		return v
+	case *Exchange:
+		return v.id
+	}
+	return ""
 }
 
 // RequestIDs generates request ids: a random per-process prefix and a

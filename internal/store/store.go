@@ -2,9 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
-	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,7 +22,8 @@ const (
 // A CLI flag of 0 should be mapped to Off.
 const Off time.Duration = -1
 
-// Options configure the latency model. The zero value is the default model.
+// Options configure the latency model over a backend. The zero value is
+// the default model.
 type Options struct {
 	// Latency is the fixed cost of every call (a round trip). Zero means
 	// DefaultLatency (2ms); negative (Off) means free.
@@ -36,10 +36,13 @@ type Options struct {
 	Jitter time.Duration
 	// Pool bounds the calls in flight, like a database connection pool: a
 	// call waits in a queue while all connections are busy, and the wait is
-	// measured. Zero means DefaultPool (8); negative means unbounded.
+	// measured. Zero means DefaultPool (8); negative means unbounded. Only
+	// for a backend without a pool of its own (memory): a database's real
+	// pool is sized when it is opened (OpenOptions.Pool) and Wrap ignores
+	// this field for it.
 	Pool int
-	// Now is the clock used to measure queue waits and stamp UpdatedAt.
-	// Nil means time.Now.
+	// Now is the clock used to measure queue waits (and, in New, to stamp
+	// UpdatedAt). Nil means time.Now.
 	Now func() time.Time
 	// Sleep waits d or until ctx is done, returning ctx's error in that case.
 	// Nil means a timer-based sleep. Tests inject their own or run under
@@ -59,23 +62,75 @@ var Methods = []string{
 
 // Stats is a snapshot of the store's accounting, shaped for /stats.
 type Stats struct {
-	Calls            int64            `json:"calls"`               // calls that reached a connection
+	Calls            int64            `json:"calls"`               // calls that reached a connection (memory) or the backend
 	Rows             int64            `json:"rows"`                // rows read or written
 	Errors           int64            `json:"errors"`              // calls that returned an error (domain or context)
-	InFlight         int64            `json:"in_flight"`           // calls holding a connection now
-	Queued           int64            `json:"queued"`              // calls waiting for a connection now
-	QueueWaits       int64            `json:"queue_waits"`         // calls that had to wait at all
-	QueueWaitTotalMS float64          `json:"queue_wait_total_ms"` // summed wait for a connection
-	QueueWaitMaxMS   float64          `json:"queue_wait_max_ms"`   // longest single wait
+	InFlight         int64            `json:"in_flight"`           // calls in the backend now
+	Queued           int64            `json:"queued"`              // calls waiting for a connection now (memory's modelled pool)
+	QueueWaits       int64            `json:"queue_waits"`         // calls that had to wait at all (a database: the pool's own count)
+	QueueWaitTotalMS float64          `json:"queue_wait_total_ms"` // summed wait for a connection (a database: the pool's own total)
+	QueueWaitMaxMS   float64          `json:"queue_wait_max_ms"`   // longest single wait (measured per call on every backend)
+	Unavailable      int64            `json:"unavailable"`         // calls that failed because the database could not be reached
 	Pool             int              `json:"pool"`                // connections; 0 when unbounded
+	Backend          string           `json:"backend"`             // memory, sqlite or postgres
 	ByMethod         map[string]int64 `json:"by_method"`           // calls per Catalog method
 	QueueWaitTotal   time.Duration    `json:"-"`
 	QueueWaitMax     time.Duration    `json:"-"`
 }
 
-// Store is the slow, in-memory "database": the single source of truth for a
-// server process. It implements domain.Catalog and domain.Authenticator.
+// Backend names, as Stats.Backend and /stats store.backend report them.
+const (
+	BackendMemory   = "memory"
+	BackendSQLite   = "sqlite"
+	BackendPostgres = "postgres"
+)
+
+// Backend is where the data lives: in memory, in SQLite or in Postgres. A
+// backend costs what it costs; the Store decorator adds the latency model
+// and the accounting, the same for every backend. Errors are domain errors
+// (the codes in the package doc); a database that cannot be reached is
+// domain.CodeUnavailable.
+type Backend interface {
+	GetProduct(ctx context.Context, id int64) (domain.Product, error)
+	GetProducts(ctx context.Context, ids []int64) ([]domain.Product, error)
+	ListProducts(ctx context.Context, f domain.ProductFilter) (domain.ProductPage, error)
+	ProductReviews(ctx context.Context, productID int64, offset, limit int) ([]domain.Review, error)
+	// ReviewsOfProducts and GetUsers are domain.BatchReader: one query each.
+	ReviewsOfProducts(ctx context.Context, productIDs []int64, limit int) ([][]domain.Review, error)
+	GetUser(ctx context.Context, id int64) (domain.User, error)
+	GetUsers(ctx context.Context, ids []int64) ([]domain.User, error)
+	UserByEmail(ctx context.Context, email string) (domain.User, error)
+	Authenticate(ctx context.Context, email, password string) (domain.User, error)
+	UserOrders(ctx context.Context, userID int64) ([]domain.Order, error)
+	GetOrder(ctx context.Context, id int64) (domain.Order, error)
+	CreateOrder(ctx context.Context, o domain.NewOrder) (domain.Order, error)
+	UpdateProduct(ctx context.Context, id int64, p domain.ProductPatch) (domain.Product, error)
+	DeleteProduct(ctx context.Context, id int64) error
+	CreateReviews(ctx context.Context, rs []domain.NewReview) ([]domain.Review, error)
+	UpsertProducts(ctx context.Context, ps []domain.Product) (domain.UpsertResult, error)
+	// PeekProduct reads a product for tests and diagnostics.
+	PeekProduct(ctx context.Context, id int64) (domain.Product, bool, error)
+	// Name is BackendMemory, BackendSQLite or BackendPostgres.
+	Name() string
+	// PoolStats returns the real connection pool's own figures; ok is
+	// false for a backend without one.
+	PoolStats() (s PoolStats, ok bool)
+	Close() error
+}
+
+// PoolStats are a database pool's own acquire statistics.
+type PoolStats struct {
+	MaxConns  int           // the pool's size
+	InUse     int64         // connections checked out now
+	WaitCount int64         // acquires that had to wait for a connection
+	WaitTotal time.Duration // their summed wait
+}
+
+// Store is the "database" every reference server reads and writes: a
+// Backend behind the latency model and the accounting. It implements
+// domain.Catalog and domain.Authenticator.
 type Store struct {
+	b                       Backend
 	latency, perRow, jitter time.Duration
 	pool                    int
 	sem                     chan struct{}
@@ -83,26 +138,23 @@ type Store struct {
 	sleep                   func(context.Context, time.Duration) error
 	rnd                     func() float64
 
-	calls, rows, errs, inFlight, queued, queueWaits atomic.Int64
-	waitTotal, waitMax                              atomic.Int64 // nanoseconds
-	byMethod                                        map[string]*atomic.Int64
-
-	mu           sync.RWMutex
-	users        []domain.User // index id-1
-	creds        map[int64]domain.Credential
-	byEmail      map[string]int64
-	products     map[int64]domain.Product
-	ids          []int64            // live product ids, ascending
-	byCategory   map[string][]int64 // live product ids per category, ascending
-	reviews      []domain.Review    // index id-1
-	reviewsOf    map[int64][]int64  // product id -> review ids, ascending
-	orders       []domain.Order     // index id-1
-	ordersOfUser map[int64][]int64  // user id -> order ids, ascending
+	calls, rows, errs, unavail, inFlight, queued, queueWaits atomic.Int64
+	waitTotal, waitMax                                       atomic.Int64 // nanoseconds
+	byMethod                                                 map[string]*atomic.Int64
 }
 
-// New returns a store holding a copy of ds behind the latency model opts.
+// New returns an in-memory store holding a copy of ds behind the latency
+// model opts.
 func New(ds domain.Dataset, opts Options) *Store {
+	return Wrap(newMemory(ds, opts.Now), opts)
+}
+
+// Wrap puts backend b behind the latency model opts. For a backend with a
+// pool of its own (PoolStats ok), opts.Pool is ignored: the real pool
+// queues, and its statistics are reported.
+func Wrap(b Backend, opts Options) *Store {
 	s := &Store{
+		b:       b,
 		latency: pick(opts.Latency, DefaultLatency),
 		perRow:  pick(opts.PerRow, DefaultPerRow),
 		jitter:  max(opts.Jitter, 0),
@@ -111,13 +163,17 @@ func New(ds domain.Dataset, opts Options) *Store {
 		sleep:   opts.Sleep,
 		rnd:     opts.Rand,
 	}
-	if s.pool == 0 {
-		s.pool = DefaultPool
-	}
-	if s.pool > 0 {
-		s.sem = make(chan struct{}, s.pool)
+	if ps, ok := b.PoolStats(); ok {
+		s.pool = ps.MaxConns
 	} else {
-		s.pool = 0
+		if s.pool == 0 {
+			s.pool = DefaultPool
+		}
+		if s.pool > 0 {
+			s.sem = make(chan struct{}, s.pool)
+		} else {
+			s.pool = 0
+		}
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -131,39 +187,6 @@ func New(ds domain.Dataset, opts Options) *Store {
 	s.byMethod = make(map[string]*atomic.Int64, len(Methods))
 	for _, m := range Methods {
 		s.byMethod[m] = new(atomic.Int64)
-	}
-
-	s.users = slices.Clone(ds.Users)
-	s.creds = make(map[int64]domain.Credential, len(ds.Credentials))
-	for _, c := range ds.Credentials {
-		s.creds[c.UserID] = c
-	}
-	s.byEmail = make(map[string]int64, len(ds.Users))
-	for _, u := range ds.Users {
-		s.byEmail[u.Email] = u.ID
-	}
-	s.products = make(map[int64]domain.Product, len(ds.Products))
-	s.byCategory = map[string][]int64{}
-	for _, p := range ds.Products {
-		s.products[p.ID] = p
-		s.ids = append(s.ids, p.ID)
-		s.byCategory[p.Category] = append(s.byCategory[p.Category], p.ID)
-	}
-	slices.Sort(s.ids)
-	for _, ids := range s.byCategory {
-		slices.Sort(ids)
-	}
-	s.reviews = slices.Clone(ds.Reviews)
-	s.reviewsOf = map[int64][]int64{}
-	for _, r := range ds.Reviews {
-		s.reviewsOf[r.ProductID] = append(s.reviewsOf[r.ProductID], r.ID)
-	}
-	s.orders = make([]domain.Order, len(ds.Orders))
-	s.ordersOfUser = map[int64][]int64{}
-	for i, o := range ds.Orders {
-		o.Items = slices.Clone(o.Items)
-		s.orders[i] = o
-		s.ordersOfUser[o.UserID] = append(s.ordersOfUser[o.UserID], o.ID)
 	}
 	return s
 }
@@ -189,14 +212,23 @@ func timerSleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// Backend returns the backend under the latency model.
+func (s *Store) Backend() Backend { return s.b }
+
+// Name is the backend's name: memory, sqlite or postgres.
+func (s *Store) Name() string { return s.b.Name() }
+
+// Close closes the backend.
+func (s *Store) Close() error { return s.b.Close() }
+
 // Cost returns what a call touching rows rows costs, without jitter.
 func (s *Store) Cost(rows int) time.Duration {
 	return s.latency + time.Duration(rows)*s.perRow
 }
 
-// acquire takes a connection, queueing (and measuring the wait) when all are
-// busy. It returns promptly with ctx's error if ctx ends while queued. wait
-// is how long it queued (0 when a connection was free).
+// acquire takes a modelled connection, queueing (and measuring the wait)
+// when all are busy. It returns promptly with ctx's error if ctx ends while
+// queued.
 func (s *Store) acquire(ctx context.Context) (release func(), wait time.Duration, err error) {
 	if s.sem == nil {
 		return func() {}, 0, nil
@@ -223,13 +255,11 @@ func (s *Store) acquire(ctx context.Context) (release func(), wait time.Duration
 
 func (s *Store) release() { <-s.sem }
 
-// stamp is the UpdatedAt of a write: UTC, without the monotonic reading, so
-// it survives a JSON round trip unchanged (cached copies compare equal).
-func (s *Store) stamp() time.Time { return s.now().UTC().Round(0) }
-
 func (s *Store) recordWait(d time.Duration) {
-	s.queueWaits.Add(1)
-	s.waitTotal.Add(int64(d))
+	if s.sem != nil {
+		s.queueWaits.Add(1)
+		s.waitTotal.Add(int64(d))
+	}
 	for {
 		old := s.waitMax.Load()
 		if int64(d) <= old || s.waitMax.CompareAndSwap(old, int64(d)) {
@@ -238,13 +268,27 @@ func (s *Store) recordWait(d time.Duration) {
 	}
 }
 
-// call runs op on a pooled connection and charges Latency + rows*PerRow
-// (+ jitter) while holding it. op runs under the store's data lock (read or
-// write, as the caller takes it) and returns how many rows it touched. A
-// write is applied before the cost is paid, so a caller whose ctx ends during
-// the sleep sees an error although the write committed — as with a real
-// database whose client times out after COMMIT.
-func (s *Store) call(ctx context.Context, method string, op func() (rows int, err error)) error {
+// waitProbe carries a database backend's measured connection wait of one
+// call back to the decorator.
+type waitProbe struct{ ns atomic.Int64 }
+
+type probeKey struct{}
+
+// noteWait records d as connection wait of the call running under ctx
+// (database backends call it after acquiring a connection).
+func noteWait(ctx context.Context, d time.Duration) {
+	if p, ok := ctx.Value(probeKey{}).(*waitProbe); ok {
+		p.ns.Add(int64(d))
+	}
+}
+
+// call runs op on a (modelled or real) connection and charges Latency +
+// rows*PerRow (+ jitter) after it. op returns how many rows it touched. A
+// write is applied before the cost is paid, so a caller whose ctx ends
+// during the sleep sees an error although the write committed — as with a
+// real database whose client times out after COMMIT. The call, its rows
+// and its connection wait are added to the request's domain.StoreTrace.
+func (s *Store) call(ctx context.Context, method string, op func(ctx context.Context) (rows int, err error)) error {
 	if err := ctx.Err(); err != nil {
 		s.errs.Add(1)
 		return err
@@ -255,13 +299,19 @@ func (s *Store) call(ctx context.Context, method string, op func() (rows int, er
 		return err
 	}
 	defer release()
+	tr := domain.StoreTraceFrom(ctx)
+	var probe *waitProbe
+	if s.sem == nil {
+		// A real pool: the backend measures its own acquire.
+		probe = &waitProbe{}
+		ctx = context.WithValue(ctx, probeKey{}, probe)
+	}
 	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
 	s.calls.Add(1)
 	s.byMethod[method].Add(1)
-	rows, err := op()
+	rows, err := op(ctx)
 	s.rows.Add(int64(rows))
-	domain.StoreTallyFrom(ctx).Add(rows, wait)
 	cost := s.Cost(rows)
 	if s.jitter > 0 {
 		cost += time.Duration(s.rnd() * float64(s.jitter))
@@ -271,8 +321,17 @@ func (s *Store) call(ctx context.Context, method string, op func() (rows int, er
 			err = serr
 		}
 	}
+	if probe != nil {
+		pw := time.Duration(probe.ns.Load())
+		wait += pw
+		s.recordWait(pw)
+	}
+	tr.Add(1, int64(rows), wait)
 	if err != nil {
 		s.errs.Add(1)
+		if domain.ErrorCode(err) == domain.CodeUnavailable {
+			s.unavail.Add(1)
+		}
 	}
 	return err
 }
@@ -283,13 +342,18 @@ func (s *Store) Stats() Stats {
 		Calls:          s.calls.Load(),
 		Rows:           s.rows.Load(),
 		Errors:         s.errs.Load(),
+		Unavailable:    s.unavail.Load(),
 		InFlight:       s.inFlight.Load(),
 		Queued:         s.queued.Load(),
 		QueueWaits:     s.queueWaits.Load(),
 		QueueWaitTotal: time.Duration(s.waitTotal.Load()),
 		QueueWaitMax:   time.Duration(s.waitMax.Load()),
 		Pool:           s.pool,
+		Backend:        s.b.Name(),
 		ByMethod:       make(map[string]int64, len(s.byMethod)),
+	}
+	if ps, ok := s.b.PoolStats(); ok {
+		st.QueueWaits, st.QueueWaitTotal, st.Pool = ps.WaitCount, ps.WaitTotal, ps.MaxConns
 	}
 	st.QueueWaitTotalMS = float64(st.QueueWaitTotal) / 1e6
 	st.QueueWaitMaxMS = float64(st.QueueWaitMax) / 1e6
@@ -304,10 +368,18 @@ func (s *Store) Stats() Stats {
 // PeekProduct reads a product's current state with no cost and no
 // accounting: for tests and diagnostics, never for request paths.
 func (s *Store) PeekProduct(id int64) (domain.Product, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	p, ok := s.products[id]
+	p, ok, err := s.b.PeekProduct(context.Background(), id)
+	if err != nil {
+		return domain.Product{}, false
+	}
 	return p, ok
+}
+
+func one(err error) int {
+	if err != nil {
+		return 0
+	}
+	return 1
 }
 
 // ---- reads ----
@@ -315,29 +387,75 @@ func (s *Store) PeekProduct(id int64) (domain.Product, bool) {
 // GetProduct reads one product: one call, one row.
 func (s *Store) GetProduct(ctx context.Context, id int64) (domain.Product, error) {
 	var p domain.Product
-	err := s.call(ctx, "GetProduct", func() (int, error) {
-		s.mu.RLock()
-		defer s.mu.RUnlock()
-		var ok bool
-		if p, ok = s.products[id]; !ok {
-			return 0, notFound("product", id)
-		}
-		return 1, nil
+	err := s.call(ctx, "GetProduct", func(ctx context.Context) (int, error) {
+		var err error
+		p, err = s.b.GetProduct(ctx, id)
+		return one(err), err
 	})
 	return p, err
+}
+
+// GetUsers reads many users in one call costing one Latency plus one
+// PerRow per user found. Missing ids yield a zero User (ID 0).
+func (s *Store) GetUsers(ctx context.Context, ids []int64) ([]domain.User, error) {
+	var out []domain.User
+	err := s.call(ctx, "GetUsers", func(ctx context.Context) (int, error) {
+		var err error
+		if out, err = s.b.GetUsers(ctx, ids); err != nil {
+			return 0, err
+		}
+		n := 0
+		for _, u := range out {
+			if u.ID != 0 {
+				n++
+			}
+		}
+		return n, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ReviewsOfProducts reads the first limit reviews of each product in one
+// call costing one Latency plus one PerRow per review returned (see
+// domain.BatchReader). Unknown products yield empty slices.
+func (s *Store) ReviewsOfProducts(ctx context.Context, productIDs []int64, limit int) ([][]domain.Review, error) {
+	_, limit, err := domain.NormalizePage(0, limit)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]domain.Review
+	err = s.call(ctx, "ReviewsOfProducts", func(ctx context.Context) (int, error) {
+		var err error
+		if out, err = s.b.ReviewsOfProducts(ctx, productIDs, limit); err != nil {
+			return 0, err
+		}
+		n := 0
+		for _, rs := range out {
+			n += len(rs)
+		}
+		return n, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // GetProducts reads many products in one call costing one Latency plus one
 // PerRow per product found. Missing ids yield a zero Product (ID 0).
 func (s *Store) GetProducts(ctx context.Context, ids []int64) ([]domain.Product, error) {
-	out := make([]domain.Product, len(ids))
-	err := s.call(ctx, "GetProducts", func() (int, error) {
-		s.mu.RLock()
-		defer s.mu.RUnlock()
+	var out []domain.Product
+	err := s.call(ctx, "GetProducts", func(ctx context.Context) (int, error) {
+		var err error
+		if out, err = s.b.GetProducts(ctx, ids); err != nil {
+			return 0, err
+		}
 		n := 0
-		for i, id := range ids {
-			if p, ok := s.products[id]; ok {
-				out[i] = p
+		for _, p := range out {
+			if p.ID != 0 {
 				n++
 			}
 		}
@@ -356,28 +474,12 @@ func (s *Store) ListProducts(ctx context.Context, f domain.ProductFilter) (domai
 	if err != nil {
 		return domain.ProductPage{}, err
 	}
-	page := domain.ProductPage{Offset: offset, Limit: limit, Products: []domain.Product{}}
-	err = s.call(ctx, "ListProducts", func() (int, error) {
-		s.mu.RLock()
-		defer s.mu.RUnlock()
-		ids := s.ids
-		if f.Category != "" {
-			ids = s.byCategory[f.Category]
-		}
-		if f.After > 0 {
-			i, found := slices.BinarySearch(ids, f.After)
-			if found {
-				i++
-			}
-			ids = ids[i:]
-		}
-		page.Total = len(ids)
-		if offset < len(ids) {
-			for _, id := range ids[offset:min(len(ids), offset+limit)] {
-				page.Products = append(page.Products, s.products[id])
-			}
-		}
-		return len(page.Products), nil
+	f.Offset, f.Limit = offset, limit
+	var page domain.ProductPage
+	err = s.call(ctx, "ListProducts", func(ctx context.Context) (int, error) {
+		var err error
+		page, err = s.b.ListProducts(ctx, f)
+		return len(page.Products), err
 	})
 	if err != nil {
 		return domain.ProductPage{}, err
@@ -392,52 +494,11 @@ func (s *Store) ProductReviews(ctx context.Context, productID int64, offset, lim
 	if err != nil {
 		return nil, err
 	}
-	out := []domain.Review{}
-	err = s.call(ctx, "ProductReviews", func() (int, error) {
-		s.mu.RLock()
-		defer s.mu.RUnlock()
-		if _, ok := s.products[productID]; !ok {
-			return 0, notFound("product", productID)
-		}
-		ids := s.reviewsOf[productID]
-		if offset < len(ids) {
-			for _, id := range ids[offset:min(len(ids), offset+limit)] {
-				out = append(out, s.reviews[id-1])
-			}
-		}
-		return len(out), nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// ReviewsOfProducts reads the first limit reviews of each product in one
-// call costing one Latency plus one PerRow per review returned (see
-// domain.BatchReader). Unknown products yield empty slices.
-func (s *Store) ReviewsOfProducts(ctx context.Context, productIDs []int64, limit int) ([][]domain.Review, error) {
-	_, limit, err := domain.NormalizePage(0, limit)
-	if err != nil {
-		return nil, err
-	}
-	out := make([][]domain.Review, len(productIDs))
-	err = s.call(ctx, "ReviewsOfProducts", func() (int, error) {
-		s.mu.RLock()
-		defer s.mu.RUnlock()
-		n := 0
-		for i, pid := range productIDs {
-			out[i] = []domain.Review{}
-			if _, ok := s.products[pid]; !ok {
-				continue
-			}
-			ids := s.reviewsOf[pid]
-			for _, id := range ids[:min(len(ids), limit)] {
-				out[i] = append(out[i], s.reviews[id-1])
-			}
-			n += len(out[i])
-		}
-		return n, nil
+	var out []domain.Review
+	err = s.call(ctx, "ProductReviews", func(ctx context.Context) (int, error) {
+		var err error
+		out, err = s.b.ProductReviews(ctx, productID, offset, limit)
+		return len(out), err
 	})
 	if err != nil {
 		return nil, err
@@ -455,52 +516,21 @@ func (s *Store) ProductVersion(ctx context.Context, id int64) (domain.Version, b
 // GetUser reads one user.
 func (s *Store) GetUser(ctx context.Context, id int64) (domain.User, error) {
 	var u domain.User
-	err := s.call(ctx, "GetUser", func() (int, error) {
-		s.mu.RLock()
-		defer s.mu.RUnlock()
-		if id < 1 || id > int64(len(s.users)) {
-			return 0, notFound("user", id)
-		}
-		u = s.users[id-1]
-		return 1, nil
+	err := s.call(ctx, "GetUser", func(ctx context.Context) (int, error) {
+		var err error
+		u, err = s.b.GetUser(ctx, id)
+		return one(err), err
 	})
 	return u, err
-}
-
-// GetUsers reads many users in one call costing one Latency plus one PerRow
-// per user found. Missing ids yield a zero User (ID 0).
-func (s *Store) GetUsers(ctx context.Context, ids []int64) ([]domain.User, error) {
-	out := make([]domain.User, len(ids))
-	err := s.call(ctx, "GetUsers", func() (int, error) {
-		s.mu.RLock()
-		defer s.mu.RUnlock()
-		n := 0
-		for i, id := range ids {
-			if id >= 1 && id <= int64(len(s.users)) {
-				out[i] = s.users[id-1]
-				n++
-			}
-		}
-		return n, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // UserByEmail reads one user by email.
 func (s *Store) UserByEmail(ctx context.Context, email string) (domain.User, error) {
 	var u domain.User
-	err := s.call(ctx, "UserByEmail", func() (int, error) {
-		s.mu.RLock()
-		defer s.mu.RUnlock()
-		id, ok := s.byEmail[email]
-		if !ok {
-			return 0, domain.Errorf(domain.CodeNotFound, "no user with email %q", email)
-		}
-		u = s.users[id-1]
-		return 1, nil
+	err := s.call(ctx, "UserByEmail", func(ctx context.Context) (int, error) {
+		var err error
+		u, err = s.b.UserByEmail(ctx, email)
+		return one(err), err
 	})
 	return u, err
 }
@@ -509,35 +539,21 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (domain.User, err
 // unknown email included, is CodeUnauthorized.
 func (s *Store) Authenticate(ctx context.Context, email, password string) (domain.User, error) {
 	var u domain.User
-	err := s.call(ctx, "Authenticate", func() (int, error) {
-		s.mu.RLock()
-		defer s.mu.RUnlock()
-		id, ok := s.byEmail[email]
-		if !ok {
-			return 0, domain.Errorf(domain.CodeUnauthorized, "wrong email or password")
-		}
-		if c, ok := s.creds[id]; !ok || !c.Check(password) {
-			return 1, domain.Errorf(domain.CodeUnauthorized, "wrong email or password")
-		}
-		u = s.users[id-1]
-		return 1, nil
+	err := s.call(ctx, "Authenticate", func(ctx context.Context) (int, error) {
+		var err error
+		u, err = s.b.Authenticate(ctx, email, password)
+		return one(err), err
 	})
 	return u, err
 }
 
 // UserOrders returns a user's orders ordered by id; rows charged per order.
 func (s *Store) UserOrders(ctx context.Context, userID int64) ([]domain.Order, error) {
-	out := []domain.Order{}
-	err := s.call(ctx, "UserOrders", func() (int, error) {
-		s.mu.RLock()
-		defer s.mu.RUnlock()
-		if userID < 1 || userID > int64(len(s.users)) {
-			return 0, notFound("user", userID)
-		}
-		for _, id := range s.ordersOfUser[userID] {
-			out = append(out, cloneOrder(s.orders[id-1]))
-		}
-		return len(out), nil
+	var out []domain.Order
+	err := s.call(ctx, "UserOrders", func(ctx context.Context) (int, error) {
+		var err error
+		out, err = s.b.UserOrders(ctx, userID)
+		return len(out), err
 	})
 	if err != nil {
 		return nil, err
@@ -548,14 +564,10 @@ func (s *Store) UserOrders(ctx context.Context, userID int64) ([]domain.Order, e
 // GetOrder reads one order.
 func (s *Store) GetOrder(ctx context.Context, id int64) (domain.Order, error) {
 	var o domain.Order
-	err := s.call(ctx, "GetOrder", func() (int, error) {
-		s.mu.RLock()
-		defer s.mu.RUnlock()
-		if id < 1 || id > int64(len(s.orders)) {
-			return 0, notFound("order", id)
-		}
-		o = cloneOrder(s.orders[id-1])
-		return 1, nil
+	err := s.call(ctx, "GetOrder", func(ctx context.Context) (int, error) {
+		var err error
+		o, err = s.b.GetOrder(ctx, id)
+		return one(err), err
 	})
 	return o, err
 }
@@ -570,57 +582,15 @@ const MaxOrderItems = 100
 // product, or a quantity < 1, is CodeInvalid; too little stock is
 // CodeConflict. Rows charged: 1 + one per item.
 func (s *Store) CreateOrder(ctx context.Context, in domain.NewOrder) (domain.Order, error) {
-	if len(in.Items) == 0 {
-		return domain.Order{}, domain.Errorf(domain.CodeInvalid, "an order needs at least one item")
-	}
-	if len(in.Items) > MaxOrderItems {
-		return domain.Order{}, domain.Errorf(domain.CodeInvalid, "an order has at most %d items, got %d", MaxOrderItems, len(in.Items))
-	}
-	for _, it := range in.Items {
-		if it.Quantity < 1 {
-			return domain.Order{}, domain.Errorf(domain.CodeInvalid, "quantity of product %d must be >= 1, got %d", it.ProductID, it.Quantity)
-		}
+	if err := ValidateOrder(in); err != nil {
+		return domain.Order{}, err
 	}
 	var o domain.Order
-	err := s.call(ctx, "CreateOrder", func() (int, error) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if in.UserID < 1 || in.UserID > int64(len(s.users)) {
-			return 0, domain.Errorf(domain.CodeInvalid, "unknown user %d", in.UserID)
+	err := s.call(ctx, "CreateOrder", func(ctx context.Context) (int, error) {
+		var err error
+		if o, err = s.b.CreateOrder(ctx, in); err != nil {
+			return 0, err
 		}
-		want := map[int64]int64{}
-		for _, it := range in.Items {
-			p, ok := s.products[it.ProductID]
-			if !ok {
-				return 0, domain.Errorf(domain.CodeInvalid, "unknown product %d", it.ProductID)
-			}
-			want[p.ID] += it.Quantity
-			if want[p.ID] > p.Stock {
-				return len(want), domain.Errorf(domain.CodeConflict, "insufficient stock for product %d: %d left, %d wanted", p.ID, p.Stock, want[p.ID])
-			}
-		}
-		now := s.stamp()
-		o = domain.Order{
-			ID: int64(len(s.orders) + 1), UserID: in.UserID, Status: domain.OrderPending,
-			Version: 1, UpdatedAt: now, Items: make([]domain.OrderItem, len(in.Items)),
-		}
-		total := 0.0
-		for i, it := range in.Items {
-			p := s.products[it.ProductID]
-			o.Items[i] = domain.OrderItem{ProductID: p.ID, Quantity: it.Quantity, UnitPrice: p.Price}
-			total += float64(it.Quantity) * p.Price
-		}
-		o.Total = domain.RoundCents(total)
-		for id, q := range want {
-			p := s.products[id]
-			p.Stock -= q
-			p.Version++
-			p.UpdatedAt = now
-			s.products[id] = p
-		}
-		s.orders = append(s.orders, o)
-		s.ordersOfUser[o.UserID] = append(s.ordersOfUser[o.UserID], o.ID)
-		o = cloneOrder(o)
 		return 1 + len(in.Items), nil
 	})
 	if err != nil {
@@ -629,26 +599,33 @@ func (s *Store) CreateOrder(ctx context.Context, in domain.NewOrder) (domain.Ord
 	return o, nil
 }
 
+// ValidateOrder checks what an order must satisfy before any store call:
+// at least one and at most MaxOrderItems lines, each quantity >= 1.
+func ValidateOrder(in domain.NewOrder) error {
+	if len(in.Items) == 0 {
+		return domain.Errorf(domain.CodeInvalid, "an order needs at least one item")
+	}
+	if len(in.Items) > MaxOrderItems {
+		return domain.Errorf(domain.CodeInvalid, "an order has at most %d items, got %d", MaxOrderItems, len(in.Items))
+	}
+	for _, it := range in.Items {
+		if it.Quantity < 1 {
+			return domain.Errorf(domain.CodeInvalid, "quantity of product %d must be >= 1, got %d", it.ProductID, it.Quantity)
+		}
+	}
+	return nil
+}
+
 // UpdateProduct changes price and/or stock and bumps Version.
 func (s *Store) UpdateProduct(ctx context.Context, id int64, patch domain.ProductPatch) (domain.Product, error) {
 	if err := patch.Validate(); err != nil {
 		return domain.Product{}, err
 	}
 	var p domain.Product
-	err := s.call(ctx, "UpdateProduct", func() (int, error) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		cur, ok := s.products[id]
-		if !ok {
-			return 0, notFound("product", id)
-		}
-		p = patch.Apply(cur, s.stamp())
-		if p.Category != cur.Category {
-			s.byCategory[cur.Category] = removeSorted(s.byCategory[cur.Category], id)
-			s.byCategory[p.Category] = insertSorted(s.byCategory[p.Category], id)
-		}
-		s.products[id] = p
-		return 1, nil
+	err := s.call(ctx, "UpdateProduct", func(ctx context.Context) (int, error) {
+		var err error
+		p, err = s.b.UpdateProduct(ctx, id, patch)
+		return one(err), err
 	})
 	return p, err
 }
@@ -656,17 +633,9 @@ func (s *Store) UpdateProduct(ctx context.Context, id int64, patch domain.Produc
 // DeleteProduct removes a product. Its reviews stay in storage but are no
 // longer reachable; past orders keep their lines.
 func (s *Store) DeleteProduct(ctx context.Context, id int64) error {
-	return s.call(ctx, "DeleteProduct", func() (int, error) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		p, ok := s.products[id]
-		if !ok {
-			return 0, notFound("product", id)
-		}
-		delete(s.products, id)
-		s.ids = removeSorted(s.ids, id)
-		s.byCategory[p.Category] = removeSorted(s.byCategory[p.Category], id)
-		return 1, nil
+	return s.call(ctx, "DeleteProduct", func(ctx context.Context) (int, error) {
+		err := s.b.DeleteProduct(ctx, id)
+		return one(err), err
 	})
 }
 
@@ -688,29 +657,13 @@ func (s *Store) CreateReviews(ctx context.Context, rs []domain.NewReview) ([]dom
 		}
 	}
 	var out []domain.Review
-	err := s.call(ctx, "CreateReviews", func() (int, error) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for _, r := range rs {
-			if _, ok := s.products[r.ProductID]; !ok {
-				return 0, domain.Errorf(domain.CodeInvalid, "unknown product %d", r.ProductID)
-			}
-			if r.AuthorID < 1 || r.AuthorID > int64(len(s.users)) {
-				return 0, domain.Errorf(domain.CodeInvalid, "unknown author (user) %d", r.AuthorID)
-			}
+	err := s.call(ctx, "CreateReviews", func(ctx context.Context) (int, error) {
+		var err error
+		out, err = s.b.CreateReviews(ctx, rs)
+		if err != nil {
+			return 0, err
 		}
-		now := s.stamp()
-		out = make([]domain.Review, len(rs))
-		for i, r := range rs {
-			rev := domain.Review{
-				ID: int64(len(s.reviews) + 1), ProductID: r.ProductID, AuthorID: r.AuthorID,
-				Rating: r.Rating, Text: r.Text, Version: 1, UpdatedAt: now,
-			}
-			s.reviews = append(s.reviews, rev)
-			s.reviewsOf[r.ProductID] = append(s.reviewsOf[r.ProductID], rev.ID)
-			out[i] = rev
-		}
-		return len(rs), nil
+		return len(out), nil
 	})
 	if err != nil {
 		return nil, err
@@ -736,84 +689,78 @@ func (s *Store) UpsertProducts(ctx context.Context, ps []domain.Product) (domain
 	if len(ps) == 0 {
 		return res, nil
 	}
-	err := s.call(ctx, "UpsertProducts", func() (int, error) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		now := s.stamp()
-		for _, in := range ps {
-			cur, ok := s.products[in.ID]
-			if !ok {
-				res.Missing++
-				continue
-			}
-			next := cur
-			next.Price, next.Stock = in.Price, in.Stock
-			if in.Name != "" {
-				next.Name = in.Name
-			}
-			if in.Description != "" {
-				next.Description = in.Description
-			}
-			if in.Category != "" {
-				next.Category = in.Category
-			}
-			switch {
-			case in.Version < cur.Version:
-				res.Stale++
-				continue
-			case in.Version == cur.Version:
-				next.UpdatedAt = cur.UpdatedAt
-				if next == cur {
-					res.Same++
-					continue
-				}
-				next.Version = cur.Version + 1
-			default:
-				next.Version = in.Version
-			}
-			next.UpdatedAt = in.UpdatedAt
-			if next.UpdatedAt.IsZero() {
-				next.UpdatedAt = now
-			}
-			if next.Category != cur.Category {
-				s.byCategory[cur.Category] = removeSorted(s.byCategory[cur.Category], cur.ID)
-				s.byCategory[next.Category] = insertSorted(s.byCategory[next.Category], cur.ID)
-			}
-			s.products[in.ID] = next
-			res.Applied++
+	err := s.call(ctx, "UpsertProducts", func(ctx context.Context) (int, error) {
+		var err error
+		res, err = s.b.UpsertProducts(ctx, ps)
+		if err != nil {
+			return 0, err
 		}
 		return len(ps), nil
 	})
 	return res, err
 }
 
-// ---- helpers ----
-
-func notFound(kind string, id int64) error {
-	return domain.Errorf(domain.CodeNotFound, "%s %d not found", kind, id)
-}
-
-func cloneOrder(o domain.Order) domain.Order {
-	o.Items = slices.Clone(o.Items)
-	return o
-}
-
-func removeSorted(ids []int64, id int64) []int64 {
-	if i, ok := slices.BinarySearch(ids, id); ok {
-		return slices.Delete(ids, i, i+1)
+// upsertOne applies one flushed state in onto the stored cur following
+// UpsertProducts' rules; write says whether next must be stored, and how
+// the product counts in res.
+func upsertOne(cur, in domain.Product, now time.Time, res *domain.UpsertResult) (next domain.Product, write bool) {
+	next = cur
+	next.Price, next.Stock = in.Price, in.Stock
+	if in.Name != "" {
+		next.Name = in.Name
 	}
-	return ids
-}
-
-func insertSorted(ids []int64, id int64) []int64 {
-	if i, ok := slices.BinarySearch(ids, id); !ok {
-		return slices.Insert(ids, i, id)
+	if in.Description != "" {
+		next.Description = in.Description
 	}
-	return ids
+	if in.Category != "" {
+		next.Category = in.Category
+	}
+	switch {
+	case in.Version < cur.Version:
+		res.Stale++
+		return cur, false
+	case in.Version == cur.Version:
+		next.UpdatedAt = cur.UpdatedAt
+		if next == cur {
+			res.Same++
+			return cur, false
+		}
+		next.Version = cur.Version + 1
+	default:
+		next.Version = in.Version
+	}
+	next.UpdatedAt = in.UpdatedAt
+	if next.UpdatedAt.IsZero() {
+		next.UpdatedAt = now
+	}
+	res.Applied++
+	return next, true
 }
 
-var (
-	_ domain.Catalog       = (*Store)(nil)
-	_ domain.Authenticator = (*Store)(nil)
-	_ domain.BatchReader   = (*Store)(nil)
-)
+// unavailable wraps a database failure (not a domain error, not the
+// caller's cancellation) as CodeUnavailable, so servers answer 503 with
+// Retry-After instead of 500.
+func unavailable(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return ctx.Err()
+	}
+	return &unavailableError{err: err}
+}
+
+// unavailableError is a CodeUnavailable domain error that keeps the
+// driver's error for logs (the client sees only the domain message).
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string { return "database unavailable: " + e.err.Error() }
+func (e *unavailableError) Unwrap() []error {
+	return []error{&domain.Error{Code: domain.CodeUnavailable, Message: "the database is unavailable; retry later"}, e.err}
+}
+
+var _ domain.BatchReader = (*Store)(nil)

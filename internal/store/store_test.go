@@ -323,3 +323,36 @@ func TestStatsJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestStoreTracePerRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := New(testData(), Options{Latency: 10 * time.Millisecond, PerRow: Off, Pool: 1})
+		var a, b domain.StoreTrace
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			ctx := domain.WithStoreTrace(t.Context(), &a)
+			if _, err := s.ListProducts(ctx, domain.ProductFilter{Limit: 5}); err != nil {
+				t.Error(err)
+			}
+			if _, err := s.GetProduct(ctx, 1); err != nil {
+				t.Error(err)
+			}
+		})
+		synctest.Wait() // a holds the only connection
+		wg.Go(func() {
+			if _, err := s.GetProducts(domain.WithStoreTrace(t.Context(), &b), []int64{1, 2, 999}); err != nil {
+				t.Error(err)
+			}
+		})
+		wg.Wait()
+		if a.Calls() != 2 || a.Rows() != 6 {
+			t.Errorf("trace a: calls %d rows %d, want 2 and 6", a.Calls(), a.Rows())
+		}
+		if b.Calls() != 1 || b.Rows() != 2 || b.Wait() != 10*time.Millisecond {
+			t.Errorf("trace b: calls %d rows %d wait %v, want 1, 2, 10ms (queued behind a's list)", b.Calls(), b.Rows(), b.Wait())
+		}
+		if st := s.Stats(); st.Backend != BackendMemory || st.Calls != 3 {
+			t.Errorf("stats %+v", st)
+		}
+	})
+}

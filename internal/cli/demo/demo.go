@@ -368,11 +368,11 @@ func runVariant(ctx context.Context, opts *Options, plan profile.Plan, v profile
 	if v.Server.MaxAge != nil {
 		maxAge = v.Server.MaxAge.D()
 	}
-	h := rest.NewHandler(rest.Deps{
-		Catalog: st.Catalog, Auth: st.Auth, Limiter: st.Limiter, Stats: st.Stats, Conns: conns,
-		MaxAge: maxAge, Responses: st.Responses(), Logger: log,
-	})
-	srv := server.NewHTTP(server.HTTPOptions{Name: "rest-" + v.Name, Handler: h, Conns: conns, Logger: log})
+	d := st.Deps()
+	d.Logger = log
+	sp := server.NewSpine(server.SpineOptions{Logger: log, Limiter: d.Limiter, Stats: d.Stats, Conns: conns})
+	rest.New(sp, d, rest.Options{MaxAge: maxAge})
+	srv := server.NewHTTP(server.HTTPOptions{Name: "rest-" + v.Name, Handler: sp, Conns: conns, Logger: log})
 	if err := srv.Open(); err != nil {
 		_ = st.Close(context.WithoutCancel(ctx))
 		return nil, err

@@ -61,11 +61,11 @@ func startProtoServers(ctx context.Context, pp *profile.ProtocolPlan, redis *red
 	if pp.Server.MaxAge != nil {
 		maxAge = pp.Server.MaxAge.D()
 	}
-	ps.restH = rest.NewHandler(rest.Deps{
-		Catalog: st.Catalog, Auth: st.Auth, Limiter: st.Limiter, Stats: st.Stats, Conns: conns,
-		MaxAge: maxAge, Responses: st.Responses(), Logger: log,
-	})
-	ps.rest = server.NewHTTP(server.HTTPOptions{Name: "rest-protocols", Handler: ps.restH, Conns: conns, Logger: log})
+	d := st.Deps()
+	d.Logger = log
+	sp := server.NewSpine(server.SpineOptions{Logger: log, Limiter: d.Limiter, Stats: d.Stats, Conns: conns})
+	ps.restH = rest.New(sp, d, rest.Options{MaxAge: maxAge})
+	ps.rest = server.NewHTTP(server.HTTPOptions{Name: "rest-protocols", Handler: sp, Conns: conns, Logger: log})
 	ln, err := server.Listen("127.0.0.1:0")
 	if err != nil {
 		return fail(err)
@@ -78,8 +78,8 @@ func startProtoServers(ctx context.Context, pp *profile.ProtocolPlan, redis *red
 	// stats.Handler's per-call events would be a cost the REST server does
 	// not pay.
 	ps.grpc, err = grpcsrv.New(grpcsrv.Options{
-		Catalog: st.Catalog, Feed: st.Feed, Limiter: st.Limiter, Logger: log,
-		ExtraStats: st.Stats, ListenerAccounting: true,
+		Catalog: d.Catalog, Feed: d.Feed, Limiter: d.Limiter, Logger: log,
+		ExtraStats: d.Stats, ListenerAccounting: true,
 	})
 	if err != nil {
 		return fail(err)

@@ -9,13 +9,11 @@ import (
 
 	"github.com/loadrig/loadrig/internal/metrics"
 	"github.com/loadrig/loadrig/internal/profile"
+	"github.com/loadrig/loadrig/internal/report"
 )
 
-// tieBand is how close two throughputs must be for the table to call them
-// a tie: one short run per cell on a shared 2-core machine moves ratios by
-// about ±15 % between passes (PERF-NOTES.md), so smaller gaps are not
-// claimed as wins.
-const tieBand = 0.10
+// tieBand is the comparison's tie band (report.TieBand).
+const tieBand = report.TieBand
 
 // protoPair is one line of the protocols table: the REST and the gRPC cell
 // of one operation at one size (either may be missing or failed).
@@ -94,26 +92,13 @@ var (
 )
 
 // winner names the protocol that did better by m and by how much, "tie"
-// within tieBand, or "" when a side is missing.
+// within tieBand, or "" when a side is missing (report.Lead).
 func (p protoPair) winner(m metric) (string, float64) {
 	r, ok := m.gRPCAdvantage(p)
-	switch {
-	case !ok:
-		return "", 0
-	case r >= 1+tieBand:
-		return "gRPC", r
-	case r <= 1/(1+tieBand):
-		return "REST", 1 / r
-	}
-	return "tie", r
+	return report.Lead("REST", "gRPC", r, ok)
 }
 
-func ratioOf(g, r float64) string {
-	if g <= 0 || r <= 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.2f", g/r)
-}
+func ratioOf(g, r float64) string { return report.Ratio(g, r) }
 
 // writeProtocolTable prints the protocols comparison and its notes.
 func writeProtocolTable(w io.Writer, pp *profile.ProtocolPlan, cells []cellResult) error {
@@ -219,53 +204,22 @@ func side(c *cellResult, withGz bool) []string {
 }
 
 // crossovers says, per operation, which protocol did better by m at which
-// sizes and where the lead changed hands.
+// sizes and where the lead changed hands (report.Crossover).
 func crossovers(pairs []protoPair, m metric) []string {
 	var out []string
 	var ops []string
-	byOp := map[string][]protoPair{}
+	byOp := map[string][]report.LeadPoint{}
 	for _, p := range pairs {
 		if _, ok := byOp[p.op]; !ok {
 			ops = append(ops, p.op)
 		}
-		byOp[p.op] = append(byOp[p.op], p)
+		win, _ := p.winner(m)
+		byOp[p.op] = append(byOp[p.op], report.LeadPoint{At: p.size.String(), Winner: win})
 	}
 	for _, op := range ops {
-		var parts []string
-		var lastWin string
-		var lastSize profile.ByteSize
-		var flips []string
-		for _, p := range byOp[op] {
-			win, _ := p.winner(m)
-			if win == "" {
-				continue
-			}
-			label := "within 10%"
-			if win != "tie" {
-				label = win + " " + m.ahead
-			}
-			if n := len(parts); n > 0 && strings.HasPrefix(parts[n-1], label+" at ") {
-				parts[n-1] += ", " + p.size.String()
-			} else {
-				parts = append(parts, label+" at "+p.size.String())
-			}
-			if win != "tie" {
-				if lastWin != "" && win != lastWin {
-					flips = append(flips, fmt.Sprintf("the lead passes from %s to %s between %s and %s", lastWin, win, lastSize, p.size))
-				}
-				lastWin, lastSize = win, p.size
-			}
+		if line, ok := report.Crossover(op, m.name, m.ahead, byOp[op]); ok {
+			out = append(out, line)
 		}
-		if len(parts) == 0 {
-			continue
-		}
-		line := op + " by " + m.name + ": " + strings.Join(parts, "; ")
-		if len(flips) > 0 {
-			line += " — " + strings.Join(flips, "; ")
-		} else {
-			line += " — no crossover within the sizes measured"
-		}
-		out = append(out, line)
 	}
 	return out
 }

@@ -46,36 +46,16 @@ func newRow(v profile.VariantPlan, res *metrics.Result) row {
 	if c := res.Cache; c != nil && c.Hits+c.Misses+c.Revalidated+c.Other > 0 {
 		r.clientHit, r.clientKnown = c.HitRatio, true
 	}
-	s := res.Server
-	hits, okH := num(s, "cache", "hits")
-	misses, okM := num(s, "cache", "misses")
-	if okH && okM && hits+misses > 0 {
-		r.serverHit, r.serverKnown = hits/(hits+misses), true
+	s := metrics.DecodeServerStats(res.Server)
+	r.serverHit, r.serverKnown = s.ServerHitRatio()
+	r.storePerReq, r.storeKnown = s.StoreCallsPerRequest()
+	if s.ConnsTotal != nil {
+		r.connsServer, r.serverConns = int64(*s.ConnsTotal), true
 	}
-	calls, okC := num(s, "store", "calls")
-	reqs, okR := num(s, "responses", "requests")
-	if okC && okR && reqs > 0 {
-		r.storePerReq, r.storeKnown = calls/reqs, true
+	if s.Backlog != nil {
+		r.backlog = *s.Backlog
 	}
-	if n, ok := num(s, "connections", "total"); ok {
-		r.connsServer, r.serverConns = int64(n), true
-	}
-	r.backlog, _ = num(s, "write_behind", "backlog")
 	return r
-}
-
-// num reads a number at path in a decoded /stats document.
-func num(m map[string]any, path ...string) (float64, bool) {
-	var v any = m
-	for _, k := range path {
-		mm, ok := v.(map[string]any)
-		if !ok {
-			return 0, false
-		}
-		v = mm[k]
-	}
-	f, ok := v.(float64)
-	return f, ok
 }
 
 func (r row) brief() string {
@@ -149,7 +129,7 @@ func writeTable(w io.Writer, rows []row, redisMode string) error {
 	}
 	var late []string
 	for _, r := range rows {
-		if r.late > 0.01 {
+		if r.late > metrics.LateSaturation {
 			late = append(late, fmt.Sprintf("%s %.1f%%", r.name, 100*r.late))
 		}
 	}

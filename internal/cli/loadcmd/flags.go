@@ -5,10 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/loadrig/loadrig/internal/cli/cmdutil"
+	clireport "github.com/loadrig/loadrig/internal/cli/report"
 	"github.com/loadrig/loadrig/internal/load"
+	"github.com/loadrig/loadrig/internal/report"
 	"github.com/spf13/pflag"
 )
 
@@ -22,8 +25,9 @@ const (
 	DefaultDuration = 10 * time.Second
 )
 
-// OutputFormats are the values of --format for load commands.
-var OutputFormats = []string{"text", "json", "markdown"}
+// OutputFormats are the values of --format for load commands: the one
+// list of report formats.
+var OutputFormats = report.Formats
 
 // LoadFlags are the engine and output flags every `load <protocol>` command
 // shares. Embed it in the command's options, call AddFlags on the command's
@@ -77,6 +81,9 @@ type LoadFlags struct {
 	// CPUProfile is --cpuprofile: write a pprof CPU profile of the
 	// generator itself (the whole run) to this file. Default "": none.
 	CPUProfile string
+	// Gate is --threshold (repeatable) and --junit FILE: judge the result;
+	// a breach exits 3 after everything is written. Default none.
+	Gate clireport.Gate
 
 	// fs is the flag set AddFlags registered on, to tell set flags from
 	// defaults (a value from LOADRIG_* or --config counts as set).
@@ -102,10 +109,11 @@ func (lf *LoadFlags) AddFlags(fs *pflag.FlagSet, source func(flag string) string
 	fs.DurationVar(&lf.Tick, "tick", load.DefaultTick, "open model: the scheduler wakes at most once per tick and sends everything due")
 	fs.DurationVar(&lf.Grace, "grace", load.DefaultGrace, "time in-flight operations get to finish after an interrupt or error-budget stop")
 	fs.StringVarP(&lf.Output, "output", "o", "", "write the result file (loadrig.result/v1 JSON) here")
-	fs.StringVar(&lf.Format, "format", "text", "stdout format: text (summary), json (the result file) or markdown")
+	fs.StringVar(&lf.Format, "format", "text", "stdout format: text (summary), json (the result file) or any of "+strings.Join(report.Formats, ", "))
 	fs.BoolVarP(&lf.Quiet, "quiet", "q", false, "no live progress line")
 	fs.StringVar(&lf.Name, "name", "", "label for this result in side-by-side reports")
 	fs.StringVar(&lf.CPUProfile, "cpuprofile", "", "write a pprof CPU profile of loadrig itself during the run to this file")
+	lf.Gate.AddFlags(fs)
 }
 
 func (lf *LoadFlags) set(name string) bool {
@@ -163,7 +171,10 @@ func (lf *LoadFlags) Validate() error {
 		}
 	}
 	if !slices.Contains(OutputFormats, lf.Format) {
-		return cmdutil.FlagErrorf("unknown %s %q; use text, json or markdown", lf.src("format"), lf.Format)
+		return cmdutil.FlagErrorf("unknown %s %q; use %s", lf.src("format"), lf.Format, strings.Join(OutputFormats, ", "))
+	}
+	if err := lf.Gate.Parse(); err != nil {
+		return err
 	}
 	_, err := lf.Config() // the engine's own checks, as usage errors
 	return err

@@ -13,9 +13,9 @@ import (
 
 	"github.com/loadrig/loadrig/internal/cli/cmdutil"
 	"github.com/loadrig/loadrig/internal/cli/iostreams"
-	clireport "github.com/loadrig/loadrig/internal/cli/report"
 	"github.com/loadrig/loadrig/internal/load"
 	"github.com/loadrig/loadrig/internal/metrics"
+	"github.com/loadrig/loadrig/internal/report"
 )
 
 // Runner runs the engine; load.Run in production, a fake in tests.
@@ -28,6 +28,8 @@ type Run struct {
 	Driver      load.Driver          // the protocol's driver; Execute does not close it
 	ToolVersion string               // goes into Result.ToolVersion
 	Runner      Runner               // nil: load.Run
+	// Getenv reads the environment for GITHUB_STEP_SUMMARY; nil: os.Getenv.
+	Getenv func(string) string
 }
 
 // Execute runs one load test and does everything user-facing around it:
@@ -80,7 +82,8 @@ func Execute(ctx context.Context, r Run) error {
 			return err
 		}
 	}
-	if err := clireport.Render(r.IO.Out, r.Flags.Format, r.IO.ColorEnabled, res); err != nil {
+	vs := report.Evaluate(r.Flags.Gate.Parsed(), res)
+	if err := report.Render(r.IO.Out, r.Flags.Format, report.Options{Color: r.IO.ColorEnabled, Verdicts: vs}, res); err != nil {
 		return err
 	}
 	if r.Flags.Output != "" && r.Flags.Format == "text" {
@@ -92,7 +95,11 @@ func Execute(ctx context.Context, r Run) error {
 	if res.StopReason == metrics.StopInterrupted || ctx.Err() != nil {
 		return cmdutil.ErrInterrupted
 	}
-	return nil
+	getenv := r.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	return r.Flags.Gate.Finish("loadrig load "+res.Protocol, vs, getenv)
 }
 
 // progressLine draws the live progress line on a terminal: one line,

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/loadrig/loadrig/internal/metrics"
 )
 
 // statsTimeout bounds the /stats scrape after a run: a target that is not a
@@ -76,7 +78,7 @@ func scrapeStats(ctx context.Context, target string, insecure bool, timeout time
 	if json.Unmarshal(body, &m) != nil {
 		return nil
 	}
-	if _, ok := m["redis_mode"]; !ok {
+	if !metrics.IsLoadrigStats(m) {
 		return nil
 	}
 	return m

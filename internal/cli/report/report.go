@@ -3,8 +3,10 @@ package report
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -15,34 +17,55 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Formats are the output formats of `loadrig report`.
-var Formats = []string{"text", "markdown", "json"}
-
 // Options are the inputs of `loadrig report`.
 type Options struct {
 	IO     *iostreams.IOStreams // injected streams
 	Files  []string             // result files to render (arguments)
-	Format string               // --format: text (default), markdown or json
+	Format string               // --format: one of report.Formats; default text
+	Getenv func(string) string  // injected environment (GITHUB_STEP_SUMMARY)
+	// Output is -o/--output: write the report to this file instead of
+	// stdout; for hgrm, an existing directory gets one .hgrm file per
+	// histogram. Default "": stdout.
+	Output string
+	Gate   // --threshold, --junit
 }
 
 // NewCmdReport returns `loadrig report`. runF replaces the run function in
 // tests; nil runs reportRun.
 func NewCmdReport(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams}
+	opts := &Options{IO: f.IOStreams, Getenv: f.Getenv}
 	cmd := &cobra.Command{
-		Use:   "report FILE...",
+		Use:   "report FILE|DIR...",
 		Short: "Render result files: one as a summary, several side by side",
 		Long: `Render loadrig result files (loadrig.result/v1) from the files alone.
 One file prints as the same summary 'loadrig load' printed; several print as
 one table with a column per result, labelled by the result's name (--name at
-run time) or else its file name.`,
+run time) or else its file name. A directory is searched recursively for
+result files; a summary.json stands for the runs it lists.
+
+Formats: text, markdown, json (the result file itself, or an array),
+csv (one row per result under a fixed header), html (one self-contained
+page: charts and tables, nothing loaded from anywhere), hgrm (HdrHistogram's
+percentile distribution in ms, one per histogram; -o DIR writes one file
+each), junit (a testcase per --threshold).
+
+--threshold judges every result (or those of WORKLOAD:); a breach exits 3
+after the report is written.`,
 		Example: `  loadrig report result.json
   loadrig report --format markdown before.json after.json >> $GITHUB_STEP_SUMMARY
-  loadrig report --format json a.json b.json | jq '.[].latency_us.p99'`,
+  loadrig report --format json a.json b.json | jq '.[].latency_us.p99'
+  loadrig report --format html -o report.html results/
+  loadrig report --threshold 'p99<50ms' --threshold 'error_rate<0.1%' --junit junit.xml results/`,
 		Args: cmdutil.MinimumArgs(1, "at least one result file, e.g. loadrig report result.json"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Files = args
 			if err := CheckFormat(opts.Format); err != nil {
+				return err
+			}
+			if err := opts.Gate.Parse(); err != nil {
+				return err
+			}
+			if err := CheckOutputDir("-o", opts.Output); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -51,27 +74,55 @@ run time) or else its file name.`,
 			return reportRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Format, "format", "text", "output format: text, markdown or json")
-	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(Formats, cobra.ShellCompDirectiveNoFileComp))
+	cmd.Flags().StringVar(&opts.Format, "format", report.FormatText, "output format: "+strings.Join(report.Formats, ", "))
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(report.Formats, cobra.ShellCompDirectiveNoFileComp))
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "write the report to this file (hgrm: an existing directory gets a file per histogram)")
+	opts.Gate.AddFlags(cmd.Flags())
 	return cmd
 }
 
 // CheckFormat rejects an unknown --format as a usage error.
 func CheckFormat(format string) error {
-	for _, f := range Formats {
-		if format == f {
-			return nil
-		}
-	}
-	return cmdutil.FlagErrorf("unknown --format %q; use text, markdown or json", format)
+	return cmdutil.FlagErrorWrap(report.CheckFormat(format))
 }
 
 func reportRun(_ context.Context, opts *Options) error {
-	results, err := LoadResults(opts.Files)
+	results, err := LoadPaths(opts.Files)
 	if err != nil {
 		return err
 	}
-	return Render(opts.IO.Out, opts.Format, opts.IO.ColorEnabled, results...)
+	vs := report.Evaluate(opts.Gate.Parsed(), results...)
+	ropts := report.Options{Color: opts.IO.ColorEnabled, Verdicts: vs}
+	switch st, err := os.Stat(opts.Output); {
+	case opts.Output == "" || opts.Output == "-":
+		if err := report.Render(opts.IO.Out, opts.Format, ropts, results...); err != nil {
+			return err
+		}
+	case err == nil && st.IsDir() && opts.Format == report.FormatHgrm:
+		files, err := report.Hgrm(results...)
+		if err != nil {
+			return cmdutil.FlagErrorWrap(err)
+		}
+		for _, f := range files {
+			if err := cmdutil.WriteFile(filepath.Join(opts.Output, f.Name), func(w io.Writer) error {
+				_, err := w.Write(f.Text)
+				return err
+			}); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "%d .hgrm files written to %s\n", len(files), opts.Output)
+	case err == nil && st.IsDir():
+		return cmdutil.FlagErrorf("-o %s is a directory; name a file (a directory is for --format hgrm)", opts.Output)
+	default:
+		ropts.Color = false
+		if err := cmdutil.WriteFile(opts.Output, func(w io.Writer) error {
+			return report.Render(w, opts.Format, ropts, results...)
+		}); err != nil {
+			return err
+		}
+	}
+	return opts.Gate.Finish("loadrig report", vs, opts.Getenv)
 }
 
 // LoadResults reads result files. A missing or invalid file is a usage error
@@ -100,16 +151,8 @@ func LoadResults(paths []string) ([]*metrics.Result, error) {
 	return results, nil
 }
 
-// Render writes results in format (text, markdown or json) with
-// internal/report; color highlights warnings in text (pass
-// IOStreams.ColorEnabled).
+// Render writes results in format (one of report.Formats); color
+// highlights warnings in text (pass IOStreams.ColorEnabled).
 func Render(w io.Writer, format string, color bool, results ...*metrics.Result) error {
-	switch format {
-	case "markdown":
-		return report.Markdown(w, results...)
-	case "json":
-		return report.JSON(w, results...)
-	default:
-		return report.TextColor(w, color, results...)
-	}
+	return report.Render(w, format, report.Options{Color: color}, results...)
 }

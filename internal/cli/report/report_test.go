@@ -27,7 +27,7 @@ func TestFlags(t *testing.T) {
 	if got.Format != "markdown" || strings.Join(got.Files, ",") != "a.json,b.json" {
 		t.Fatalf("got %+v", got)
 	}
-	for _, args := range [][]string{{}, {"--format", "html", "a.json"}} {
+	for _, args := range [][]string{{}, {"--format", "yaml", "a.json"}, {"--threshold", "p98<1ms", "a.json"}} {
 		cmd := NewCmdReport(factory(), func(*Options) error { t.Fatal("must not run"); return nil })
 		cmd.SetArgs(args)
 		cmd.SilenceErrors, cmd.SilenceUsage = true, true
@@ -102,5 +102,56 @@ func TestReportRunBadFiles(t *testing.T) {
 		if !errors.As(err, &fe) || !strings.Contains(err.Error(), c.want) {
 			t.Fatalf("%s: want FlagError containing %q, got %v", c.file, c.want, err)
 		}
+	}
+}
+
+func TestReportOutput(t *testing.T) {
+	dir := t.TempDir()
+	r := sample("http://127.0.0.1:1/a", 1500)
+	h := metrics.NewHistogram()
+	h.RecordValue(1500)
+	enc, _ := metrics.EncodeHistogram(h)
+	r.Histograms = map[string]string{metrics.HistLatency: enc, metrics.HistServiceTime: enc}
+	sub := filepath.Join(dir, "runs", "v1")
+	os.MkdirAll(sub, 0o755)
+	writeResult(t, sub, "get-r1.json", r)
+	os.WriteFile(filepath.Join(dir, "runs", "notes.json"), []byte(`{"schema":"something/else"}`), 0o644)
+
+	ios, _, out, _ := iostreams.Test()
+	page := filepath.Join(dir, "report.html")
+	if err := reportRun(t.Context(), &Options{IO: ios, Files: []string{filepath.Join(dir, "runs")}, Format: "html", Output: page}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(page); !strings.HasPrefix(string(b), "<!DOCTYPE html>") || out.Len() != 0 {
+		t.Fatalf("html file: %q..., stdout %q", string(b)[:min(40, len(b))], out)
+	}
+	hg := filepath.Join(dir, "hgrm")
+	os.Mkdir(hg, 0o755)
+	if err := reportRun(t.Context(), &Options{IO: ios, Files: []string{filepath.Join(sub, "get-r1.json")}, Format: "hgrm", Output: hg}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"result.latency.hgrm", "result.service_time.hgrm"} {
+		if _, err := os.Stat(filepath.Join(hg, n)); err == nil {
+			continue
+		}
+		entries, _ := os.ReadDir(hg)
+		t.Errorf("missing %s; have %v", n, entries)
+	}
+	// A summary.json stands for the runs it lists.
+	sum := filepath.Join(dir, "runs", "summary.json")
+	os.WriteFile(sum, []byte(`{"schema":"loadrig.summary/v1","profile":"ci","variants":[{"name":"v1","workloads":[{"name":"get","runs":["v1/get-r1.json"],"median":{}}]}]}`), 0o644)
+	out.Reset()
+	if err := reportRun(t.Context(), &Options{IO: ios, Files: []string{sum}, Format: "csv"}); err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); len(lines) != 2 {
+		t.Fatalf("csv from a summary: %q", out)
+	}
+	// An empty directory is bad input.
+	empty := filepath.Join(dir, "empty")
+	os.Mkdir(empty, 0o755)
+	var fe *cmdutil.FlagError
+	if err := reportRun(t.Context(), &Options{IO: ios, Files: []string{empty}, Format: "text"}); !errors.As(err, &fe) || !strings.Contains(err.Error(), "no result files") {
+		t.Fatalf("empty dir: %v", err)
 	}
 }

@@ -2,8 +2,6 @@ package serve
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -22,6 +20,9 @@ type AllOptions struct {
 	// GRPCFlags are --admin-addr (the gRPC admin listener; REST serves its
 	// own /stats) and --price-ticker.
 	GRPCFlags
+	// GraphQLFlags are the GraphQL server's flags; it serves /graphql on
+	// the REST listener.
+	GraphQLFlags
 	// ServerFlags are the shared server flags, applied to both servers.
 	ServerFlags
 	// Ready, when set, is called once every listener is bound.
@@ -34,18 +35,23 @@ func NewCmdServeAll(f *cmdutil.Factory, runF func(*AllOptions) error) *cobra.Com
 	opts := &AllOptions{IO: f.IOStreams}
 	cmd := &cobra.Command{
 		Use:   "all",
-		Short: "Run the REST and gRPC reference servers over one shared store and cache",
-		Long: `Run the REST server and the gRPC server in one process over ONE store and ONE
-cache stack, so a REST/JSON vs gRPC/protobuf comparison differs only in the
-protocol. A REST PATCH reaches gRPC WatchPrices streams (both share the
-product-change feed). The flags are those of serve rest, plus --grpc-addr and
-the gRPC-only --admin-addr and --price-ticker.`,
+		Short: "Run the REST, GraphQL and gRPC reference servers over one shared store and cache",
+		Long: `Run the REST server, the GraphQL server (/graphql on the REST listener) and
+the gRPC server in one process over ONE store and ONE cache stack, so a
+comparison differs only in the protocol. A write through any of them reaches
+GraphQL subscriptions and gRPC WatchPrices streams alike (one event broker).
+The flags are those of serve rest, plus --grpc-addr and the gRPC-only
+--admin-addr and --price-ticker, and the GraphQL flags of serve graphql.`,
 		Example: `  loadrig serve all --cache lru
-  # REST on 127.0.0.1:8080, gRPC on 127.0.0.1:9090, gRPC admin on 127.0.0.1:9091`,
+  # REST and GraphQL (/graphql) on 127.0.0.1:8080, gRPC on 127.0.0.1:9090,
+  # gRPC admin on 127.0.0.1:9091`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := validateFlags(&opts.ServerFlags, &opts.GRPCFlags,
 				addrFlag{"--addr", opts.Addr}, addrFlag{"--grpc-addr", opts.GRPCAddr}); err != nil {
+				return err
+			}
+			if err := opts.GraphQLFlags.validate(); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -57,55 +63,29 @@ the gRPC-only --admin-addr and --price-ticker.`,
 	cmd.Flags().StringVar(&opts.Addr, "addr", DefaultRESTAddr, "HOST:PORT of the REST server (port 0: any free port; the bound address is printed)")
 	cmd.Flags().StringVar(&opts.GRPCAddr, "grpc-addr", DefaultGRPCAddr, "HOST:PORT of the gRPC server")
 	opts.GRPCFlags.addFlags(cmd.Flags())
+	opts.GraphQLFlags.addFlags(cmd.Flags())
 	opts.ServerFlags.AddFlags(cmd.Flags())
 	return cmd
 }
 
-// AllRun runs both servers until ctx is canceled (or one of them fails),
-// then stops both gracefully and drains the shared stack.
+// AllRun runs every transport until ctx is canceled (or one of them
+// fails), then stops them all gracefully and drains the shared stack.
 func AllRun(ctx context.Context, opts *AllOptions) error {
-	st, log, err := opts.StartStack(ctx, opts.IO.ErrOut)
-	if err != nil {
-		return err
-	}
-	out := printTo(opts.IO.Out)
-	rs, err := openREST(out, &opts.ServerFlags, st, log, opts.Addr)
-	if err != nil {
-		_ = opts.CloseStack(ctx, st, log)
-		return err
-	}
-
-	// One failing server stops the other.
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	g, err := startGRPC(rctx, out, st, log, &opts.ServerFlags, &opts.GRPCFlags, opts.GRPCAddr)
-	if err != nil {
-		_ = rs.Close()
-		_ = opts.CloseStack(ctx, st, log)
-		return err
-	}
-	if opts.Ready != nil {
-		opts.Ready(rs.URL(), g.srv.Addr().String(), g.adminURL())
-	}
-	restErr := make(chan error, 1)
-	go func() {
-		err := rs.Run(rctx, opts.ShutdownTimeout)
-		cancel()
-		restErr <- err
-	}()
-	grpcErr := g.run(rctx, opts.ShutdownTimeout)
-	cancel()
-	rErr := <-restErr
-	closeErr := opts.CloseStack(ctx, st, log)
-	var errs []error
-	if rErr != nil {
-		errs = append(errs, fmt.Errorf("rest server: %w", rErr))
-	}
-	if grpcErr != nil {
-		errs = append(errs, fmt.Errorf("grpc server: %w", grpcErr))
-	}
-	if closeErr != nil {
-		errs = append(errs, fmt.Errorf("draining the server stack: %w", closeErr))
-	}
-	return errors.Join(errs...)
+	var g *grpcStack
+	opts.Stack.NeedRedis = opts.Stack.NeedRedis || opts.APQ == "redis"
+	return serveTransports(ctx, serveSpec{
+		flags: &opts.ServerFlags, io: opts.IO, addr: opts.Addr,
+		// The list of transports: an HTTP transport mounts on the --addr
+		// listener (one line each), the others open their own.
+		transports: []transport{
+			restTransport(&opts.ServerFlags),
+			graphqlTransport(&opts.ServerFlags, &opts.GraphQLFlags),
+			grpcTransport(&opts.ServerFlags, &opts.GRPCFlags, opts.GRPCAddr, &g),
+		},
+		ready: func(url string) {
+			if opts.Ready != nil {
+				opts.Ready(url, g.srv.Addr().String(), g.adminURL())
+			}
+		},
+	})
 }

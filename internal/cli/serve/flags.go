@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"github.com/loadrig/loadrig/internal/cli/cmdutil"
 	"github.com/loadrig/loadrig/internal/server"
 	"github.com/loadrig/loadrig/internal/server/stack"
+	"github.com/loadrig/loadrig/internal/store"
 )
 
 // ServerFlags are the flags every `serve <protocol>` command shares. Embed
@@ -19,7 +21,7 @@ import (
 type ServerFlags struct {
 	// Stack holds the flags that configure the server stack directly
 	// (--cache, --strategy, --cache-mode, --ttl, --ttl-jitter,
-	// --invalidation, --cache-size, --redis-url, --store-latency,
+	// --invalidation, --cache-size, --redis-url, --store, --store-latency,
 	// --store-per-row, --store-jitter, --store-pool, --dataset, --seed,
 	// --session, --token-ttl); AddFlags has their defaults. StackConfig
 	// completes it with what needs parsing (--rate-limit, --jwt-secret).
@@ -41,6 +43,9 @@ type ServerFlags struct {
 	LogLevel string
 	// LogFormat is --log-format: text or json. Default text.
 	LogFormat string
+	// fs is the flag set AddFlags registered on: StackConfig asks it which
+	// store-model flags were given (their defaults depend on --store).
+	fs *pflag.FlagSet
 	// ShutdownTimeout is --shutdown-timeout: how long draining requests,
 	// and then the write-behind backlog, may each take. Default 10s.
 	ShutdownTimeout time.Duration
@@ -56,10 +61,12 @@ func (f *ServerFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Stack.Invalidation, "invalidation", "", "on writes, delete or update the cached entity (default: delete for aside, update otherwise)")
 	fs.IntVar(&f.Stack.CacheSize, "cache-size", 0, "entries in the in-process caches (0: backend default)")
 	fs.StringVar(&f.Stack.RedisURL, "redis-url", "", "Redis to use (redis://host:port); default: spawn redis-server from PATH, else embedded miniredis")
-	fs.DurationVar(&f.Stack.StoreLatency, "store-latency", 2*time.Millisecond, "the store's cost per call (0: free)")
-	fs.DurationVar(&f.Stack.StorePerRow, "store-per-row", 20*time.Microsecond, "the store's cost per row read or written (0: free)")
+	f.fs = fs
+	fs.StringVar(&f.Stack.Store, "store", "memory", "where the data lives: memory, sqlite:PATH or postgres://user@host:5432/db (a database gets the dataset only when empty)")
+	fs.DurationVar(&f.Stack.StoreLatency, "store-latency", 2*time.Millisecond, "simulated round trip added to every store call (0: none; default 0 on sqlite/postgres)")
+	fs.DurationVar(&f.Stack.StorePerRow, "store-per-row", 20*time.Microsecond, "simulated cost per row read or written (0: none; default 0 on sqlite/postgres)")
 	fs.DurationVar(&f.Stack.StoreJitter, "store-jitter", 0, "random extra cost per store call, uniform in [0, D)")
-	fs.IntVar(&f.Stack.StorePool, "store-pool", 8, "the store's connection pool; calls queue when all are busy (0: unbounded)")
+	fs.IntVar(&f.Stack.StorePool, "store-pool", 8, "connection pool: modelled on memory (0: unbounded), the real pool on sqlite/postgres (0: 8); calls queue when all are busy")
 	fs.DurationVar(&f.MaxAge, "max-age", 0, "Cache-Control max-age of GET responses (0: no-cache, clients revalidate)")
 	fs.Int64Var(&f.Stack.Seed, "seed", 1, "seed of the generated dataset")
 	fs.StringVar(&f.Stack.Dataset, "dataset", "small", "dataset: small, medium, large, or counts like products=5000,users=200,orders=1000,reviews=3")
@@ -109,6 +116,16 @@ func (f *ServerFlags) StackConfig(log *slog.Logger) (stack.Config, error) {
 	}
 	c := f.Stack
 	c.RateLimit, c.Logger = rate, log
+	if kind, _, err := store.ParseSpec(c.Store); err == nil && kind != store.BackendMemory && f.fs != nil {
+		// A real database costs what it costs: the simulated round trip
+		// is added only when asked for.
+		if !f.fs.Changed("store-latency") {
+			c.StoreLatency = 0
+		}
+		if !f.fs.Changed("store-per-row") {
+			c.StorePerRow = 0
+		}
+	}
 	if f.JWTSecret != "" {
 		c.JWTKey = []byte(f.JWTSecret)
 	}
@@ -143,6 +160,10 @@ func (f *ServerFlags) StartStack(ctx context.Context, w io.Writer) (*stack.Stack
 		return nil, nil, err
 	}
 	st, err := stack.New(ctx, cfg)
+	var oe *store.OpenError
+	if errors.As(err, &oe) {
+		return nil, nil, cmdutil.FlagErrorWrap(oe) // the user's database: bad input, exit 2
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("start server stack: %w", err)
 	}

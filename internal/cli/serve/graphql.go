@@ -2,7 +2,7 @@ package serve
 
 import (
 	"context"
-	"log/slog"
+	"errors"
 	"strings"
 	"time"
 
@@ -13,7 +13,6 @@ import (
 	"github.com/loadrig/loadrig/internal/cli/iostreams"
 	"github.com/loadrig/loadrig/internal/server"
 	"github.com/loadrig/loadrig/internal/server/gql"
-	"github.com/loadrig/loadrig/internal/server/stack"
 )
 
 // DefaultGraphQLAddr is where `serve graphql` listens by default.
@@ -164,55 +163,42 @@ the request cost, whether DataLoader was on, and its depth and complexity.
 // GraphQLRun runs the GraphQL server until ctx is canceled, then shuts
 // down gracefully: requests first, then the write-behind backlog.
 func GraphQLRun(ctx context.Context, opts *GraphQLOptions) error {
-	if opts.APQ == "redis" {
-		opts.Stack.NeedRedis = true
-	}
-	st, log, err := opts.StartStack(ctx, opts.IO.ErrOut)
-	if err != nil {
-		return err
-	}
-	srv, err := openGraphQL(printTo(opts.IO.Out), &opts.ServerFlags, &opts.GraphQLFlags, st, log, opts.Addr)
-	if err != nil {
-		_ = opts.CloseStack(ctx, st, log)
-		return err
-	}
-	if opts.Ready != nil {
-		opts.Ready(srv.URL())
-	}
-	runErr := srv.Run(ctx, opts.ShutdownTimeout)
-	return runError("graphql", runErr, opts.CloseStack(ctx, st, log))
+	opts.Stack.NeedRedis = opts.Stack.NeedRedis || opts.APQ == "redis"
+	return serveTransports(ctx, serveSpec{
+		flags: &opts.ServerFlags, io: opts.IO, addr: opts.Addr,
+		transports: []transport{graphqlTransport(&opts.ServerFlags, &opts.GraphQLFlags)},
+		ready: func(url string) {
+			if opts.Ready != nil {
+				opts.Ready(url)
+			}
+		},
+	})
 }
 
-// graphQLDeps are the GraphQL handler's dependencies from the stack and
-// the flags.
-func graphQLDeps(sf *ServerFlags, gf *GraphQLFlags, st *stack.Stack, log *slog.Logger, conns *server.ConnStats) gql.Deps {
-	d := gql.Deps{
-		Catalog: st.Catalog, Auth: st.Auth, Feed: st.Feed, Limiter: st.Limiter, Stats: st.Stats, Conns: conns,
-		Logger: log.With("server", "graphql"), DataLoader: gf.DataLoader == "on",
-		MaxDepth: noLimit(gf.MaxDepth), MaxComplexity: noLimit(gf.MaxComplexity), MaxTokens: noLimit(gf.MaxTokens),
-		BodyLimit: sf.BodyLimit, Origins: gf.Origins, Dev: gf.Dev,
+// graphqlTransport is the GraphQL API (/graphql, and /graphiql with --dev)
+// on the HTTP listener.
+func graphqlTransport(sf *ServerFlags, gf *GraphQLFlags) transport {
+	return transport{
+		name:  "graphql",
+		limit: []string{"/graphql"},
+		mount: func(sp *server.Spine, d server.Deps) error {
+			d.Logger = d.Logger.With("server", "graphql")
+			o := gql.Options{
+				DataLoader: gf.DataLoader == "on",
+				MaxDepth:   noLimit(gf.MaxDepth), MaxComplexity: noLimit(gf.MaxComplexity), MaxTokens: noLimit(gf.MaxTokens),
+				BodyLimit: sf.BodyLimit, Origins: gf.Origins, Dev: gf.Dev,
+			}
+			switch gf.APQ {
+			case "lru":
+				o.APQ = gql.NewAPQLRU(gql.DefaultAPQSize)
+			case "redis":
+				if d.KV == nil {
+					return errors.New("--apq redis: the server stack has no Redis")
+				}
+				o.APQ = gql.NewAPQStore(d.KV, d.KeyPrefix, gf.APQTTL)
+			}
+			gql.New(sp, d, o)
+			return nil
+		},
 	}
-	switch gf.APQ {
-	case "lru":
-		d.APQ = gql.NewAPQLRU(gql.DefaultAPQSize)
-	case "redis":
-		d.APQ = gql.NewAPQStore(st.RedisBackend(), st.KeyPrefix(), gf.APQTTL)
-	}
-	return d
-}
-
-// openGraphQL builds the GraphQL handler over st, binds addr and prints the
-// bound URL.
-func openGraphQL(out func(format string, args ...any), sf *ServerFlags, gf *GraphQLFlags, st *stack.Stack, log *slog.Logger, addr string) (*server.HTTP, error) {
-	conns := &server.ConnStats{}
-	h := gql.NewHandler(graphQLDeps(sf, gf, st, log, conns))
-	srv := server.NewHTTP(server.HTTPOptions{Name: "graphql", Addr: addr, Handler: h, Logger: log, Conns: conns})
-	if err := srv.Open(); err != nil {
-		return nil, err
-	}
-	out("loadrig graphql listening on %s/graphql\n", srv.URL())
-	if gf.Dev {
-		out("loadrig graphiql on %s/graphiql\n", srv.URL())
-	}
-	return srv, nil
 }

@@ -88,7 +88,7 @@ func TestGraphQLRunServesAndShutsDown(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("server not ready")
 	}
-	if !strings.Contains(out.String(), "loadrig graphql listening on "+url+"/graphql\n") {
+	if out.String() != "loadrig graphql listening on "+url+"\n" {
 		t.Fatalf("stdout %q", out.String())
 	}
 	resp, err := http.Post(url+"/graphql", "application/json", strings.NewReader(`{"query":"{ product(id: 1) { id } }"}`))

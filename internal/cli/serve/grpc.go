@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/pprof"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"github.com/loadrig/loadrig/internal/cli/iostreams"
 	"github.com/loadrig/loadrig/internal/server"
 	"github.com/loadrig/loadrig/internal/server/grpcsrv"
-	"github.com/loadrig/loadrig/internal/server/stack"
 )
 
 // Default addresses of the gRPC server and its admin HTTP listener.
@@ -135,17 +133,33 @@ type grpcStack struct {
 	admin *server.HTTP // nil when off
 }
 
-// startGRPC builds the gRPC server over st, binds addr and the admin
-// listener, prints both addresses and starts the price ticker.
-func startGRPC(ctx context.Context, out func(format string, args ...any), st *stack.Stack, log *slog.Logger,
-	sf *ServerFlags, gf *GRPCFlags, addr string) (*grpcStack, error) {
+// grpcTransport is the gRPC server on its own listener (addr), with its
+// admin listener; started is set to it once it listens.
+func grpcTransport(sf *ServerFlags, gf *GRPCFlags, addr string, started **grpcStack) transport {
+	return transport{
+		name: "grpc",
+		start: func(ctx context.Context, out printer, d server.Deps) (server.Runner, error) {
+			g, err := startGRPC(ctx, out, d, sf, gf, addr)
+			if err != nil {
+				return nil, err
+			}
+			*started = g
+			return g, nil
+		},
+	}
+}
+
+// startGRPC builds the gRPC server over the shared deps, binds addr and the
+// admin listener, prints both addresses and starts the price ticker.
+func startGRPC(ctx context.Context, out printer, d server.Deps, sf *ServerFlags, gf *GRPCFlags, addr string) (*grpcStack, error) {
+	log := d.Logger
 	srv, err := grpcsrv.New(grpcsrv.Options{
-		Catalog:        st.Catalog,
-		Feed:           st.Feed,
+		Catalog:        d.Catalog,
+		Feed:           d.Feed,
 		Logger:         log,
-		Limiter:        st.Limiter,
+		Limiter:        d.Limiter,
 		MaxRecvMsgSize: int(min(sf.BodyLimit, 1<<30)),
-		ExtraStats:     st.Stats,
+		ExtraStats:     d.Stats,
 
 		ListenerAccounting: gf.Accounting == "listener",
 	})
@@ -160,9 +174,10 @@ func startGRPC(ctx context.Context, out func(format string, args ...any), st *st
 	if gf.AdminAddr != "off" {
 		var h http.Handler = srv.AdminHandler()
 		if sf.Pprof {
+			// Never /debug/pprof/cmdline: the command line may carry
+			// secrets.
 			mux := http.NewServeMux()
 			mux.HandleFunc("/debug/pprof/", pprof.Index)
-			mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
@@ -179,8 +194,8 @@ func startGRPC(ctx context.Context, out func(format string, args ...any), st *st
 	if gf.PriceTicker > 0 {
 		go func() {
 			// The stack's cache layer publishes every acknowledged update
-			// to st.Feed, so the ticker does not publish itself.
-			if err := grpcsrv.PriceTicker(ctx, st.Catalog, nil, gf.PriceTicker, uint64(sf.Stack.Seed), log); err != nil {
+			// to the feed, so the ticker does not publish itself.
+			if err := grpcsrv.PriceTicker(ctx, d.Catalog, nil, gf.PriceTicker, uint64(sf.Stack.Seed), log); err != nil {
 				log.Error("price ticker stopped", "err", err)
 			}
 		}()
@@ -195,11 +210,11 @@ func (g *grpcStack) adminURL() string {
 	return g.admin.URL()
 }
 
-// run serves until ctx is done, then stops gracefully within grace: the
+// Run serves until ctx is done, then stops gracefully within grace: the
 // gRPC server first (GracefulStop, then Stop at the deadline), then the
-// admin listener.
-func (g *grpcStack) run(ctx context.Context, grace time.Duration) error {
-	err := g.srv.Run(ctx, "", grace)
+// admin listener (server.Runner).
+func (g *grpcStack) Run(ctx context.Context, grace time.Duration) error {
+	err := g.srv.Run(ctx, grace)
 	if errors.Is(err, context.DeadlineExceeded) {
 		// Long-lived streams (WatchPrices) were cut at the deadline: that
 		// is the designed end of a graceful stop, not a failure.
@@ -218,18 +233,14 @@ func (g *grpcStack) run(ctx context.Context, grace time.Duration) error {
 // GRPCRun runs the gRPC server until ctx is canceled, then shuts down
 // gracefully: calls first, then the write-behind backlog.
 func GRPCRun(ctx context.Context, opts *GRPCOptions) error {
-	st, log, err := opts.StartStack(ctx, opts.IO.ErrOut)
-	if err != nil {
-		return err
-	}
-	g, err := startGRPC(ctx, printTo(opts.IO.Out), st, log, &opts.ServerFlags, &opts.GRPCFlags, opts.Addr)
-	if err != nil {
-		_ = opts.CloseStack(ctx, st, log)
-		return err
-	}
-	if opts.Ready != nil {
-		opts.Ready(g.srv.Addr().String(), g.adminURL())
-	}
-	runErr := g.run(ctx, opts.ShutdownTimeout)
-	return runError("grpc", runErr, opts.CloseStack(ctx, st, log))
+	var g *grpcStack
+	return serveTransports(ctx, serveSpec{
+		flags: &opts.ServerFlags, io: opts.IO,
+		transports: []transport{grpcTransport(&opts.ServerFlags, &opts.GRPCFlags, opts.Addr, &g)},
+		ready: func(string) {
+			if opts.Ready != nil {
+				opts.Ready(g.srv.Addr().String(), g.adminURL())
+			}
+		},
+	})
 }

@@ -71,18 +71,13 @@ DELETE /api/products/{id}, POST /api/login. Writes need
 // RESTRun runs the REST server until ctx is canceled, then shuts down
 // gracefully: requests first, then the write-behind backlog.
 func RESTRun(ctx context.Context, opts *RESTOptions) error {
-	st, log, err := opts.StartStack(ctx, opts.IO.ErrOut)
-	if err != nil {
-		return err
-	}
-	srv, err := openREST(printTo(opts.IO.Out), &opts.ServerFlags, st, log, opts.Addr)
-	if err != nil {
-		_ = opts.CloseStack(ctx, st, log)
-		return err
-	}
-	if opts.Ready != nil {
-		opts.Ready(srv.URL())
-	}
-	runErr := srv.Run(ctx, opts.ShutdownTimeout)
-	return runError("rest", runErr, opts.CloseStack(ctx, st, log))
+	return serveTransports(ctx, serveSpec{
+		flags: &opts.ServerFlags, io: opts.IO, addr: opts.Addr,
+		transports: []transport{restTransport(&opts.ServerFlags)},
+		ready: func(url string) {
+			if opts.Ready != nil {
+				opts.Ready(url)
+			}
+		},
+	})
 }

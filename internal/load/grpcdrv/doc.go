@@ -39,10 +39,15 @@
 // request_sent_at), the one-way time from the sender's clock (a Timestamp
 // field named sent_at; meaningful on one host or with synchronized clocks),
 // for bidi the round trip to the oldest unanswered request (first in, first
-// out), and otherwise the time since the stream started. Messages the
-// driver sends on client and bidi streams get their own sent_at stamped at
-// send time when the request message has such a field (appended to the
-// encoded bytes, so it overrides any value in the data).
+// out, a load.Inflight), and otherwise the time since the stream started.
+// Sent messages are paced by a load.Pacer: message i is due StreamInterval
+// × i after the first, a sender that fell behind catches up without
+// skipping, and the messages the driver sends on client and bidi streams
+// get their intended send time as sent_at when the request message has
+// such a field (appended to the encoded bytes, so it overrides any value
+// in the data); echoed round trips therefore count from when a message was
+// due. At the end of the run (load.Op.Closing) a sending stream stops and
+// closes its side cleanly.
 //
 // # Connections and errors
 //

@@ -60,8 +60,9 @@ type worker struct {
 	// probes counts unary calls answered without x-cache; after
 	// headerProbes of them in a row the worker stops asking for headers.
 	probes int
-	timer  *time.Timer
-	sendTS chan time.Time // bidi request/response matching, FIFO
+	// fifo holds the intended send times of a bidi stream's requests, for
+	// replies that carry no timestamp (matched first in, first out).
+	fifo *load.Inflight
 }
 
 func newWorker(d *Driver, id int) *worker {
@@ -81,24 +82,20 @@ func newWorker(d *Driver, id int) *worker {
 		w.msg = dynamicpb.NewMessage(d.method.Input())
 	}
 	if d.kind == BidiStream {
-		w.sendTS = make(chan time.Time, d.opts.StreamMessages)
+		w.fifo = load.NewInflight(d.opts.StreamMessages)
 	}
 	return w
 }
 
 // Close implements load.Worker. The channel belongs to the driver.
-func (w *worker) Close() error {
-	if w.timer != nil {
-		w.timer.Stop()
-	}
-	return nil
-}
+func (w *worker) Close() error { return nil }
 
 // request prepares the next request message in w.out. Constant data
 // without a timestamp to stamp reuses the driver's immutable encoding; any
 // other message is written into a pooled buffer that gRPC frees once sent,
-// so it can still be in flight when the next one is built.
-func (w *worker) request(stamp bool, i int) (int, error) {
+// so it can still be in flight when the next one is built. A stamped
+// message's sent_at is at, its intended send time.
+func (w *worker) request(stamp bool, i int, at time.Time) (int, error) {
 	base, bs := w.d.constReq, w.d.constBS
 	if w.d.array && w.ev == nil {
 		base, bs = w.d.constReqs[i%len(w.d.constReqs)], w.d.constBSs[i%len(w.d.constBSs)]
@@ -137,7 +134,7 @@ func (w *worker) request(stamp bool, i int) (int, error) {
 		b = append(b, base...)
 	}
 	if stamp && w.d.reqSentAt != 0 {
-		b = appendTimestampField(b, w.d.reqSentAt, time.Now())
+		b = appendTimestampField(b, w.d.reqSentAt, at)
 	}
 	*bp = b
 	w.out.bs = mem.BufferSlice{mem.NewBuffer(bp, w.pool)}
@@ -182,7 +179,7 @@ func (w *worker) Do(ctx context.Context, op *load.Op) load.Outcome {
 }
 
 func (w *worker) unary(ctx context.Context) load.Outcome {
-	n, err := w.request(false, 0)
+	n, err := w.request(false, 0, time.Time{})
 	if err != nil {
 		return load.Outcome{Err: ErrBadRequestData}
 	}
@@ -228,7 +225,7 @@ func (w *worker) serverStream(ctx context.Context, op *load.Op) load.Outcome {
 	ctx, cancel := context.WithCancel(w.outgoing(ctx))
 	defer cancel()
 	var out load.Outcome
-	n, err := w.request(false, 0)
+	n, err := w.request(false, 0, time.Time{})
 	if err != nil {
 		return load.Outcome{Err: ErrBadRequestData}
 	}
@@ -265,49 +262,34 @@ func (w *worker) serverStream(ctx context.Context, op *load.Op) load.Outcome {
 	return out
 }
 
-// pause waits the stream interval or until ctx is done.
-func (w *worker) pause(ctx context.Context) error {
-	d := w.d.opts.StreamInterval
-	if d <= 0 {
-		return ctx.Err()
-	}
-	if w.timer == nil {
-		w.timer = time.NewTimer(d)
-	} else {
-		w.timer.Reset(d)
-	}
-	select {
-	case <-w.timer.C:
-		return nil
-	case <-ctx.Done():
-		w.timer.Stop()
-		return ctx.Err()
-	}
-}
-
-// send sends StreamMessages messages, pausing StreamInterval between them;
-// each is stamped with its send time when the request has a sent_at field.
+// send sends StreamMessages messages, StreamInterval apart from the first
+// (load.Pacer: message i is due at first + i×interval, and a sender that
+// fell behind catches up without skipping); each is stamped with its
+// intended send time when the request has a sent_at field, so echoed
+// round trips count from when the message was due. When the run ends
+// (op.Closing) it stops sending and closes its side cleanly.
 func (w *worker) send(ctx context.Context, op *load.Op, cs grpc.ClientStream, out *load.Outcome) error {
 	if w.d.array && w.ev != nil {
 		if err := w.renderArray(); err != nil {
 			return err
 		}
 	}
+	pacer := load.NewPacer(time.Now(), w.d.opts.StreamInterval)
+	defer pacer.Stop()
 	for i := range w.d.opts.StreamMessages {
-		if i > 0 {
-			if err := w.pause(ctx); err != nil {
+		at, ok := pacer.Next(ctx, op.Closing())
+		if !ok {
+			if err := ctx.Err(); err != nil {
 				return err
 			}
+			break // the run is ending: close cleanly
 		}
-		n, err := w.request(true, i)
+		n, err := w.request(true, i, at)
 		if err != nil {
 			return err
 		}
-		if w.sendTS != nil {
-			select {
-			case w.sendTS <- time.Now():
-			default:
-			}
+		if w.fifo != nil {
+			w.fifo.Add(at) // the window holds a whole stream: nothing is lost
 		}
 		if err := cs.SendMsg(&w.out); err != nil {
 			return err
@@ -353,9 +335,7 @@ func (w *worker) errKind(ctx context.Context, err error) metrics.ErrKind {
 func (w *worker) bidiStream(opCtx context.Context, op *load.Op) load.Outcome {
 	ctx, cancel := context.WithCancel(w.outgoing(opCtx))
 	defer cancel()
-	for len(w.sendTS) > 0 {
-		<-w.sendTS
-	}
+	w.fifo.Reset()
 	var out load.Outcome
 	start := time.Now()
 	cs, err := w.cc.NewStream(ctx, &w.d.desc, w.d.path, w.strOps...)
@@ -385,10 +365,8 @@ func (w *worker) bidiStream(opCtx context.Context, op *load.Op) load.Outcome {
 			r.bytes += int64(w.in.n)
 			fallback := now.Sub(start)
 			if !w.in.hasEcho && !w.in.hasSent {
-				select {
-				case t := <-w.sendTS:
+				if t, ok := w.fifo.TakeOldest(); ok {
 					fallback = now.Sub(t)
-				default:
 				}
 			}
 			op.MessageReceived(w.latency(now, fallback))

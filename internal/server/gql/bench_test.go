@@ -33,7 +33,7 @@ func BenchmarkProductByID(b *testing.B) {
 	rs := httptest.NewServer(rest.NewHandler(rest.Deps{Catalog: st.Catalog, Auth: st.Auth, Stats: st.Stats}))
 	b.Cleanup(rs.Close)
 	gs := httptest.NewServer(gql.NewHandler(gql.Deps{Catalog: st.Catalog, Auth: st.Auth, Feed: st.Feed, Stats: st.Stats,
-		DataLoader: true, APQ: gql.NewAPQLRU(100)}))
+		Options: gql.Options{DataLoader: true, APQ: gql.NewAPQLRU(100)}}))
 	b.Cleanup(gs.Close)
 
 	const body = `{"query":"query P($id: ID!) { product(id: $id) { id name description category price stock version updatedAt } }","variables":{"id":"7"}}`

@@ -36,7 +36,7 @@ func newFixture(t *testing.T, cfg stack.Config, deps func(*gql.Deps)) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close(context.Background()) })
-	d := gql.Deps{Catalog: st.Catalog, Auth: st.Auth, Feed: st.Feed, Stats: st.Stats, DataLoader: true}
+	d := gql.Deps{Catalog: st.Catalog, Auth: st.Auth, Feed: st.Feed, Stats: st.Stats, Options: gql.Options{DataLoader: true}}
 	if deps != nil {
 		deps(&d)
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -20,9 +19,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	coderws "github.com/coder/websocket"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/loadrig/loadrig/internal/domain"
@@ -44,25 +40,9 @@ const (
 	DefaultWSReadLimit   = 64 << 10
 )
 
-// Deps are the GraphQL handler's dependencies and limits.
-type Deps struct {
-	// Catalog is the data layer: the store, usually behind a cache strategy.
-	// Required. Relation reads use its batch reads when it implements
-	// domain.BatchReader.
-	Catalog domain.Catalog
-	// Login checks email and password for the login mutation. Default:
-	// Catalog, when it implements domain.Authenticator.
-	Login domain.Authenticator
-	// Auth issues and verifies bearer credentials. Default: server.NewJWT
-	// with a random per-process key.
-	Auth server.Authenticator
-	// Feed is the event broker subscriptions read. Default: none
-	// (subscriptions answer UNAVAILABLE).
-	Feed *domain.Feed
-	// Publish makes mutations publish their events to Feed. Leave it false
-	// when the Catalog publishes writes itself (the stack's cache layer
-	// does), or subscribers see every write twice. Default false.
-	Publish bool
+// Options are the GraphQL transport's own settings, beside the shared
+// server.Deps.
+type Options struct {
 	// DataLoader switches relation resolvers to per-operation DataLoaders
 	// (one batch store call per level) instead of one store call per
 	// parent. Default false (the CLI's default is on).
@@ -70,6 +50,10 @@ type Deps struct {
 	// LoaderWait is how long a DataLoader collects keys before it fetches.
 	// Default DefaultLoaderWait (1ms).
 	LoaderWait time.Duration
+	// Publish makes mutations publish their events to Deps.Feed. Leave it
+	// false when the Catalog publishes writes itself (the stack's cache
+	// layer does), or subscribers see every write twice. Default false.
+	Publish bool
 	// MaxDepth limits the selection depth (DEPTH_LIMIT_EXCEEDED). Zero
 	// means DefaultMaxDepth (10); negative means no limit.
 	MaxDepth int
@@ -104,90 +88,106 @@ type Deps struct {
 	WSReadLimit int64
 	// Dev turns on introspection and GraphiQL at /graphiql. Default false.
 	Dev bool
-	// Limiter limits /graphql requests per client IP (429, RATE_LIMITED).
-	// Default: none.
+}
+
+// Deps configures NewHandler, the stand-alone GraphQL server (its own
+// spine): the shared dependencies and the Options in one struct.
+type Deps struct {
+	// Catalog is the data layer. Required. Relation reads use its batch
+	// reads when it implements domain.BatchReader.
+	Catalog domain.Catalog
+	// Login checks email and password for the login mutation. Default:
+	// Catalog, when it implements domain.Authenticator.
+	Login domain.Authenticator
+	// Auth issues and verifies bearer credentials. Default: server.NewJWT
+	// with a random per-process key.
+	Auth server.Authenticator
+	// Feed is the event broker subscriptions read. Default: none
+	// (subscriptions answer UNAVAILABLE).
+	Feed *domain.Feed
+	// Limiter limits /graphql requests per client IP (429). Default: none.
 	Limiter server.Limiter
-	// Logger receives errors. Default: discard.
+	// Logger receives the access log and errors. Default: discard.
 	Logger *slog.Logger
 	// Stats returns the sections of /stats the handler does not own
 	// (cache, store, ...). Default: none.
 	Stats func() map[string]any
-	// Conns is the server's connection accounting ("connections" in
-	// /stats). Default: zeros.
+	// Conns is the listener's connection accounting. Default: zeros.
 	Conns *server.ConnStats
-	// Registry is the Prometheus registry /metrics serves. Default: a new
-	// private registry.
-	Registry *prometheus.Registry
+	// Options are the transport's own settings.
+	Options
 }
 
-// Handler is the GraphQL server's http.Handler: POST, GET and WebSocket on
-// /graphql, GraphiQL on /graphiql (Dev), /healthz, /stats, /metrics.
+// Handler is the GraphQL transport: POST, GET and WebSocket on /graphql,
+// GraphiQL on /graphiql (Dev), mounted on a server.Spine (which serves
+// /healthz, /stats with the graphql object, /metrics).
 type Handler struct {
-	d     Deps
-	mux   *http.ServeMux
-	gql   *handler.Server
-	ids   *server.RequestIDs
-	start time.Time
+	d   server.Deps
+	o   Options
+	sp  *server.Spine
+	gql *handler.Server
 
 	requests, storeCalls, storeMax, subsActive, subsDropped atomic.Int64
 	errMu                                                   sync.Mutex
 	errorsByCode                                            map[string]int64
 }
 
-// NewHandler returns the GraphQL handler over d.
+// NewHandler returns a stand-alone GraphQL server: a spine of its own with
+// the GraphQL routes mounted (tests, benchmarks, embedding).
 func NewHandler(d Deps) *Handler {
+	sp := server.NewSpine(server.SpineOptions{
+		Logger: d.Logger, Limiter: d.Limiter, LimitPrefixes: []string{"/graphql"}, Stats: d.Stats, Conns: d.Conns,
+	})
+	return New(sp, server.Deps{
+		Catalog: d.Catalog, Login: d.Login, Auth: d.Auth, Limiter: d.Limiter, Feed: d.Feed,
+		Logger: d.Logger, Stats: d.Stats,
+	}, d.Options)
+}
+
+// New mounts the GraphQL routes on sp and adds the graphql object to its
+// /stats. Rate limiting (give the spine the "/graphql" prefix), request
+// ids, X-Cache, the cache bypass, the access log, /healthz and /metrics are
+// the spine's.
+func New(sp *server.Spine, d server.Deps, o Options) *Handler {
 	if d.Catalog == nil {
 		panic("gql: Deps.Catalog is nil")
 	}
-	if d.Login == nil {
-		d.Login, _ = d.Catalog.(domain.Authenticator)
+	d = d.WithDefaults()
+	o.MaxDepth = orDefault(o.MaxDepth, DefaultMaxDepth)
+	o.MaxComplexity = orDefault(o.MaxComplexity, DefaultMaxComplexity)
+	o.MaxTokens = orDefault(o.MaxTokens, DefaultMaxTokens)
+	o.QueryCacheSize = orDefault(o.QueryCacheSize, DefaultQueryCache)
+	if o.BodyLimit <= 0 {
+		o.BodyLimit = DefaultBodyLimit
 	}
-	if d.Auth == nil {
-		d.Auth = server.NewJWT(server.JWTOptions{})
+	if o.LoaderWait <= 0 {
+		o.LoaderWait = DefaultLoaderWait
 	}
-	if d.Logger == nil {
-		d.Logger = slog.New(slog.DiscardHandler)
+	if o.InitTimeout <= 0 {
+		o.InitTimeout = DefaultInitTimeout
 	}
-	if d.Conns == nil {
-		d.Conns = &server.ConnStats{}
+	if o.PingInterval <= 0 {
+		o.PingInterval = DefaultPingInterval
 	}
-	if d.Registry == nil {
-		d.Registry = prometheus.NewRegistry()
+	if o.WSReadLimit <= 0 {
+		o.WSReadLimit = DefaultWSReadLimit
 	}
-	d.MaxDepth = orDefault(d.MaxDepth, DefaultMaxDepth)
-	d.MaxComplexity = orDefault(d.MaxComplexity, DefaultMaxComplexity)
-	d.MaxTokens = orDefault(d.MaxTokens, DefaultMaxTokens)
-	d.QueryCacheSize = orDefault(d.QueryCacheSize, DefaultQueryCache)
-	if d.BodyLimit <= 0 {
-		d.BodyLimit = DefaultBodyLimit
-	}
-	if d.LoaderWait <= 0 {
-		d.LoaderWait = DefaultLoaderWait
-	}
-	if d.InitTimeout <= 0 {
-		d.InitTimeout = DefaultInitTimeout
-	}
-	if d.PingInterval <= 0 {
-		d.PingInterval = DefaultPingInterval
-	}
-	if d.WSReadLimit <= 0 {
-		d.WSReadLimit = DefaultWSReadLimit
-	}
-	h := &Handler{d: d, mux: http.NewServeMux(), ids: server.NewRequestIDs(), start: time.Now(), errorsByCode: map[string]int64{}}
+	h := &Handler{d: d, o: o, sp: sp, errorsByCode: map[string]int64{}}
 	h.gql = h.newServer()
-	h.routes()
+	sp.Handle("/graphql", http.HandlerFunc(h.serveGraphQL))
+	if o.Dev {
+		sp.Handle("GET /graphiql", graphiqlHandler())
+		sp.Handle("GET /graphiql/assets/", graphiqlAssets())
+	}
+	sp.AddStats(func(out map[string]any) { out["graphql"] = h.GraphQLStats() })
 	return h
 }
 
-func orDefault(v, def int) int {
-	switch {
-	case v == 0:
-		return def
-	case v < 0:
-		return 0 // no limit
-	}
-	return v
-}
+// ServeHTTP serves the spine the handler is mounted on.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.sp.ServeHTTP(w, r) }
+
+// Stats is the spine's /stats document.
+func (h *Handler) Stats() map[string]any { return h.sp.Stats() }
 
 // newServer assembles gqlgen: handler.New (not NewDefaultServer, whose
 // defaults are unbounded and introspective) with exactly the transports,
@@ -197,39 +197,39 @@ func (h *Handler) newServer() *handler.Server {
 	cfg.Directives.RequireAuth = h.requireAuth
 	srv := handler.New(NewExecutableSchema(cfg))
 
-	readLimit := h.d.WSReadLimit
+	readLimit := h.o.WSReadLimit
 	srv.AddTransport(transport.Websocket{
 		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{
-			OriginPatterns: h.d.Origins,
+			OriginPatterns: h.o.Origins,
 		}},
 		InitFunc:              h.wsInit,
-		InitTimeout:           h.d.InitTimeout,
-		KeepAlivePingInterval: h.d.PingInterval,
+		InitTimeout:           h.o.InitTimeout,
+		KeepAlivePingInterval: h.o.PingInterval,
 		PayloadReadLimit:      &readLimit,
 	})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](h.d.QueryCacheSize))
-	if h.d.MaxTokens > 0 {
-		srv.SetParserTokenLimit(h.d.MaxTokens)
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](h.o.QueryCacheSize))
+	if h.o.MaxTokens > 0 {
+		srv.SetParserTokenLimit(h.o.MaxTokens)
 	}
 	srv.SetErrorPresenter(presentError)
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		h.d.Logger.ErrorContext(ctx, "panic in resolver", "panic", v)
 		return errors.New("internal error")
 	})
-	if h.d.Dev {
+	if h.o.Dev {
 		srv.Use(extension.Introspection{})
 	}
-	if h.d.APQ != nil {
-		srv.Use(extension.AutomaticPersistedQuery{Cache: h.d.APQ})
+	if h.o.APQ != nil {
+		srv.Use(extension.AutomaticPersistedQuery{Cache: h.o.APQ})
 	}
-	maxC := h.d.MaxComplexity
+	maxC := h.o.MaxComplexity
 	if maxC <= 0 {
 		maxC = maxCost
 	}
-	srv.Use(&limits{maxDepth: h.d.MaxDepth, complexity: extension.FixedComplexityLimit(maxC)})
+	srv.Use(&limits{maxDepth: h.o.MaxDepth, complexity: extension.FixedComplexityLimit(maxC)})
 	srv.AroundOperations(h.aroundOperation)
 	srv.AroundResponses(h.aroundResponse)
 	return srv
@@ -246,11 +246,11 @@ func (h *Handler) wsInit(ctx context.Context, p transport.InitPayload) (context.
 func (h *Handler) aroundOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	st := &opState{}
 	opCtx := graphql.GetOperationContext(ctx)
-	if h.d.DataLoader && opCtx.Operation != nil && opCtx.Operation.Operation != ast.Subscription {
-		st.newLoaders = func() *loaders { return newLoaders(h.d.Catalog, h.d.LoaderWait) }
+	if h.o.DataLoader && opCtx.Operation != nil && opCtx.Operation.Operation != ast.Subscription {
+		st.newLoaders = func() *loaders { return newLoaders(h.d.Catalog, h.o.LoaderWait) }
 	}
 	ctx = context.WithValue(ctx, opKey, st)
-	ctx = domain.WithStoreTally(ctx, &st.tally)
+	ctx = domain.WithStoreTrace(ctx, &st.tally)
 	return next(ctx)
 }
 
@@ -292,12 +292,12 @@ func (h *Handler) aroundResponse(ctx context.Context, next graphql.ResponseHandl
 	if resp == nil {
 		return nil
 	}
-	ext := loadrigExt{DataLoader: h.d.DataLoader}
+	ext := loadrigExt{DataLoader: h.o.DataLoader}
 	if st := opFrom(ctx); st != nil {
 		ext.StoreCalls, ext.StoreRows = st.tally.Calls(), st.tally.Rows()
 		ext.StoreWaitUS = st.tally.Wait().Microseconds()
 		// A subscription event reports the calls since the last one.
-		st.tally = domain.StoreTally{}
+		st.tally = domain.StoreTrace{}
 	}
 	if graphql.HasOperationContext(ctx) {
 		ext.Depth, ext.Complexity = limitStatsOf(graphql.GetOperationContext(ctx))
@@ -333,42 +333,9 @@ func (h *Handler) count(resp *graphql.Response, calls int64) {
 	h.errMu.Unlock()
 }
 
-// ---- HTTP surface ----
-
-func (h *Handler) routes() {
-	h.mux.Handle("/graphql", http.HandlerFunc(h.serveGraphQL))
-	if h.d.Dev {
-		h.mux.Handle("GET /graphiql", graphiqlHandler())
-		h.mux.Handle("GET /graphiql/assets/", graphiqlAssets())
-	}
-	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	h.mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, h.Stats())
-	})
-	h.d.Registry.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		server.StatsCollector("loadrig", h.Stats),
-	)
-	h.mux.Handle("GET /metrics", promhttp.HandlerFor(h.d.Registry, promhttp.HandlerOpts{Registry: h.d.Registry}))
-}
-
-// ServeHTTP stamps X-Request-Id and routes.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id := r.Header.Get("X-Request-ID")
-	if !server.ValidRequestID(id) {
-		id = h.ids.Next()
-	}
-	w.Header()["X-Request-Id"] = []string{id}
-	r = r.WithContext(server.WithRequestID(r.Context(), id))
-	h.mux.ServeHTTP(w, r)
-}
-
-// serveGraphQL bounds the body (413), carries the bearer credential, the
-// cache trace and a Cache-Control: no-cache bypass into the context, then
-// hands the request to gqlgen.
+// serveGraphQL bounds the body (413) and carries the bearer credential
+// into the context (the spine's Exchange already carries the request id,
+// the cache trace and the bypass flag), then hands the request to gqlgen.
 func (h *Handler) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodPost, http.MethodOptions:
@@ -377,12 +344,9 @@ func (h *Handler) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 		writeGQLError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", r.Method+" is not allowed on /graphql; use POST, GET or a WebSocket")
 		return
 	}
-	if h.d.Limiter != nil && !h.allow(w, r) {
-		return
-	}
 	if r.Method == http.MethodPost {
-		if r.ContentLength > h.d.BodyLimit {
-			writeGQLError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "request body is over the "+strconv.FormatInt(h.d.BodyLimit, 10)+"-byte limit")
+		if r.ContentLength > h.o.BodyLimit {
+			writeGQLError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "request body is over the "+strconv.FormatInt(h.o.BodyLimit, 10)+"-byte limit")
 			return
 		}
 		// A declared length within the cap bounds the body already (net/http
@@ -391,24 +355,21 @@ func (h *Handler) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	trace := &domain.CacheTrace{}
-	ctx := domain.WithCacheTrace(r.Context(), trace)
-	ctx = withToken(ctx, r.Header.Get("Authorization"))
-	if noCache(r.Header) {
-		ctx = domain.WithBypass(ctx)
+	if a := r.Header.Get("Authorization"); a != "" {
+		r = r.WithContext(withToken(r.Context(), a))
 	}
 	w.Header()["Cache-Control"] = []string{"no-store"}
-	h.gql.ServeHTTP(&xcacheWriter{ResponseWriter: w, trace: trace}, r.WithContext(ctx))
+	h.gql.ServeHTTP(w, r)
 }
 
 // readChunked reads a body of undeclared length up to the cap, so one
 // over it is a 413 (gqlgen would call it a decoding failure).
 func (h *Handler) readChunked(w http.ResponseWriter, r *http.Request) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.d.BodyLimit))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.o.BodyLimit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeGQLError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "request body is over the "+strconv.FormatInt(h.d.BodyLimit, 10)+"-byte limit")
+			writeGQLError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "request body is over the "+strconv.FormatInt(h.o.BodyLimit, 10)+"-byte limit")
 		} else {
 			writeGQLError(w, http.StatusBadRequest, CodeBadUserInput, "reading the request body failed")
 		}
@@ -416,69 +377,6 @@ func (h *Handler) readChunked(w http.ResponseWriter, r *http.Request) error {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	return nil
-}
-
-// allow applies the rate limit, answering 429 itself; a failing limiter
-// lets the request through.
-func (h *Handler) allow(w http.ResponseWriter, r *http.Request) bool {
-	key := r.RemoteAddr
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		key = host
-	}
-	d, err := h.d.Limiter.Allow(r.Context(), key)
-	if err != nil {
-		h.d.Logger.WarnContext(r.Context(), "rate limiter failed; letting the request through", "err", err)
-		return true
-	}
-	if d.Allowed {
-		return true
-	}
-	secs := int((d.RetryAfter + time.Second - 1) / time.Second)
-	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-	h.errMu.Lock()
-	h.errorsByCode[CodeRateLimited]++
-	h.errMu.Unlock()
-	writeGQLError(w, http.StatusTooManyRequests, CodeRateLimited, "rate limit exceeded; retry in "+d.RetryAfter.Round(time.Millisecond).String())
-	return false
-}
-
-// xcacheWriter stamps X-Cache from the request's cache trace when the
-// response starts.
-type xcacheWriter struct {
-	http.ResponseWriter
-	trace *domain.CacheTrace
-	wrote bool
-}
-
-// A second WriteHeader is dropped (gqlgen writes its own error after a
-// refused WebSocket upgrade has answered).
-func (x *xcacheWriter) WriteHeader(code int) {
-	if x.wrote {
-		return
-	}
-	x.wrote = true
-	x.Header()["X-Cache"] = []string{x.trace.Status().String()}
-	x.ResponseWriter.WriteHeader(code)
-}
-
-func (x *xcacheWriter) Write(b []byte) (int, error) {
-	if !x.wrote {
-		x.WriteHeader(http.StatusOK)
-	}
-	return x.ResponseWriter.Write(b)
-}
-
-// Unwrap lets coder/websocket hijack the connection and
-// http.ResponseController reach it.
-func (x *xcacheWriter) Unwrap() http.ResponseWriter { return x.ResponseWriter }
-
-func noCache(hd http.Header) bool {
-	for _, s := range hd.Values("Cache-Control") {
-		if bytes.Contains(bytes.ToLower([]byte(s)), []byte("no-cache")) {
-			return true
-		}
-	}
-	return false
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -503,22 +401,6 @@ func writeGQLError(w http.ResponseWriter, status int, code, msg string) {
 	}}})
 }
 
-// Stats returns the /stats document: Deps.Stats sections plus
-// connections, uptime and the graphql object.
-func (h *Handler) Stats() map[string]any {
-	out := map[string]any{}
-	if h.d.Stats != nil {
-		for k, v := range h.d.Stats() {
-			out[k] = v
-		}
-	}
-	out["connections"] = map[string]any{"active": h.d.Conns.Active(), "total": h.d.Conns.Total()}
-	out["auth"] = h.d.Auth.Kind()
-	out["uptime_s"] = time.Since(h.start).Seconds()
-	out["graphql"] = h.GraphQLStats()
-	return out
-}
-
 // GraphQLStats is /stats' graphql object.
 func (h *Handler) GraphQLStats() map[string]any {
 	n := h.requests.Load()
@@ -532,10 +414,10 @@ func (h *Handler) GraphQLStats() map[string]any {
 		byCode[k] = v
 	}
 	h.errMu.Unlock()
-	apq := map[string]any{"enabled": h.d.APQ != nil, "hits": int64(0), "misses": int64(0), "registered": int64(0)}
-	if h.d.APQ != nil {
-		apq["hits"], apq["misses"], apq["registered"] = h.d.APQ.hits.Load(), h.d.APQ.misses.Load(), h.d.APQ.adds.Load()
-		apq["backend"] = h.d.APQ.kind
+	apq := map[string]any{"enabled": h.o.APQ != nil, "hits": int64(0), "misses": int64(0), "registered": int64(0)}
+	if h.o.APQ != nil {
+		apq["hits"], apq["misses"], apq["registered"] = h.o.APQ.hits.Load(), h.o.APQ.misses.Load(), h.o.APQ.adds.Load()
+		apq["backend"] = h.o.APQ.kind
 	}
 	return map[string]any{
 		"requests":                n,
@@ -543,8 +425,19 @@ func (h *Handler) GraphQLStats() map[string]any {
 		"store_calls":             h.storeCalls.Load(),
 		"store_calls_per_request": perReq,
 		"store_calls_max":         h.storeMax.Load(),
-		"dataloader":              h.d.DataLoader,
+		"dataloader":              h.o.DataLoader,
 		"apq":                     apq,
 		"subscriptions":           map[string]any{"active": h.subsActive.Load(), "dropped": h.subsDropped.Load()},
 	}
+}
+
+// orDefault maps an Options limit: 0 is def, negative is no limit (0).
+func orDefault(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
 }

@@ -87,7 +87,7 @@ func (m mutationResolver) DeleteProduct(ctx context.Context, id int64) (bool, er
 
 // publish emits a write's event when the Catalog does not (Deps.Publish).
 func (h *Handler) publish(e domain.Event) {
-	if h.d.Publish && h.d.Feed != nil {
+	if h.o.Publish && h.d.Feed != nil {
 		h.d.Feed.Publish(e)
 	}
 }

@@ -36,7 +36,7 @@ const (
 // opState is one operation's store tally and loaders (nil: DataLoader off,
 // or a subscription, whose events must not read an operation-long cache).
 type opState struct {
-	tally      domain.StoreTally
+	tally      domain.StoreTrace
 	newLoaders func() *loaders // nil: no loaders
 	once       sync.Once
 	loaders    *loaders // made on first use: most operations read no relation

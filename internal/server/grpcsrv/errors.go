@@ -16,6 +16,7 @@ var codeOf = map[domain.Code]codes.Code{
 	domain.CodeInvalid:      codes.InvalidArgument,
 	domain.CodeConflict:     codes.Aborted,
 	domain.CodeUnauthorized: codes.Unauthenticated,
+	domain.CodeForbidden:    codes.PermissionDenied,
 	domain.CodeRateLimited:  codes.ResourceExhausted,
 	domain.CodeUnavailable:  codes.Unavailable,
 	domain.CodeTooLarge:     codes.ResourceExhausted,

@@ -38,6 +38,9 @@ const (
 
 // Options configures a Server.
 type Options struct {
+	// Addr is HOST:PORT Run binds when the server is not open yet. Default
+	// server.DefaultAddr (127.0.0.1:0).
+	Addr string
 	// Catalog is the data stack (store, usually behind a cache strategy).
 	// Required.
 	Catalog domain.Catalog
@@ -276,10 +279,11 @@ func (s *Server) Close() error {
 }
 
 // Run serves until ctx is done or serving fails, then shuts down within
-// grace. It opens addr first unless the server is already serving.
-func (s *Server) Run(ctx context.Context, addr string, grace time.Duration) error {
+// grace (server.Runner). It opens Options.Addr first unless the server is
+// already serving.
+func (s *Server) Run(ctx context.Context, grace time.Duration) error {
 	if !s.serving() {
-		if err := s.Open(addr); err != nil {
+		if err := s.Open(s.opts.Addr); err != nil {
 			return err
 		}
 	}

@@ -131,6 +131,9 @@ func (h *Handler) patchProduct(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := principal(r).RequireAdmin("changing a product"); err != nil {
+		return err
+	}
 	var patch domain.ProductPatch
 	if err := h.decodeJSON(w, r, &patch); err != nil {
 		return err
@@ -138,12 +141,15 @@ func (h *Handler) patchProduct(w http.ResponseWriter, r *http.Request) error {
 	if patch.Price == nil && patch.Stock == nil {
 		return domain.Errorf(domain.CodeInvalid, `nothing to update: send {"price": 12.5} and/or {"stock": 7}`)
 	}
+	if err := domain.ValidatePatch(patch); err != nil {
+		return err
+	}
 	p, err := h.d.Catalog.UpdateProduct(r.Context(), id, patch)
 	if err != nil {
 		return err
 	}
-	if h.d.Feed != nil {
-		h.d.Feed.PublishProduct(p)
+	if h.d.Publish != nil {
+		h.d.Publish.PublishProduct(p)
 	}
 	hd := w.Header()
 	hd["Etag"] = []string{etag('p', p.ID, p.Version)}
@@ -155,6 +161,9 @@ func (h *Handler) patchProduct(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) deleteProduct(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
+		return err
+	}
+	if err := principal(r).RequireAdmin("deleting a product"); err != nil {
 		return err
 	}
 	if err := h.d.Catalog.DeleteProduct(r.Context(), id); err != nil {
@@ -170,6 +179,9 @@ func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) error {
 	id, err := jsonPathID(r)
 	if err != nil {
 		return err
+	}
+	if !principal(r).CanSee(id) {
+		return notYours("user", id)
 	}
 	u, err := h.d.Catalog.GetUser(r.Context(), id)
 	if err != nil {
@@ -189,6 +201,9 @@ func (h *Handler) userOrders(w http.ResponseWriter, r *http.Request) error {
 	id, err := jsonPathID(r)
 	if err != nil {
 		return err
+	}
+	if !principal(r).CanSee(id) {
+		return notYours("user", id)
 	}
 	os, err := h.d.Catalog.UserOrders(r.Context(), id)
 	if err != nil {
@@ -213,12 +228,18 @@ func (h *Handler) getOrder(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if !principal(r).CanSee(o.UserID) {
+		return notYours("order", id)
+	}
 	h.writeEntity(w, r, etag('o', o.ID, o.Version), o.UpdatedAt, o)
 	return nil
 }
 
-// createOrder places {"user_id": 1, "items": [{"product_id": 3, "quantity": 2}]}
-// and answers 201 with the order and a Location header.
+// createOrder places {"items": [{"product_id": 3, "quantity": 2}]} for the
+// authenticated user and answers 201 with the order and a Location header.
+// The order's user is the token's: a user_id naming anyone else is 403.
+// Items are bounded (domain.ValidateOrder): 1..100 items, quantities
+// 1..1000.
 func (h *Handler) createOrder(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		UserID int64 `json:"user_id"`
@@ -230,18 +251,19 @@ func (h *Handler) createOrder(w http.ResponseWriter, r *http.Request) error {
 	if err := h.decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	if in.UserID <= 0 {
+	p := principal(r)
+	if in.UserID < 0 {
 		return domain.Errorf(domain.CodeInvalid, "user_id must be a positive integer")
 	}
-	if len(in.Items) == 0 {
-		return domain.Errorf(domain.CodeInvalid, `items must list at least one {"product_id": N, "quantity": N}`)
+	if in.UserID != 0 && in.UserID != p.UserID {
+		return domain.Errorf(domain.CodeForbidden, "orders are placed for the logged-in user (%d), not user %d; drop user_id or log in as that user", p.UserID, in.UserID)
 	}
-	no := domain.NewOrder{UserID: in.UserID, Items: make([]domain.OrderItem, len(in.Items))}
+	no := domain.NewOrder{UserID: p.UserID, Items: make([]domain.OrderItem, len(in.Items))}
 	for i, it := range in.Items {
-		if it.ProductID <= 0 || it.Quantity <= 0 {
-			return domain.Errorf(domain.CodeInvalid, "items[%d]: product_id and quantity must be positive integers", i)
-		}
 		no.Items[i] = domain.OrderItem{ProductID: it.ProductID, Quantity: it.Quantity}
+	}
+	if err := domain.ValidateOrder(no.Items); err != nil {
+		return err
 	}
 	o, err := h.d.Catalog.CreateOrder(r.Context(), no)
 	if err != nil {
@@ -296,59 +318,19 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 
 // ---- operations ----
 
-func (h *Handler) healthz(w http.ResponseWriter, _ *http.Request) error {
-	w.Header()["Cache-Control"] = []string{"no-store"}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	return nil
-}
-
-func (h *Handler) stats(w http.ResponseWriter, _ *http.Request) error {
-	w.Header()["Cache-Control"] = []string{"no-store"}
-	writeJSON(w, http.StatusOK, h.Stats())
-	return nil
-}
-
-// Stats returns the /stats document: the Deps.Stats sections plus the
-// handler's own: connections, requests per route, responses by class,
-// rate limiting, auth scheme and uptime.
-func (h *Handler) Stats() map[string]any {
-	out := map[string]any{}
-	if h.d.Stats != nil {
-		for k, v := range h.d.Stats() {
-			out[k] = v
-		}
+// addStats adds the REST server's own members to /stats (the spine writes
+// the rest): responses.not_modified and auth.
+func (h *Handler) addStats(out map[string]any) {
+	if resp, ok := out["responses"].(map[string]any); ok {
+		resp["not_modified"] = h.notModified.Load()
 	}
-	out["connections"] = map[string]any{"active": h.d.Conns.Active(), "total": h.d.Conns.Total()}
-	reqs := map[string]any{}
-	var total int64
-	for p, rs := range h.routes {
-		if n := rs.n.Load(); n > 0 {
-			reqs[p] = n
-			total += n
-		}
-	}
-	for _, rs := range []*routeStat{h.unmatched, h.limited} {
-		if n := rs.n.Load(); n > 0 {
-			reqs[rs.route] = n
-			total += n
-		}
-	}
-	out["requests"] = reqs
-	http := map[string]any{
-		"requests":       total,
-		"not_modified":   h.notModified.Load(),
-		"rate_limited":   h.rateLimited.Load(),
-		"limiter_errors": h.limiterErrors.Load(),
-		"panics":         h.panics.Load(),
-	}
-	for c := 1; c <= 5; c++ {
-		http[strconv.Itoa(c)+"xx"] = h.byClass[c].Load()
-	}
-	out["responses"] = http
 	out["auth"] = h.d.Auth.Kind()
-	out["uptime_s"] = time.Since(h.start).Seconds()
-	return out
 }
 
-var errNotAcceptable = &httpError{status: http.StatusNotAcceptable, code: "not_acceptable",
-	msg: "this server only produces application/json; send Accept: application/json"}
+// Stats returns the /stats document of the handler's spine: the Deps.Stats
+// sections plus connections, requests per route, responses by class, rate
+// limiting, auth scheme and uptime.
+func (h *Handler) Stats() map[string]any { return h.sp.Stats() }
+
+var errNotAcceptable = &httpError{Status: http.StatusNotAcceptable, Code: "not_acceptable",
+	Msg: "this server only produces application/json; send Accept: application/json"}

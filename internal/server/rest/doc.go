@@ -38,10 +38,15 @@
 // surface is listed in routes.go.
 //
 // Handlers return errors instead of writing them; the adapter in handler.go
-// writes the problem document. Per-request work outside the Catalog is kept
-// small (one allocation for the request state, two context values, pooled
-// encode buffers) because the benchmark compares this handler against a bare
-// net/http handler serving the same bytes.
+// writes the problem document. The middleware (request id, X-Cache, cache
+// bypass, access log, per-route counts, panic recovery, rate limiting) and
+// the operations routes (/healthz, /stats, /metrics, pprof) are not REST's:
+// they are the listener's server.Spine, which GraphQL and WebSocket routes
+// mount on too. NewHandler gives the handler a spine of its own; New mounts
+// the routes on a shared one. Per-request work outside the Catalog is kept
+// small (the spine's one Exchange, which is also the request's context
+// values, and pooled encode buffers) because the benchmark compares this
+// handler against a bare net/http handler serving the same bytes.
 //
 // # Measured cost
 //

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,7 +30,10 @@ const DefaultBodyLimit = 1 << 20
 // the same sizes.
 const DefaultMaxPadBytes = 4 << 20
 
-// Deps are the REST handler's dependencies.
+// Deps are a standalone REST handler's dependencies: the shared set
+// (server.Deps), the REST options, and what the listener's spine needs.
+// NewHandler builds a spine of its own from them; servers that share a
+// listener with other transports use New with a shared spine instead.
 type Deps struct {
 	// Catalog is the data layer: the store, usually behind a cache strategy.
 	// Required.
@@ -84,106 +85,89 @@ type Deps struct {
 	Registry *prometheus.Registry
 }
 
-// Handler is the REST server's http.Handler.
+// Options are the REST server's own options, beside the shared
+// server.Deps.
+type Options struct {
+	// MaxAge is the Cache-Control max-age of GET responses; zero sends
+	// "no-cache" (clients must revalidate every time). Default 0.
+	MaxAge time.Duration
+	// BodyLimit caps request bodies in bytes; larger bodies get 413.
+	// Default DefaultBodyLimit (1 MiB).
+	BodyLimit int64
+	// MaxPadBytes caps the pad query parameter of the product reads (see
+	// padding.go); more is 400. Default DefaultMaxPadBytes (4 MiB).
+	MaxPadBytes int
+	// Publish receives a product_updated event after every successful PATCH. Leave
+	// it nil when the Catalog publishes changes itself (the stack's cache
+	// layer does, to server.Deps.Feed), or every change is delivered
+	// twice. Default: none.
+	Publish *domain.Feed
+}
+
+// config is what the handlers read: the shared deps and the REST options.
+type config struct {
+	server.Deps
+	Options
+}
+
+// Handler is the REST server's http.Handler: its routes, mounted on a
+// server.Spine (the middleware chain and the operations routes).
 type Handler struct {
-	d            Deps
-	mux          *http.ServeMux
+	d            config
+	sp           *server.Spine
 	probe        *http.ServeMux // same patterns, no-op handlers: tells 404 from 405
-	ids          *server.RequestIDs
 	cacheControl []string
-	routes       map[string]*routeStat
-	unmatched    *routeStat
-	limited      *routeStat // requests the rate limiter rejected
-	start        time.Time
 	fill         filler // the pad parameter's filler bytes (padding.go)
 
-	rateLimited, limiterErrors, notModified, panics atomic.Int64
-	byClass                                         [6]atomic.Int64 // responses by status class, index status/100
-
-	reqDur *prometheus.HistogramVec
-	reqs   *prometheus.CounterVec
+	notModified atomic.Int64
 }
 
-type routeStat struct {
-	n     atomic.Int64
-	dur   prometheus.Observer
-	codes [600]atomic.Pointer[prometheus.Counter] // resolved lazily per status code
-	route string
-}
-
-// count increments loadrig_http_requests_total{route, code} without a
-// label lookup after the first request with that code.
-func (rs *routeStat) count(vec *prometheus.CounterVec, code int) {
-	if code < 100 || code >= 600 {
-		vec.WithLabelValues(rs.route, strconv.Itoa(code)).Inc()
-		return
-	}
-	c := rs.codes[code].Load()
-	if c == nil {
-		cc := vec.WithLabelValues(rs.route, strconv.Itoa(code))
-		c = &cc
-		rs.codes[code].Store(c)
-	}
-	(*c).Inc()
-}
-
-// NewHandler returns the REST handler over deps.
+// NewHandler returns a standalone REST handler over deps, with a spine of
+// its own.
 func NewHandler(d Deps) *Handler {
 	if d.Catalog == nil {
 		panic("rest: Deps.Catalog is nil")
 	}
-	if d.Login == nil {
-		d.Login, _ = d.Catalog.(domain.Authenticator)
+	sp := server.NewSpine(server.SpineOptions{
+		Logger: d.Logger, Limiter: d.Limiter, Stats: d.Stats, Conns: d.Conns,
+		Registry: d.Registry, Pprof: d.Pprof,
+	})
+	return New(sp, server.Deps{
+		Catalog: d.Catalog, Login: d.Login, Auth: d.Auth, Limiter: d.Limiter, Feed: d.Feed,
+		Logger: d.Logger, Stats: d.Stats, Responses: d.Responses,
+	}, Options{MaxAge: d.MaxAge, BodyLimit: d.BodyLimit, MaxPadBytes: d.MaxPadBytes, Publish: d.Feed})
+}
+
+// New mounts the REST routes on sp and returns the handler; serving sp (or
+// the handler, which serves sp) serves them. Rate limiting, /stats,
+// /metrics and pprof are the spine's.
+func New(sp *server.Spine, d server.Deps, o Options) *Handler {
+	if d.Catalog == nil {
+		panic("rest: Deps.Catalog is nil")
 	}
-	if d.Auth == nil {
-		d.Auth = server.NewJWT(server.JWTOptions{})
+	d = d.WithDefaults()
+	if o.BodyLimit <= 0 {
+		o.BodyLimit = DefaultBodyLimit
 	}
-	if d.Logger == nil {
-		d.Logger = slog.New(slog.DiscardHandler)
+	if o.MaxPadBytes <= 0 {
+		o.MaxPadBytes = DefaultMaxPadBytes
 	}
-	if d.Conns == nil {
-		d.Conns = &server.ConnStats{}
-	}
-	if d.BodyLimit <= 0 {
-		d.BodyLimit = DefaultBodyLimit
-	}
-	if d.MaxPadBytes <= 0 {
-		d.MaxPadBytes = DefaultMaxPadBytes
-	}
-	if d.Registry == nil {
-		d.Registry = prometheus.NewRegistry()
-	}
-	h := &Handler{
-		d: d, mux: http.NewServeMux(), probe: http.NewServeMux(),
-		ids: server.NewRequestIDs(), routes: map[string]*routeStat{}, start: time.Now(),
-	}
-	if d.MaxAge > 0 {
-		h.cacheControl = []string{"max-age=" + strconv.Itoa(int(d.MaxAge/time.Second))}
+	h := &Handler{d: config{d, o}, sp: sp, probe: http.NewServeMux()}
+	if o.MaxAge > 0 {
+		h.cacheControl = []string{"max-age=" + strconv.Itoa(int(o.MaxAge/time.Second))}
 	} else {
 		h.cacheControl = []string{"no-cache"}
 	}
-	h.reqDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "loadrig_http_request_duration_seconds",
-		Help:    "Time from request arrival to handler return, by route pattern.",
-		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
-	}, []string{"route"})
-	h.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "loadrig_http_requests_total",
-		Help: "Requests by route pattern and status code.",
-	}, []string{"route", "code"})
-	d.Registry.MustRegister(h.reqDur, h.reqs, server.StatsCollector("loadrig", h.Stats))
-	h.unmatched = &routeStat{dur: h.reqDur.WithLabelValues("unmatched"), route: "unmatched"}
-	h.limited = &routeStat{dur: h.reqDur.WithLabelValues("rate_limited"), route: "rate_limited"}
 	h.registerRoutes()
+	sp.AddStats(h.addStats)
 	return h
 }
 
-// handle registers one route; every route goes through it so /stats and
-// /metrics know them all.
+// handle registers one route; every route goes through it so 405s know
+// them and /stats and /metrics count them.
 func (h *Handler) handle(pattern string, hh http.Handler) {
-	h.mux.Handle(pattern, hh)
+	h.sp.Handle(pattern, hh)
 	h.probe.Handle(pattern, http.NotFoundHandler())
-	h.routes[pattern] = &routeStat{dur: h.reqDur.WithLabelValues(pattern), route: pattern}
 }
 
 // apiFunc is a handler that returns its error instead of writing it.
@@ -198,157 +182,13 @@ func (h *Handler) api(f apiFunc) http.Handler {
 	})
 }
 
-// reqState is everything per request, in one allocation.
-type reqState struct {
-	w       http.ResponseWriter
-	h       *Handler
-	trace   domain.CacheTrace
-	code    int
-	limited bool // rejected by the rate limiter before routing
-}
+// ServeHTTP serves the handler's spine: the middleware (request id, cache
+// trace and bypass, access log, counts, panic recovery, rate limiting),
+// then the routes.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.sp.ServeHTTP(w, r) }
 
-func (s *reqState) Header() http.Header { return s.w.Header() }
-
-// WriteHeader stamps X-Cache from the request's cache trace: the cache
-// layer has marked it by the time the handler writes.
-func (s *reqState) WriteHeader(code int) {
-	if s.code != 0 {
-		return
-	}
-	if code >= 200 {
-		s.code = code
-	}
-	s.w.Header()["X-Cache"] = xcache[s.trace.Status()]
-	s.w.WriteHeader(code)
-}
-
-func (s *reqState) Write(b []byte) (int, error) {
-	if s.code == 0 {
-		s.WriteHeader(http.StatusOK)
-	}
-	return s.w.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection (pprof needs
-// write deadlines and flushes).
-func (s *reqState) Unwrap() http.ResponseWriter { return s.w }
-
-// xcache holds the header values, so stamping X-Cache does not allocate.
-var xcache = func() map[domain.CacheStatus][]string {
-	m := map[domain.CacheStatus][]string{}
-	for _, s := range []domain.CacheStatus{domain.CacheNone, domain.CacheHit, domain.CacheStale, domain.CacheMiss, domain.CacheBypass} {
-		m[s] = []string{s.String()}
-	}
-	return m
-}()
-
-// ServeHTTP runs the request through the middleware and the routes:
-// request id, cache trace and bypass, panic recovery, rate limiting,
-// routing, then accounting and the access log.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	t0 := time.Now()
-	id := r.Header.Get("X-Request-ID")
-	if !server.ValidRequestID(id) {
-		id = h.ids.Next()
-	}
-	w.Header()["X-Request-Id"] = []string{id}
-	st := &reqState{w: w, h: h}
-	ctx := server.WithRequestID(r.Context(), id)
-	ctx = domain.WithCacheTrace(ctx, &st.trace)
-	if noCache(r.Header) {
-		ctx = domain.WithBypass(ctx)
-	}
-	r = r.WithContext(ctx)
-
-	defer h.finish(st, r, t0)
-	if strings.HasPrefix(r.URL.Path, "/api/") && h.d.Limiter != nil && !h.allow(st, r) {
-		st.limited = true
-		return
-	}
-	h.mux.ServeHTTP(st, r)
-}
-
-// finish recovers a panic, then records the request.
-func (h *Handler) finish(st *reqState, r *http.Request, t0 time.Time) {
-	if v := recover(); v != nil {
-		if v == http.ErrAbortHandler {
-			panic(v)
-		}
-		h.panics.Add(1)
-		h.d.Logger.ErrorContext(r.Context(), "panic in handler", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-		if st.code == 0 {
-			h.writeError(st, r, errors.New("panic"))
-		}
-	}
-	code := st.code
-	if code == 0 {
-		code = http.StatusOK
-	}
-	if c := code / 100; c >= 1 && c <= 5 {
-		h.byClass[c].Add(1)
-	}
-	rs := h.routes[r.Pattern]
-	route := r.Pattern
-	switch {
-	case st.limited:
-		rs, route = h.limited, "rate_limited"
-	case rs == nil:
-		rs, route = h.unmatched, "unmatched"
-	}
-	rs.n.Add(1)
-	d := time.Since(t0)
-	rs.dur.Observe(d.Seconds())
-	rs.count(h.reqs, code)
-	switch {
-	case code >= 500:
-		h.d.Logger.ErrorContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "route", route, "status", code, "dur", d)
-	case h.d.Logger.Enabled(r.Context(), slog.LevelDebug):
-		h.d.Logger.DebugContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "route", route,
-			"status", code, "dur", d, "cache", st.trace.Status().String())
-	}
-}
-
-// noCache reports whether the request asks to bypass caches.
-func noCache(hd http.Header) bool {
-	if v := hd["Cache-Control"]; len(v) > 0 {
-		for _, s := range v {
-			if strings.Contains(strings.ToLower(s), "no-cache") {
-				return true
-			}
-		}
-	}
-	if v := hd["Pragma"]; len(v) > 0 && strings.EqualFold(strings.TrimSpace(v[0]), "no-cache") {
-		return true
-	}
-	return false
-}
-
-// allow applies the rate limit; it writes the 429 itself.
-func (h *Handler) allow(w http.ResponseWriter, r *http.Request) bool {
-	d, err := h.d.Limiter.Allow(r.Context(), clientKey(r))
-	if err != nil {
-		h.limiterErrors.Add(1)
-		h.d.Logger.WarnContext(r.Context(), "rate limiter failed; letting the request through", "err", err)
-		return true
-	}
-	if d.Allowed {
-		return true
-	}
-	h.rateLimited.Add(1)
-	secs := int((d.RetryAfter + time.Second - 1) / time.Second)
-	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-	h.writeError(w, r, domain.Errorf(domain.CodeRateLimited, "rate limit exceeded; retry in %v", d.RetryAfter.Round(time.Millisecond)))
-	return false
-}
-
-// clientKey identifies the client for rate limiting: its IP address.
-func clientKey(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// Spine is the spine the routes are mounted on.
+func (h *Handler) Spine() *server.Spine { return h.sp }
 
 // unmatched answers requests no route matches: 405 with Allow when the path
 // exists for other methods, 404 otherwise.
@@ -358,8 +198,8 @@ func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) error {
 	ph.ServeHTTP(rec, r)
 	if rec.code == http.StatusMethodNotAllowed {
 		w.Header()["Allow"] = rec.hdr["Allow"]
-		return &httpError{status: http.StatusMethodNotAllowed, code: "method_not_allowed",
-			msg: fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, rec.hdr.Get("Allow"))}
+		return &httpError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed",
+			Msg: fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, rec.hdr.Get("Allow"))}
 	}
 	return domain.Errorf(domain.CodeNotFound, "no route for %s %s", r.Method, r.URL.Path)
 }
@@ -403,30 +243,13 @@ func encodeTo(buf *bytes.Buffer, v any) error {
 }
 
 var (
-	jsonCT    = []string{"application/json"}
-	problemCT = []string{"application/problem+json"}
-	varyVals  = []string{"Accept"}
+	jsonCT   = []string{"application/json"}
+	varyVals = []string{"Accept"}
 )
 
-// writeError writes err as a problem document.
+// writeError writes err as a problem document (and logs a 5xx).
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	p := problemOf(err, r, server.RequestID(r.Context()))
-	if p.Status >= 500 {
-		h.d.Logger.ErrorContext(r.Context(), "request failed", "err", err)
-	}
-	if p.Status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="loadrig"`)
-	}
-	b, _ := json.Marshal(p)
-	b = append(b, '\n')
-	hd := w.Header()
-	delete(hd, "ETag")
-	delete(hd, "Last-Modified")
-	hd["Cache-Control"] = []string{"no-store"}
-	hd["Content-Type"] = problemCT
-	hd["Content-Length"] = []string{strconv.Itoa(len(b))}
-	w.WriteHeader(p.Status)
-	_, _ = w.Write(b)
+	h.sp.WriteError(w, r, err)
 }
 
 // ---- reading requests ----
@@ -531,20 +354,32 @@ func bearer(r *http.Request) (string, bool) {
 	return "", false
 }
 
-// requireAuth wraps a write handler: the request needs a valid bearer
-// credential. It authenticates, it does not authorize: any logged-in user
-// may place an order for any user_id or change any product, because the
-// experiment measures what verifying a JWT or a session costs, and load
-// scripts drive many users with one login.
+// requireAuth wraps a handler that needs a bearer credential: no or a bad
+// credential is 401; the authenticated user (and its role) is then in the
+// request's context (domain.PrincipalFrom), for the handler to authorize:
+// product writes need an admin, a user's data is its own or an admin's.
 func (h *Handler) requireAuth(next apiFunc) apiFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		tok, ok := bearer(r)
 		if !ok {
 			return domain.Errorf(domain.CodeUnauthorized, "this request needs Authorization: Bearer <token>; get one from POST /api/login")
 		}
-		if _, err := h.d.Auth.Verify(r.Context(), tok); err != nil {
+		uid, err := h.d.Auth.Verify(r.Context(), tok)
+		if err != nil {
 			return err
 		}
-		return next(w, r)
+		return next(w, r.WithContext(domain.WithPrincipal(r.Context(), domain.PrincipalOf(uid))))
 	}
+}
+
+// principal is the authenticated user of a request behind requireAuth.
+func principal(r *http.Request) domain.Principal {
+	p, _ := domain.PrincipalFrom(r.Context())
+	return p
+}
+
+// notYours is the answer to a user's request for another user's data: the
+// same 404 as a missing id, so ids cannot be probed.
+func notYours(what string, id int64) error {
+	return domain.Errorf(domain.CodeNotFound, "%s %d not found", what, id)
 }

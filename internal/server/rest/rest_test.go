@@ -84,19 +84,20 @@ func TestReadRoutes(t *testing.T) {
 		}
 	}
 
-	r = rt.get("/api/users/2")
+	admin := rt.login()
+	r = rt.get("/api/users/2", "Authorization", admin)
 	wantStatus(t, r, 200)
 	var u domain.User
 	r.json(t, &u)
 	if u.ID != 2 || u.Email != "user2@example.com" || r.Header.Get("Etag") != fmt.Sprintf(`"u2-v%d"`, u.Version) {
 		t.Errorf("user = %+v, etag %s", u, r.Header.Get("Etag"))
 	}
-	wantStatus(t, rt.get("/api/users/2", "If-None-Match", r.Header.Get("Etag")), 304)
+	wantStatus(t, rt.get("/api/users/2", "If-None-Match", r.Header.Get("Etag"), "Authorization", admin), 304)
 
 	var uo userOrdersBody
 	found := false
 	for id := 1; id <= testCounts.Users && !found; id++ {
-		r = rt.get(fmt.Sprintf("/api/users/%d/orders", id))
+		r = rt.get(fmt.Sprintf("/api/users/%d/orders", id), "Authorization", admin)
 		wantStatus(t, r, 200)
 		r.json(t, &uo)
 		found = len(uo.Orders) > 0
@@ -109,7 +110,7 @@ func TestReadRoutes(t *testing.T) {
 			t.Errorf("order %d of user %d listed under user %d", o.ID, o.UserID, uo.UserID)
 		}
 	}
-	r = rt.get(fmt.Sprintf("/api/orders/%d", uo.Orders[0].ID))
+	r = rt.get(fmt.Sprintf("/api/orders/%d", uo.Orders[0].ID), "Authorization", admin)
 	wantStatus(t, r, 200)
 	var o domain.Order
 	r.json(t, &o)
@@ -150,7 +151,7 @@ func TestWriteRoutes(t *testing.T) {
 	if loc := r.Header.Get("Location"); loc != fmt.Sprintf("/api/orders/%d", o.ID) {
 		t.Errorf("Location = %q", loc)
 	}
-	wantStatus(t, rt.get(fmt.Sprintf("/api/orders/%d", o.ID)), 200)
+	wantStatus(t, rt.get(fmt.Sprintf("/api/orders/%d", o.ID), "Authorization", auth), 200)
 
 	r = rt.do("PATCH", "/api/products/3", `{"price": 12.5, "stock": 7}`, "Authorization", auth)
 	wantStatus(t, r, 200)
@@ -301,11 +302,13 @@ func TestBadInput(t *testing.T) {
 		{"PATCH", "/api/products/1", `{"price": 1`, 400, "invalid"},
 		{"PATCH", "/api/products/1", ``, 400, "invalid"},
 		{"PATCH", "/api/products/1", `{"stock": 1, "pad": "` + strings.Repeat("x", 300) + `"}`, 413, "too_large"},
-		{"POST", "/api/orders", `{"user_id": 0, "items": [{"product_id": 3, "quantity": 2}]}`, 400, "invalid"},
+		{"POST", "/api/orders", `{"user_id": -1, "items": [{"product_id": 3, "quantity": 2}]}`, 400, "invalid"},
+		{"POST", "/api/orders", `{"user_id": 2, "items": [{"product_id": 3, "quantity": 2}]}`, 403, "forbidden"},
 		{"POST", "/api/orders", `{"user_id": 1, "items": []}`, 400, "invalid"},
 		{"POST", "/api/orders", `{"user_id": 1, "items": [{"product_id": 3, "quantity": 0}]}`, 400, "invalid"},
 		{"POST", "/api/orders", `{"user_id": 1, "items": [{"product_id": 99999, "quantity": 1}]}`, 400, "invalid"},
-		{"POST", "/api/orders", `{"user_id": 1, "items": [{"product_id": 3, "quantity": 100000}]}`, 409, "conflict"},
+		{"POST", "/api/orders", `{"user_id": 1, "items": [{"product_id": 3, "quantity": 100000}]}`, 400, "invalid"},
+		{"POST", "/api/orders", `{"user_id": 1, "items": [{"product_id": 3, "quantity": 1000}]}`, 409, "conflict"},
 		{"POST", "/api/login", `{"email": "user1@example.com"}`, 400, "invalid"},
 	} {
 		r := rt.do(c.method, c.path, c.body, "Authorization", auth)
@@ -385,7 +388,7 @@ func TestExpiredToken(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := freeStore(t)
 		h := NewHandler(Deps{Catalog: st, Auth: server.NewJWT(server.JWTOptions{TTL: time.Minute})})
-		w := serve(h, "POST", "/api/login", `{"email":"user2@example.com","password":"loadrig"}`)
+		w := serve(h, "POST", "/api/login", `{"email":"user1@example.com","password":"loadrig"}`)
 		if w.Code != 200 {
 			t.Fatalf("login: %d %s", w.Code, w.Body)
 		}
@@ -430,7 +433,7 @@ func TestSessionAuth(t *testing.T) {
 	t.Parallel()
 	sess := &mapSessions{m: map[string]int64{}}
 	rt := newRESTTest(t, nil, Deps{Auth: server.NewSessionAuth(sess, time.Hour, nil)})
-	r := rt.do("POST", "/api/login", `{"email":"user3@example.com","password":"loadrig"}`)
+	r := rt.do("POST", "/api/login", `{"email":"user1@example.com","password":"loadrig"}`)
 	var lr loginResponse
 	r.json(t, &lr)
 	if lr.Scheme != "session" || strings.Count(lr.Token, ".") != 0 {
@@ -616,3 +619,86 @@ func TestPanicIs500(t *testing.T) {
 type panicky struct{ domain.Catalog }
 
 func (panicky) GetProduct(context.Context, int64) (domain.Product, error) { panic("boom") }
+
+// loginAs returns a bearer header value for user n.
+func (rt *restTest) loginAs(n int) string {
+	rt.t.Helper()
+	r := rt.do(http.MethodPost, "/api/login", map[string]string{"email": fmt.Sprintf("user%d@example.com", n), "password": domain.SeedPassword})
+	if r.StatusCode != http.StatusOK {
+		rt.t.Fatalf("login user%d: %d %s", n, r.StatusCode, r.body)
+	}
+	var lr loginResponse
+	r.json(rt.t, &lr)
+	return "Bearer " + lr.Token
+}
+
+// TestAuthorization checks roles through the real server: product writes
+// need the admin (user 1), an order is always the caller's, and a user's
+// data is visible to its owner and the admin only — others get the 404 of a
+// missing id, anonymous callers 401.
+func TestAuthorization(t *testing.T) {
+	t.Parallel()
+	rt := newRESTTest(t, nil, Deps{})
+	admin, u2, u3 := rt.login(), rt.loginAs(2), rt.loginAs(3)
+
+	// A customer's PATCH and DELETE: 403, and nothing changed.
+	before := rt.get("/api/products/4")
+	wantProblem(t, rt.do("PATCH", "/api/products/4", `{"price": 1}`, "Authorization", u2), 403, "forbidden")
+	wantProblem(t, rt.do("DELETE", "/api/products/4", nil, "Authorization", u2), 403, "forbidden")
+	if after := rt.get("/api/products/4"); after.Header.Get("Etag") != before.Header.Get("Etag") {
+		t.Errorf("a forbidden PATCH changed the product: %s → %s", before.Header.Get("Etag"), after.Header.Get("Etag"))
+	}
+	wantStatus(t, rt.do("PATCH", "/api/products/4", `{"price": 1}`, "Authorization", admin), 200)
+
+	// An order is the token's user's: without user_id, or with its own.
+	r := rt.do("POST", "/api/orders", `{"items": [{"product_id": 3, "quantity": 1}]}`, "Authorization", u2)
+	wantStatus(t, r, 201)
+	var o domain.Order
+	r.json(t, &o)
+	if o.UserID != 2 {
+		t.Fatalf("order placed by user 2 belongs to user %d", o.UserID)
+	}
+	wantProblem(t, rt.do("POST", "/api/orders", `{"user_id": 3, "items": [{"product_id": 3, "quantity": 1}]}`, "Authorization", u2), 403, "forbidden")
+
+	// Owner and admin see it; another customer gets the 404 of a missing
+	// order; nobody anonymous.
+	path := fmt.Sprintf("/api/orders/%d", o.ID)
+	wantStatus(t, rt.get(path, "Authorization", u2), 200)
+	wantStatus(t, rt.get(path, "Authorization", admin), 200)
+	foreign := wantProblem(t, rt.get(path, "Authorization", u3), 404, "not_found")
+	missing := wantProblem(t, rt.get("/api/orders/99999", "Authorization", u3), 404, "not_found")
+	if strings.Contains(foreign.Detail, "user") || foreign.Title != missing.Title {
+		t.Errorf("a foreign order's 404 differs from a missing one's: %+v vs %+v", foreign, missing)
+	}
+	wantProblem(t, rt.get(path), 401, "unauthorized")
+	for _, p := range []string{"/api/users/2", "/api/users/2/orders"} {
+		wantStatus(t, rt.get(p, "Authorization", u2), 200)
+		wantStatus(t, rt.get(p, "Authorization", admin), 200)
+		wantProblem(t, rt.get(p, "Authorization", u3), 404, "not_found")
+		wantProblem(t, rt.get(p), 401, "unauthorized")
+	}
+}
+
+// TestOrderBounds checks the input bounds of an order through the real
+// server: the quantity that once made a negative total, too many items, a
+// zero quantity — all 400 before the store is asked.
+func TestOrderBounds(t *testing.T) {
+	t.Parallel()
+	rt := newRESTTest(t, nil, Deps{})
+	auth := rt.login()
+	items := make([]string, domain.MaxOrderItems+1)
+	for i := range items {
+		items[i] = `{"product_id": 3, "quantity": 1}`
+	}
+	for _, body := range []string{
+		`{"items": [{"product_id": 3, "quantity": 9223372036854775807}]}`,
+		`{"items": [{"product_id": 3, "quantity": 1001}]}`,
+		`{"items": [{"product_id": 3, "quantity": -1}]}`,
+		`{"items": [` + strings.Join(items, ",") + `]}`,
+	} {
+		wantProblem(t, rt.do("POST", "/api/orders", body, "Authorization", auth), 400, "invalid")
+	}
+	wantProblem(t, rt.do("PATCH", "/api/products/3", `{"price": 1e308}`, "Authorization", auth), 400, "invalid")
+	r := rt.do("POST", "/api/orders", `{"items": [{"product_id": 3, "quantity": 1}]}`, "Authorization", auth)
+	wantStatus(t, r, 201)
+}

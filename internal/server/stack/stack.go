@@ -62,16 +62,20 @@ type Config struct {
 	// RedisNoSpawn skips redis-server and uses embedded miniredis when no
 	// RedisURL is given. Default false.
 	RedisNoSpawn bool
+	// Store selects where the data lives: memory (default, ""), sqlite:PATH
+	// or a postgres:// URL (see store.ParseSpec). A database gets the
+	// dataset only when it holds none yet.
+	Store string
 	// StoreLatency is the store's per-call cost; zero means free (not the
-	// store's default: the CLI flag carries the default, 2ms).
+	// store's default: the CLI flag carries the default, 2ms on memory).
 	StoreLatency time.Duration
 	// StorePerRow is the store's per-row cost; zero means free.
 	StorePerRow time.Duration
 	// StoreJitter adds a uniform [0, StoreJitter) to every store call.
 	// Default 0.
 	StoreJitter time.Duration
-	// StorePool is the store's connection pool; zero or negative means
-	// unbounded.
+	// StorePool is the store's connection pool: modelled on memory (zero
+	// or negative: unbounded), the real pool on a database (zero: 8).
 	StorePool int
 	// Dataset is small (default), medium, large, or explicit counts like
 	// "products=5000,users=200" (domain.ParseCounts).
@@ -150,6 +154,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("--redis-url: %v (for example redis://127.0.0.1:6379/0)", err)
 		}
 	}
+	if _, _, err := store.ParseSpec(c.Store); err != nil {
+		return err
+	}
 	if _, err := domain.ParseCounts(c.Dataset); err != nil {
 		return fmt.Errorf("--dataset: %s", domain.ErrorMessage(err))
 	}
@@ -176,8 +183,11 @@ func (c Config) NeedsRedis() bool {
 
 // Stack is one process's shared server state.
 type Stack struct {
-	// Store is the slow store (the single source of truth).
+	// Store is the store (the single source of truth): its backend behind
+	// the latency model.
 	Store *store.Store
+	// StoreInfo says which backend Store is and what it holds.
+	StoreInfo store.Info
 	// Cache is the cache layer over Store; Catalog is the same value as a
 	// domain.Catalog, what handlers are given.
 	Cache   *cache.Layer
@@ -209,12 +219,26 @@ func New(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	counts, _ := domain.ParseCounts(cfg.Dataset)
 	s := &Stack{cfg: cfg, log: log, Feed: domain.NewFeed(), mode: RedisModeNone}
-	s.Store = store.New(domain.Generate(cfg.Seed, counts), store.Options{
+	model := store.Options{
 		Latency: offIfZero(cfg.StoreLatency),
 		PerRow:  offIfZero(cfg.StorePerRow),
 		Jitter:  cfg.StoreJitter,
 		Pool:    poolOf(cfg.StorePool),
+	}
+	backend, info, err := store.Open(ctx, store.OpenOptions{
+		Spec: cfg.Store, Dataset: domain.Generate(cfg.Seed, counts), Pool: max(cfg.StorePool, 0),
 	})
+	if err != nil {
+		return nil, err
+	}
+	s.Store, s.StoreInfo = store.Wrap(backend, model), info
+	if info.Backend != store.BackendMemory {
+		what := "kept the data it holds"
+		if info.Seeded {
+			what = "was empty: loaded the dataset"
+		}
+		log.Info("store: database opened", "backend", info.Backend, "target", info.Target, "dataset", info.Dataset, "note", what)
+	}
 
 	if cfg.NeedsRedis() {
 		in := cfg.Redis
@@ -222,6 +246,7 @@ func New(ctx context.Context, cfg Config) (*Stack, error) {
 			var err error
 			in, err = rediscache.Start(ctx, rediscache.StartOptions{URL: cfg.RedisURL, NoSpawn: cfg.RedisNoSpawn, Logger: log})
 			if err != nil {
+				_ = s.Store.Close()
 				return nil, err
 			}
 			if in.Mode() != rediscache.ModeExternal {
@@ -232,6 +257,7 @@ func New(ctx context.Context, cfg Config) (*Stack, error) {
 		rb, err := rediscache.Open(rediscache.Options{URL: in.URL()})
 		if err != nil {
 			s.closeRedis()
+			_ = s.Store.Close()
 			return nil, err
 		}
 		s.rb = rb
@@ -244,6 +270,7 @@ func New(ctx context.Context, cfg Config) (*Stack, error) {
 	})
 	if err != nil {
 		s.closeRedis()
+		_ = s.Store.Close()
 		return nil, err
 	}
 	s.Cache, s.Catalog = layer, layer
@@ -261,7 +288,7 @@ func New(ctx context.Context, cfg Config) (*Stack, error) {
 			s.Limiter = server.NewLocalLimiter(cfg.RateLimit, nil)
 		}
 	}
-	log.Info("server stack ready", "cache", orNone(cfg.Cache), "strategy", layer.Strategy(),
+	log.Info("server stack ready", "store", info.Backend, "cache", orNone(cfg.Cache), "strategy", layer.Strategy(),
 		"dataset", orDefault(cfg.Dataset, "small"), "seed", cfg.Seed, "store_latency", cfg.StoreLatency,
 		"store_pool", cfg.StorePool, "auth", s.Auth.Kind(), "rate_limit", cfg.RateLimit.String(), "redis_mode", s.mode)
 	return s, nil
@@ -286,6 +313,22 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// Deps is the one dependency set every transport of the process is built
+// from: the cache layer as Catalog (and Login), the authenticator, the
+// limiter, the event feed, the stack's logger and /stats sections, and the
+// response cache in response mode. The cache layer publishes acknowledged
+// product changes to Feed itself.
+func (s *Stack) Deps() server.Deps {
+	d := server.Deps{
+		Catalog: s.Catalog, Auth: s.Auth, Limiter: s.Limiter, Feed: s.Feed,
+		Logger: s.log, Stats: s.Stats, Responses: s.Responses(), KeyPrefix: s.KeyPrefix(),
+	}
+	if s.rb != nil {
+		d.KV = s.rb
+	}
+	return d.WithDefaults()
 }
 
 // Responses is the full-response cache servers should use, or nil in
@@ -375,6 +418,9 @@ func (s *Stack) Close(ctx context.Context) error {
 			"flushed", wb.Flushed, "remaining", wb.Backlog, "stream", wb.Stream)
 	}
 	s.closeRedis()
+	if cerr := s.Store.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
 	return err
 }
 

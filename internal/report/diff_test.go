@@ -1,0 +1,158 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/loadrig/loadrig/internal/metrics"
+)
+
+// synthRuns makes n results of workload w whose latency, throughput and
+// errors vary run to run like short runs on a noisy host: each figure is
+// its centre times exp(N(0, noise)). slow multiplies latency and divides
+// throughput.
+func synthRuns(rng *rand.Rand, w string, n int, slow, noise float64) []*metrics.Result {
+	out := make([]*metrics.Result, n)
+	for i := range out {
+		f := func(c float64) float64 { return c * math.Exp(rng.NormFloat64()*noise) }
+		p50 := f(2000 * slow)
+		p99 := f(9000 * slow)
+		total := int64(10000)
+		errs := int64(rng.IntN(5))
+		out[i] = &metrics.Result{
+			Schema: metrics.Schema, Name: w, Protocol: "http", Target: "http://127.0.0.1:1/" + w, DurationS: 10,
+			Model:    metrics.Model{Kind: "open", Rate: 1000},
+			Requests: metrics.Requests{Total: total, OK: total - errs, Errors: errs},
+			Latency:  metrics.Summary{P50: int64(p50), P99: int64(p99), Max: int64(p99 * 3), Mean: p50 * 1.2, N: total - errs},
+			// Throughput falls with the slowdown (a closed-loop client
+			// would see it); noise as the latency's.
+			ThroughputRPS: f(1000 / slow),
+		}
+	}
+	return out
+}
+
+// TestDiffAA: base and current drawn from the same distribution, many
+// seeds: regressions are called at most at rate alpha.
+func TestDiffAA(t *testing.T) {
+	const seeds = 300
+	calls, rows := 0, 0
+	for s := range seeds {
+		rng := rand.New(rand.NewPCG(uint64(s), 7))
+		base := synthRuns(rng, "get", 6, 1, 0.08)
+		cur := synthRuns(rng, "get", 6, 1, 0.08)
+		d, err := Diff(base, cur, DiffOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls += d.Regressions()
+		rows += len(d.Rows)
+	}
+	rate := float64(calls) / float64(rows)
+	t.Logf("A/A: %d regressions in %d rows (%.4f)", calls, rows, rate)
+	if rate > 0.05 {
+		t.Fatalf("A/A regression rate %.4f > alpha 0.05", rate)
+	}
+}
+
+// TestDiffFindsSlowdown: a planted 20 % slowdown with 6 runs a side is
+// called a regression on p50, p99 and rps, for every seed.
+func TestDiffFindsSlowdown(t *testing.T) {
+	for s := range 50 {
+		rng := rand.New(rand.NewPCG(uint64(s), 11))
+		base := synthRuns(rng, "get", 6, 1, 0.05)
+		cur := synthRuns(rng, "get", 6, 1.2, 0.05)
+		d, err := Diff(base, cur, DiffOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range d.Rows {
+			if r.Metric == "error_rate" {
+				continue // not slowed: an A/A comparison, covered by TestDiffAA
+			}
+			if r.Verdict != VerdictRegression {
+				t.Errorf("seed %d %s: verdict %s (p %.4f), want regression", s, r.Metric, r.Verdict, r.P)
+			}
+		}
+		// The other way round it is an improvement.
+		d, _ = Diff(cur, base, DiffOptions{Metrics: []string{"p99"}})
+		if d.Rows[0].Verdict != VerdictImprovement {
+			t.Errorf("seed %d: reversed: %+v", s, d.Rows[0])
+		}
+	}
+}
+
+// TestDiffMinChange: a significant but small change is not a regression.
+func TestDiffMinChange(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	base := synthRuns(rng, "get", 8, 1, 0.001)
+	cur := synthRuns(rng, "get", 8, 1.03, 0.001)
+	d, err := Diff(base, cur, DiffOptions{Metrics: []string{"p50"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := d.Rows[0]; r.P >= 0.05 || r.Verdict != VerdictSame {
+		t.Fatalf("3%% change: %+v", r)
+	}
+	d, _ = Diff(base, cur, DiffOptions{Metrics: []string{"p50"}, MinChange: 0.01})
+	if r := d.Rows[0]; r.Verdict != VerdictRegression {
+		t.Fatalf("3%% change with min-change 1%%: %+v", r)
+	}
+}
+
+func TestDiffBadInput(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	six := synthRuns(rng, "get", 6, 1, 0.05)
+	if _, err := Diff(synthRuns(rng, "get", 3, 1, 0.05), six, DiffOptions{}); !errors.Is(err, ErrTooFewRuns) ||
+		!strings.Contains(err.Error(), "--repeat 6") {
+		t.Errorf("3 runs: %v", err)
+	}
+	if _, err := Diff(six, synthRuns(rng, "list", 6, 1, 0.05), DiffOptions{}); err == nil ||
+		!strings.Contains(err.Error(), "only in BASE: get; only in CURRENT: list") {
+		t.Errorf("different workloads: %v", err)
+	}
+	if _, err := Diff(six, six, DiffOptions{Metrics: []string{"p95"}}); err == nil || !strings.Contains(err.Error(), `unknown metric "p95"`) {
+		t.Errorf("bad metric: %v", err)
+	}
+}
+
+func TestDiffFormats(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	base := append(synthRuns(rng, "get", 6, 1, 0.05), synthRuns(rng, "list", 6, 1, 0.05)...)
+	cur := append(synthRuns(rng, "get", 6, 1.2, 0.05), synthRuns(rng, "list", 6, 1, 0.05)...)
+	d, err := Diff(base, cur, DiffOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{FormatText, FormatMarkdown, FormatJSON} {
+		var buf bytes.Buffer
+		if err := WriteDiff(&buf, f, d); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, "diff."+map[string]string{FormatText: "txt", FormatMarkdown: "md", FormatJSON: "json"}[f], buf.Bytes())
+		if f == FormatJSON {
+			var back struct {
+				Schema string           `json:"schema"`
+				Rows   []map[string]any `json:"rows"`
+			}
+			if err := json.Unmarshal(buf.Bytes(), &back); err != nil || back.Schema != DiffSchema || len(back.Rows) != 8 {
+				t.Fatalf("json: %v %+v", err, back)
+			}
+			for _, k := range []string{"workload", "operation", "metric", "base_median", "current_median", "delta_pct", "p", "n_base", "n_current", "verdict"} {
+				if _, ok := back.Rows[0][k]; !ok {
+					t.Errorf("row lacks %q", k)
+				}
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := WriteJUnit(&buf, "loadrig diff", DiffCases(d)); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "diff.junit.xml", buf.Bytes())
+}

@@ -1,0 +1,181 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/loadrig/loadrig/internal/domain"
+)
+
+// Exchange is the state of one HTTP request as it passes through the
+// middleware pieces: its id, its cache trace, whether it bypasses caches,
+// the status written, how long it took. It is at once
+//
+//   - the request's context.Context: it answers the request id, the cache
+//     trace and the bypass flag from its own fields, so those three values
+//     cost no context.WithValue allocation each, and
+//   - the http.ResponseWriter the inner handlers write to: it records the
+//     status and stamps X-Cache when the CacheStatus piece asked for it.
+//
+// The first piece that needs it creates it (Enter); every later piece finds
+// it again through the ResponseWriter, so a whole chain costs one Exchange
+// and one request copy per request, however many pieces it has.
+type Exchange struct {
+	context.Context // the request's original context
+
+	w     http.ResponseWriter
+	req   *http.Request // the request the pieces and the routes see
+	start time.Time
+
+	id    string
+	idHdr [1]string // the X-Request-Id header value, without a slice allocation
+	trace domain.CacheTrace
+
+	code     int           // status written (0: none yet)
+	dur      time.Duration // set by the Count piece
+	route    string        // overrides the mux pattern ("rate_limited")
+	bypass   bool          // Cache-Control: no-cache on the request
+	xcache   bool          // stamp X-Cache on the response
+	hijacked bool          // the connection was taken over (WebSocket)
+}
+
+type exchangeKey struct{}
+
+// Enter returns the request's Exchange, creating it (and the request copy
+// that carries it as its context) when no earlier piece has. Pieces call it
+// first and pass the returned writer and request on.
+func Enter(w http.ResponseWriter, r *http.Request) (*Exchange, *http.Request) {
+	if e, ok := w.(*Exchange); ok {
+		return e, r
+	}
+	if e, ok := r.Context().Value(exchangeKey{}).(*Exchange); ok {
+		// Someone wrapped the writer between two pieces: keep theirs.
+		return e, r
+	}
+	e := &Exchange{Context: r.Context(), w: w, start: time.Now()}
+	r = r.WithContext(e)
+	e.req = r
+	return e, r
+}
+
+// ExchangeOf returns the Exchange in ctx, or nil outside the spine.
+func ExchangeOf(ctx context.Context) *Exchange {
+	e, _ := ctx.Value(exchangeKey{}).(*Exchange)
+	return e
+}
+
+// Value answers the request-scoped keys from the Exchange's fields and
+// everything else from the original context.
+func (e *Exchange) Value(key any) any {
+	switch key {
+	case exchangeKey{}:
+		return e
+	case requestIDKey{}:
+		if e.id != "" {
+			return e // RequestID reads e.id: no string boxing
+		}
+	case domain.TraceKey{}:
+		return &e.trace
+	case domain.BypassKey{}:
+		if e.bypass {
+			return true
+		}
+	}
+	return e.Context.Value(key)
+}
+
+// ID is the request id ("" before the RequestID piece ran).
+func (e *Exchange) ID() string { return e.id }
+
+// Trace is the request's cache trace.
+func (e *Exchange) Trace() *domain.CacheTrace { return &e.trace }
+
+// Status is the status written so far: 0 when nothing was written, 101
+// after a hijack.
+func (e *Exchange) Status() int {
+	if e.code == 0 && e.hijacked {
+		return http.StatusSwitchingProtocols
+	}
+	return e.code
+}
+
+// Start is when the request entered the spine.
+func (e *Exchange) Start() time.Time { return e.start }
+
+// SetRoute names the request's route for counting and logs when it did not
+// reach a mux pattern (the rate limiter uses "rate_limited").
+func (e *Exchange) SetRoute(route string) { e.route = route }
+
+// Route is the route the request is counted under: the name SetRoute gave,
+// else the pattern the mux matched, else "unmatched".
+func (e *Exchange) Route() string {
+	switch {
+	case e.route != "":
+		return e.route
+	case e.req != nil && e.req.Pattern != "":
+		return e.req.Pattern
+	}
+	return RouteUnmatched
+}
+
+// Header implements http.ResponseWriter.
+func (e *Exchange) Header() http.Header { return e.w.Header() }
+
+// WriteHeader records the status and, when asked, stamps X-Cache from the
+// request's cache trace: the cache layer has marked it by the time the
+// handler writes. A second final status is ignored, as net/http does.
+func (e *Exchange) WriteHeader(code int) {
+	if e.code != 0 {
+		return
+	}
+	if code >= 200 {
+		e.code = code
+	}
+	if e.xcache {
+		e.w.Header()["X-Cache"] = xcacheValues[e.trace.Status()]
+	}
+	e.w.WriteHeader(code)
+}
+
+// Write implements http.ResponseWriter.
+func (e *Exchange) Write(b []byte) (int, error) {
+	if e.code == 0 {
+		e.WriteHeader(http.StatusOK)
+	}
+	return e.w.Write(b)
+}
+
+// Flush sends buffered data (server-sent events, long polls).
+func (e *Exchange) Flush() {
+	if e.code == 0 {
+		e.WriteHeader(http.StatusOK)
+	}
+	_ = http.NewResponseController(e.w).Flush()
+}
+
+// Hijack hands the connection over (WebSocket upgrades); the request then
+// counts as 101.
+func (e *Exchange) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(e.w).Hijack()
+	if err == nil {
+		e.hijacked = true
+	}
+	return c, rw, err
+}
+
+// Unwrap lets http.ResponseController reach the connection (deadlines,
+// full-duplex).
+func (e *Exchange) Unwrap() http.ResponseWriter { return e.w }
+
+// xcacheValues holds the X-Cache header values, so stamping does not
+// allocate.
+var xcacheValues = func() map[domain.CacheStatus][]string {
+	m := map[domain.CacheStatus][]string{}
+	for _, s := range []domain.CacheStatus{domain.CacheNone, domain.CacheHit, domain.CacheStale, domain.CacheMiss, domain.CacheBypass} {
+		m[s] = []string{s.String()}
+	}
+	return m
+}()
