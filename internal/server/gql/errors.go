@@ -40,7 +40,7 @@ var codeOf = map[domain.Code]string{
 	domain.CodeUnavailable:  CodeUnavailable,
 	domain.CodeTooLarge:     CodeBadUserInput,
 	domain.CodeInternal:     CodeInternal,
-	"forbidden":             CodeForbidden, // the role rules' code (issue 7 spine)
+	domain.CodeForbidden:    CodeForbidden,
 }
 
 // presentError gives every error a code: a domain error keeps its

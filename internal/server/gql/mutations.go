@@ -37,10 +37,10 @@ func (m mutationResolver) CreateOrder(ctx context.Context, items []OrderItemInpu
 	}
 	no := domain.NewOrder{UserID: userFrom(ctx), Items: make([]domain.OrderItem, len(items))}
 	for i, it := range items {
-		if it.ProductID <= 0 || it.Quantity <= 0 {
-			return nil, domain.Errorf(domain.CodeInvalid, "items[%d]: productId and quantity must be positive", i)
-		}
 		no.Items[i] = domain.OrderItem{ProductID: it.ProductID, Quantity: int64(it.Quantity)}
+	}
+	if err := domain.ValidateOrder(no.Items); err != nil {
+		return nil, err
 	}
 	o, err := m.h.d.Catalog.CreateOrder(ctx, no)
 	if err != nil {
@@ -50,7 +50,14 @@ func (m mutationResolver) CreateOrder(ctx context.Context, items []OrderItemInpu
 	return &o, nil
 }
 
+// UpdateProduct needs the admin, as REST's PATCH does.
 func (m mutationResolver) UpdateProduct(ctx context.Context, id int64, in domain.ProductPatch) (*domain.Product, error) {
+	if err := m.admin(ctx, "changing a product"); err != nil {
+		return nil, err
+	}
+	if err := domain.ValidatePatch(in); err != nil {
+		return nil, err
+	}
 	p, err := m.h.d.Catalog.UpdateProduct(ctx, id, in)
 	if err != nil {
 		return nil, err
@@ -63,6 +70,9 @@ func (m mutationResolver) UpdateProduct(ctx context.Context, id int64, in domain
 func (m mutationResolver) AddReview(ctx context.Context, productID int64, rating int, text string) (*domain.Review, error) {
 	if rating < 1 || rating > 5 {
 		return nil, domain.Errorf(domain.CodeInvalid, "rating must be 1..5, got %d", rating)
+	}
+	if err := domain.ValidateReviewText(text); err != nil {
+		return nil, err
 	}
 	rs, err := m.h.d.Catalog.CreateReviews(ctx, []domain.NewReview{{
 		ProductID: productID, AuthorID: userFrom(ctx), Rating: int32(rating), Text: text,
@@ -77,12 +87,25 @@ func (m mutationResolver) AddReview(ctx context.Context, productID int64, rating
 	return &rs[0], nil
 }
 
+// DeleteProduct needs the admin, as REST's DELETE does.
 func (m mutationResolver) DeleteProduct(ctx context.Context, id int64) (bool, error) {
+	if err := m.admin(ctx, "deleting a product"); err != nil {
+		return false, err
+	}
 	if err := m.h.d.Catalog.DeleteProduct(ctx, id); err != nil {
 		return false, err
 	}
 	m.h.publish(domain.Event{Topic: domain.TopicProducts, Kind: domain.KindProductDeleted, Key: id, Product: &domain.Product{ID: id}})
 	return true, nil
+}
+
+// admin refuses a non-admin (FORBIDDEN), through the shared rule.
+func (m mutationResolver) admin(ctx context.Context, what string) error {
+	p, err := m.h.principal(ctx)
+	if err != nil {
+		return err
+	}
+	return p.RequireAdmin(what)
 }
 
 // publish emits a write's event when the Catalog does not (Deps.Publish).

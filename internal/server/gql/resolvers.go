@@ -40,6 +40,10 @@ type opState struct {
 	newLoaders func() *loaders // nil: no loaders
 	once       sync.Once
 	loaders    *loaders // made on first use: most operations read no relation
+
+	authOnce sync.Once // the credential, verified at most once per operation
+	who      domain.Principal
+	authErr  error
 }
 
 func opFrom(ctx context.Context) *opState {
@@ -82,7 +86,31 @@ func (h *Handler) requireAuth(ctx context.Context, _ any, next graphql.Resolver)
 	if err != nil {
 		return nil, err
 	}
-	return next(context.WithValue(ctx, userKey, id))
+	ctx = context.WithValue(ctx, userKey, id)
+	return next(domain.WithPrincipal(ctx, domain.PrincipalOf(id)))
+}
+
+// principal returns who the request acts for: the user @requireAuth
+// verified, else the credential in the context verified once per
+// operation; anonymous is a CodeUnauthorized error.
+func (h *Handler) principal(ctx context.Context) (domain.Principal, error) {
+	if p, ok := domain.PrincipalFrom(ctx); ok {
+		return p, nil
+	}
+	tok, _ := ctx.Value(tokenKey).(string)
+	if tok == "" {
+		return domain.Principal{}, domain.Errorf(domain.CodeUnauthorized, "this field needs Authorization: Bearer <token>; get one with the login mutation")
+	}
+	st := opFrom(ctx)
+	if st == nil {
+		id, err := h.d.Auth.Verify(ctx, tok)
+		return domain.PrincipalOf(id), err
+	}
+	st.authOnce.Do(func() {
+		id, err := h.d.Auth.Verify(ctx, tok)
+		st.who, st.authErr = domain.PrincipalOf(id), err
+	})
+	return st.who, st.authErr
 }
 
 // ---- queries ----
@@ -119,7 +147,16 @@ func (q queryResolver) Products(ctx context.Context, first *int, after *int64, c
 	return page.Products, nil
 }
 
+// User needs a login and shows the caller's own user (the admin's: any);
+// another's is NOT_FOUND, so ids cannot be probed.
 func (q queryResolver) User(ctx context.Context, id int64) (*domain.User, error) {
+	p, err := q.h.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !p.CanSee(id) {
+		return nil, domain.Errorf(domain.CodeNotFound, "user %d not found", id)
+	}
 	u, err := q.h.d.Catalog.GetUser(ctx, id)
 	if err != nil {
 		return nil, err
@@ -127,16 +164,28 @@ func (q queryResolver) User(ctx context.Context, id int64) (*domain.User, error)
 	return &u, nil
 }
 
+// Order needs a login and shows the caller's own orders (the admin's: any).
 func (q queryResolver) Order(ctx context.Context, id int64) (*domain.Order, error) {
+	p, err := q.h.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
 	o, err := q.h.d.Catalog.GetOrder(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if !p.CanSee(o.UserID) {
+		return nil, domain.Errorf(domain.CodeNotFound, "order %d not found", id)
 	}
 	return &o, nil
 }
 
 func (q queryResolver) Me(ctx context.Context) (*domain.User, error) {
-	return q.User(ctx, userFrom(ctx))
+	u, err := q.h.d.Catalog.GetUser(ctx, userFrom(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
 }
 
 // pageSize validates a first argument: 0..MaxPageSize, def when absent.
@@ -186,11 +235,28 @@ func (r reviewResolver) Author(ctx context.Context, rv *domain.Review) (*domain.
 
 type userResolver struct{ h *Handler }
 
-// Orders has no batch read: one store call per user in both modes.
+// Email is the caller's own, or anyone's for the admin; null otherwise
+// (a review's author is public, the author's address is not).
+func (r userResolver) Email(ctx context.Context, u *domain.User) (*string, error) {
+	if p, err := r.h.principal(ctx); err != nil || !p.CanSee(u.ID) {
+		return nil, nil
+	}
+	return &u.Email, nil
+}
+
+// Orders needs a login and shows the caller's own (the admin's: any). It
+// has no batch read: one store call per user in both modes.
 func (r userResolver) Orders(ctx context.Context, u *domain.User, first *int) ([]domain.Order, error) {
 	n, err := pageSize(first, domain.DefaultPageSize)
 	if err != nil {
 		return nil, err
+	}
+	p, err := r.h.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !p.CanSee(u.ID) {
+		return nil, domain.Errorf(domain.CodeNotFound, "orders of user %d not found", u.ID)
 	}
 	os, err := r.h.d.Catalog.UserOrders(ctx, u.ID)
 	if err != nil {
