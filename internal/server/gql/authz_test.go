@@ -80,7 +80,12 @@ func TestAuthorization(t *testing.T) {
 	// Authors are public, their addresses are not.
 	var d struct {
 		Product struct {
-			Reviews []struct{ Author struct{ ID string; Email *string } }
+			Reviews []struct {
+				Author struct {
+					ID    string
+					Email *string
+				}
+			}
 		}
 	}
 	f.ok(request{Query: `{ product(id: 3) { reviews(first: 20) { author { id email } } } }`}, customer, &d)
