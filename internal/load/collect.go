@@ -66,6 +66,7 @@ func (e *engine) collect(quit <-chan struct{}, done chan<- struct{}) {
 				Elapsed: t - e.warm, Total: total,
 				Done: tot.OK + tot.Errors, Errors: tot.Errors,
 				RPS: float64(in.OK) / iv.Seconds(), P99: time.Duration(in.P99) * time.Microsecond,
+				MsgRPS: float64(in.MsgReceived) / iv.Seconds(),
 			})
 		}
 	}
@@ -184,6 +185,9 @@ func (e *engine) result(now time.Duration) (*metrics.Result, error) {
 		case e.warm > 0:
 			res.Connections.Reused = 0
 		}
+	}
+	if a, ok := e.d.(Annotator); ok {
+		a.Annotate(res)
 	}
 	if e.open {
 		res.Model = metrics.Model{Kind: "open", Rate: e.cfg.Rate, MaxInflight: e.cfg.MaxInflight}

@@ -98,6 +98,9 @@ type Progress struct {
 	P99 time.Duration
 	// Errors counts measured errors so far.
 	Errors int64
+	// MsgRPS is the last interval's stream or socket messages received
+	// per second (0 when the run has no messages).
+	MsgRPS float64
 }
 
 func (c Config) open() bool { return c.Rate > 0 || len(c.Stages) > 0 }

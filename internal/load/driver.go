@@ -39,6 +39,13 @@ type ConnCounter interface {
 	Connections() metrics.Connections
 }
 
+// Annotator is implemented by drivers that add their own sections to the
+// result (connection details, connect time, fanout): the engine calls
+// Annotate once, after every worker finished, on the result it built.
+type Annotator interface {
+	Annotate(res *metrics.Result)
+}
+
 // Outcome is how one operation ended.
 type Outcome struct {
 	Err           metrics.ErrKind     // metrics.OK on success

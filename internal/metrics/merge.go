@@ -23,6 +23,9 @@ import (
 //     too), but p50/p99 (and the message p50/p99) are the maximum over inputs, an upper bound, because per-second
 //     percentiles cannot be merged exactly without per-second histograms;
 //   - connections.peak_open is summed, an upper bound on the true peak;
+//     failed, reconnects and closed_by_code add up; connect_time_us comes
+//     from the merged histogram; fanout counts add up and the delivery
+//     ratio is recomputed;
 //   - the model's rate, max_inflight and concurrency add up;
 //   - started_at is the earliest; the stop reason is "interrupted" or
 //     "error_budget" if any input stopped that way, else the first input's;
@@ -64,7 +67,7 @@ func Merge(results []*Result, inputs []string) (*Result, error) {
 		for _, opt := range []struct {
 			key string
 			s   *Summary
-		}{{HistScheduleLag, r.ScheduleLag}, {HistError, r.ErrorLatency}, {HistMessageLatency, r.MessageLatency}} {
+		}{{HistScheduleLag, r.ScheduleLag}, {HistError, r.ErrorLatency}, {HistMessageLatency, r.MessageLatency}, {HistConnectTime, r.ConnectTime}, {HistAckLatency, r.AckLatency}} {
 			if opt.s != nil {
 				if err := requireHist(r, opt.key, opt.s.N); err != nil {
 					return nil, fmt.Errorf("merge: %s: %w", name(i), err)
@@ -117,6 +120,7 @@ func Merge(results []*Result, inputs []string) (*Result, error) {
 	var bytes Bytes
 	var bytesSeen bool
 	var late int64
+	var fan *Fanout
 	var notes []string
 	for _, r := range results {
 		if r.StartedAt.Before(out.StartedAt) {
@@ -143,6 +147,25 @@ func Merge(results []*Result, inputs []string) (*Result, error) {
 		conn.Opened += r.Connections.Opened
 		conn.Reused += r.Connections.Reused
 		conn.PeakOpen += r.Connections.PeakOpen
+		conn.Failed += r.Connections.Failed
+		conn.Reconnects += r.Connections.Reconnects
+		if cc := r.Connections.ClosedByCode; cc != nil {
+			if conn.ClosedByCode == nil {
+				conn.ClosedByCode = &CodeCounts{}
+			}
+			for k, n := range *cc {
+				(*conn.ClosedByCode)[k] += n
+			}
+		}
+		if f := r.Fanout; f != nil {
+			if fan == nil {
+				fan = &Fanout{}
+			}
+			fan.Expected += f.Expected
+			fan.Delivered += f.Delivered
+			fan.Duplicates += f.Duplicates
+			fan.OutOfOrder += f.OutOfOrder
+		}
 		if c := r.Cache; c != nil {
 			cacheSeen = true
 			cache.Hits += c.Hits
@@ -208,6 +231,12 @@ func Merge(results []*Result, inputs []string) (*Result, error) {
 	out.ScheduleLag = SummaryPtr(hists[HistScheduleLag])
 	out.ErrorLatency = SummaryPtr(hists[HistError])
 	out.MessageLatency = SummaryPtr(hists[HistMessageLatency])
+	out.ConnectTime = SummaryPtr(hists[HistConnectTime])
+	out.AckLatency = SummaryPtr(hists[HistAckLatency])
+	if fan != nil {
+		fan.SetRatio()
+		out.Fanout = fan
+	}
 	if lag := hists[HistScheduleLag]; lag != nil && lag.TotalCount() > 0 {
 		out.LateSends = LateSends{Count: late, Fraction: float64(late) / float64(lag.TotalCount())}
 	} else {

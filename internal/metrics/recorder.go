@@ -290,13 +290,29 @@ func (r *Recorder) collectLocked() Interval {
 	for si := range r.shards {
 		sh := &r.shards[si]
 		var used [numHists]bool
-		for m := range numHists {
-			// Spares are allocated before taking the shard lock.
-			if r.spare[m] == nil && sh.h[m] != nil {
-				r.spare[m] = NewHistogram()
-			}
-		}
+		// Spares are allocated outside the shard lock; which are missing is
+		// read under it (a recording goroutine may be creating one of the
+		// shard's histograms right now), until none is.
 		sh.mu.Lock()
+		for {
+			var need [numHists]bool
+			missing := false
+			for m := range numHists {
+				if r.spare[m] == nil && sh.h[m] != nil {
+					need[m], missing = true, true
+				}
+			}
+			if !missing {
+				break
+			}
+			sh.mu.Unlock()
+			for m := range numHists {
+				if need[m] {
+					r.spare[m] = NewHistogram()
+				}
+			}
+			sh.mu.Lock()
+		}
 		for m := range numHists {
 			if sh.h[m] != nil && sh.h[m].TotalCount() > 0 {
 				sh.h[m], r.spare[m] = r.spare[m], sh.h[m]

@@ -44,6 +44,18 @@ type Result struct {
 	Messages       *Messages `json:"messages,omitempty"`
 	MessageLatency *Summary  `json:"message_latency_us,omitempty"`
 
+	// ConnectTime is the time to open a session's connection (dial, TLS
+	// and the protocol's handshake, e.g. the WebSocket upgrade), for
+	// drivers that hold connections (histograms.connect_time too).
+	ConnectTime *Summary `json:"connect_time_us,omitempty"`
+	// AckLatency is the round trip from a message's intended send to the
+	// server's acknowledgement of it (chat), apart from the delivery
+	// latency in MessageLatency (histograms.ack_latency too).
+	AckLatency *Summary `json:"ack_latency_us,omitempty"`
+	// Fanout is how completely broadcast events reached their receivers
+	// (chat rooms, subscriptions), when the driver can tell.
+	Fanout *Fanout `json:"fanout,omitempty"`
+
 	Bytes *Bytes `json:"bytes,omitempty"`
 
 	Server    map[string]any `json:"server,omitempty"`
@@ -94,6 +106,43 @@ type Connections struct {
 	Opened   int64 `json:"opened"`
 	Reused   int64 `json:"reused"`
 	PeakOpen int64 `json:"peak_open"`
+	// Failed counts connection attempts that did not open (refused, a
+	// handshake rejected, timed out); Reconnects the attempts to open a
+	// session's connection again after one was lost or failed;
+	// ClosedByCode how held connections ended,
+	// by close code ("1000", "1001", "1008", ... or "abnormal" when the
+	// connection dropped without one). Drivers that hold connections set
+	// them. ClosedByCode is a pointer so Connections stays comparable.
+	Failed       int64       `json:"failed,omitempty"`
+	Reconnects   int64       `json:"reconnects,omitempty"`
+	ClosedByCode *CodeCounts `json:"closed_by_code,omitempty"`
+}
+
+// CodeCounts counts events by a code.
+type CodeCounts map[string]int64
+
+// Fanout says how completely broadcast events reached their receivers.
+// Expected counts the deliveries each receiver should have had (by the
+// per-room or per-topic sequence numbers from its first live event to the
+// last one sent), Delivered the distinct ones it had, Dropped the
+// difference, Duplicates the events seen again, OutOfOrder the events that
+// arrived after a later one.
+type Fanout struct {
+	Expected      int64   `json:"expected"`
+	Delivered     int64   `json:"delivered"`
+	DeliveryRatio float64 `json:"delivery_ratio"`
+	Dropped       int64   `json:"dropped"`
+	Duplicates    int64   `json:"duplicates"`
+	OutOfOrder    int64   `json:"out_of_order"`
+}
+
+// SetRatio recomputes DeliveryRatio and Dropped from the counts.
+func (f *Fanout) SetRatio() {
+	f.Dropped = max(f.Expected-f.Delivered, 0)
+	f.DeliveryRatio = 0
+	if f.Expected > 0 {
+		f.DeliveryRatio = float64(f.Delivered) / float64(f.Expected)
+	}
 }
 
 // Cache is the client's view of cache status from response headers.
@@ -177,6 +226,8 @@ const (
 	HistScheduleLag    = "schedule_lag"
 	HistError          = "error"
 	HistMessageLatency = "message_latency"
+	HistConnectTime    = "connect_time"
+	HistAckLatency     = "ack_latency"
 )
 
 // Stop reasons.

@@ -28,5 +28,6 @@ Load models:
 	// Protocol subcommands, one line each.
 	cmd.AddCommand(NewCmdHTTP(f, nil))
 	cmd.AddCommand(NewCmdGRPC(f, nil))
+	cmd.AddCommand(NewCmdWS(f, nil), NewCmdSSE(f, nil), NewCmdPoll(f, nil))
 	return cmd
 }

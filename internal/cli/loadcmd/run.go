@@ -28,6 +28,9 @@ type Run struct {
 	Driver      load.Driver          // the protocol's driver; Execute does not close it
 	ToolVersion string               // goes into Result.ToolVersion
 	Runner      Runner               // nil: load.Run
+	// Adjust, if set, changes the engine configuration the flags gave
+	// (session commands turn it into arrivals of held connections).
+	Adjust func(*load.Config)
 	// Getenv reads the environment for GITHUB_STEP_SUMMARY; nil: os.Getenv.
 	Getenv func(string) string
 }
@@ -41,6 +44,12 @@ func Execute(ctx context.Context, r Run) error {
 	cfg, err := r.Flags.Config()
 	if err != nil {
 		return err
+	}
+	if r.Adjust != nil {
+		r.Adjust(&cfg)
+		if err := cfg.Validate(); err != nil {
+			return cmdutil.FlagErrorWrap(err)
+		}
 	}
 	if cs, ok := r.Driver.(interface{ CacheSource() string }); ok {
 		cfg.CacheSource = cs.CacheSource()
@@ -147,6 +156,9 @@ func formatProgress(pr load.Progress) string {
 		b.WriteString("/" + roundDur(pr.Total))
 	}
 	fmt.Fprintf(&b, "  %d done  %.1f/s  p99 %s  errors %d", pr.Done, pr.RPS, fmtLatency(pr.P99), pr.Errors)
+	if pr.MsgRPS > 0 {
+		fmt.Fprintf(&b, "  messages %.1f/s", pr.MsgRPS)
+	}
 	return b.String()
 }
 
