@@ -3,6 +3,7 @@ package gql_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -279,6 +280,17 @@ func TestLimits(t *testing.T) {
 	r = f.post(request{Query: `{ product(id: 1) { id } }`, Variables: map[string]any{"pad": strings.Repeat("x", 70<<10)}}, "")
 	if r.Status != http.StatusRequestEntityTooLarge {
 		t.Fatalf("body over the cap: status %d", r.Status)
+	}
+
+	// A body of undeclared length (chunked) over the cap is 413 too.
+	pr, pw := io.Pipe()
+	go func() {
+		_, _ = pw.Write([]byte(`{"query": "{ product(id: 1) { id } }", "variables": {"pad": "` + strings.Repeat("x", 70<<10) + `"}}`))
+		pw.Close()
+	}()
+	r = f.raw(http.MethodPost, f.url+"/graphql", pr, "")
+	if r.Status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("chunked body over the cap: status %d", r.Status)
 	}
 
 	r = f.post(request{Query: `{ product(id: 1) { nope } }`}, "")
