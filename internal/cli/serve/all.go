@@ -25,6 +25,9 @@ type AllOptions struct {
 	GraphQLFlags
 	// ServerFlags are the shared server flags, applied to both servers.
 	ServerFlags
+	// WSFlags are the WebSocket server's flags (serve ws); its routes are
+	// mounted on the REST listener.
+	WSFlags
 	// Ready, when set, is called once every listener is bound.
 	Ready func(restURL, grpcAddr, adminURL string)
 }
@@ -35,13 +38,17 @@ func NewCmdServeAll(f *cmdutil.Factory, runF func(*AllOptions) error) *cobra.Com
 	opts := &AllOptions{IO: f.IOStreams}
 	cmd := &cobra.Command{
 		Use:   "all",
-		Short: "Run the REST, GraphQL and gRPC reference servers over one shared store and cache",
-		Long: `Run the REST server, the GraphQL server (/graphql on the REST listener) and
-the gRPC server in one process over ONE store and ONE cache stack, so a
-comparison differs only in the protocol. A write through any of them reaches
-GraphQL subscriptions and gRPC WatchPrices streams alike (one event broker).
-The flags are those of serve rest, plus --grpc-addr and the gRPC-only
---admin-addr and --price-ticker, and the GraphQL flags of serve graphql.`,
+		Short: "Run the REST, GraphQL, WebSocket and gRPC reference servers over one shared store and cache",
+		Long: `Run the REST server, the GraphQL server (/graphql), the WebSocket server's
+routes (/ws/..., /api/events, SSE and pushes; see serve ws), all on the REST
+listener, and the gRPC server in one process over ONE store and ONE cache
+stack, so a comparison differs only in the protocol. A write through any of
+them reaches GraphQL subscriptions and gRPC WatchPrices streams alike (one
+event broker). The flags are those of serve rest, plus --grpc-addr and the
+gRPC-only --admin-addr and --price-ticker, the WebSocket flags of serve ws and
+the GraphQL flags of serve graphql; --origins and --dev are shared by the
+WebSocket and GraphQL servers (--dev also turns on GraphQL introspection and
+GraphiQL).`,
 		Example: `  loadrig serve all --cache lru
   # REST and GraphQL (/graphql) on 127.0.0.1:8080, gRPC on 127.0.0.1:9090,
   # gRPC admin on 127.0.0.1:9091`,
@@ -49,6 +56,9 @@ The flags are those of serve rest, plus --grpc-addr and the gRPC-only
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := validateFlags(&opts.ServerFlags, &opts.GRPCFlags,
 				addrFlag{"--addr", opts.Addr}, addrFlag{"--grpc-addr", opts.GRPCAddr}); err != nil {
+				return err
+			}
+			if err := opts.WSFlags.validate(opts.Stack.RedisURL); err != nil {
 				return err
 			}
 			if err := opts.GraphQLFlags.validate(); err != nil {
@@ -63,7 +73,8 @@ The flags are those of serve rest, plus --grpc-addr and the gRPC-only
 	cmd.Flags().StringVar(&opts.Addr, "addr", DefaultRESTAddr, "HOST:PORT of the REST server (port 0: any free port; the bound address is printed)")
 	cmd.Flags().StringVar(&opts.GRPCAddr, "grpc-addr", DefaultGRPCAddr, "HOST:PORT of the gRPC server")
 	opts.GRPCFlags.addFlags(cmd.Flags())
-	opts.GraphQLFlags.addFlags(cmd.Flags())
+	opts.WSFlags.addFlags(cmd.Flags())
+	opts.GraphQLFlags.addSharedFlags(cmd.Flags())
 	opts.ServerFlags.AddFlags(cmd.Flags())
 	return cmd
 }
@@ -73,6 +84,7 @@ The flags are those of serve rest, plus --grpc-addr and the gRPC-only
 func AllRun(ctx context.Context, opts *AllOptions) error {
 	var g *grpcStack
 	opts.Stack.NeedRedis = opts.Stack.NeedRedis || opts.APQ == "redis"
+	opts.GraphQLFlags.Origins, opts.GraphQLFlags.Dev = opts.WSFlags.Origins, opts.WSFlags.Dev
 	return serveTransports(ctx, serveSpec{
 		flags: &opts.ServerFlags, io: opts.IO, addr: opts.Addr,
 		// The list of transports: an HTTP transport mounts on the --addr
@@ -81,6 +93,7 @@ func AllRun(ctx context.Context, opts *AllOptions) error {
 			restTransport(&opts.ServerFlags),
 			graphqlTransport(&opts.ServerFlags, &opts.GraphQLFlags),
 			grpcTransport(&opts.ServerFlags, &opts.GRPCFlags, opts.GRPCAddr, &g),
+			wsTransport(&opts.ServerFlags, &opts.WSFlags, false),
 		},
 		ready: func(url string) {
 			if opts.Ready != nil {

@@ -48,14 +48,20 @@ type GraphQLFlags struct {
 }
 
 func (g *GraphQLFlags) addFlags(fs *pflag.FlagSet) {
+	g.addSharedFlags(fs)
+	fs.StringSliceVar(&g.Origins, "origins", nil, "host patterns whose pages may open a WebSocket, e.g. app.example.com,*.example.com (own host always may)")
+	fs.BoolVar(&g.Dev, "dev", false, "development mode: introspection and GraphiQL at /graphiql (both off otherwise)")
+}
+
+// addSharedFlags registers the GraphQL flags but --origins and --dev, which
+// `serve all` shares with the WebSocket server (AllRun copies them over).
+func (g *GraphQLFlags) addSharedFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&g.DataLoader, "dataloader", "on", "relation reads: on (DataLoader, one batched store call per level) or off (one store call per parent: N+1)")
 	fs.IntVar(&g.MaxDepth, "max-depth", gql.DefaultMaxDepth, "deepest selection allowed, fragments included (0: no limit)")
 	fs.IntVar(&g.MaxComplexity, "max-complexity", gql.DefaultMaxComplexity, "most complexity allowed, list fields weighted by first (0: no limit)")
 	fs.IntVar(&g.MaxTokens, "max-tokens", gql.DefaultMaxTokens, "most parser tokens in a query document (0: no limit)")
 	fs.StringVar(&g.APQ, "apq", "lru", "automatic persisted queries: lru (in process), redis (shared, with --apq-ttl) or off")
 	fs.DurationVar(&g.APQTTL, "apq-ttl", gql.DefaultAPQTTL, "lifetime of a persisted query in Redis (--apq redis)")
-	fs.StringSliceVar(&g.Origins, "origins", nil, "host patterns whose pages may open a WebSocket, e.g. app.example.com,*.example.com (own host always may)")
-	fs.BoolVar(&g.Dev, "dev", false, "development mode: introspection and GraphiQL at /graphiql (both off otherwise)")
 }
 
 func (g *GraphQLFlags) validate() error {

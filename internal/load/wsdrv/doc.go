@@ -42,7 +42,10 @@
 // after senders stopped and their acks arrived) minus its base, minus its
 // own posts. A receiver whose session ended early expects what had been
 // published by then. History replayed on join (ts before the join, before
-// any live event) is skipped.
+// any live event) is skipped. A server restart that starts its seqs over
+// (serve ws --replay memory) leaves the later events out of the fanout:
+// they are still timed and counted as received, so messages.received then
+// exceeds fanout.delivered (with --replay redis seqs survive a restart).
 //
 // # Reconnects
 //

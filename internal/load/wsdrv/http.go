@@ -87,7 +87,7 @@ func (w *worker) sse(ctx context.Context, s *session, resumed bool) (endReason, 
 		case <-rctx.Done():
 		}
 	}()
-	br := bufio.NewReaderSize(resp.Body, 16<<10)
+	br := bufio.NewReaderSize(resp.Body, 4<<10) // longer lines are assembled by readLine
 	var data []byte
 	var id int64
 	hasID := false
@@ -223,8 +223,17 @@ func (w *worker) poll(ctx context.Context, s *session) (endReason, metrics.ErrKi
 		url = append(url[:0], w.url...)
 		url = append(url, sep...)
 		url = append(url, "since="...)
-		url = strconv.AppendInt(url, s.lastSeq, 10)
-		if o.LongPoll > 0 && !final {
+		sync := !s.synced && !final
+		if sync {
+			// The first poll asks for what follows a seq from the far
+			// future: nothing, and last_seq says where the topic is now
+			// (since=0 would be the whole log, history published before
+			// this poller arrived).
+			url = strconv.AppendInt(url, syncSince, 10)
+		} else {
+			url = strconv.AppendInt(url, s.lastSeq, 10)
+		}
+		if o.LongPoll > 0 && !final && !sync {
 			url = append(url, "&wait="...)
 			url = append(url, o.LongPoll.String()...)
 		}
@@ -278,6 +287,10 @@ func (w *worker) poll(ctx context.Context, s *session) (endReason, metrics.ErrKi
 	return endClosing, ""
 }
 
+// syncSince is the seq of a session's first poll: the largest integer a
+// JSON number carries exactly, later than any real seq.
+const syncSince = 1<<53 - 1
+
 // pollEvents accounts for the events of one poll response,
 // {"events": [envelope...], "last_seq": N}; false if it is malformed.
 func (w *worker) pollEvents(s *session, b []byte, e *envelope, now time.Time) bool {
@@ -285,7 +298,18 @@ func (w *worker) pollEvents(s *session, b []byte, e *envelope, now time.Time) bo
 	if scanEnvelope(b, DefaultCorrelate, &ev) != nil {
 		return false
 	}
-	if last, ok := parseInt(objectValue(b, "last_seq")); ok {
+	last, hasLast := parseInt(objectValue(b, "last_seq"))
+	if !s.synced {
+		// The answer to the sync poll: where the topic is now. Its events,
+		// if a server sent any, came before this poller (not counted). A
+		// server that echoes the far-future seq gets polled from 0.
+		s.synced = true
+		if hasLast && last < syncSince {
+			s.lastSeq = last
+		}
+		return true
+	}
+	if hasLast {
 		defer func() { s.lastSeq = max(s.lastSeq, last) }()
 	}
 	arr := objectValue(b, "events")

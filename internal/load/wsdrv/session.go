@@ -48,6 +48,7 @@ type session struct {
 	mu      sync.Mutex         // guards streams (the map; a stream is the reader's)
 	streams map[string]*stream // by room or topic
 	lastSeq int64              // for resume (one topic per connection)
+	synced  bool               // polling: the first answer set lastSeq
 	topic   string
 }
 
