@@ -40,6 +40,8 @@ func (l *Layer) listKey(f domain.ProductFilter) string {
 	sb.WriteByte(':')
 	sb.WriteString(strconv.FormatInt(l.listGen.Load(), 10))
 	sb.WriteByte(':')
+	sb.WriteString(strconv.FormatInt(f.After, 10))
+	sb.WriteByte(':')
 	sb.WriteString(strconv.Itoa(f.Offset))
 	sb.WriteByte(':')
 	sb.WriteString(strconv.Itoa(f.Limit))

@@ -10,8 +10,14 @@ import (
 // write-behind cache (which acknowledges writes before the store sees them)
 // share it so both reject the same input.
 func (p ProductPatch) Validate() error {
-	if p.Price == nil && p.Stock == nil {
+	if p.Price == nil && p.Stock == nil && p.Name == nil && p.Category == nil {
 		return Errorf(CodeInvalid, "nothing to update: give price and/or stock")
+	}
+	if p.Name != nil && (*p.Name == "" || len(*p.Name) > MaxNameLen) {
+		return Errorf(CodeInvalid, "name must be 1..%d bytes, got %d", MaxNameLen, len(*p.Name))
+	}
+	if p.Category != nil && (*p.Category == "" || len(*p.Category) > MaxNameLen) {
+		return Errorf(CodeInvalid, "category must be 1..%d bytes, got %d", MaxNameLen, len(*p.Category))
 	}
 	if p.Price != nil && (*p.Price < 0 || math.IsNaN(*p.Price) || math.IsInf(*p.Price, 0)) {
 		return Errorf(CodeInvalid, "price must be a number >= 0, got %v", *p.Price)
@@ -22,6 +28,9 @@ func (p ProductPatch) Validate() error {
 	return nil
 }
 
+// MaxNameLen bounds a product name or category set by a patch, in bytes.
+const MaxNameLen = 200
+
 // Apply returns prod with p applied, Version bumped and UpdatedAt set to at.
 func (p ProductPatch) Apply(prod Product, at time.Time) Product {
 	if p.Price != nil {
@@ -29,6 +38,12 @@ func (p ProductPatch) Apply(prod Product, at time.Time) Product {
 	}
 	if p.Stock != nil {
 		prod.Stock = *p.Stock
+	}
+	if p.Name != nil {
+		prod.Name = *p.Name
+	}
+	if p.Category != nil {
+		prod.Category = *p.Category
 	}
 	prod.Version++
 	prod.UpdatedAt = at

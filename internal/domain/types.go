@@ -71,9 +71,13 @@ type NewOrder struct {
 }
 
 // ProductPatch changes some fields of a product; nil fields are left alone.
+// Name and Category are set by GraphQL's updateProduct only: they have no
+// JSON name, so the REST PATCH body (price, stock) is unchanged.
 type ProductPatch struct {
-	Price *float64 `json:"price,omitempty"`
-	Stock *int64   `json:"stock,omitempty"`
+	Price    *float64 `json:"price,omitempty"`
+	Stock    *int64   `json:"stock,omitempty"`
+	Name     *string  `json:"-"`
+	Category *string  `json:"-"`
 }
 
 // NewReview is the input to CreateReviews.
@@ -87,7 +91,8 @@ type NewReview struct {
 // ProductFilter selects a page of products. Zero values mean "any" / defaults.
 type ProductFilter struct {
 	Category string // exact match; empty for all
-	Offset   int    // rows to skip
+	After    int64  // keyset cursor: only products with a larger id; 0 for none
+	Offset   int    // rows to skip (after the cursor)
 	Limit    int    // page size; 0 means DefaultPageSize, capped at MaxPageSize
 }
 

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"log/slog"
+	"time"
 
 	"github.com/loadrig/loadrig/internal/cache"
 	"github.com/loadrig/loadrig/internal/domain"
@@ -35,6 +37,17 @@ type Deps struct {
 	// Responses is the full-response cache (--cache-mode response), nil in
 	// object mode.
 	Responses *cache.Responses
+	// KV is the stack's shared key-value store (its Redis), for a
+	// transport's own shared data (GraphQL's persisted queries); nil when
+	// the stack uses no Redis. KeyPrefix namespaces its keys.
+	KV        KV
+	KeyPrefix string
+}
+
+// KV is a shared key-value store with expiry; *rediscache.Backend is one.
+type KV interface {
+	Get(ctx context.Context, key string) ([]byte, bool, error)
+	Set(ctx context.Context, key string, val []byte, ttl time.Duration) error
 }
 
 // WithDefaults returns d with the documented defaults filled in.

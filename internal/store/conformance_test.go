@@ -141,6 +141,21 @@ func transcript(t *testing.T, s *Store) []string {
 	rec("UpsertProducts duplicate", res, err)
 	ps, err = s.GetProducts(ctx, []int64{10, 11, 9})
 	rec("GetProducts after upsert", ps, err)
+
+	// The GraphQL DataLoader's batch reads, the keyset cursor and the
+	// name/category patch.
+	us, err := s.GetUsers(ctx, []int64{3, 99, 1, 3})
+	rec("GetUsers", us, err)
+	rss, err := s.ReviewsOfProducts(ctx, []int64{2, 9, 999, 2, 4}, 2)
+	rec("ReviewsOfProducts", rss, err)
+	page, err = s.ListProducts(ctx, domain.ProductFilter{After: 8, Limit: 3})
+	rec("ListProducts after id 8", page, err)
+	page, err = s.ListProducts(ctx, domain.ProductFilter{Category: domain.Categories[1], After: 20, Limit: 2})
+	rec("ListProducts category after id 20", page, err)
+	p, err = s.UpdateProduct(ctx, 12, domain.ProductPatch{Name: ptr("Renamed"), Category: ptr("tools")})
+	rec("UpdateProduct name category", p, err)
+	page, err = s.ListProducts(ctx, domain.ProductFilter{Category: "tools"})
+	rec("ListProducts new category", page, err)
 	return out
 }
 

@@ -155,6 +155,13 @@ func (s *memory) ListProducts(ctx context.Context, f domain.ProductFilter) (doma
 		if f.Category != "" {
 			ids = s.byCategory[f.Category]
 		}
+		if f.After > 0 {
+			i, found := slices.BinarySearch(ids, f.After)
+			if found {
+				i++
+			}
+			ids = ids[i:]
+		}
 		page.Total = len(ids)
 		if offset < len(ids) {
 			for _, id := range ids[offset:min(len(ids), offset+limit)] {
@@ -190,6 +197,50 @@ func (s *memory) ProductReviews(ctx context.Context, productID int64, offset, li
 			}
 		}
 		return len(out), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ReviewsOfProducts reads the first limit reviews of each product;
+// unknown products yield empty slices.
+func (s *memory) ReviewsOfProducts(ctx context.Context, productIDs []int64, limit int) ([][]domain.Review, error) {
+	out := make([][]domain.Review, len(productIDs))
+	err := s.call(ctx, "ReviewsOfProducts", func() (int, error) {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		for i, pid := range productIDs {
+			out[i] = []domain.Review{}
+			if _, ok := s.products[pid]; !ok {
+				continue
+			}
+			ids := s.reviewsOf[pid]
+			for _, id := range ids[:min(len(ids), limit)] {
+				out[i] = append(out[i], s.reviews[id-1])
+			}
+		}
+		return 0, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GetUsers reads many users; missing ids yield a zero User (ID 0).
+func (s *memory) GetUsers(ctx context.Context, ids []int64) ([]domain.User, error) {
+	out := make([]domain.User, len(ids))
+	err := s.call(ctx, "GetUsers", func() (int, error) {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		for i, id := range ids {
+			if id >= 1 && id <= int64(len(s.users)) {
+				out[i] = s.users[id-1]
+			}
+		}
+		return 0, nil
 	})
 	if err != nil {
 		return nil, err
@@ -363,6 +414,10 @@ func (s *memory) UpdateProduct(ctx context.Context, id int64, patch domain.Produ
 			return 0, notFound("product", id)
 		}
 		p = patch.Apply(cur, s.stamp())
+		if p.Category != cur.Category {
+			s.byCategory[cur.Category] = removeSorted(s.byCategory[cur.Category], id)
+			s.byCategory[p.Category] = insertSorted(s.byCategory[p.Category], id)
+		}
 		s.products[id] = p
 		return 1, nil
 	})

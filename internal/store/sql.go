@@ -411,9 +411,17 @@ func (s *sqlStore) GetProducts(ctx context.Context, ids []int64) ([]domain.Produ
 func (s *sqlStore) ListProducts(ctx context.Context, f domain.ProductFilter) (domain.ProductPage, error) {
 	page := domain.ProductPage{Offset: f.Offset, Limit: f.Limit}
 	err := s.with(ctx, func(q querier) error {
-		where, args := "", []any{}
+		var conds []string
+		args := []any{}
 		if f.Category != "" {
-			where, args = " WHERE category = ?", []any{f.Category}
+			conds, args = append(conds, "category = ?"), append(args, f.Category)
+		}
+		if f.After > 0 {
+			conds, args = append(conds, "id > ?"), append(args, f.After)
+		}
+		where := ""
+		if len(conds) > 0 {
+			where = " WHERE " + strings.Join(conds, " AND ")
 		}
 		n, err := collect(ctx, q, scanInt, "SELECT count(*) FROM products"+where, args...)
 		if err != nil {
@@ -454,6 +462,77 @@ func (s *sqlStore) ProductReviews(ctx context.Context, productID int64, offset, 
 		return err
 	})
 	return out, err
+}
+
+// ReviewsOfProducts is one query: each live product's first limit reviews,
+// numbered per product with ROW_NUMBER() (SQLite >= 3.25 and Postgres).
+func (s *sqlStore) ReviewsOfProducts(ctx context.Context, productIDs []int64, limit int) ([][]domain.Review, error) {
+	out := make([][]domain.Review, len(productIDs))
+	for i := range out {
+		out[i] = []domain.Review{}
+	}
+	if len(productIDs) == 0 {
+		return out, nil
+	}
+	err := s.with(ctx, func(q querier) error {
+		uniq := slices.Clone(productIDs)
+		slices.Sort(uniq)
+		uniq = slices.Compact(uniq)
+		cond, args := s.in("r.product_id", uniq)
+		rs, err := collect(ctx, q, scanReview,
+			"SELECT id, product_id, author_id, rating, text, version, updated_at FROM ("+
+				"SELECT r.id, r.product_id, r.author_id, r.rating, r.text, r.version, r.updated_at, "+
+				"ROW_NUMBER() OVER (PARTITION BY r.product_id ORDER BY r.id) AS rn "+
+				"FROM reviews r JOIN products p ON p.id = r.product_id WHERE "+cond+
+				") AS t WHERE rn <= ? ORDER BY product_id, id", append(args, limit)...)
+		if err != nil {
+			return err
+		}
+		byProduct := map[int64][]domain.Review{}
+		for _, r := range rs {
+			byProduct[r.ProductID] = append(byProduct[r.ProductID], r)
+		}
+		for i, pid := range productIDs {
+			if rs := byProduct[pid]; rs != nil {
+				out[i] = slices.Clone(rs)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GetUsers is one query: WHERE id IN (...) / = ANY($1).
+func (s *sqlStore) GetUsers(ctx context.Context, ids []int64) ([]domain.User, error) {
+	out := make([]domain.User, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	err := s.with(ctx, func(q querier) error {
+		uniq := slices.Clone(ids)
+		slices.Sort(uniq)
+		uniq = slices.Compact(uniq)
+		cond, args := s.in("id", uniq)
+		us, err := collect(ctx, q, scanUser, "SELECT "+userCols+" FROM users WHERE "+cond, args...)
+		if err != nil {
+			return err
+		}
+		byID := make(map[int64]domain.User, len(us))
+		for _, u := range us {
+			byID[u.ID] = u
+		}
+		for i, id := range ids {
+			out[i] = byID[id]
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func scanUser(r rows) (domain.User, error) {
@@ -711,8 +790,8 @@ func (s *sqlStore) UpdateProduct(ctx context.Context, id int64, patch domain.Pro
 	var p domain.Product
 	err := s.with(ctx, func(q querier) error {
 		ps, err := collect(ctx, q, scanProduct,
-			"UPDATE products SET price = COALESCE(?, price), stock = COALESCE(?, stock), version = version + 1, updated_at = ? WHERE id = ? RETURNING "+productCols,
-			patch.Price, patch.Stock, nanos(s.stamp()), id)
+			"UPDATE products SET price = COALESCE(?, price), stock = COALESCE(?, stock), name = COALESCE(?, name), category = COALESCE(?, category), version = version + 1, updated_at = ? WHERE id = ? RETURNING "+productCols,
+			patch.Price, patch.Stock, patch.Name, patch.Category, nanos(s.stamp()), id)
 		if err != nil {
 			return err
 		}

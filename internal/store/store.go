@@ -55,7 +55,7 @@ type Options struct {
 
 // Methods are the names Stats.ByMethod counts calls under.
 var Methods = []string{
-	"GetProduct", "GetProducts", "ListProducts", "ProductReviews", "GetUser", "UserByEmail",
+	"GetProduct", "GetProducts", "ListProducts", "ProductReviews", "ReviewsOfProducts", "GetUser", "GetUsers", "UserByEmail",
 	"Authenticate", "UserOrders", "GetOrder", "CreateOrder", "UpdateProduct", "DeleteProduct",
 	"CreateReviews", "UpsertProducts", "RecordOrder",
 }
@@ -95,7 +95,10 @@ type Backend interface {
 	GetProducts(ctx context.Context, ids []int64) ([]domain.Product, error)
 	ListProducts(ctx context.Context, f domain.ProductFilter) (domain.ProductPage, error)
 	ProductReviews(ctx context.Context, productID int64, offset, limit int) ([]domain.Review, error)
+	// ReviewsOfProducts and GetUsers are domain.BatchReader: one query each.
+	ReviewsOfProducts(ctx context.Context, productIDs []int64, limit int) ([][]domain.Review, error)
 	GetUser(ctx context.Context, id int64) (domain.User, error)
+	GetUsers(ctx context.Context, ids []int64) ([]domain.User, error)
 	UserByEmail(ctx context.Context, email string) (domain.User, error)
 	Authenticate(ctx context.Context, email, password string) (domain.User, error)
 	UserOrders(ctx context.Context, userID int64) ([]domain.Order, error)
@@ -394,6 +397,55 @@ func (s *Store) GetProduct(ctx context.Context, id int64) (domain.Product, error
 		return one(err), err
 	})
 	return p, err
+}
+
+// GetUsers reads many users in one call costing one Latency plus one
+// PerRow per user found. Missing ids yield a zero User (ID 0).
+func (s *Store) GetUsers(ctx context.Context, ids []int64) ([]domain.User, error) {
+	var out []domain.User
+	err := s.call(ctx, "GetUsers", func(ctx context.Context) (int, error) {
+		var err error
+		if out, err = s.b.GetUsers(ctx, ids); err != nil {
+			return 0, err
+		}
+		n := 0
+		for _, u := range out {
+			if u.ID != 0 {
+				n++
+			}
+		}
+		return n, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ReviewsOfProducts reads the first limit reviews of each product in one
+// call costing one Latency plus one PerRow per review returned (see
+// domain.BatchReader). Unknown products yield empty slices.
+func (s *Store) ReviewsOfProducts(ctx context.Context, productIDs []int64, limit int) ([][]domain.Review, error) {
+	_, limit, err := domain.NormalizePage(0, limit)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]domain.Review
+	err = s.call(ctx, "ReviewsOfProducts", func(ctx context.Context) (int, error) {
+		var err error
+		if out, err = s.b.ReviewsOfProducts(ctx, productIDs, limit); err != nil {
+			return 0, err
+		}
+		n := 0
+		for _, rs := range out {
+			n += len(rs)
+		}
+		return n, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // GetProducts reads many products in one call costing one Latency plus one
@@ -732,3 +784,5 @@ func (e *unavailableError) Error() string { return "database unavailable: " + e.
 func (e *unavailableError) Unwrap() []error {
 	return []error{&domain.Error{Code: domain.CodeUnavailable, Message: "the database is unavailable; retry later"}, e.err}
 }
+
+var _ domain.BatchReader = (*Store)(nil)

@@ -20,6 +20,9 @@ type AllOptions struct {
 	// GRPCFlags are --admin-addr (the gRPC admin listener; REST serves its
 	// own /stats) and --price-ticker.
 	GRPCFlags
+	// GraphQLFlags are the GraphQL server's flags; it serves /graphql on
+	// the REST listener.
+	GraphQLFlags
 	// ServerFlags are the shared server flags, applied to both servers.
 	ServerFlags
 	// WSFlags are the WebSocket server's flags (serve ws); its routes are
@@ -35,15 +38,20 @@ func NewCmdServeAll(f *cmdutil.Factory, runF func(*AllOptions) error) *cobra.Com
 	opts := &AllOptions{IO: f.IOStreams}
 	cmd := &cobra.Command{
 		Use:   "all",
-		Short: "Run the REST and gRPC reference servers over one shared store and cache",
-		Long: `Run the REST server and the gRPC server in one process over ONE store and ONE
-cache stack, so a REST/JSON vs gRPC/protobuf comparison differs only in the
-protocol. A REST PATCH reaches gRPC WatchPrices streams (both share the
-product-change feed). The flags are those of serve rest, plus --grpc-addr and
-the gRPC-only --admin-addr and --price-ticker. The WebSocket server's routes
-(/ws/..., /api/events, SSE and pushes; see serve ws) share the REST listener.`,
+		Short: "Run the REST, GraphQL, WebSocket and gRPC reference servers over one shared store and cache",
+		Long: `Run the REST server, the GraphQL server (/graphql), the WebSocket server's
+routes (/ws/..., /api/events, SSE and pushes; see serve ws), all on the REST
+listener, and the gRPC server in one process over ONE store and ONE cache
+stack, so a comparison differs only in the protocol. A write through any of
+them reaches GraphQL subscriptions and gRPC WatchPrices streams alike (one
+event broker). The flags are those of serve rest, plus --grpc-addr and the
+gRPC-only --admin-addr and --price-ticker, the WebSocket flags of serve ws and
+the GraphQL flags of serve graphql; --origins and --dev are shared by the
+WebSocket and GraphQL servers (--dev also turns on GraphQL introspection and
+GraphiQL).`,
 		Example: `  loadrig serve all --cache lru
-  # REST on 127.0.0.1:8080, gRPC on 127.0.0.1:9090, gRPC admin on 127.0.0.1:9091`,
+  # REST and GraphQL (/graphql) on 127.0.0.1:8080, gRPC on 127.0.0.1:9090,
+  # gRPC admin on 127.0.0.1:9091`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := validateFlags(&opts.ServerFlags, &opts.GRPCFlags,
@@ -51,6 +59,9 @@ the gRPC-only --admin-addr and --price-ticker. The WebSocket server's routes
 				return err
 			}
 			if err := opts.WSFlags.validate(opts.Stack.RedisURL); err != nil {
+				return err
+			}
+			if err := opts.GraphQLFlags.validate(); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -63,6 +74,7 @@ the gRPC-only --admin-addr and --price-ticker. The WebSocket server's routes
 	cmd.Flags().StringVar(&opts.GRPCAddr, "grpc-addr", DefaultGRPCAddr, "HOST:PORT of the gRPC server")
 	opts.GRPCFlags.addFlags(cmd.Flags())
 	opts.WSFlags.addFlags(cmd.Flags())
+	opts.GraphQLFlags.addSharedFlags(cmd.Flags())
 	opts.ServerFlags.AddFlags(cmd.Flags())
 	return cmd
 }
@@ -71,12 +83,15 @@ the gRPC-only --admin-addr and --price-ticker. The WebSocket server's routes
 // fails), then stops them all gracefully and drains the shared stack.
 func AllRun(ctx context.Context, opts *AllOptions) error {
 	var g *grpcStack
+	opts.Stack.NeedRedis = opts.Stack.NeedRedis || opts.APQ == "redis"
+	opts.GraphQLFlags.Origins, opts.GraphQLFlags.Dev = opts.WSFlags.Origins, opts.WSFlags.Dev
 	return serveTransports(ctx, serveSpec{
 		flags: &opts.ServerFlags, io: opts.IO, addr: opts.Addr,
 		// The list of transports: an HTTP transport mounts on the --addr
 		// listener (one line each), the others open their own.
 		transports: []transport{
 			restTransport(&opts.ServerFlags),
+			graphqlTransport(&opts.ServerFlags, &opts.GraphQLFlags),
 			grpcTransport(&opts.ServerFlags, &opts.GRPCFlags, opts.GRPCAddr, &g),
 			wsTransport(&opts.ServerFlags, &opts.WSFlags, false),
 		},

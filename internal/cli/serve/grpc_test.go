@@ -251,6 +251,17 @@ func TestAllRunSharesStack(t *testing.T) {
 		t.Fatalf("change pushed to gRPC = %v, %v", m, err)
 	}
 
+	// GraphQL is served on the REST listener over the same stack: it reads
+	// the PATCHed price, and its own write reaches the gRPC watcher.
+	g := postJSON(t, a.rest+"/graphql", tok, `{"query": "mutation { updateProduct(id: 5, input: {price: 7.5}) { price } }"}`)
+	if d, _ := g["data"].(map[string]any); d == nil || d["updateProduct"].(map[string]any)["price"] != 7.5 {
+		t.Fatalf("GraphQL on the REST listener: %v", g)
+	}
+	m, err = ws.Recv()
+	if err != nil || m.GetProductId() != 5 || m.GetPrice() != 7.5 {
+		t.Fatalf("GraphQL write pushed to gRPC = %v, %v", m, err)
+	}
+
 	cancel()
 	select {
 	case err := <-done:

@@ -32,6 +32,7 @@ is none; the log and /stats (redis_mode, write_behind.loss_window) say which.`,
 	cmdutil.GroupCommand(cmd)
 	cmd.AddCommand(NewCmdServeREST(f, nil))
 	cmd.AddCommand(NewCmdServeGRPC(f, nil))
+	cmd.AddCommand(NewCmdServeGraphQL(f, nil))
 	cmd.AddCommand(NewCmdServeWS(f, nil))
 	cmd.AddCommand(NewCmdServeAll(f, nil))
 	return cmd

@@ -60,6 +60,9 @@ type Config struct {
 	// its variants); its mode is reported as redis_mode and the stack does
 	// not stop it. Takes precedence over RedisURL.
 	Redis *rediscache.Instance
+	// NeedRedis asks for a Redis although neither the cache nor sessions
+	// use one (GraphQL's --apq redis). Default false.
+	NeedRedis bool
 	// RedisNoSpawn skips redis-server and uses embedded miniredis when no
 	// RedisURL is given. Default false.
 	RedisNoSpawn bool
@@ -179,7 +182,7 @@ func orNone(s string) string {
 
 // NeedsRedis reports whether c needs a Redis (for the cache or sessions).
 func (c Config) NeedsRedis() bool {
-	return c.Cache == cache.BackendRedis || c.Session == SessionRedis || c.RedisURL != "" || c.Redis != nil
+	return c.Cache == cache.BackendRedis || c.Session == SessionRedis || c.RedisURL != "" || c.Redis != nil || c.NeedRedis
 }
 
 // Stack is one process's shared server state.
@@ -353,7 +356,10 @@ func orDefault(s, def string) string {
 func (s *Stack) Deps() server.Deps {
 	d := server.Deps{
 		Catalog: s.Catalog, Auth: s.Auth, Limiter: s.Limiter, Feed: s.Feed,
-		Logger: s.log, Stats: s.Stats, Responses: s.Responses(),
+		Logger: s.log, Stats: s.Stats, Responses: s.Responses(), KeyPrefix: s.KeyPrefix(),
+	}
+	if s.rb != nil {
+		d.KV = s.rb
 	}
 	return d.WithDefaults()
 }
@@ -365,6 +371,19 @@ func (s *Stack) Responses() *cache.Responses {
 		return nil
 	}
 	return s.Cache.Responses()
+}
+
+// RedisBackend is the stack's Redis client, or nil when it uses no Redis:
+// for a server's own Redis data (GraphQL's persisted queries).
+func (s *Stack) RedisBackend() *rediscache.Backend { return s.rb }
+
+// KeyPrefix namespaces the stack's Redis keys (Config.KeyPrefix, default
+// cache.DefaultPrefix).
+func (s *Stack) KeyPrefix() string {
+	if s.cfg.KeyPrefix == "" {
+		return cache.DefaultPrefix
+	}
+	return s.cfg.KeyPrefix
 }
 
 // RedisMode is /stats redis_mode: none, external, spawned or
