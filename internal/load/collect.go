@@ -43,6 +43,9 @@ func (e *engine) collect(quit <-chan struct{}, done chan<- struct{}) {
 		if cc, ok := e.d.(ConnCounter); ok {
 			e.warmReused, e.warmSeen = cc.Connections().Reused, true
 		}
+		if wc, ok := e.d.(WireCounter); ok {
+			e.warmBytes = wc.WireBytes()
+		}
 	}
 	e.lastTick = e.warm
 	for t := e.warm + iv; ; t += iv {
@@ -169,6 +172,19 @@ func (e *engine) result(now time.Duration) (*metrics.Result, error) {
 	}
 	if res.Cache != nil {
 		res.Cache.Source = e.cfg.CacheSource
+	}
+	if wc, ok := e.d.(WireCounter); ok {
+		// Bytes on the wire (headers, bodies, handshakes, retries), from the
+		// driver's counting connections, measured phase only. A stop inside
+		// the warm-up measured nothing.
+		b := wc.WireBytes()
+		res.Bytes = nil
+		if end > e.warm {
+			b.Sent, b.Received = max(b.Sent-e.warmBytes.Sent, 0), max(b.Received-e.warmBytes.Received, 0)
+			if b.Sent > 0 || b.Received > 0 {
+				res.Bytes = &b
+			}
+		}
 	}
 	if res.DurationS > 0 {
 		res.ThroughputRPS = float64(res.Requests.OK) / res.DurationS

@@ -99,6 +99,9 @@ type engine struct {
 	// Reused counts measured operations only; warmSeen says it was taken.
 	warmReused int64
 	warmSeen   bool
+	// warmBytes is the driver's wire byte count when the warm-up ended
+	// (WireCounter drivers), so Result.Bytes counts the measured phase.
+	warmBytes metrics.Bytes
 }
 
 func newEngine(d Driver, cfg Config) *engine {
@@ -123,7 +126,11 @@ func newEngine(d Driver, cfg Config) *engine {
 	if shards == 0 {
 		shards = min(workers, 2*runtime.GOMAXPROCS(0), 16)
 	}
-	e.rec = metrics.NewRecorder(metrics.RecorderConfig{Shards: shards, PhaseNames: metrics.PhaseNames()})
+	rc := metrics.RecorderConfig{Shards: shards, PhaseNames: metrics.PhaseNames()}
+	if on, ok := d.(OperationNamer); ok {
+		rc.OperationNames = on.OperationNames()
+	}
+	e.rec = metrics.NewRecorder(rc)
 	return e
 }
 
@@ -734,7 +741,7 @@ func (r *runner) do(seq uint64, intended time.Duration, measured bool, start tim
 	}
 	smp := metrics.Sample{
 		Err: out.Err, Cache: out.Cache, BytesSent: out.BytesSent, BytesReceived: out.BytesReceived,
-		Service: end - sent, PhaseMask: r.sink.mask, Phases: r.sink.phases,
+		Op: out.Op, Service: end - sent, PhaseMask: r.sink.mask, Phases: r.sink.phases,
 	}
 	if intended >= 0 {
 		smp.Latency, smp.Lag, smp.HasLag = end-intended, sent-intended, true

@@ -29,6 +29,9 @@ import (
 //   - the model's rate, max_inflight and concurrency add up;
 //   - started_at is the earliest; the stop reason is "interrupted" or
 //     "error_budget" if any input stopped that way, else the first input's;
+//   - operations.<name> add their counters and histograms, and their
+//     latency summaries are recomputed (exact); graphql and subscriptions
+//     counters add and the delivery ratio is recomputed;
 //   - server sections are dropped (they are snapshots, not additive).
 //
 // inputs names the results (file paths) for Result.Inputs and for errors; it
@@ -257,6 +260,13 @@ func Merge(results []*Result, inputs []string) (*Result, error) {
 		out.Histograms[key] = enc
 	}
 	out.Timeline = mergeTimeline(results)
+	ops, err := mergeOperations(results, name)
+	if err != nil {
+		return nil, fmt.Errorf("merge: %w", err)
+	}
+	out.Operations = ops
+	out.GraphQL = mergeGraphQL(results)
+	out.Subscriptions = mergeSubscriptions(results)
 	return out, nil
 }
 

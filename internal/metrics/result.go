@@ -58,6 +58,14 @@ type Result struct {
 
 	Bytes *Bytes `json:"bytes,omitempty"`
 
+	// Operations breaks the run down per named operation (a GraphQL mix),
+	// when the driver names its operations.
+	Operations map[string]*Operation `json:"operations,omitempty"`
+	// GraphQL holds GraphQL errors by code and APQ counts (protocol graphql).
+	GraphQL *GraphQL `json:"graphql,omitempty"`
+	// Subscriptions is a subscription run's delivery (protocol graphql).
+	Subscriptions *Subscriptions `json:"subscriptions,omitempty"`
+
 	Server    map[string]any `json:"server,omitempty"`
 	Generator Generator      `json:"generator"`
 

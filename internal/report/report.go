@@ -181,6 +181,7 @@ func single(r *metrics.Result) doc {
 		}
 		d.tables = append(d.tables, et)
 	}
+	d.tables = append(d.tables, graphqlTables(r)...)
 	if len(r.Phases) > 0 {
 		pt := table{title: "phases", header: []string{"phase", "n", "p50", "p90", "p99", "max"}}
 		for _, name := range phaseNames(r.Phases) {

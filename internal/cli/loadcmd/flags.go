@@ -109,7 +109,7 @@ func (lf *LoadFlags) AddFlags(fs *pflag.FlagSet, source func(flag string) string
 	fs.DurationVar(&lf.Tick, "tick", load.DefaultTick, "open model: the scheduler wakes at most once per tick and sends everything due")
 	fs.DurationVar(&lf.Grace, "grace", load.DefaultGrace, "time in-flight operations get to finish after an interrupt or error-budget stop")
 	fs.StringVarP(&lf.Output, "output", "o", "", "write the result file (loadrig.result/v1 JSON) here")
-	fs.StringVar(&lf.Format, "format", "text", "stdout format: text (summary), json (the result file) or any of "+strings.Join(report.Formats, ", "))
+	fs.StringVar(&lf.Format, "format", "text", "stdout format, one of "+strings.Join(report.Formats, ", ")+" (text: the summary; json: the result file)")
 	fs.BoolVarP(&lf.Quiet, "quiet", "q", false, "no live progress line")
 	fs.StringVar(&lf.Name, "name", "", "label for this result in side-by-side reports")
 	fs.StringVar(&lf.CPUProfile, "cpuprofile", "", "write a pprof CPU profile of loadrig itself during the run to this file")
