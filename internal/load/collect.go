@@ -92,7 +92,7 @@ func (e *engine) point(in metrics.Interval, from, to, length time.Duration, fina
 	secs := length.Seconds()
 	p := metrics.Point{
 		TS:     (to - e.warm).Seconds(),
-		Errors: in.Errors, P50US: in.P50, P99US: in.P99,
+		Errors: in.Errors, P50US: in.P50, P99US: in.P99, Hist: in.Hist,
 		MsgErrors: in.MsgErrors, MsgP50US: in.MsgP50, MsgP99US: in.MsgP99,
 	}
 	if secs <= 0 {
@@ -102,7 +102,7 @@ func (e *engine) point(in metrics.Interval, from, to, length time.Duration, fina
 	p.MsgSentRPS = float64(in.MsgSent) / secs
 	p.MsgReceivedRPS = float64(in.MsgReceived) / secs
 	if e.open {
-		a, b := e.cum(from), e.cum(to)
+		a, b := e.share(e.cum(from)), e.share(e.cum(to))
 		if final {
 			n := float64(e.dispatched.Load())
 			a, b = min(a, n), min(b, n)
@@ -148,6 +148,12 @@ func (e *engine) result(now time.Duration) (*metrics.Result, error) {
 			last.CompletedRPS += float64(in.OK) / secs
 			last.Errors += in.Errors
 			last.P50US, last.P99US = max(last.P50US, in.P50), max(last.P99US, in.P99)
+			if last.Hist != "" || in.Hist != "" {
+				if h, err := metrics.MergeEncoded(last.Hist, in.Hist); err == nil {
+					last.Hist = h.Encoded
+					last.P50US, last.P99US = h.P50, h.P99
+				}
+			}
 			last.MsgSentRPS += float64(in.MsgSent) / secs
 			last.MsgReceivedRPS += float64(in.MsgReceived) / secs
 			last.MsgErrors += in.MsgErrors
@@ -211,6 +217,7 @@ func (e *engine) result(now time.Duration) (*metrics.Result, error) {
 			res.Model.Rate = peakRate(e.cfg.Stages)
 			res.Model.Stages = FormatStages(e.cfg.Stages)
 		}
+		res.Model.Rate /= float64(e.step()) // this shard's part; merged shards add up
 		if f := res.LateSends.Fraction; f > lateSaturation {
 			res.Generator.Saturated = true
 			cap := fmt.Sprintf("the in-flight cap of %d was reached %d times", e.cfg.MaxInflight, e.capHits)
@@ -221,7 +228,7 @@ func (e *engine) result(now time.Duration) (*metrics.Result, error) {
 				100*f, metrics.DefaultLateThreshold, cap)
 		}
 		if e.reason == metrics.StopDuration {
-			if unsent := int64(e.cum(e.end) - float64(e.dispatched.Load())); unsent > 0 {
+			if unsent := int64(e.share(e.cum(e.end)) - float64(e.dispatched.Load())); unsent > 0 {
 				res.Generator.Saturated = true
 				if res.Generator.Note != "" {
 					res.Generator.Note += "; "

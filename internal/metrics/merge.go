@@ -20,8 +20,10 @@ import (
 //   - duration_s is the longest input's, because the runs are assumed to be
 //     concurrent; throughput_rps = ok / duration_s;
 //   - timeline points are matched by t_s: rates and errors add (messages
-//     too), but p50/p99 (and the message p50/p99) are the maximum over inputs, an upper bound, because per-second
-//     percentiles cannot be merged exactly without per-second histograms;
+//     too); p50/p99 are exact, from the added per-second histograms
+//     (Point.Hist), when every input point of that second has one (sharded
+//     runs keep them), else the maximum over inputs, an upper bound (the
+//     message p50/p99 are always that maximum);
 //   - connections.peak_open is summed, an upper bound on the true peak;
 //     failed, reconnects and closed_by_code add up; connect_time_us comes
 //     from the merged histogram; fanout counts add up and the delivery
@@ -299,6 +301,8 @@ func mergeModel(results []*Result) Model {
 
 func mergeTimeline(results []*Result) []Point {
 	byT := map[int64]*Point{}
+	hists := map[int64][]string{}
+	inexact := map[int64]bool{}
 	for _, r := range results {
 		for _, p := range r.Timeline {
 			k := int64(math.Round(p.TS * 1000))
@@ -312,6 +316,12 @@ func mergeTimeline(results []*Result) []Point {
 			q.Errors += p.Errors
 			q.P50US = max(q.P50US, p.P50US)
 			q.P99US = max(q.P99US, p.P99US)
+			switch {
+			case p.Hist != "":
+				hists[k] = append(hists[k], p.Hist)
+			case p.P50US > 0:
+				inexact[k] = true // a second with latencies but no histogram
+			}
 			q.MsgSentRPS += p.MsgSentRPS
 			q.MsgReceivedRPS += p.MsgReceivedRPS
 			q.MsgErrors += p.MsgErrors
@@ -320,11 +330,48 @@ func mergeTimeline(results []*Result) []Point {
 		}
 	}
 	out := make([]Point, 0, len(byT))
-	for _, p := range byT {
+	for k, p := range byT {
+		if hs := hists[k]; len(hs) > 0 && !inexact[k] {
+			if m, err := MergeEncoded(hs...); err == nil {
+				p.Hist, p.P50US, p.P99US = m.Encoded, m.P50, m.P99
+			}
+		}
 		out = append(out, *p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].TS < out[j].TS })
 	return out
+}
+
+// MergedHist is a merge of encoded histograms: the encoding and its
+// median and 99th percentile (microseconds).
+type MergedHist struct {
+	Encoded  string
+	P50, P99 int64
+}
+
+// MergeEncoded adds encoded histograms (EncodeHistogram) exactly; empty
+// strings are skipped.
+func MergeEncoded(encs ...string) (MergedHist, error) {
+	sum := NewHistogram()
+	for _, e := range encs {
+		if e == "" {
+			continue
+		}
+		h, err := DecodeHistogram(e)
+		if err != nil {
+			return MergedHist{}, err
+		}
+		sum.Merge(h)
+	}
+	enc, err := EncodeHistogram(sum)
+	if err != nil {
+		return MergedHist{}, err
+	}
+	m := MergedHist{Encoded: enc}
+	if sum.TotalCount() > 0 {
+		m.P50, m.P99 = sum.ValueAtQuantile(50), sum.ValueAtQuantile(99)
+	}
+	return m, nil
 }
 
 func joinUnique(results []*Result, f func(*Result) string) string {
@@ -344,4 +391,65 @@ func contains(ss []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// CheckShards checks that results are one plan's shards, each exactly
+// once: all or none sharded, one shard count, no index twice, one plan
+// hash. A missing shard is an error unless allowPartial, when partial is
+// true instead. Unsharded results with differing plan hashes are mixed
+// plans too. names label the results in errors.
+func CheckShards(results []*Result, names []string, allowPartial bool) (partial bool, err error) {
+	name := func(i int) string {
+		if i < len(names) {
+			return names[i]
+		}
+		return fmt.Sprintf("input %d", i+1)
+	}
+	hash := ""
+	for i, r := range results {
+		if r.PlanHash == "" {
+			continue
+		}
+		if hash == "" {
+			hash = r.PlanHash
+		} else if r.PlanHash != hash {
+			return false, fmt.Errorf("%s belongs to another plan (plan_hash %.12s, not %.12s): merge results of one plan only", name(i), r.PlanHash, hash)
+		}
+	}
+	sharded := 0
+	for _, r := range results {
+		if r.Shard != nil {
+			sharded++
+		}
+	}
+	if sharded == 0 {
+		return false, nil
+	}
+	if sharded != len(results) {
+		return false, errors.New("some results are shards and some are not: merge one sharded run's shards, or unsharded results")
+	}
+	count := results[0].Shard.Count
+	seen := map[int]string{}
+	for i, r := range results {
+		if r.Shard.Count != count {
+			return false, fmt.Errorf("%s is shard %d/%d but %s is of %d shards", name(i), r.Shard.Index, r.Shard.Count, name(0), count)
+		}
+		if prev, dup := seen[r.Shard.Index]; dup {
+			return false, fmt.Errorf("shard %d/%d given twice: %s and %s", r.Shard.Index, count, prev, name(i))
+		}
+		seen[r.Shard.Index] = name(i)
+	}
+	var missing []string
+	for i := range count {
+		if _, ok := seen[i]; !ok {
+			missing = append(missing, fmt.Sprintf("%d/%d", i, count))
+		}
+	}
+	if len(missing) > 0 {
+		if !allowPartial {
+			return false, fmt.Errorf("missing shard(s) %s; give every shard, or --allow-partial to merge what there is (marked partial)", strings.Join(missing, ", "))
+		}
+		return true, nil
+	}
+	return false, nil
 }

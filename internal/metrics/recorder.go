@@ -41,6 +41,10 @@ type RecorderConfig struct {
 	// counters and success latency histogram, Result.Operations. Default:
 	// none.
 	OperationNames []string
+	// IntervalHists makes Collect return each interval's latency histogram
+	// encoded (Interval.Hist), for timelines that merge exactly. Default
+	// false.
+	IntervalHists bool
 }
 
 // Sample is what one finished operation contributes to the record.
@@ -260,6 +264,9 @@ type Interval struct {
 	// Late counts late sends in the interval; Lagged counts sends with a
 	// schedule.
 	Late, Lagged int64
+	// Hist is the interval's latency histogram, encoded (EncodeHistogram),
+	// when RecorderConfig.IntervalHists is set and the interval has data.
+	Hist string
 }
 
 // Recorder records a run's operations into a fixed set of shards and merges
@@ -435,6 +442,9 @@ func (r *Recorder) collectLocked() Interval {
 	if r.interval.TotalCount() > 0 {
 		iv.P50 = r.interval.ValueAtQuantile(50)
 		iv.P99 = r.interval.ValueAtQuantile(99)
+		if r.cfg.IntervalHists {
+			iv.Hist, _ = EncodeHistogram(r.interval)
+		}
 		if r.total[hLatency] == nil {
 			r.total[hLatency] = NewHistogram()
 		}

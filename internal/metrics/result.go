@@ -71,6 +71,26 @@ type Result struct {
 
 	// Inputs lists the files a merged result was made from.
 	Inputs []string `json:"inputs,omitempty"`
+
+	// Variant is the profile variant the run measured (loadrig run and
+	// compare); Name is then the profile's workload name.
+	Variant string `json:"variant,omitempty"`
+	// Repetition is the 1-based repetition of the variant (run --repeat).
+	Repetition int `json:"repetition,omitempty"`
+	// Shard says which part of a sharded run this is (--shard i/N).
+	Shard *ShardInfo `json:"shard,omitempty"`
+	// PlanHash identifies the plan the run belongs to: results of one
+	// plan's shards and repetitions share it; merge refuses mixed plans.
+	PlanHash string `json:"plan_hash,omitempty"`
+	// Partial marks a merge of an incomplete set of shards
+	// (merge --allow-partial).
+	Partial bool `json:"partial,omitempty"`
+}
+
+// ShardInfo is a sharded run's place: Index in [0, Count).
+type ShardInfo struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
 }
 
 // Model describes the load model. Kind is "open" or "closed".
@@ -171,6 +191,9 @@ type Point struct {
 	Errors       int64   `json:"errors"`
 	P50US        int64   `json:"p50_us"`
 	P99US        int64   `json:"p99_us"`
+	// Hist is the second's latency histogram (HDR V2 compressed base64),
+	// kept by sharded runs so that merged timelines are exact.
+	Hist string `json:"hist,omitempty"`
 	// Stream and socket messages in the interval (absent when none):
 	// sent and received per second, message errors, and the message latency
 	// percentiles.

@@ -2,6 +2,8 @@ package loadcmd
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +18,7 @@ import (
 	"github.com/loadrig/loadrig/internal/load"
 	"github.com/loadrig/loadrig/internal/metrics"
 	"github.com/loadrig/loadrig/internal/report"
+	"github.com/spf13/pflag"
 )
 
 // Runner runs the engine; load.Run in production, a fake in tests.
@@ -51,6 +54,9 @@ func Execute(ctx context.Context, r Run) error {
 			return cmdutil.FlagErrorWrap(err)
 		}
 	}
+	if cmdutil.IsDryRun(ctx) {
+		return cmdutil.ErrDryRun
+	}
 	if cs, ok := r.Driver.(interface{ CacheSource() string }); ok {
 		cfg.CacheSource = cs.CacheSource()
 	}
@@ -85,6 +91,13 @@ func Execute(ctx context.Context, r Run) error {
 	}
 	if r.Flags.Name != "" {
 		res.Name = r.Flags.Name
+	}
+	if cfg.ShardCount > 0 {
+		res.Shard = &metrics.ShardInfo{Index: cfg.ShardIndex, Count: cfg.ShardCount}
+		res.PlanHash = r.Flags.planHash(r.Driver)
+	}
+	if h := hookFrom(ctx); h != nil && h.Annotate != nil {
+		h.Annotate(res)
 	}
 	if r.Flags.Output != "" {
 		if err := cmdutil.WriteFile(r.Flags.Output, res.Write); err != nil {
@@ -196,4 +209,26 @@ func startCPUProfile(path string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// planHash identifies a sharded load's plan: the protocol, the target and
+// every flag's value except the shard index and where the output goes, so
+// shards of one plan share it and merge can refuse mixed plans.
+func (lf *LoadFlags) planHash(d load.Driver) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00", d.Protocol(), d.Target())
+	if lf.fs != nil {
+		lf.fs.VisitAll(func(f *pflag.Flag) {
+			switch f.Name {
+			case "output", "format", "quiet", "cpuprofile", "config":
+				return
+			case "shard":
+				_, n, _ := ParseShard(f.Value.String())
+				fmt.Fprintf(h, "shards=%d\x00", n)
+				return
+			}
+			fmt.Fprintf(h, "%s=%s\x00", f.Name, f.Value.String())
+		})
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

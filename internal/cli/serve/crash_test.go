@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -335,5 +336,30 @@ func TestDatabaseOutage(t *testing.T) {
 	_, _, st := call(t, "GET", s.url+"/stats", "", nil)
 	if !bytes.Contains(st, []byte(`"backend":"postgres"`)) || !bytes.Contains(st, []byte(`"unavailable":`)) {
 		t.Errorf("stats: %s", st)
+	}
+}
+
+// Bad store input through the real binary: one line on stderr, exit 2,
+// a database unreachable at start detected within 10 s.
+func TestBadStoreExitsTwo(t *testing.T) {
+	bin := loadrigBinary(t)
+	for _, spec := range []string{"mysql://x", "postgres://postgres:secret@127.0.0.1:1/x?sslmode=disable"} {
+		start := time.Now()
+		cmd := exec.Command(bin, "serve", "rest", "--addr", "127.0.0.1:0", "--store", spec)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+			t.Fatalf("%s: %v, want exit code 2; stderr %s", spec, err, stderr.String())
+		}
+		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+		last := lines[len(lines)-1]
+		if !strings.HasPrefix(last, "loadrig: --store") || strings.Contains(stderr.String(), "secret") {
+			t.Errorf("%s: stderr %q, want one line starting 'loadrig: --store' without the password", spec, stderr.String())
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("%s: took %v", spec, d)
+		}
 	}
 }

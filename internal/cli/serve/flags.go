@@ -159,6 +159,9 @@ func (f *ServerFlags) StartStack(ctx context.Context, w io.Writer) (*stack.Stack
 	if err != nil {
 		return nil, nil, err
 	}
+	if cmdutil.IsDryRun(ctx) {
+		return nil, nil, cmdutil.ErrDryRun
+	}
 	st, err := stack.New(ctx, cfg)
 	var oe *store.OpenError
 	if errors.As(err, &oe) {
