@@ -103,7 +103,7 @@ profile profiles/demo.yaml; --profile runs another file of the same format.`,
 			switch opts.Section {
 			case SectionAll, SectionCache, SectionProtocols, SectionRealtime:
 			default:
-				return cmdutil.FlagErrorf("--section %q is not one of cache, protocols, realtime, all", opts.Section)
+				return cmdutil.FlagErrorf("--section %q is not one of cache, protocols, all (or realtime)", opts.Section)
 			}
 			if opts.Section == SectionProtocols && len(opts.Variants) > 0 {
 				return cmdutil.FlagErrorf("--variant selects cache variants; it has no effect with --section protocols")
