@@ -101,9 +101,9 @@ profile profiles/demo.yaml; --profile runs another file of the same format.`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch opts.Section {
-			case SectionAll, SectionCache, SectionProtocols:
+			case SectionAll, SectionCache, SectionProtocols, SectionRealtime:
 			default:
-				return cmdutil.FlagErrorf("--section %q is not one of cache, protocols, all", opts.Section)
+				return cmdutil.FlagErrorf("--section %q is not one of cache, protocols, all (or realtime)", opts.Section)
 			}
 			if opts.Section == SectionProtocols && len(opts.Variants) > 0 {
 				return cmdutil.FlagErrorf("--variant selects cache variants; it has no effect with --section protocols")
@@ -118,7 +118,7 @@ profile profiles/demo.yaml; --profile runs another file of the same format.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Quick, "quick", false, "short run: about 45 seconds for both sections")
-	cmd.Flags().StringVar(&opts.Section, "section", SectionAll, "which comparison to run: cache, protocols or all")
+	cmd.Flags().StringVar(&opts.Section, "section", SectionAll, "which comparison to run: cache, protocols, realtime or all")
 	cmd.Flags().StringVarP(&opts.OutDir, "output-dir", "o", "", "write each variant's and each protocol cell's result file (<name>.json) and report.html into this directory (default: a fresh loadrig-demo-<time> folder)")
 	cmd.Flags().StringVar(&opts.Profile, "profile", "", "profile file to run instead of the embedded demo")
 	cmd.Flags().StringSliceVar(&opts.Variants, "variant", nil, "run only this variant (repeatable, or comma-separated)")
@@ -131,6 +131,9 @@ const (
 	SectionAll       = "all"
 	SectionCache     = "cache"
 	SectionProtocols = "protocols"
+	// SectionRealtime is the ticker over polling, long-polling, SSE and
+	// WebSocket, and a chat room (realtime.go).
+	SectionRealtime = "realtime"
 )
 
 // freshDir names a folder for this run's files that does not exist yet.
@@ -290,6 +293,46 @@ func DemoRun(ctx context.Context, opts *Options) error {
 		}
 	} else if opts.runs(SectionProtocols) {
 		fmt.Fprintln(opts.IO.ErrOut, "loadrig demo: the profile has no protocols section; skipped")
+	}
+	// The realtime section runs when asked for by name (its full size holds
+	// 1,000 connections per transport); --section all does not include it yet.
+	if opts.Section == SectionRealtime && ctx.Err() == nil {
+		if cacheOn || protoOn {
+			fmt.Fprintln(opts.IO.Out)
+		}
+		p := newRealtimePlan(opts.Quick)
+		fmt.Fprintf(opts.IO.ErrOut, "loadrig demo realtime: ticker at %v/s to %d clients over 5 transports, %s each, then a chat room\n", p.rates, p.clients, p.dur)
+		cells, err := runRealtime(ctx, opts, p, log)
+		var rtResults []*metrics.Result
+		for _, c := range cells {
+			if c.res != nil {
+				rtResults = append(rtResults, c.res)
+			}
+		}
+		if len(rtResults) > 0 {
+			page = append(page, report.HTMLSection{Title: fmt.Sprintf("Realtime: the ticker to %d clients over polling, long-polling, SSE and WebSocket; a chat room", p.clients), Results: rtResults})
+		}
+		if len(cells) > 0 {
+			written = written || opts.OutDir != ""
+			if werr := writeRealtimeTable(opts.IO.Out, p, cells); werr != nil {
+				return werr
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return cmdutil.ErrInterrupted
+		}
+		var failed []string
+		for _, c := range cells {
+			if c.err != nil {
+				failed = append(failed, fmt.Sprintf("%s at %g/s (%v)", c.label, c.rate, c.err))
+			}
+		}
+		if len(failed) > 0 {
+			errs = append(errs, fmt.Sprintf("%d realtime cells failed: %s", len(failed), strings.Join(failed, "; ")))
+		}
 	}
 	if written {
 		fmt.Fprintf(opts.IO.ErrOut, "result files in %s (compare them with: loadrig report %s)\n",

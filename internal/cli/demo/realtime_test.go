@@ -1,0 +1,50 @@
+package demo
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loadrig/loadrig/internal/cli/iostreams"
+	"github.com/loadrig/loadrig/internal/metrics"
+)
+
+// TestRealtimeSection runs the realtime section shrunk (5 clients, one tick
+// rate, 400 ms per transport) against the real WebSocket server and checks
+// every transport delivered events without errors, the table and the result
+// files (delivery is asserted by wsdrv's end-to-end tests; a 400 ms poll run
+// on a loaded machine can miss its last poll).
+func TestRealtimeSection(t *testing.T) {
+	ios, _, out, _ := iostreams.Test()
+	dir := t.TempDir()
+	p := realtimePlan{clients: 5, dur: 400 * time.Millisecond, rates: []float64{50}, chatRoom: 6, chatRate: 10, drain: 500 * time.Millisecond}
+	cells, err := runRealtime(t.Context(), &Options{IO: ios, OutDir: dir}, p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cells) != len(rtTransports)+1 {
+		t.Fatalf("%d cells", len(cells))
+	}
+	for _, c := range cells {
+		if c.err != nil || c.res == nil || c.received() == 0 || c.res.Fanout == nil || c.res.Requests.Errors != 0 || c.res.Messages.Errors != 0 {
+			t.Fatalf("%s: err %v result %+v", c.label, c.err, c.res)
+		}
+	}
+	if err := writeRealtimeTable(out, p, cells); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"requests/event", "poll 1s, no 304", "long-poll", "SSE", "WebSocket", "chat (room of 6, 10 msg/s)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("table lacks %q:\n%s", want, out)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	if len(files) != len(cells) {
+		t.Fatalf("%d result files for %d cells", len(files), len(cells))
+	}
+	r, err := metrics.Load(filepath.Join(dir, "realtime-50-WebSocket.json"))
+	if err != nil || r.Protocol != "ws" {
+		t.Fatalf("result file: %v %+v", err, r)
+	}
+}
