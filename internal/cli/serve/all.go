@@ -56,6 +56,7 @@ the gRPC-only --admin-addr and --price-ticker.`,
 	cmd.Flags().StringVar(&opts.GRPCAddr, "grpc-addr", DefaultGRPCAddr, "HOST:PORT of the gRPC server")
 	opts.GRPCFlags.addFlags(cmd.Flags())
 	opts.ServerFlags.AddFlags(cmd.Flags())
+	opts.ServerFlags.Getenv = f.Getenv
 	return cmd
 }
 

@@ -1,11 +1,13 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -24,14 +26,25 @@ type ServerFlags struct {
 	// --invalidation, --cache-size, --redis-url, --store, --store-latency,
 	// --store-per-row, --store-jitter, --store-pool, --dataset, --seed,
 	// --session, --token-ttl); AddFlags has their defaults. StackConfig
-	// completes it with what needs parsing (--rate-limit, --jwt-secret).
+	// completes it with what needs parsing (--rate-limit, the JWT secret).
 	Stack stack.Config
 	// MaxAge is --max-age: Cache-Control max-age of GET responses; 0 sends
 	// no-cache. Default 0.
 	MaxAge time.Duration
-	// JWTSecret is --jwt-secret: HMAC key for JWTs. Default "": random per
-	// process.
-	JWTSecret string
+	// JWTSecretFile is --jwt-secret-file: a file holding the HMAC key of
+	// JWTs (one line, at least 32 bytes). The key never goes in argv: it
+	// comes from this file or from the LOADRIG_JWT_SECRET environment
+	// variable. Default "": LOADRIG_JWT_SECRET, else random per process.
+	JWTSecretFile string
+	// Getenv reads the environment (LOADRIG_JWT_SECRET); the command sets it
+	// from the factory. Default: nothing set.
+	Getenv func(string) string
+	// MaxResponse is --max-response: the largest response a request may
+	// ask for (limit × pad); more is 400 before any work. Default 16 MiB.
+	MaxResponse int64
+	// MaxConns is --max-conns: open connections per HTTP listener; past it
+	// a new connection gets 503 and is closed. Default 10,000.
+	MaxConns int
 	// RateLimit is --rate-limit: per-client limit like 100/s or 100/s:20
 	// (burst). Default "": none.
 	RateLimit string
@@ -71,7 +84,9 @@ func (f *ServerFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.Int64Var(&f.Stack.Seed, "seed", 1, "seed of the generated dataset")
 	fs.StringVar(&f.Stack.Dataset, "dataset", "small", "dataset: small, medium, large, or counts like products=5000,users=200,orders=1000,reviews=3")
 	fs.StringVar(&f.Stack.Session, "session", "jwt", "auth for writes: jwt (stateless tokens) or redis (sessions in Redis)")
-	fs.StringVar(&f.JWTSecret, "jwt-secret", "", "HMAC secret for JWTs (default: random per process)")
+	fs.StringVar(&f.JWTSecretFile, "jwt-secret-file", "", "file holding the HMAC secret of JWTs, at least 32 bytes (or set "+jwtSecretEnv+"; default: random per process). Never put a secret in argv")
+	fs.Int64Var(&f.MaxResponse, "max-response", 16<<20, "largest response a request may ask for in bytes (limit × pad); more is 400 before any work")
+	fs.IntVar(&f.MaxConns, "max-conns", server.DefaultMaxConns, "open connections per HTTP listener; past it a new connection gets 503 and is closed")
 	fs.DurationVar(&f.Stack.TokenTTL, "token-ttl", time.Hour, "lifetime of issued tokens and sessions")
 	fs.StringVar(&f.RateLimit, "rate-limit", "", "per-client rate limit, e.g. 100/s or 100/s:20 (burst); Redis GCRA when a Redis is in use")
 	fs.Int64Var(&f.BodyLimit, "body-limit", 1<<20, "largest request body in bytes (larger: 413)")
@@ -93,6 +108,10 @@ func (f *ServerFlags) Validate() error {
 	switch {
 	case f.MaxAge < 0:
 		return cmdutil.FlagErrorf("--max-age must not be negative (got %v)", f.MaxAge)
+	case f.MaxResponse <= 0:
+		return cmdutil.FlagErrorf("--max-response must be > 0 bytes (got %d)", f.MaxResponse)
+	case f.MaxConns <= 0:
+		return cmdutil.FlagErrorf("--max-conns must be > 0 (got %d)", f.MaxConns)
 	case f.BodyLimit <= 0:
 		return cmdutil.FlagErrorf("--body-limit must be > 0 bytes (got %d)", f.BodyLimit)
 	case f.ShutdownTimeout <= 0:
@@ -126,13 +145,50 @@ func (f *ServerFlags) StackConfig(log *slog.Logger) (stack.Config, error) {
 			c.StorePerRow = 0
 		}
 	}
-	if f.JWTSecret != "" {
-		c.JWTKey = []byte(f.JWTSecret)
+	key, err := f.jwtSecret()
+	if err != nil {
+		return stack.Config{}, err
 	}
+	c.JWTKey = key
 	if err := c.Validate(); err != nil {
 		return stack.Config{}, cmdutil.FlagErrorWrap(err)
 	}
 	return c, nil
+}
+
+// jwtSecretEnv is the environment variable of the JWT secret.
+const jwtSecretEnv = "LOADRIG_JWT_SECRET"
+
+// minJWTSecret is the shortest secret accepted: 256 bits, HS256's key size.
+const minJWTSecret = 32
+
+// jwtSecret reads the JWT secret from --jwt-secret-file or
+// LOADRIG_JWT_SECRET; nil when neither is set (random per process).
+func (f *ServerFlags) jwtSecret() ([]byte, error) {
+	var env string
+	if f.Getenv != nil {
+		env = f.Getenv(jwtSecretEnv)
+	}
+	var key []byte
+	src := jwtSecretEnv
+	switch {
+	case f.JWTSecretFile != "" && env != "":
+		return nil, cmdutil.FlagErrorf("both --jwt-secret-file and %s are set; keep one", jwtSecretEnv)
+	case f.JWTSecretFile != "":
+		b, err := os.ReadFile(f.JWTSecretFile)
+		if err != nil {
+			return nil, cmdutil.FlagErrorf("--jwt-secret-file: %v", err)
+		}
+		key, src = bytes.TrimRight(b, "\r\n"), "--jwt-secret-file "+f.JWTSecretFile
+	case env != "":
+		key = []byte(env)
+	default:
+		return nil, nil
+	}
+	if len(key) < minJWTSecret {
+		return nil, cmdutil.FlagErrorf("the JWT secret from %s is %d bytes; use at least %d (for example: openssl rand -hex 32)", src, len(key), minJWTSecret)
+	}
+	return key, nil
 }
 
 // Logger returns the logger the flags ask for, writing to w (stderr).

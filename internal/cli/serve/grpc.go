@@ -124,6 +124,7 @@ is the largest request message (ResourceExhausted beyond it). /stats and
 	cmd.Flags().StringVar(&opts.Addr, "addr", DefaultGRPCAddr, "HOST:PORT to listen on (port 0: any free port; the bound address is printed)")
 	opts.GRPCFlags.addFlags(cmd.Flags())
 	opts.ServerFlags.AddFlags(cmd.Flags())
+	opts.ServerFlags.Getenv = f.Getenv
 	return cmd
 }
 

@@ -39,7 +39,7 @@ func restTransport(sf *ServerFlags) transport {
 		limit: []string{"/api/"},
 		mount: func(sp *server.Spine, d server.Deps) error {
 			d.Logger = d.Logger.With("server", "rest")
-			rest.New(sp, d, rest.Options{MaxAge: sf.MaxAge, BodyLimit: sf.BodyLimit})
+			rest.New(sp, d, rest.Options{MaxAge: sf.MaxAge, BodyLimit: sf.BodyLimit, MaxResponse: sf.MaxResponse})
 			return nil
 		},
 	}
@@ -145,7 +145,7 @@ func openHTTP(sf *ServerFlags, stats func() map[string]any, d server.Deps, log *
 			}
 		}
 	}
-	h := server.NewHTTP(server.HTTPOptions{Name: name, Addr: spec.addr, Handler: sp, Logger: log, Conns: conns})
+	h := server.NewHTTP(server.HTTPOptions{Name: name, Addr: spec.addr, Handler: sp, Logger: log, Conns: conns, MaxConns: sf.MaxConns})
 	if err := h.Open(); err != nil {
 		return nil, "", err
 	}
