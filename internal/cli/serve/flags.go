@@ -59,8 +59,10 @@ type ServerFlags struct {
 	// fs is the flag set AddFlags registered on: StackConfig asks it which
 	// store-model flags were given (their defaults depend on --store).
 	fs *pflag.FlagSet
-	// ShutdownTimeout is --shutdown-timeout: how long draining requests,
-	// and then the write-behind backlog, may each take. Default 10s.
+	// ShutdownTimeout is --shutdown-timeout: the one deadline of a stop,
+	// from the signal: listeners, in-flight requests and streams, admin
+	// listeners and then the write-behind backlog all share it. Default
+	// 10s.
 	ShutdownTimeout time.Duration
 }
 
@@ -93,7 +95,7 @@ func (f *ServerFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.Pprof, "pprof", false, "serve /debug/pprof")
 	fs.StringVar(&f.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&f.LogFormat, "log-format", "text", "log format: text or json")
-	fs.DurationVar(&f.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM, time allowed to drain requests, then the write-behind backlog")
+	fs.DurationVar(&f.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM, the one deadline for everything: listeners, in-flight requests and streams, then the write-behind backlog")
 }
 
 // Validate checks the values that need more than their type, as usage
@@ -226,10 +228,12 @@ func (f *ServerFlags) StartStack(ctx context.Context, w io.Writer) (*stack.Stack
 	return st, log, nil
 }
 
-// CloseStack drains the stack (write-behind backlog) within the shutdown
-// timeout; ctx may already be canceled (the usual case on SIGTERM).
-func (f *ServerFlags) CloseStack(ctx context.Context, st *stack.Stack, log *slog.Logger) error {
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.ShutdownTimeout)
+// CloseStack drains the stack (write-behind backlog) within what is left
+// of the one shutdown timeout (left; at least a second, so the drain can
+// say what remains); ctx may already be canceled (the usual case on
+// SIGTERM).
+func (f *ServerFlags) CloseStack(ctx context.Context, st *stack.Stack, log *slog.Logger, left time.Duration) error {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(left, time.Second))
 	defer cancel()
 	if err := st.Close(dctx); err != nil {
 		log.Error("stack did not close cleanly", "err", err)

@@ -38,11 +38,15 @@ type GRPCFlags struct {
 	// (connections at the listener, no per-call cost). Default
 	// stats-handler.
 	Accounting string
+	// Reflection is --reflection: serve gRPC server reflection (ghz and
+	// grpcurl need it). Default true.
+	Reflection bool
 }
 
 func (g *GRPCFlags) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&g.AdminAddr, "admin-addr", DefaultAdminAddr, `HOST:PORT of the gRPC server's admin HTTP listener (/stats, /metrics, /healthz); "off" disables it`)
 	fs.DurationVar(&g.PriceTicker, "price-ticker", 0, "change a random product's price this often, pushed to WatchPrices streams (0: off)")
+	fs.BoolVar(&g.Reflection, "reflection", true, "serve gRPC server reflection (ghz and grpcurl need it); --reflection=false turns it off")
 	fs.StringVar(&g.Accounting, "grpc-accounting", "stats-handler", "gRPC connection and call accounting: stats-handler (also counts messages) or listener (no per-call cost)")
 }
 
@@ -163,6 +167,7 @@ func startGRPC(ctx context.Context, out printer, d server.Deps, sf *ServerFlags,
 		ExtraStats:     d.Stats,
 
 		ListenerAccounting: gf.Accounting == "listener",
+		NoReflection:       !gf.Reflection,
 	})
 	if err != nil {
 		return nil, err
@@ -211,22 +216,38 @@ func (g *grpcStack) adminURL() string {
 	return g.admin.URL()
 }
 
-// Run serves until ctx is done, then stops gracefully within grace: the
-// gRPC server first (GracefulStop, then Stop at the deadline), then the
-// admin listener (server.Runner).
+// Run serves until ctx is done, then stops gracefully within grace (one
+// deadline for both): the gRPC server (GracefulStop, then Stop at the
+// deadline) and the admin listener at once (server.Runner).
 func (g *grpcStack) Run(ctx context.Context, grace time.Duration) error {
-	err := g.srv.Run(ctx, grace)
+	select {
+	case <-g.srv.Done():
+		err := g.srv.Err()
+		if g.admin != nil {
+			_ = g.admin.Close()
+		}
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	var aerr error
+	adminDone := make(chan struct{})
+	go func() {
+		defer close(adminDone)
+		if g.admin != nil {
+			aerr = g.admin.Shutdown(sctx)
+		}
+	}()
+	err := g.srv.Shutdown(sctx)
+	<-adminDone
 	if errors.Is(err, context.DeadlineExceeded) {
 		// Long-lived streams (WatchPrices) were cut at the deadline: that
 		// is the designed end of a graceful stop, not a failure.
 		err = nil
 	}
-	if g.admin != nil {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
-		defer cancel()
-		if aerr := g.admin.Shutdown(sctx); aerr != nil && err == nil {
-			err = aerr
-		}
+	if err == nil {
+		err = aerr
 	}
 	return err
 }

@@ -36,6 +36,9 @@ type shopService struct {
 	maxPad int
 	log    *slog.Logger
 
+	maxMsgs int // client messages per stream
+	maxIDs  int // ids per WatchPrices subscription
+
 	padOnce sync.Once
 	pad     []byte // maxPad filler bytes, shared read-only by every response
 }
@@ -157,7 +160,17 @@ func (s *shopService) UploadReviews(stream pb.ShopService_UploadReviewsServer) e
 		if err != nil {
 			return err
 		}
+		if int(sum.Received) >= s.maxMsgs {
+			if err := flush(); err != nil {
+				return err
+			}
+			return status.Errorf(codes.ResourceExhausted, "at most %d reviews per UploadReviews stream; %d were stored (ids %d..%d); send the rest on a new stream",
+				s.maxMsgs, sum.Created, sum.FirstId, sum.LastId)
+		}
 		sum.Received++
+		if err := domain.ValidateReviewText(m.GetText()); err != nil {
+			return toStatus(err)
+		}
 		buf = append(buf, domain.NewReview{ProductID: m.GetProductId(), AuthorID: m.GetAuthorId(), Rating: m.GetRating(), Text: m.GetText()})
 		if len(buf) == reviewBatch {
 			if err := flush(); err != nil {
@@ -191,6 +204,10 @@ func (s *shopService) WatchPrices(stream pb.ShopService_WatchPricesServer) error
 		return err
 	}
 	all := len(first.GetProductIds()) == 0
+	if len(first.GetProductIds()) > s.maxIDs {
+		return status.Errorf(codes.ResourceExhausted, "at most %d product ids per WatchPrices subscription, got %d", s.maxIDs, len(first.GetProductIds()))
+	}
+	msgs := 1
 	ids := map[int64]struct{}{}
 	for _, id := range first.GetProductIds() {
 		ids[id] = struct{}{}
@@ -247,6 +264,12 @@ func (s *shopService) WatchPrices(stream pb.ShopService_WatchPricesServer) error
 				}
 			}
 		case m := <-reqs:
+			if msgs++; msgs > s.maxMsgs {
+				return status.Errorf(codes.ResourceExhausted, "at most %d messages per WatchPrices stream", s.maxMsgs)
+			}
+			if !all && len(ids)+len(m.GetProductIds()) > s.maxIDs {
+				return status.Errorf(codes.ResourceExhausted, "at most %d product ids per WatchPrices subscription", s.maxIDs)
+			}
 			if !all && len(m.GetProductIds()) > 0 {
 				sub.Add(m.GetProductIds()...)
 				for _, id := range m.GetProductIds() {
