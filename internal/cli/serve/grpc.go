@@ -160,6 +160,8 @@ func startGRPC(ctx context.Context, out printer, d server.Deps, sf *ServerFlags,
 	log := d.Logger
 	srv, err := grpcsrv.New(grpcsrv.Options{
 		Catalog:        d.Catalog,
+		Auth:           d.Auth,
+		Login:          d.Login,
 		Feed:           d.Feed,
 		Logger:         log,
 		Limiter:        d.Limiter,

@@ -51,6 +51,13 @@ type Options struct {
 	// Catalog is the data stack (store, usually behind a cache strategy).
 	// Required.
 	Catalog domain.Catalog
+	// Auth issues (Login) and verifies the bearer tokens writes need, from
+	// "authorization: Bearer" metadata. Default: server.NewJWT with a
+	// random per-process key.
+	Auth server.Authenticator
+	// Login checks email and password for the Login call. Default:
+	// Catalog, when it implements domain.Authenticator.
+	Login domain.Authenticator
 	// Feed delivers price changes to WatchPrices. Default: a new feed of its
 	// own (then only PriceTicker publishes to it); share one with the REST
 	// server so its PATCHes reach gRPC watchers.
@@ -136,6 +143,12 @@ func New(opts Options) (*Server, error) {
 	if opts.Feed == nil {
 		opts.Feed = domain.NewFeed()
 	}
+	if opts.Auth == nil {
+		opts.Auth = server.NewJWT(server.JWTOptions{})
+	}
+	if opts.Login == nil {
+		opts.Login, _ = opts.Catalog.(domain.Authenticator)
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -167,7 +180,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{opts: opts, done: make(chan struct{}), recov: &recovery{log: opts.Logger}}
 	s.acct = newAccounting(opts.Conns, pb.ShopService_ServiceDesc, opts.ListenerAccounting)
 	s.svc = &shopService{cat: opts.Catalog, feed: opts.Feed, maxPad: opts.MaxPadBytes, log: opts.Logger,
-		maxMsgs: opts.MaxStreamMessages, maxIDs: opts.MaxWatchIDs}
+		maxMsgs: opts.MaxStreamMessages, maxIDs: opts.MaxWatchIDs, auth: opts.Auth, login: opts.Login}
 
 	so := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(opts.MaxRecvMsgSize),

@@ -5,14 +5,17 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/loadrig/loadrig/internal/domain"
 	pb "github.com/loadrig/loadrig/internal/gen/loadrig/v1"
+	"github.com/loadrig/loadrig/internal/server"
 )
 
 const (
@@ -38,6 +41,9 @@ type shopService struct {
 
 	maxMsgs int // client messages per stream
 	maxIDs  int // ids per WatchPrices subscription
+
+	auth  server.Authenticator
+	login domain.Authenticator // nil: Login is Unavailable
 
 	padOnce sync.Once
 	pad     []byte // maxPad filler bytes, shared read-only by every response
@@ -128,6 +134,10 @@ func (s *shopService) ListProducts(req *pb.ListProductsRequest, stream pb.ShopSe
 // the batches before it stay stored.
 func (s *shopService) UploadReviews(stream pb.ShopService_UploadReviewsServer) error {
 	ctx := stream.Context()
+	who, err := s.principal(ctx)
+	if err != nil {
+		return err
+	}
 	var (
 		sum  pb.UploadReviewsResponse
 		rsum float64
@@ -171,7 +181,8 @@ func (s *shopService) UploadReviews(stream pb.ShopService_UploadReviewsServer) e
 		if err := domain.ValidateReviewText(m.GetText()); err != nil {
 			return toStatus(err)
 		}
-		buf = append(buf, domain.NewReview{ProductID: m.GetProductId(), AuthorID: m.GetAuthorId(), Rating: m.GetRating(), Text: m.GetText()})
+		// The author is the token's user, whatever author_id says.
+		buf = append(buf, domain.NewReview{ProductID: m.GetProductId(), AuthorID: who.UserID, Rating: m.GetRating(), Text: m.GetText()})
 		if len(buf) == reviewBatch {
 			if err := flush(); err != nil {
 				return err
@@ -297,4 +308,41 @@ func (s *shopService) WatchPrices(stream pb.ShopService_WatchPricesServer) error
 			}
 		}
 	}
+}
+
+// MDAuthorization is the request metadata key of the bearer token.
+const MDAuthorization = "authorization"
+
+// principal authenticates a call from its "authorization: Bearer <token>"
+// metadata: Unauthenticated without a valid token.
+func (s *shopService) principal(ctx context.Context) (domain.Principal, error) {
+	v := metadata.ValueFromIncomingContext(ctx, MDAuthorization)
+	if len(v) == 0 || len(v[0]) <= 7 || !strings.EqualFold(v[0][:7], "bearer ") {
+		return domain.Principal{}, status.Error(codes.Unauthenticated,
+			"this call needs \"authorization: Bearer <token>\" metadata; get a token from loadrig.v1.ShopService/Login")
+	}
+	uid, err := s.auth.Verify(ctx, strings.TrimSpace(v[0][7:]))
+	if err != nil {
+		return domain.Principal{}, toStatus(err)
+	}
+	return domain.PrincipalOf(uid), nil
+}
+
+// Login implements the unary call: the REST login's twin.
+func (s *shopService) Login(ctx context.Context, req *pb.LoginRequest) (*pb.LoginResponse, error) {
+	if s.login == nil {
+		return nil, status.Error(codes.Unavailable, "login is not available on this server")
+	}
+	if req.GetEmail() == "" || req.GetPassword() == "" {
+		return nil, status.Error(codes.InvalidArgument, "email and password are required")
+	}
+	u, err := s.login.Authenticate(ctx, req.GetEmail(), req.GetPassword())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	tok, err := s.auth.Issue(ctx, u.ID)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.LoginResponse{Token: tok.Value, Scheme: s.auth.Kind(), ExpiresAt: timestamppb.New(tok.ExpiresAt), UserId: u.ID}, nil
 }
