@@ -3,7 +3,9 @@ package cache
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -61,6 +63,7 @@ type writeBehind struct {
 	retry      []rediscache.Message // a batch whose upsert failed, retried next
 	cursor     string               // XAUTOCLAIM scan position
 	lastClaim  time.Time            // last XAUTOCLAIM scan
+	lastBeat   time.Time            // last heartbeat and dead-consumer scan
 	groupReady bool                 // the consumer group is known to exist
 
 	acked, flushed, upserted, stale, batches, claimed, flushErrs, fallbacks atomic.Int64
@@ -99,53 +102,184 @@ func newWriteBehind(l *Layer, up Upserter, cfg WriteBehindConfig) *writeBehind {
 	return w
 }
 
-// update is UpdateProduct under write-behind.
+// update is UpdateProduct under write-behind: one Lua script applies the
+// patch to the entity in Redis and appends the new state to the stream
+// atomically (loading the entity from the store first when Redis lacks
+// it), so a concurrent order's stock reservation is never overwritten.
 func (w *writeBehind) update(ctx context.Context, id int64, patch domain.ProductPatch) (domain.Product, error) {
 	if err := patch.Validate(); err != nil {
 		return domain.Product{}, err
 	}
-	mu := &w.stripes[uint64(id)%uint64(len(w.stripes))]
-	mu.Lock()
-	defer mu.Unlock()
 	l := w.l
 	key := l.productKey(id)
-	var cur domain.Product
-	v, ok, err := w.rb.Get(ctx, key)
-	if err != nil {
-		return w.fallback(ctx, id, patch)
-	}
-	if ok {
-		if err := json.Unmarshal(v, &cur); err != nil {
-			l.errs.Add(1)
-			ok = false
+	var b []byte
+	var werr error
+	for attempt := 0; ; attempt++ {
+		l.fill.write(key, func() { // no miss that read the store earlier may overwrite it
+			b, werr = w.rb.PatchProduct(ctx, key, w.cfg.Stream, patch.Price, patch.Stock, l.now())
+		})
+		if !errors.Is(werr, rediscache.ErrMissing) || attempt == 3 {
+			break
 		}
-	}
-	if !ok {
-		if cur, err = l.store.GetProduct(ctx, id); err != nil {
+		if _, err := w.load(ctx, []int64{id}); err != nil {
 			return domain.Product{}, err
 		}
 	}
-	next := patch.Apply(cur, l.now().UTC().Round(0))
-	b, err := json.Marshal(next)
-	if err != nil {
-		return domain.Product{}, err
-	}
-	var werr error
-	l.fill.write(key, func() { // no miss that read the store earlier may overwrite it
-		_, werr = w.rb.SetAndAppend(ctx, key, b, w.cfg.Stream)
-	})
 	if werr != nil {
 		return w.fallback(ctx, id, patch)
 	}
-	w.acked.Add(1)
-	l.sets.Add(1)
-	l.sf.Forget(key)
-	l.listGen.Add(1)
-	l.resp.Invalidate(ProductTag(id), ListTag)
-	if l.feed != nil {
-		l.feed.PublishProduct(next)
+	var next domain.Product
+	if err := json.Unmarshal(b, &next); err != nil {
+		l.errs.Add(1)
+		return domain.Product{}, err
 	}
+	w.acked.Add(1)
+	w.changed(ctx, next)
 	return next, nil
+}
+
+// changed updates what derives from product p after an acknowledged write.
+func (w *writeBehind) changed(ctx context.Context, p domain.Product) {
+	l := w.l
+	l.sets.Add(1)
+	l.sf.Forget(l.productKey(p.ID))
+	l.listGen.Add(1)
+	l.resp.Invalidate(ProductTag(p.ID), ListTag)
+	if l.feed != nil {
+		l.feed.PublishProduct(p)
+	}
+}
+
+// load puts the store's state of products ids into Redis where Redis has
+// none (SET NX, with the entity TTL: nothing is pending for them). An id
+// the store does not know is CodeInvalid.
+func (w *writeBehind) load(ctx context.Context, ids []int64) ([]domain.Product, error) {
+	ps, err := w.l.store.GetProducts(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range ps {
+		if p.ID == 0 {
+			return nil, domain.Errorf(domain.CodeNotFound, "product %d not found", ids[i])
+		}
+		b, err := json.Marshal(p)
+		if err != nil {
+			return nil, err
+		}
+		if err := w.rb.SetNX(ctx, w.l.productKey(p.ID), b, w.l.entryTTL(w.l.ttl)); err != nil {
+			return nil, err
+		}
+	}
+	return ps, nil
+}
+
+// OrderRecorder is what write-behind needs from the store to place an
+// order whose stock it reserved in Redis (*store.Store implements it).
+type OrderRecorder interface {
+	RecordOrder(ctx context.Context, o domain.Order) (domain.Order, error)
+}
+
+// createOrder is CreateOrder under write-behind: the stock is reserved in
+// Redis by one Lua script (all items or none; an order past the
+// acknowledged stock is a conflict at once, before any flush, and stock
+// never goes negative), the new product states queue on the stream like
+// any product write, and the order row is written to the store
+// synchronously. If the store refuses the order, the reservation is given
+// back. When Redis fails, the order goes to the store directly.
+func (w *writeBehind) createOrder(ctx context.Context, in domain.NewOrder) (domain.Order, error) {
+	rec, ok := w.l.store.(OrderRecorder)
+	if !ok {
+		return w.l.store.CreateOrder(ctx, in)
+	}
+	if len(in.Items) == 0 {
+		return domain.Order{}, domain.Errorf(domain.CodeInvalid, "an order needs at least one item")
+	}
+	want := map[int64]int64{}
+	var ids []int64
+	for _, it := range in.Items {
+		if it.Quantity < 1 {
+			return domain.Order{}, domain.Errorf(domain.CodeInvalid, "quantity of product %d must be >= 1, got %d", it.ProductID, it.Quantity)
+		}
+		if _, seen := want[it.ProductID]; !seen {
+			ids = append(ids, it.ProductID)
+		}
+		want[it.ProductID] += it.Quantity
+		if want[it.ProductID] < 0 {
+			return domain.Order{}, domain.Errorf(domain.CodeInvalid, "quantity of product %d overflows", it.ProductID)
+		}
+	}
+	slices.Sort(ids)
+	keys := make([]string, len(ids))
+	qty := make([]int64, len(ids))
+	for i, id := range ids {
+		keys[i], qty[i] = w.l.productKey(id), want[id]
+	}
+	states, err := w.reserve(ctx, keys, qty, ids)
+	var sc *rediscache.StockConflict
+	switch {
+	case errors.As(err, &sc):
+		return domain.Order{}, domain.Errorf(domain.CodeConflict, "insufficient stock for product %d: %d left, %d wanted", ids[sc.Index], sc.Stock, sc.Want)
+	case domain.ErrorCode(err) == domain.CodeNotFound:
+		return domain.Order{}, domain.Errorf(domain.CodeInvalid, "unknown product: %s", domain.ErrorMessage(err))
+	case err != nil && domain.ErrorCode(err) != domain.CodeInternal:
+		return domain.Order{}, err // the store failed while loading
+	case err != nil:
+		w.l.errs.Add(1)
+		w.fallbacks.Add(1)
+		return w.l.store.CreateOrder(ctx, in) // Redis failed: the store decides
+	}
+	w.acked.Add(int64(len(states)))
+	price := map[int64]domain.Product{}
+	for _, b := range states {
+		var p domain.Product
+		if err := json.Unmarshal(b, &p); err == nil {
+			price[p.ID] = p
+			w.changed(ctx, p)
+		}
+	}
+	now := w.l.now().UTC().Round(0)
+	o := domain.Order{UserID: in.UserID, Status: domain.OrderPending, Version: 1, UpdatedAt: now, Items: make([]domain.OrderItem, len(in.Items))}
+	total := 0.0
+	for i, it := range in.Items {
+		p := price[it.ProductID]
+		o.Items[i] = domain.OrderItem{ProductID: it.ProductID, Quantity: it.Quantity, UnitPrice: p.Price}
+		total += float64(it.Quantity) * p.Price
+	}
+	o.Total = domain.RoundCents(total)
+	out, err := rec.RecordOrder(ctx, o)
+	if err != nil {
+		// Give the stock back (a new state, queued like the reservation).
+		neg := make([]int64, len(qty))
+		for i, q := range qty {
+			neg[i] = -q
+		}
+		if back, rerr := w.reserve(context.WithoutCancel(ctx), keys, neg, ids); rerr == nil {
+			for _, b := range back {
+				var p domain.Product
+				if json.Unmarshal(b, &p) == nil {
+					w.changed(ctx, p)
+				}
+			}
+			w.acked.Add(int64(len(back)))
+		} else {
+			w.l.errs.Add(1)
+		}
+		return domain.Order{}, err
+	}
+	return out, nil
+}
+
+// reserve runs the reservation script, loading entities Redis lacks.
+func (w *writeBehind) reserve(ctx context.Context, keys []string, qty, ids []int64) ([][]byte, error) {
+	for attempt := 0; ; attempt++ {
+		states, err := w.rb.ReserveStock(ctx, keys, qty, w.cfg.Stream, w.l.now())
+		if !errors.Is(err, rediscache.ErrMissing) || attempt == 3 {
+			return states, err
+		}
+		if _, err := w.load(ctx, ids); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // fallback writes synchronously to the store when Redis fails, so a Redis
@@ -192,6 +326,19 @@ func (w *writeBehind) run() {
 	}
 }
 
+// Flusher liveness: each flusher refreshes its alive key every
+// HeartbeatEvery with a lifetime of HeartbeatTTL; a flusher whose key has
+// expired is dead, and its pending entries are claimed by the next flusher
+// that looks (within about HeartbeatTTL + HeartbeatEvery of the death).
+const (
+	HeartbeatEvery = time.Second
+	HeartbeatTTL   = 3 * time.Second
+)
+
+func (w *writeBehind) aliveKey(consumer string) string {
+	return w.cfg.Stream + ":alive:" + consumer
+}
+
 var errCrashed = fmt.Errorf("write-behind flusher crashed (test hook)")
 
 // step flushes at most one batch: a failed batch again, else entries
@@ -206,10 +353,24 @@ func (w *writeBehind) step(ctx context.Context, block, claimIdle time.Duration) 
 			}
 			w.groupReady = true
 		}
+		// Say this flusher is alive, and take over at once what dead
+		// flushers (alive key expired: a crashed or killed process) had
+		// read but not flushed.
+		var err error
+		if now := time.Now(); now.Sub(w.lastBeat) >= HeartbeatEvery {
+			w.lastBeat = now
+			if err := w.rb.Heartbeat(ctx, w.aliveKey(w.cfg.Consumer), HeartbeatTTL); err != nil {
+				return 0, err
+			}
+			if msgs, err = w.rb.ClaimDead(ctx, w.cfg.Stream, w.cfg.Group, w.cfg.Consumer, w.aliveKey(""), int64(w.cfg.BatchSize)); err != nil {
+				w.noteErr(err)
+				return 0, err
+			}
+			w.claimed.Add(int64(len(msgs)))
+		}
 		// Scan for abandoned entries a few times per ClaimIdle, not on
 		// every read (each scan is a round trip); always when draining.
-		var err error
-		if now := time.Now(); claimIdle == 0 || now.Sub(w.lastClaim) >= claimIdle/4 || w.cursor != "0-0" {
+		if now := time.Now(); len(msgs) == 0 && (claimIdle == 0 || now.Sub(w.lastClaim) >= claimIdle/4 || w.cursor != "0-0") {
 			w.lastClaim = now
 			var next string
 			msgs, next, err = w.rb.AutoClaim(ctx, w.cfg.Stream, w.cfg.Group, w.cfg.Consumer, claimIdle, w.cursor, int64(w.cfg.BatchSize))
@@ -269,12 +430,12 @@ func (w *writeBehind) step(ctx context.Context, block, claimIdle time.Duration) 
 		// Still pending: redelivered later; the upsert is idempotent.
 		return 0, err
 	}
+	w.flushed.Add(int64(len(msgs)))
+	w.batches.Add(1)
 	// Flushed entities may now expire like any cached entity.
 	if err := w.rb.Expire(ctx, w.l.entryTTL(w.l.ttl), keys...); err != nil {
 		w.l.errs.Add(1)
 	}
-	w.flushed.Add(int64(len(msgs)))
-	w.batches.Add(1)
 	return len(msgs), nil
 }
 

@@ -80,7 +80,10 @@ func TestWriteBehindDurability(t *testing.T) {
 
 	// A new flusher on the same Redis flushes everything.
 	b := wbLayer(t, s, rb, prefix, WriteBehindConfig{Consumer: "b"})
-	waitFor(t, "backlog to drain", func() bool { return b.WriteBehindStats().Backlog == 0 })
+	waitFor(t, "backlog to drain", func() bool {
+		st := b.WriteBehindStats()
+		return st.Backlog == 0 && st.Flushed == 30 && rb.Client().PTTL(t.Context(), b.productKey(3)).Val() > 0
+	})
 	assertInStore(t, s, acked)
 	st := b.WriteBehindStats()
 	if st.Flushed != 30 || st.Upserted > 30 || st.Upserted < 10 || st.LagMS != 0 {

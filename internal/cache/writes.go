@@ -69,9 +69,15 @@ func (l *Layer) DeleteProduct(ctx context.Context, id int64) error {
 // invalidates the user's cached orders and the ordered products, whose
 // stock and version changed. Under write-behind, a product update still
 // pending in the stream when an order takes its stock is flushed afterwards
-// with last-writer-wins (see store.UpsertProducts).
+// with last-writer-wins (see store.UpsertProducts). Under write-behind the
+// stock is reserved in Redis instead (see writeBehind.createOrder), where
+// the acknowledged stock lives.
 func (l *Layer) CreateOrder(ctx context.Context, o domain.NewOrder) (domain.Order, error) {
-	out, err := l.store.CreateOrder(ctx, o)
+	create := l.store.CreateOrder
+	if l.wb != nil {
+		create = l.wb.createOrder
+	}
+	out, err := create(ctx, o)
 	if err != nil {
 		return out, err
 	}
@@ -89,7 +95,10 @@ func (l *Layer) CreateOrder(ctx context.Context, o domain.NewOrder) (domain.Orde
 		for _, k := range keys {
 			l.fill.write(k, nil) // loads in flight must not cache the old state
 		}
-		if l.mode == ModeObject {
+		switch {
+		case l.wb != nil:
+			l.del(ctx, keys[0]) // the products in Redis are the new, acknowledged states
+		case l.mode == ModeObject:
 			l.del(ctx, keys...)
 		}
 		l.listGen.Add(1)

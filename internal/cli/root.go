@@ -2,12 +2,16 @@ package cli
 
 import (
 	"github.com/loadrig/loadrig/internal/cli/cmdutil"
+	"github.com/loadrig/loadrig/internal/cli/compare"
 	"github.com/loadrig/loadrig/internal/cli/completion"
 	"github.com/loadrig/loadrig/internal/cli/demo"
 	"github.com/loadrig/loadrig/internal/cli/diff"
+	"github.com/loadrig/loadrig/internal/cli/examples"
 	"github.com/loadrig/loadrig/internal/cli/loadcmd"
 	"github.com/loadrig/loadrig/internal/cli/merge"
+	"github.com/loadrig/loadrig/internal/cli/profilescmd"
 	"github.com/loadrig/loadrig/internal/cli/report"
+	runcmd "github.com/loadrig/loadrig/internal/cli/run"
 	"github.com/loadrig/loadrig/internal/cli/serve"
 	"github.com/loadrig/loadrig/internal/cli/version"
 	"github.com/spf13/cobra"
@@ -58,6 +62,10 @@ Exit codes: 0 ok, 1 error, 2 usage or bad input, 3 threshold breached,
 	root.AddCommand(merge.NewCmdMerge(f, nil))
 	root.AddCommand(serve.NewCmdServe(f))
 	root.AddCommand(demo.NewCmdDemo(f, nil))
+	root.AddCommand(runcmd.NewCmdRun(f, nil))
+	root.AddCommand(compare.NewCmdCompare(f, nil))
+	root.AddCommand(profilescmd.NewCmdProfiles(f, nil))
+	root.AddCommand(examples.NewCmdExamples(f, nil))
 	root.AddCommand(diff.NewCmdDiff(f, nil))
 
 	return root

@@ -43,6 +43,9 @@ func (e *engine) collect(quit <-chan struct{}, done chan<- struct{}) {
 		if cc, ok := e.d.(ConnCounter); ok {
 			e.warmReused, e.warmSeen = cc.Connections().Reused, true
 		}
+		if wc, ok := e.d.(WireCounter); ok {
+			e.warmBytes = wc.WireBytes()
+		}
 	}
 	e.lastTick = e.warm
 	for t := e.warm + iv; ; t += iv {
@@ -66,6 +69,7 @@ func (e *engine) collect(quit <-chan struct{}, done chan<- struct{}) {
 				Elapsed: t - e.warm, Total: total,
 				Done: tot.OK + tot.Errors, Errors: tot.Errors,
 				RPS: float64(in.OK) / iv.Seconds(), P99: time.Duration(in.P99) * time.Microsecond,
+				MsgRPS: float64(in.MsgReceived) / iv.Seconds(),
 			})
 		}
 	}
@@ -88,7 +92,7 @@ func (e *engine) point(in metrics.Interval, from, to, length time.Duration, fina
 	secs := length.Seconds()
 	p := metrics.Point{
 		TS:     (to - e.warm).Seconds(),
-		Errors: in.Errors, P50US: in.P50, P99US: in.P99,
+		Errors: in.Errors, P50US: in.P50, P99US: in.P99, Hist: in.Hist,
 		MsgErrors: in.MsgErrors, MsgP50US: in.MsgP50, MsgP99US: in.MsgP99,
 	}
 	if secs <= 0 {
@@ -98,7 +102,7 @@ func (e *engine) point(in metrics.Interval, from, to, length time.Duration, fina
 	p.MsgSentRPS = float64(in.MsgSent) / secs
 	p.MsgReceivedRPS = float64(in.MsgReceived) / secs
 	if e.open {
-		a, b := e.cum(from), e.cum(to)
+		a, b := e.share(e.cum(from)), e.share(e.cum(to))
 		if final {
 			n := float64(e.dispatched.Load())
 			a, b = min(a, n), min(b, n)
@@ -144,6 +148,12 @@ func (e *engine) result(now time.Duration) (*metrics.Result, error) {
 			last.CompletedRPS += float64(in.OK) / secs
 			last.Errors += in.Errors
 			last.P50US, last.P99US = max(last.P50US, in.P50), max(last.P99US, in.P99)
+			if last.Hist != "" || in.Hist != "" {
+				if h, err := metrics.MergeEncoded(last.Hist, in.Hist); err == nil {
+					last.Hist = h.Encoded
+					last.P50US, last.P99US = h.P50, h.P99
+				}
+			}
 			last.MsgSentRPS += float64(in.MsgSent) / secs
 			last.MsgReceivedRPS += float64(in.MsgReceived) / secs
 			last.MsgErrors += in.MsgErrors
@@ -169,6 +179,19 @@ func (e *engine) result(now time.Duration) (*metrics.Result, error) {
 	if res.Cache != nil {
 		res.Cache.Source = e.cfg.CacheSource
 	}
+	if wc, ok := e.d.(WireCounter); ok {
+		// Bytes on the wire (headers, bodies, handshakes, retries), from the
+		// driver's counting connections, measured phase only. A stop inside
+		// the warm-up measured nothing.
+		b := wc.WireBytes()
+		res.Bytes = nil
+		if end > e.warm {
+			b.Sent, b.Received = max(b.Sent-e.warmBytes.Sent, 0), max(b.Received-e.warmBytes.Received, 0)
+			if b.Sent > 0 || b.Received > 0 {
+				res.Bytes = &b
+			}
+		}
+	}
 	if res.DurationS > 0 {
 		res.ThroughputRPS = float64(res.Requests.OK) / res.DurationS
 	}
@@ -185,12 +208,16 @@ func (e *engine) result(now time.Duration) (*metrics.Result, error) {
 			res.Connections.Reused = 0
 		}
 	}
+	if a, ok := e.d.(Annotator); ok {
+		a.Annotate(res)
+	}
 	if e.open {
 		res.Model = metrics.Model{Kind: "open", Rate: e.cfg.Rate, MaxInflight: e.cfg.MaxInflight}
 		if len(e.cfg.Stages) > 0 {
 			res.Model.Rate = peakRate(e.cfg.Stages)
 			res.Model.Stages = FormatStages(e.cfg.Stages)
 		}
+		res.Model.Rate /= float64(e.step()) // this shard's part; merged shards add up
 		if f := res.LateSends.Fraction; f > lateSaturation {
 			res.Generator.Saturated = true
 			cap := fmt.Sprintf("the in-flight cap of %d was reached %d times", e.cfg.MaxInflight, e.capHits)
@@ -201,7 +228,7 @@ func (e *engine) result(now time.Duration) (*metrics.Result, error) {
 				100*f, metrics.DefaultLateThreshold, cap)
 		}
 		if e.reason == metrics.StopDuration {
-			if unsent := int64(e.cum(e.end) - float64(e.dispatched.Load())); unsent > 0 {
+			if unsent := int64(e.share(e.cum(e.end)) - float64(e.dispatched.Load())); unsent > 0 {
 				res.Generator.Saturated = true
 				if res.Generator.Note != "" {
 					res.Generator.Note += "; "

@@ -81,6 +81,21 @@ type Config struct {
 	// CacheSource names where cache statuses came from (e.g. "X-Cache") for
 	// Result.Cache.Source. Default "".
 	CacheSource string
+	// ShardIndex and ShardCount make the run shard ShardIndex of ShardCount
+	// (ShardCount 0 or 1: not sharded). Rate and Stages stay the whole
+	// run's: the open model sends operations ShardIndex, ShardIndex +
+	// ShardCount, ... of the whole run's schedule, at their intended starts,
+	// so the shards together send exactly the one-process schedule (shard i
+	// is shifted by i/Rate). The closed model numbers its operations the
+	// same way. Concurrency and Requests are this shard's own share.
+	ShardIndex, ShardCount int
+	// StartAt, when set, is the run's aligned start: Run waits until then
+	// and every intended start counts from it, so shards on several
+	// machines keep one schedule. Default: now.
+	StartAt time.Time
+	// IntervalHists keeps each timeline point's latency histogram
+	// (Point.Hist), so timelines of shards merge exactly. Default false.
+	IntervalHists bool
 }
 
 // Progress is a live view of a run, passed to Config.Progress.
@@ -98,6 +113,9 @@ type Progress struct {
 	P99 time.Duration
 	// Errors counts measured errors so far.
 	Errors int64
+	// MsgRPS is the last interval's stream or socket messages received
+	// per second (0 when the run has no messages).
+	MsgRPS float64
 }
 
 func (c Config) open() bool { return c.Rate > 0 || len(c.Stages) > 0 }
@@ -150,6 +168,8 @@ func (c Config) Validate() error {
 		return errors.New("tick, grace and interval must not be negative")
 	case c.Shards < 0:
 		return fmt.Errorf("shards must not be negative (got %d)", c.Shards)
+	case c.ShardCount < 0 || c.ShardIndex < 0 || (c.ShardCount > 0 && c.ShardIndex >= c.ShardCount) || (c.ShardCount == 0 && c.ShardIndex != 0):
+		return fmt.Errorf("shard %d of %d: the index must be from 0 to count-1", c.ShardIndex, c.ShardCount)
 	}
 	for i, s := range c.Stages {
 		if s.Duration <= 0 || s.From < 0 || s.To < 0 || math.IsNaN(s.From) || math.IsNaN(s.To) ||

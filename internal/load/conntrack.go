@@ -4,6 +4,7 @@ import (
 	"net"
 	"sync/atomic"
 
+	"github.com/loadrig/loadrig/internal/load/netcount"
 	"github.com/loadrig/loadrig/internal/metrics"
 )
 
@@ -22,6 +23,19 @@ type ConnTracker struct {
 	opened atomic.Int64
 	open   atomic.Int64
 	peak   atomic.Int64
+	next   atomic.Uint32 // picks a counting connection's byte slot
+	bytes  [byteSlots]byteSlot
+}
+
+// byteSlots spreads the byte counters of counting connections over padded
+// slots (netcount.Counter, the one byte counter every driver uses) so
+// that connections used on different cores rarely share a cache line: each
+// connection adds to its slot, WireBytes sums them.
+const byteSlots = 16
+
+type byteSlot struct {
+	netcount.Counter
+	_ [48]byte
 }
 
 // Opened counts one newly opened connection and raises the peak if the
@@ -45,7 +59,30 @@ func (t *ConnTracker) Closed() { t.open.Add(-1) }
 // grpc-go may close a connection more than once).
 func (t *ConnTracker) Track(c net.Conn) net.Conn {
 	t.Opened()
-	return &trackedConn{Conn: c, t: t}
+	return &trackedConn{Conn: netcount.Wrap(c, &t.slot().Counter), t: t}
+}
+
+// CountConn returns c wrapped so that the bytes its Read and Write calls
+// move are counted in WireBytes, for a driver that counts the connection
+// open and closed itself (Opened, Closed). Cost: an atomic add per Read and
+// per Write call (not per byte), on a slot shared with few connections.
+func (t *ConnTracker) CountConn(c net.Conn) net.Conn {
+	return netcount.Wrap(c, &t.slot().Counter)
+}
+
+func (t *ConnTracker) slot() *byteSlot {
+	return &t.bytes[t.next.Add(1)%byteSlots]
+}
+
+// WireBytes is what every counting connection has written (Sent) and read
+// (Received) so far: the bytes on the wire above TCP, TLS records included.
+func (t *ConnTracker) WireBytes() metrics.Bytes {
+	var b metrics.Bytes
+	for i := range t.bytes {
+		b.Sent += t.bytes[i].Sent()
+		b.Received += t.bytes[i].Received()
+	}
+	return b
 }
 
 // Open is the number of connections open now.
@@ -60,9 +97,9 @@ func (t *ConnTracker) Connections() metrics.Connections {
 // trackedConn is a net.Conn counted open by a ConnTracker until its first
 // Close.
 type trackedConn struct {
-	net.Conn
-	t      *ConnTracker
-	closed atomic.Bool
+	net.Conn // counting (netcount)
+	t        *ConnTracker
+	closed   atomic.Bool
 }
 
 func (c *trackedConn) Close() error {

@@ -187,6 +187,14 @@
 //	BenchmarkOpenEnginePerOp           589-4,119 ns/op          (scheduler + hand-off to a worker + Do)
 //	BenchmarkClosedEnginePerOp         194-709 ns/op
 //
+// Named operations and wire bytes: a driver that names its operations
+// (OperationNamer; a GraphQL mix) sets Outcome.Op, and each name gets its
+// own counters and success latency histogram in the recorder
+// (Result.Operations, merged exactly). A driver that counts the bytes its
+// connections carry (WireCounter) has them, minus what the warm-up used,
+// reported as Result.Bytes instead of the sum of the Outcomes' bytes
+// (TestNamedOperationsAndWireBytes).
+//
 // Timeline: one point per Interval of the measured phase, t_s at the
 // interval's end. offered_rps is the schedule's rate over the interval
 // (closed model: completions, as there is no schedule), completed_rps the

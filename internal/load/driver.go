@@ -39,12 +39,39 @@ type ConnCounter interface {
 	Connections() metrics.Connections
 }
 
+// OperationNamer is implemented by drivers whose operations have names (a
+// GraphQL document's operations mixed by weight). Each name gets its own
+// counters and latency histogram: Result.Operations.
+type OperationNamer interface {
+	// OperationNames lists the names; Outcome.Op i+1 is names[i]. At most
+	// metrics.MaxOperations.
+	OperationNames() []string
+}
+
+// WireCounter is implemented by drivers that count the bytes their
+// connections carried (a counting net.Conn: ConnTracker.Track, CountConn).
+// The engine then reports those, measured-phase only, as Result.Bytes
+// instead of the sum of Outcome bytes.
+type WireCounter interface {
+	WireBytes() metrics.Bytes
+}
+
+// Annotator is implemented by drivers that add their own sections to the
+// result (connection details, connect time, fanout): the engine calls
+// Annotate once, after every worker finished, on the result it built.
+type Annotator interface {
+	Annotate(res *metrics.Result)
+}
+
 // Outcome is how one operation ended.
 type Outcome struct {
 	Err           metrics.ErrKind     // metrics.OK on success
 	Cache         metrics.CacheStatus // client-side cache reading, CacheUnknown if none
 	BytesSent     int64
 	BytesReceived int64
+	// Op is 1 + the index of the operation's name in the driver's
+	// OperationNames; 0: unnamed.
+	Op int
 }
 
 // Phase names a sub-step of an operation that a driver can time.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -99,6 +100,9 @@ type engine struct {
 	// Reused counts measured operations only; warmSeen says it was taken.
 	warmReused int64
 	warmSeen   bool
+	// warmBytes is the driver's wire byte count when the warm-up ended
+	// (WireCounter drivers), so Result.Bytes counts the measured phase.
+	warmBytes metrics.Bytes
 }
 
 func newEngine(d Driver, cfg Config) *engine {
@@ -123,7 +127,11 @@ func newEngine(d Driver, cfg Config) *engine {
 	if shards == 0 {
 		shards = min(workers, 2*runtime.GOMAXPROCS(0), 16)
 	}
-	e.rec = metrics.NewRecorder(metrics.RecorderConfig{Shards: shards, PhaseNames: metrics.PhaseNames()})
+	rc := metrics.RecorderConfig{Shards: shards, PhaseNames: metrics.PhaseNames(), IntervalHists: cfg.IntervalHists}
+	if on, ok := d.(OperationNamer); ok {
+		rc.OperationNames = on.OperationNames()
+	}
+	e.rec = metrics.NewRecorder(rc)
 	return e
 }
 
@@ -162,8 +170,46 @@ func (e *engine) fail(err error) {
 // error; Run returns the error instead of a result.
 const stopFailed = "failed"
 
+// step is the distance between this shard's sequence numbers (1 unsharded).
+func (e *engine) step() uint64 { return uint64(max(e.cfg.ShardCount, 1)) }
+
+// share is how many of the whole run's first n operations (n fractional,
+// from the schedule) are this shard's: those with index ≡ ShardIndex.
+func (e *engine) share(n float64) float64 {
+	if e.cfg.ShardCount <= 1 {
+		return n
+	}
+	return max(math.Ceil((n-float64(e.cfg.ShardIndex))/float64(e.cfg.ShardCount)), 0)
+}
+
+// waitStart waits for cfg.StartAt and returns the run's base: the aligned
+// start as a monotonic time (now when no StartAt).
+func (e *engine) waitStart(ctx context.Context) (time.Time, error) {
+	now := time.Now()
+	if e.cfg.StartAt.IsZero() {
+		return now, nil
+	}
+	if d := time.Until(e.cfg.StartAt); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return now, ctx.Err()
+		}
+		now = time.Now()
+	}
+	// now carries a monotonic reading; moving it to the wall-clock StartAt
+	// keeps it, so offsets count from the aligned start exactly.
+	return now.Add(e.cfg.StartAt.Sub(now)), nil
+}
+
 func (e *engine) run(ctx context.Context) (*metrics.Result, error) {
-	e.base = time.Now()
+	base, err := e.waitStart(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.base = base
 	e.hardCtx, e.hardCancel = context.WithCancel(context.WithoutCancel(ctx))
 	defer e.hardCancel()
 	unwatch := context.AfterFunc(ctx, func() { e.stop(metrics.StopInterrupted) })
@@ -242,10 +288,14 @@ func (e *engine) runOpen() {
 	jobs := make(chan job)
 	defer close(jobs)
 	cur := cursor{s: e.sched}
-	var i uint64
+	i, step := uint64(e.cfg.ShardIndex), e.step()
+	var sent uint64
 	var started int
 	var measured int64
-	next, ok := cur.offset(0)
+	next, ok := cur.offset(i)
+	if e.cfg.Arrivals > 0 && i >= uint64(e.cfg.Arrivals) {
+		ok = false // a shard past the last arrival sends nothing
+	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	// endCh closes at the planned end (plus a tick and the late threshold,
@@ -279,8 +329,9 @@ func (e *engine) runOpen() {
 				e.stop(metrics.StopDuration)
 				return
 			}
-			i++
-			e.dispatched.Store(i)
+			i += step
+			sent++
+			e.dispatched.Store(sent)
 			if j.measured {
 				measured++
 				if e.cfg.Requests > 0 && measured >= e.cfg.Requests {
@@ -488,7 +539,7 @@ func (e *engine) closedWorker(id int) {
 				e.stop(metrics.StopCount) // the others stop; this one runs the last
 			}
 		}
-		r.do(e.seq.Add(1)-1, -1, measured, now)
+		r.do(uint64(e.cfg.ShardIndex)+(e.seq.Add(1)-1)*e.step(), -1, measured, now)
 		if think != nil {
 			think.Reset(e.cfg.ThinkTime)
 			select {
@@ -734,7 +785,7 @@ func (r *runner) do(seq uint64, intended time.Duration, measured bool, start tim
 	}
 	smp := metrics.Sample{
 		Err: out.Err, Cache: out.Cache, BytesSent: out.BytesSent, BytesReceived: out.BytesReceived,
-		Service: end - sent, PhaseMask: r.sink.mask, Phases: r.sink.phases,
+		Op: out.Op, Service: end - sent, PhaseMask: r.sink.mask, Phases: r.sink.phases,
 	}
 	if intended >= 0 {
 		smp.Latency, smp.Lag, smp.HasLag = end-intended, sent-intended, true

@@ -40,6 +40,12 @@ func (r *Result) canonical() {
 	if len(r.Inputs) == 0 {
 		r.Inputs = nil
 	}
+	if m := r.Messages; m != nil && len(m.ErrorsByKind) == 0 {
+		m.ErrorsByKind = nil
+	}
+	if c := r.Connections.ClosedByCode; c != nil && len(*c) == 0 {
+		r.Connections.ClosedByCode = nil
+	}
 }
 
 // Load reads the result file at path; errors name the path.

@@ -20,12 +20,20 @@ import (
 //   - duration_s is the longest input's, because the runs are assumed to be
 //     concurrent; throughput_rps = ok / duration_s;
 //   - timeline points are matched by t_s: rates and errors add (messages
-//     too), but p50/p99 (and the message p50/p99) are the maximum over inputs, an upper bound, because per-second
-//     percentiles cannot be merged exactly without per-second histograms;
+//     too); p50/p99 are exact, from the added per-second histograms
+//     (Point.Hist), when every input point of that second has one (sharded
+//     runs keep them), else the maximum over inputs, an upper bound (the
+//     message p50/p99 are always that maximum);
 //   - connections.peak_open is summed, an upper bound on the true peak;
+//     failed, reconnects and closed_by_code add up; connect_time_us comes
+//     from the merged histogram; fanout counts add up and the delivery
+//     ratio is recomputed;
 //   - the model's rate, max_inflight and concurrency add up;
 //   - started_at is the earliest; the stop reason is "interrupted" or
 //     "error_budget" if any input stopped that way, else the first input's;
+//   - operations.<name> add their counters and histograms, and their
+//     latency summaries are recomputed (exact); graphql and subscriptions
+//     counters add and the delivery ratio is recomputed;
 //   - server sections are dropped (they are snapshots, not additive).
 //
 // inputs names the results (file paths) for Result.Inputs and for errors; it
@@ -64,7 +72,7 @@ func Merge(results []*Result, inputs []string) (*Result, error) {
 		for _, opt := range []struct {
 			key string
 			s   *Summary
-		}{{HistScheduleLag, r.ScheduleLag}, {HistError, r.ErrorLatency}, {HistMessageLatency, r.MessageLatency}} {
+		}{{HistScheduleLag, r.ScheduleLag}, {HistError, r.ErrorLatency}, {HistMessageLatency, r.MessageLatency}, {HistConnectTime, r.ConnectTime}, {HistAckLatency, r.AckLatency}} {
 			if opt.s != nil {
 				if err := requireHist(r, opt.key, opt.s.N); err != nil {
 					return nil, fmt.Errorf("merge: %s: %w", name(i), err)
@@ -117,6 +125,7 @@ func Merge(results []*Result, inputs []string) (*Result, error) {
 	var bytes Bytes
 	var bytesSeen bool
 	var late int64
+	var fan *Fanout
 	var notes []string
 	for _, r := range results {
 		if r.StartedAt.Before(out.StartedAt) {
@@ -143,6 +152,25 @@ func Merge(results []*Result, inputs []string) (*Result, error) {
 		conn.Opened += r.Connections.Opened
 		conn.Reused += r.Connections.Reused
 		conn.PeakOpen += r.Connections.PeakOpen
+		conn.Failed += r.Connections.Failed
+		conn.Reconnects += r.Connections.Reconnects
+		if cc := r.Connections.ClosedByCode; cc != nil {
+			if conn.ClosedByCode == nil {
+				conn.ClosedByCode = &CodeCounts{}
+			}
+			for k, n := range *cc {
+				(*conn.ClosedByCode)[k] += n
+			}
+		}
+		if f := r.Fanout; f != nil {
+			if fan == nil {
+				fan = &Fanout{}
+			}
+			fan.Expected += f.Expected
+			fan.Delivered += f.Delivered
+			fan.Duplicates += f.Duplicates
+			fan.OutOfOrder += f.OutOfOrder
+		}
 		if c := r.Cache; c != nil {
 			cacheSeen = true
 			cache.Hits += c.Hits
@@ -208,6 +236,12 @@ func Merge(results []*Result, inputs []string) (*Result, error) {
 	out.ScheduleLag = SummaryPtr(hists[HistScheduleLag])
 	out.ErrorLatency = SummaryPtr(hists[HistError])
 	out.MessageLatency = SummaryPtr(hists[HistMessageLatency])
+	out.ConnectTime = SummaryPtr(hists[HistConnectTime])
+	out.AckLatency = SummaryPtr(hists[HistAckLatency])
+	if fan != nil {
+		fan.SetRatio()
+		out.Fanout = fan
+	}
 	if lag := hists[HistScheduleLag]; lag != nil && lag.TotalCount() > 0 {
 		out.LateSends = LateSends{Count: late, Fraction: float64(late) / float64(lag.TotalCount())}
 	} else {
@@ -228,6 +262,13 @@ func Merge(results []*Result, inputs []string) (*Result, error) {
 		out.Histograms[key] = enc
 	}
 	out.Timeline = mergeTimeline(results)
+	ops, err := mergeOperations(results, name)
+	if err != nil {
+		return nil, fmt.Errorf("merge: %w", err)
+	}
+	out.Operations = ops
+	out.GraphQL = mergeGraphQL(results)
+	out.Subscriptions = mergeSubscriptions(results)
 	return out, nil
 }
 
@@ -260,6 +301,8 @@ func mergeModel(results []*Result) Model {
 
 func mergeTimeline(results []*Result) []Point {
 	byT := map[int64]*Point{}
+	hists := map[int64][]string{}
+	inexact := map[int64]bool{}
 	for _, r := range results {
 		for _, p := range r.Timeline {
 			k := int64(math.Round(p.TS * 1000))
@@ -273,6 +316,12 @@ func mergeTimeline(results []*Result) []Point {
 			q.Errors += p.Errors
 			q.P50US = max(q.P50US, p.P50US)
 			q.P99US = max(q.P99US, p.P99US)
+			switch {
+			case p.Hist != "":
+				hists[k] = append(hists[k], p.Hist)
+			case p.P50US > 0:
+				inexact[k] = true // a second with latencies but no histogram
+			}
 			q.MsgSentRPS += p.MsgSentRPS
 			q.MsgReceivedRPS += p.MsgReceivedRPS
 			q.MsgErrors += p.MsgErrors
@@ -281,11 +330,48 @@ func mergeTimeline(results []*Result) []Point {
 		}
 	}
 	out := make([]Point, 0, len(byT))
-	for _, p := range byT {
+	for k, p := range byT {
+		if hs := hists[k]; len(hs) > 0 && !inexact[k] {
+			if m, err := MergeEncoded(hs...); err == nil {
+				p.Hist, p.P50US, p.P99US = m.Encoded, m.P50, m.P99
+			}
+		}
 		out = append(out, *p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].TS < out[j].TS })
 	return out
+}
+
+// MergedHist is a merge of encoded histograms: the encoding and its
+// median and 99th percentile (microseconds).
+type MergedHist struct {
+	Encoded  string
+	P50, P99 int64
+}
+
+// MergeEncoded adds encoded histograms (EncodeHistogram) exactly; empty
+// strings are skipped.
+func MergeEncoded(encs ...string) (MergedHist, error) {
+	sum := NewHistogram()
+	for _, e := range encs {
+		if e == "" {
+			continue
+		}
+		h, err := DecodeHistogram(e)
+		if err != nil {
+			return MergedHist{}, err
+		}
+		sum.Merge(h)
+	}
+	enc, err := EncodeHistogram(sum)
+	if err != nil {
+		return MergedHist{}, err
+	}
+	m := MergedHist{Encoded: enc}
+	if sum.TotalCount() > 0 {
+		m.P50, m.P99 = sum.ValueAtQuantile(50), sum.ValueAtQuantile(99)
+	}
+	return m, nil
 }
 
 func joinUnique(results []*Result, f func(*Result) string) string {
@@ -305,4 +391,65 @@ func contains(ss []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// CheckShards checks that results are one plan's shards, each exactly
+// once: all or none sharded, one shard count, no index twice, one plan
+// hash. A missing shard is an error unless allowPartial, when partial is
+// true instead. Unsharded results with differing plan hashes are mixed
+// plans too. names label the results in errors.
+func CheckShards(results []*Result, names []string, allowPartial bool) (partial bool, err error) {
+	name := func(i int) string {
+		if i < len(names) {
+			return names[i]
+		}
+		return fmt.Sprintf("input %d", i+1)
+	}
+	hash := ""
+	for i, r := range results {
+		if r.PlanHash == "" {
+			continue
+		}
+		if hash == "" {
+			hash = r.PlanHash
+		} else if r.PlanHash != hash {
+			return false, fmt.Errorf("%s belongs to another plan (plan_hash %.12s, not %.12s): merge results of one plan only", name(i), r.PlanHash, hash)
+		}
+	}
+	sharded := 0
+	for _, r := range results {
+		if r.Shard != nil {
+			sharded++
+		}
+	}
+	if sharded == 0 {
+		return false, nil
+	}
+	if sharded != len(results) {
+		return false, errors.New("some results are shards and some are not: merge one sharded run's shards, or unsharded results")
+	}
+	count := results[0].Shard.Count
+	seen := map[int]string{}
+	for i, r := range results {
+		if r.Shard.Count != count {
+			return false, fmt.Errorf("%s is shard %d/%d but %s is of %d shards", name(i), r.Shard.Index, r.Shard.Count, name(0), count)
+		}
+		if prev, dup := seen[r.Shard.Index]; dup {
+			return false, fmt.Errorf("shard %d/%d given twice: %s and %s", r.Shard.Index, count, prev, name(i))
+		}
+		seen[r.Shard.Index] = name(i)
+	}
+	var missing []string
+	for i := range count {
+		if _, ok := seen[i]; !ok {
+			missing = append(missing, fmt.Sprintf("%d/%d", i, count))
+		}
+	}
+	if len(missing) > 0 {
+		if !allowPartial {
+			return false, fmt.Errorf("missing shard(s) %s; give every shard, or --allow-partial to merge what there is (marked partial)", strings.Join(missing, ", "))
+		}
+		return true, nil
+	}
+	return false, nil
 }

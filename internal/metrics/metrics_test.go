@@ -523,3 +523,56 @@ func TestIntervalMessages(t *testing.T) {
 		t.Fatalf("totals %+v %+v", res.Messages, res.MessageLatency)
 	}
 }
+
+// TestMergeSessionSections: connection details, connect and ack time, and
+// fanout of two WebSocket results merge exactly, and round-trip.
+func TestMergeSessionSections(t *testing.T) {
+	mk := func(n int64, codes CodeCounts, exp, del int64) *Result {
+		h := NewHistogram()
+		a := NewHistogram()
+		for i := range n {
+			h.RecordValue(1000 + i)
+			a.RecordValue(200 + i)
+		}
+		ch, _ := EncodeHistogram(h)
+		ah, _ := EncodeHistogram(a)
+		lat, _ := EncodeHistogram(NewHistogram())
+		f := &Fanout{Expected: exp, Delivered: del, Duplicates: 1, OutOfOrder: 2}
+		f.SetRatio()
+		return &Result{Schema: Schema, Protocol: "ws", DurationS: 1, StopReason: StopDuration,
+			Histograms:  map[string]string{HistLatency: lat, HistServiceTime: lat, HistConnectTime: ch, HistAckLatency: ah},
+			Connections: Connections{Opened: n, PeakOpen: n, Failed: 1, Reconnects: 2, ClosedByCode: &codes},
+			ConnectTime: SummaryPtr(h), AckLatency: SummaryPtr(a), Fanout: f}
+	}
+	a := mk(10, CodeCounts{"1000": 9, "1001": 1}, 100, 90)
+	b := mk(20, CodeCounts{"1000": 20}, 200, 200)
+	m, err := Merge([]*Result{a, b}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.Connections
+	if c.Opened != 30 || c.Failed != 2 || c.Reconnects != 4 || (*c.ClosedByCode)["1000"] != 29 || (*c.ClosedByCode)["1001"] != 1 {
+		t.Fatalf("connections %+v %v", c, *c.ClosedByCode)
+	}
+	if m.ConnectTime.N != 30 || m.ConnectTime.Min != 1000 || m.AckLatency.N != 30 || m.AckLatency.Max != 219 {
+		t.Fatalf("connect %+v ack %+v", m.ConnectTime, m.AckLatency)
+	}
+	if f := m.Fanout; f.Expected != 300 || f.Delivered != 290 || f.Dropped != 10 || f.Duplicates != 2 || f.OutOfOrder != 4 || f.DeliveryRatio != 290.0/300 {
+		t.Fatalf("fanout %+v", f)
+	}
+	var buf bytes.Buffer
+	if err := m.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Decode(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Connections, m.Connections) || *back.Fanout != *m.Fanout || *back.ConnectTime != *m.ConnectTime {
+		t.Fatalf("round trip: %+v / %+v", back.Connections, m.Connections)
+	}
+}
+
+// Connections must stay comparable (drivers and tests compare it with ==):
+// this does not compile otherwise.
+var _ = Connections{} == Connections{}

@@ -36,6 +36,15 @@ type RecorderConfig struct {
 	// LateThreshold is the schedule lag above which a send is late.
 	// Default (0): DefaultLateThreshold.
 	LateThreshold time.Duration
+	// OperationNames names the operations a driver tells apart (Sample.Op
+	// i+1 is OperationNames[i], at most MaxOperations); each gets its own
+	// counters and success latency histogram, Result.Operations. Default:
+	// none.
+	OperationNames []string
+	// IntervalHists makes Collect return each interval's latency histogram
+	// encoded (Interval.Hist), for timelines that merge exactly. Default
+	// false.
+	IntervalHists bool
 }
 
 // Sample is what one finished operation contributes to the record.
@@ -58,6 +67,10 @@ type Sample struct {
 	PhaseMask uint8
 	// Phases holds per-phase durations, indexed like RecorderConfig.PhaseNames.
 	Phases [MaxPhases]time.Duration
+	// Op is 1 + the index of the operation's name in
+	// RecorderConfig.OperationNames; 0 (or out of range) records it under
+	// no name.
+	Op int
 }
 
 // kindCount is one error kind's count. Shards keep a short slice of them
@@ -130,7 +143,14 @@ type Shard struct {
 	late time.Duration
 	h    [numHists]*Histogram
 	c    counters
-	_    [64]byte // keep neighbouring shards' locks off one cache line
+	ops  []shardOp // one per RecorderConfig.OperationNames
+	_    [64]byte  // keep neighbouring shards' locks off one cache line
+}
+
+// shardOp is one named operation's interval data in a shard.
+type shardOp struct {
+	c opCounters
+	h *Histogram // success latency, allocated on first use
 }
 
 func (s *Shard) hist(i int) *Histogram {
@@ -173,6 +193,29 @@ func (s *Shard) RecordOp(smp *Sample) {
 			s.hist(hError).RecordValue(Micros(smp.Latency))
 		}
 		s.c.addKind(smp.Err, 1)
+	}
+	if i := smp.Op - 1; i >= 0 && i < len(s.ops) {
+		o := &s.ops[i]
+		if smp.Err == OK {
+			o.c.ok++
+			if o.h == nil {
+				o.h = NewHistogram() // once per shard and operation
+			}
+			o.h.RecordValue(Micros(smp.Latency))
+		} else {
+			o.c.errors++
+			found := false
+			for j := range o.c.kinds {
+				if o.c.kinds[j].kind == smp.Err {
+					o.c.kinds[j].n++
+					found = true
+					break
+				}
+			}
+			if !found {
+				o.c.kinds = append(o.c.kinds, kindCount{smp.Err, 1})
+			}
+		}
 	}
 	if smp.Cache < CacheStatus(len(s.c.cache)) {
 		s.c.cache[smp.Cache]++
@@ -221,6 +264,9 @@ type Interval struct {
 	// Late counts late sends in the interval; Lagged counts sends with a
 	// schedule.
 	Late, Lagged int64
+	// Hist is the interval's latency histogram, encoded (EncodeHistogram),
+	// when RecorderConfig.IntervalHists is set and the interval has data.
+	Hist string
 }
 
 // Recorder records a run's operations into a fixed set of shards and merges
@@ -237,6 +283,12 @@ type Recorder struct {
 	total    [numHists]*Histogram
 	tot      counters
 	scratch  counters
+
+	// Named operations: spares, totals and counters, indexed like
+	// cfg.OperationNames.
+	opSpare []*Histogram
+	opTotal []*Histogram
+	opTot   []opCounters
 }
 
 // NewRecorder returns a Recorder with cfg.Shards shards.
@@ -247,12 +299,20 @@ func NewRecorder(cfg RecorderConfig) *Recorder {
 	if len(cfg.PhaseNames) > MaxPhases {
 		cfg.PhaseNames = cfg.PhaseNames[:MaxPhases]
 	}
+	if len(cfg.OperationNames) > MaxOperations {
+		cfg.OperationNames = cfg.OperationNames[:MaxOperations]
+	}
 	if cfg.LateThreshold <= 0 {
 		cfg.LateThreshold = DefaultLateThreshold
 	}
 	r := &Recorder{cfg: cfg, shards: make([]Shard, cfg.Shards), interval: NewHistogram()}
+	n := len(cfg.OperationNames)
+	r.opSpare, r.opTotal, r.opTot = make([]*Histogram, n), make([]*Histogram, n), make([]opCounters, n)
 	for i := range r.shards {
 		r.shards[i].late = cfg.LateThreshold
+		if n > 0 {
+			r.shards[i].ops = make([]shardOp, n)
+		}
 	}
 	return r
 }
@@ -290,13 +350,34 @@ func (r *Recorder) collectLocked() Interval {
 	for si := range r.shards {
 		sh := &r.shards[si]
 		var used [numHists]bool
-		for m := range numHists {
-			// Spares are allocated before taking the shard lock.
-			if r.spare[m] == nil && sh.h[m] != nil {
-				r.spare[m] = NewHistogram()
+		for i := range sh.ops {
+			if r.opSpare[i] == nil {
+				r.opSpare[i] = NewHistogram() // before the shard lock; once per operation
 			}
 		}
+		// Spares are allocated outside the shard lock; which are missing is
+		// read under it (a recording goroutine may be creating one of the
+		// shard's histograms right now), until none is.
 		sh.mu.Lock()
+		for {
+			var need [numHists]bool
+			missing := false
+			for m := range numHists {
+				if r.spare[m] == nil && sh.h[m] != nil {
+					need[m], missing = true, true
+				}
+			}
+			if !missing {
+				break
+			}
+			sh.mu.Unlock()
+			for m := range numHists {
+				if need[m] {
+					r.spare[m] = NewHistogram()
+				}
+			}
+			sh.mu.Lock()
+		}
 		for m := range numHists {
 			if sh.h[m] != nil && sh.h[m].TotalCount() > 0 {
 				sh.h[m], r.spare[m] = r.spare[m], sh.h[m]
@@ -304,7 +385,26 @@ func (r *Recorder) collectLocked() Interval {
 			}
 		}
 		r.scratch.addAndZero(&sh.c)
+		var opUsed uint64 // bit i: operation i's histogram was swapped out
+		for i := range sh.ops {
+			o := &sh.ops[i]
+			r.opTot[i].addAndZero(&o.c)
+			if o.h != nil && o.h.TotalCount() > 0 {
+				o.h, r.opSpare[i] = r.opSpare[i], o.h
+				opUsed |= 1 << i
+			}
+		}
 		sh.mu.Unlock()
+		for i := range sh.ops {
+			if opUsed&(1<<i) == 0 {
+				continue
+			}
+			if r.opTotal[i] == nil {
+				r.opTotal[i] = NewHistogram()
+			}
+			r.opTotal[i].Merge(r.opSpare[i])
+			r.opSpare[i].Reset()
+		}
 		for m := range numHists {
 			if !used[m] {
 				continue
@@ -342,6 +442,9 @@ func (r *Recorder) collectLocked() Interval {
 	if r.interval.TotalCount() > 0 {
 		iv.P50 = r.interval.ValueAtQuantile(50)
 		iv.P99 = r.interval.ValueAtQuantile(99)
+		if r.cfg.IntervalHists {
+			iv.Hist, _ = EncodeHistogram(r.interval)
+		}
 		if r.total[hLatency] == nil {
 			r.total[hLatency] = NewHistogram()
 		}
@@ -375,7 +478,20 @@ func (r *Recorder) HistogramCount() int {
 				n++
 			}
 		}
+		for i := range sh.ops {
+			if sh.ops[i].h != nil {
+				n++
+			}
+		}
 		sh.mu.Unlock()
+	}
+	for i := range r.opSpare {
+		if r.opSpare[i] != nil {
+			n++
+		}
+		if r.opTotal[i] != nil {
+			n++
+		}
 	}
 	return n
 }
@@ -472,6 +588,9 @@ func (r *Recorder) Fill(res *Result) error {
 		return err
 	}
 	if err := put(HistMessageLatency, r.total[hMessage], false); err != nil {
+		return err
+	}
+	if err := r.fillOperations(res); err != nil {
 		return err
 	}
 	res.Phases = nil

@@ -44,13 +44,53 @@ type Result struct {
 	Messages       *Messages `json:"messages,omitempty"`
 	MessageLatency *Summary  `json:"message_latency_us,omitempty"`
 
+	// ConnectTime is the time to open a session's connection (dial, TLS
+	// and the protocol's handshake, e.g. the WebSocket upgrade), for
+	// drivers that hold connections (histograms.connect_time too).
+	ConnectTime *Summary `json:"connect_time_us,omitempty"`
+	// AckLatency is the round trip from a message's intended send to the
+	// server's acknowledgement of it (chat), apart from the delivery
+	// latency in MessageLatency (histograms.ack_latency too).
+	AckLatency *Summary `json:"ack_latency_us,omitempty"`
+	// Fanout is how completely broadcast events reached their receivers
+	// (chat rooms, subscriptions), when the driver can tell.
+	Fanout *Fanout `json:"fanout,omitempty"`
+
 	Bytes *Bytes `json:"bytes,omitempty"`
+
+	// Operations breaks the run down per named operation (a GraphQL mix),
+	// when the driver names its operations.
+	Operations map[string]*Operation `json:"operations,omitempty"`
+	// GraphQL holds GraphQL errors by code and APQ counts (protocol graphql).
+	GraphQL *GraphQL `json:"graphql,omitempty"`
+	// Subscriptions is a subscription run's delivery (protocol graphql).
+	Subscriptions *Subscriptions `json:"subscriptions,omitempty"`
 
 	Server    map[string]any `json:"server,omitempty"`
 	Generator Generator      `json:"generator"`
 
 	// Inputs lists the files a merged result was made from.
 	Inputs []string `json:"inputs,omitempty"`
+
+	// Variant is the profile variant the run measured (loadrig run and
+	// compare); Name is then the profile's workload name.
+	Variant string `json:"variant,omitempty"`
+	// Repetition is the 1-based repetition of the variant (run --repeat).
+	Repetition int `json:"repetition,omitempty"`
+	// Shard says which part of a sharded run this is (--shard i/N).
+	Shard *ShardInfo `json:"shard,omitempty"`
+	// PlanHash identifies the plan the run belongs to: results of one
+	// plan's shards and repetitions share it; merge refuses mixed plans.
+	PlanHash string `json:"plan_hash,omitempty"`
+	// Partial marks a merge of an incomplete set of shards
+	// (merge --allow-partial).
+	Partial bool `json:"partial,omitempty"`
+}
+
+// ShardInfo is a sharded run's place: Index in [0, Count).
+type ShardInfo struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
 }
 
 // Model describes the load model. Kind is "open" or "closed".
@@ -94,6 +134,43 @@ type Connections struct {
 	Opened   int64 `json:"opened"`
 	Reused   int64 `json:"reused"`
 	PeakOpen int64 `json:"peak_open"`
+	// Failed counts connection attempts that did not open (refused, a
+	// handshake rejected, timed out); Reconnects the attempts to open a
+	// session's connection again after one was lost or failed;
+	// ClosedByCode how held connections ended,
+	// by close code ("1000", "1001", "1008", ... or "abnormal" when the
+	// connection dropped without one). Drivers that hold connections set
+	// them. ClosedByCode is a pointer so Connections stays comparable.
+	Failed       int64       `json:"failed,omitempty"`
+	Reconnects   int64       `json:"reconnects,omitempty"`
+	ClosedByCode *CodeCounts `json:"closed_by_code,omitempty"`
+}
+
+// CodeCounts counts events by a code.
+type CodeCounts map[string]int64
+
+// Fanout says how completely broadcast events reached their receivers.
+// Expected counts the deliveries each receiver should have had (by the
+// per-room or per-topic sequence numbers from its first live event to the
+// last one sent), Delivered the distinct ones it had, Dropped the
+// difference, Duplicates the events seen again, OutOfOrder the events that
+// arrived after a later one.
+type Fanout struct {
+	Expected      int64   `json:"expected"`
+	Delivered     int64   `json:"delivered"`
+	DeliveryRatio float64 `json:"delivery_ratio"`
+	Dropped       int64   `json:"dropped"`
+	Duplicates    int64   `json:"duplicates"`
+	OutOfOrder    int64   `json:"out_of_order"`
+}
+
+// SetRatio recomputes DeliveryRatio and Dropped from the counts.
+func (f *Fanout) SetRatio() {
+	f.Dropped = max(f.Expected-f.Delivered, 0)
+	f.DeliveryRatio = 0
+	if f.Expected > 0 {
+		f.DeliveryRatio = float64(f.Delivered) / float64(f.Expected)
+	}
 }
 
 // Cache is the client's view of cache status from response headers.
@@ -114,6 +191,9 @@ type Point struct {
 	Errors       int64   `json:"errors"`
 	P50US        int64   `json:"p50_us"`
 	P99US        int64   `json:"p99_us"`
+	// Hist is the second's latency histogram (HDR V2 compressed base64),
+	// kept by sharded runs so that merged timelines are exact.
+	Hist string `json:"hist,omitempty"`
 	// Stream and socket messages in the interval (absent when none):
 	// sent and received per second, message errors, and the message latency
 	// percentiles.
@@ -177,6 +257,8 @@ const (
 	HistScheduleLag    = "schedule_lag"
 	HistError          = "error"
 	HistMessageLatency = "message_latency"
+	HistConnectTime    = "connect_time"
+	HistAckLatency     = "ack_latency"
 )
 
 // Stop reasons.

@@ -1,8 +1,24 @@
 // Package profile reads loadrig profiles: small YAML files that describe a
-// comparison — the server variants to start and the one workload to drive
-// each with — and turns them into plans the CLI executes. `loadrig demo`
-// runs the embedded profiles/demo.yaml; a general `compare` command will run
-// user profiles of the same format.
+// comparison and turns them into plans the CLI executes. There are two
+// formats, both `version: 1`:
+//
+// The general format (spec.go, specplan.go; `loadrig run`, `compare`,
+// `profiles`): named servers, variants or a matrix, and workloads that run
+// at once. A server's and a workload's options are the long flags of
+// `loadrig serve KIND` and `loadrig load PROTOCOL`; ParseSpec checks them
+// through a Flags implementation that the CLI builds over its real cobra
+// commands (internal/cli/cmdflags), so profile and command line cannot
+// drift and a server kind or protocol added to the CLI needs no change
+// here. The package parses YAML node by node (positions for every error:
+// file:line:col, unknown keys with a did-you-mean); Spec.Plan resolves a
+// variant to command arguments with ${vars.X} and ${env.X} substituted,
+// ${servers.NAME} left for RunPlan.Resolve once the servers listen, and
+// {{...}} templates untouched for the load commands. RunPlan.Hash names
+// the plan in result files (plan_hash).
+//
+// The demo format (profile.go, plan.go): `loadrig demo` runs the embedded
+// profiles/demo.yaml, one workload mix against cache variants of the REST
+// server, decoded with KnownFields into Profile.
 //
 // A profile may also carry a protocols section (protocols.go): instead of
 // varying the server under one workload, it keeps one server stack and

@@ -81,6 +81,16 @@ type barData struct {
 	RPS   []float64 `json:"rps"`
 }
 
+// HTMLSection is one part of an HTML page: its results' charts and tables.
+type HTMLSection struct {
+	Title   string // "" for a page of one section: the report's own heading
+	Results []*metrics.Result
+	// Verdicts are threshold verdicts shown under the section's tables.
+	Verdicts []Verdict
+	// Notes are extra remarks printed under the section's tables.
+	Notes []string
+}
+
 // HTML writes one self-contained page: charts (the latency percentile
 // spectrum, each result's timeline, side-by-side bars for several results)
 // drawn by the embedded uPlot, and under them the same tables as the text
@@ -88,43 +98,70 @@ type barData struct {
 // scripts, styles and data are inline, and a Content-Security-Policy
 // forbids any fetch.
 func HTML(w io.Writer, opts Options, results ...*metrics.Result) error {
-	d, err := build(results)
-	if err != nil {
-		return err
+	return HTMLPage(w, "", HTMLSection{Results: results, Verdicts: opts.Verdicts})
+}
+
+// HTMLPage writes one self-contained page of several sections (the demo:
+// the cache comparison, then the protocols), each with its own charts and
+// tables. title "" takes the first section's heading.
+func HTMLPage(w io.Writer, title string, sections ...HTMLSection) error {
+	if len(sections) == 0 {
+		return errNoResults
 	}
-	d.addVerdicts(opts.Verdicts)
-	data, err := chartData(results)
-	if err != nil {
-		return err
+	var body strings.Builder
+	var all []htmlData
+	for si, sec := range sections {
+		d, err := build(sec.Results)
+		if err != nil {
+			return err
+		}
+		d.addVerdicts(sec.Verdicts)
+		for _, n := range sec.Notes {
+			d.notes = append(d.notes, note{text: n})
+		}
+		data, err := chartData(sec.Results)
+		if err != nil {
+			return err
+		}
+		all = append(all, data)
+		if title == "" {
+			title = d.heading
+		}
+		h := "h2"
+		if len(sections) > 1 {
+			fmt.Fprintf(&body, "<h2 class=\"section\">%s</h2>\n", html.EscapeString(orDash(sec.Title)))
+			h = "h3"
+		}
+		p := fmt.Sprintf("s%d-", si)
+		body.WriteString("<section class=\"charts\">\n")
+		fmt.Fprintf(&body, "<%s>Latency by percentile</%s>\n<p class=\"hint\">x: percentile on a log axis of 1/(1−p), 50 %% to 99.999 %%; y: latency (log). One line per result.</p>\n<div class=\"chart\" id=\"%sspectrum\"></div>\n", h, h, p)
+		if data.Bars != nil {
+			fmt.Fprintf(&body, "<%s>Side by side</%s>\n<div class=\"row\"><div class=\"chart half\" id=\"%sbars-latency\"></div><div class=\"chart half\" id=\"%sbars-rps\"></div></div>\n", h, h, p, p)
+		}
+		for i, t := range data.Timelines {
+			fmt.Fprintf(&body, "<%s>Timeline: %s</%s>\n", h, html.EscapeString(t.Name), h)
+			if t.Sampled > 0 {
+				fmt.Fprintf(&body, "<p class=\"hint\">%d seconds downsampled to %d points (largest-triangle-three-buckets).</p>\n", t.Sampled, len(t.T))
+			}
+			fmt.Fprintf(&body, "<div class=\"chart\" id=\"%stimeline-%d\"></div>\n", p, i)
+		}
+		body.WriteString("</section>\n<section class=\"tables\">\n")
+		writeHTMLDoc(&body, d)
+		body.WriteString("</section>\n")
 	}
-	js, err := json.Marshal(data) // escapes <, > and &: safe inside <script>
+	js, err := json.Marshal(all) // escapes <, > and &: safe inside <script>
 	if err != nil {
 		return err
 	}
 	var b strings.Builder
-	title := "loadrig report: " + d.heading
 	b.WriteString("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
 	b.WriteString("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:\">\n")
 	b.WriteString("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
-	b.WriteString("<title>" + html.EscapeString(title) + "</title>\n")
+	b.WriteString("<title>" + html.EscapeString("loadrig report: "+title) + "</title>\n")
 	b.WriteString("<style>\n" + uplotCSS + "\n" + reportCSS + "</style>\n</head>\n<body>\n")
-	b.WriteString("<h1>" + html.EscapeString(d.heading) + "</h1>\n")
+	b.WriteString("<h1>" + html.EscapeString(title) + "</h1>\n")
 	b.WriteString("<noscript><p class=\"note\">The charts need JavaScript (inline, nothing is loaded); the tables below do not.</p></noscript>\n")
-	b.WriteString("<section class=\"charts\">\n")
-	b.WriteString("<h2>Latency by percentile</h2>\n<p class=\"hint\">x: percentile on a log axis of 1/(1−p), 50 % to 99.999 %; y: latency (log). One line per result.</p>\n<div class=\"chart\" id=\"spectrum\"></div>\n")
-	if data.Bars != nil {
-		b.WriteString("<h2>Side by side</h2>\n<div class=\"row\"><div class=\"chart half\" id=\"bars-latency\"></div><div class=\"chart half\" id=\"bars-rps\"></div></div>\n")
-	}
-	for i, t := range data.Timelines {
-		fmt.Fprintf(&b, "<h2>Timeline: %s</h2>\n", html.EscapeString(t.Name))
-		if t.Sampled > 0 {
-			fmt.Fprintf(&b, "<p class=\"hint\">%d seconds downsampled to %d points (largest-triangle-three-buckets).</p>\n", t.Sampled, len(t.T))
-		}
-		fmt.Fprintf(&b, "<div class=\"chart\" id=\"timeline-%d\"></div>\n", i)
-	}
-	b.WriteString("</section>\n<section class=\"tables\">\n")
-	writeHTMLDoc(&b, d)
-	b.WriteString("</section>\n")
+	b.WriteString(body.String())
 	b.WriteString("<script>\n/*! uPlot v1.6.32 | " + strings.ReplaceAll(strings.TrimSpace(uplotLicense), "*/", "* /") + " */\n")
 	b.WriteString(stripBanner(uplotJS))
 	b.WriteString("\n</script>\n<script>\nconst LOADRIG = " + string(js) + ";\n" + reportJS + "</script>\n</body>\n</html>\n")
@@ -149,7 +186,7 @@ func writeHTMLDoc(b *strings.Builder, d doc) {
 		if t.title != "" {
 			b.WriteString("<h3>" + html.EscapeString(t.title) + "</h3>\n")
 		}
-		b.WriteString("<table>\n")
+		b.WriteString("<div class=\"scroll\"><table>\n")
 		if t.header != nil {
 			b.WriteString("<thead><tr>")
 			for _, h := range t.header {
@@ -176,7 +213,7 @@ func writeHTMLDoc(b *strings.Builder, d doc) {
 			}
 			b.WriteString("</tr>\n")
 		}
-		b.WriteString("</tbody>\n</table>\n")
+		b.WriteString("</tbody>\n</table></div>\n")
 	}
 	for _, n := range d.notes {
 		if n.warning {

@@ -125,12 +125,35 @@ func single(r *metrics.Result) doc {
 		add("late sends", fmt.Sprintf("%d (%s) more than 1ms behind schedule", r.LateSends.Count, pct(r.LateSends.Fraction)))
 	}
 	c := r.Connections
-	add("connections", fmt.Sprintf("%d opened, %d reused, %d peak open", c.Opened, c.Reused, c.PeakOpen))
+	connLine := fmt.Sprintf("%d opened, %d reused, %d peak open", c.Opened, c.Reused, c.PeakOpen)
+	if c.Failed > 0 || c.Reconnects > 0 {
+		connLine += fmt.Sprintf(", %d failed, %d reconnects", c.Failed, c.Reconnects)
+	}
+	if c.ClosedByCode != nil && len(*c.ClosedByCode) > 0 {
+		var parts []string
+		for _, k := range sortedKinds(*c.ClosedByCode) {
+			parts = append(parts, fmt.Sprintf("%s×%d", k, (*c.ClosedByCode)[k]))
+		}
+		connLine += "; closed " + strings.Join(parts, " ")
+	}
+	add("connections", connLine)
 	if r.Cache != nil {
 		add("cache", cacheText(r.Cache))
 	}
-	if r.Messages != nil {
-		add("messages", fmt.Sprintf("%d sent, %d received", r.Messages.Sent, r.Messages.Received))
+	if m := r.Messages; m != nil {
+		line := fmt.Sprintf("%d sent, %d received", m.Sent, m.Received)
+		if m.Errors > 0 {
+			var parts []string
+			for _, k := range sortedKinds(m.ErrorsByKind) {
+				parts = append(parts, fmt.Sprintf("%s %d", k, m.ErrorsByKind[k]))
+			}
+			line += fmt.Sprintf(", %d errors (%s)", m.Errors, strings.Join(parts, ", "))
+		}
+		add("messages", line)
+	}
+	if f := r.Fanout; f != nil {
+		add("fanout", fmt.Sprintf("%d of %d delivered (%s), %d dropped, %d duplicates, %d out of order",
+			f.Delivered, f.Expected, pct(f.DeliveryRatio), f.Dropped, f.Duplicates, f.OutOfOrder))
 	}
 	if r.Bytes != nil {
 		add("bytes", fmt.Sprintf("%s sent, %s received", byteSize(r.Bytes.Sent), byteSize(r.Bytes.Received)))
@@ -158,6 +181,7 @@ func single(r *metrics.Result) doc {
 		}
 		d.tables = append(d.tables, et)
 	}
+	d.tables = append(d.tables, graphqlTables(r)...)
 	if len(r.Phases) > 0 {
 		pt := table{title: "phases", header: []string{"phase", "n", "p50", "p90", "p99", "max"}}
 		for _, name := range phaseNames(r.Phases) {
@@ -190,6 +214,12 @@ func latencyTable(r *metrics.Result) table {
 	}
 	if r.MessageLatency != nil {
 		cols = append(cols, col{"message", *r.MessageLatency})
+	}
+	if r.AckLatency != nil {
+		cols = append(cols, col{"ack", *r.AckLatency})
+	}
+	if r.ConnectTime != nil {
+		cols = append(cols, col{"connect", *r.ConnectTime})
 	}
 	if r.ErrorLatency != nil {
 		cols = append(cols, col{"errors", *r.ErrorLatency})

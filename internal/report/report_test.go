@@ -367,3 +367,29 @@ func mergeable(t *testing.T, r *metrics.Result) *metrics.Result {
 	}
 	return r
 }
+
+// TestSessionSections: a WebSocket result shows its connection details,
+// message errors, fanout and the connect and ack distributions.
+func TestSessionSections(t *testing.T) {
+	codes := metrics.CodeCounts{"1000": 98, "1001": 2}
+	r := &metrics.Result{Schema: metrics.Schema, Protocol: "ws", Target: "ws://127.0.0.1:1/ws/chat", DurationS: 10,
+		Model: metrics.Model{Kind: "open", Rate: 50, MaxInflight: 100}, StopReason: metrics.StopDuration,
+		Requests:       metrics.Requests{Total: 100, OK: 100},
+		Connections:    metrics.Connections{Opened: 102, PeakOpen: 100, Failed: 1, Reconnects: 2, ClosedByCode: &codes},
+		Messages:       &metrics.Messages{Sent: 100, Received: 900, Errors: 3, ErrorsByKind: map[string]int64{"no_reply": 3}},
+		MessageLatency: &metrics.Summary{P50: 800, N: 900},
+		AckLatency:     &metrics.Summary{P50: 400, N: 97},
+		ConnectTime:    &metrics.Summary{P50: 1200, N: 102},
+		Fanout:         &metrics.Fanout{Expected: 1000, Delivered: 900, DeliveryRatio: 0.9, Dropped: 100, Duplicates: 1, OutOfOrder: 2},
+	}
+	var b strings.Builder
+	if err := Text(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"1 failed, 2 reconnects; closed 1000×98 1001×2", "3 errors (no_reply 3)",
+		"900 of 1000 delivered (90.00%), 100 dropped, 1 duplicates, 2 out of order", "ack", "connect"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+}

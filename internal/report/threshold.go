@@ -56,16 +56,6 @@ var latencyStats = []string{"p50", "p90", "p99", "p999", "max", "mean", "min"}
 // "p99" alone is latency.p99.
 var latencyDists = []string{"latency", "service_time", "schedule_lag", "message_latency"}
 
-// ThresholdMetrics lists every metric a threshold may name (per operation
-// too, as operations.NAME.METRIC, for latency, error_rate and rps).
-func ThresholdMetrics() []string {
-	out := append([]string(nil), latencyStats...)
-	for _, d := range latencyDists[1:] {
-		out = append(out, d+".p50", d+".p99", d+"…")
-	}
-	return append(out, "error_rate", "rps", "hit_ratio", "late_sends", "store_calls_per_op")
-}
-
 // metricKindOf classifies a canonical metric name; ok is false when the
 // name is unknown.
 func metricKindOf(m string) (metricKind, bool) {

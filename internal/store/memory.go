@@ -474,6 +474,20 @@ func (s *memory) UpsertProducts(ctx context.Context, ps []domain.Product) (domai
 	return res, err
 }
 
+// RecordOrder appends a priced order without touching stock.
+func (s *memory) RecordOrder(_ context.Context, o domain.Order) (domain.Order, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o.UserID < 1 || o.UserID > int64(len(s.users)) {
+		return domain.Order{}, domain.Errorf(domain.CodeInvalid, "unknown user %d", o.UserID)
+	}
+	o = cloneOrder(o)
+	o.ID = int64(len(s.orders) + 1)
+	s.orders = append(s.orders, o)
+	s.ordersOfUser[o.UserID] = append(s.ordersOfUser[o.UserID], o.ID)
+	return cloneOrder(o), nil
+}
+
 // ---- helpers ----
 
 func notFound(kind string, id int64) error {

@@ -649,10 +649,7 @@ func (s *sqlStore) CreateOrder(ctx context.Context, in domain.NewOrder) (domain.
 			return err
 		}
 		o.ID = newIDs[0]
-		if err := insertRows(ctx, q, "order_items (order_id, line, product_id, quantity, unit_price)", 5, len(o.Items), func(i int) []any {
-			it := o.Items[i]
-			return []any{o.ID, i, it.ProductID, it.Quantity, it.UnitPrice}
-		}); err != nil {
+		if err := insertItems(ctx, q, o); err != nil {
 			return err
 		}
 		pids := make([]int64, 0, len(want))
@@ -672,6 +669,37 @@ func (s *sqlStore) CreateOrder(ctx context.Context, in domain.NewOrder) (domain.
 			}
 		}
 		return nil
+	})
+	if err != nil {
+		return domain.Order{}, err
+	}
+	return o, nil
+}
+
+func insertItems(ctx context.Context, q querier, o domain.Order) error {
+	return insertRows(ctx, q, "order_items (order_id, line, product_id, quantity, unit_price)", 5, len(o.Items), func(i int) []any {
+		it := o.Items[i]
+		return []any{o.ID, i, it.ProductID, it.Quantity, it.UnitPrice}
+	})
+}
+
+// RecordOrder inserts a priced order and its lines; stock is not touched.
+func (s *sqlStore) RecordOrder(ctx context.Context, o domain.Order) (domain.Order, error) {
+	err := s.inTx(ctx, func(q querier) error {
+		ok, err := exists(ctx, q, "SELECT id FROM users WHERE id = ?", o.UserID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return domain.Errorf(domain.CodeInvalid, "unknown user %d", o.UserID)
+		}
+		ids, err := collect(ctx, q, scanInt, "INSERT INTO orders (user_id, total, status, version, updated_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+			o.UserID, o.Total, string(o.Status), o.Version, nanos(o.UpdatedAt))
+		if err != nil {
+			return err
+		}
+		o.ID = ids[0]
+		return insertItems(ctx, q, o)
 	})
 	if err != nil {
 		return domain.Order{}, err

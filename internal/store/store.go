@@ -57,7 +57,7 @@ type Options struct {
 var Methods = []string{
 	"GetProduct", "GetProducts", "ListProducts", "ProductReviews", "GetUser", "UserByEmail",
 	"Authenticate", "UserOrders", "GetOrder", "CreateOrder", "UpdateProduct", "DeleteProduct",
-	"CreateReviews", "UpsertProducts",
+	"CreateReviews", "UpsertProducts", "RecordOrder",
 }
 
 // Stats is a snapshot of the store's accounting, shaped for /stats.
@@ -105,6 +105,10 @@ type Backend interface {
 	DeleteProduct(ctx context.Context, id int64) error
 	CreateReviews(ctx context.Context, rs []domain.NewReview) ([]domain.Review, error)
 	UpsertProducts(ctx context.Context, ps []domain.Product) (domain.UpsertResult, error)
+	// RecordOrder stores a priced order whose stock was already taken
+	// elsewhere (write-behind reserves it in Redis) and returns it with its
+	// id. An unknown user is CodeInvalid.
+	RecordOrder(ctx context.Context, o domain.Order) (domain.Order, error)
 	// PeekProduct reads a product for tests and diagnostics.
 	PeekProduct(ctx context.Context, id int64) (domain.Product, bool, error)
 	// Name is BackendMemory, BackendSQLite or BackendPostgres.
@@ -646,6 +650,24 @@ func (s *Store) UpsertProducts(ctx context.Context, ps []domain.Product) (domain
 		return len(ps), nil
 	})
 	return res, err
+}
+
+// RecordOrder stores an order whose stock is already reserved (by the
+// write-behind cache, in Redis): the order and its lines, without touching
+// products. Rows charged: 1 + one per item.
+func (s *Store) RecordOrder(ctx context.Context, o domain.Order) (domain.Order, error) {
+	if len(o.Items) == 0 || len(o.Items) > MaxOrderItems {
+		return domain.Order{}, domain.Errorf(domain.CodeInvalid, "an order has 1..%d items, got %d", MaxOrderItems, len(o.Items))
+	}
+	var out domain.Order
+	err := s.call(ctx, "RecordOrder", func(ctx context.Context) (int, error) {
+		var err error
+		if out, err = s.b.RecordOrder(ctx, o); err != nil {
+			return 0, err
+		}
+		return 1 + len(o.Items), nil
+	})
+	return out, err
 }
 
 // upsertOne applies one flushed state in onto the stored cur following

@@ -24,6 +24,15 @@
 // left pending. MULTI/EXEC needs all keys in one slot, so write-behind is not
 // offered on a cluster.
 //
+// Relay (relay.go) carries domain.Feed events between server processes over
+// Redis pub/sub (PUBLISH + PSUBSCRIBE, or SPUBLISH + SSUBSCRIBE per watched
+// topic for Redis 7 sharded pub/sub): publishing is queued and pipelined so
+// the Feed's publisher never waits, failures are counted, and go-redis
+// subscribes again by itself when Redis comes back. EventLog numbers the
+// WebSocket server's events per topic and keeps them in a Stream (INCR and
+// XADD MAXLEN ~ in one script, entry id "<seq>-0", XRANGE by seq), so
+// every node shares one numbering and it survives a server restart.
+//
 // Start finds a Redis for a server: the user's --redis-url (mode
 // "external"), else a redis-server from PATH spawned as a child on a free
 // 127.0.0.1 port with persistence off (mode "spawned"), else embedded

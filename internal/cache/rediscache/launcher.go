@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,7 +23,7 @@ import (
 // redis_mode).
 const (
 	ModeExternal = "external"           // the user's --redis-url
-	ModeSpawned  = "spawned"            // redis-server child process on a free loopback port
+	ModeSpawned  = "spawned"            // redis-server child process on a unix socket in a private folder
 	ModeEmbedded = "embedded-miniredis" // in-process miniredis: no redis-server on PATH
 )
 
@@ -42,16 +43,30 @@ type StartOptions struct {
 	// Logger receives one line saying which Redis is used. Nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// DataDir makes a spawned redis-server persist: append-only file
+	// (appendfsync everysec) in DataDir, created 0700 when missing, so a
+	// Redis started again on the same folder has every write it
+	// acknowledged before (write-behind's queue survives a crash). Empty:
+	// no persistence, the working folder is the private temporary one.
+	DataDir string
 }
+
+// Loss windows a spawned Redis states (Instance.LossWindow).
+const (
+	LossWindowVolatile   = "no persistence: writes not yet flushed to the store are lost if redis-server stops"
+	LossWindowPersistent = "AOF appendfsync everysec: nothing acknowledged is lost if loadrig or redis-server crashes (each write reaches the file before its reply); up to 1 s if the machine itself crashes"
+)
 
 // Instance is a Redis that the process uses: the user's, a spawned child
 // redis-server, or embedded miniredis.
 type Instance struct {
-	mode   string
-	url    string
-	addr   string
-	binary string
-	ready  time.Duration
+	mode    string
+	url     string
+	addr    string
+	binary  string
+	ready   time.Duration
+	sockDir string // 0700 temp folder holding the socket (removed by Close)
+	dataDir string // persistent working folder; "" when volatile
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -61,9 +76,12 @@ type Instance struct {
 }
 
 // Start returns the Redis to use: opts.URL when given; otherwise a
-// redis-server from PATH spawned on a free 127.0.0.1 port with persistence
-// off (stopped by Close, and killed with this process on Linux); otherwise
-// embedded miniredis. It logs which.
+// redis-server from PATH listening only on a unix socket in a fresh 0700
+// temporary folder (no TCP port: nothing else on the machine can reach it,
+// and loadrig checks INFO's process_id to be sure it talks to its own
+// child), persistent when opts.DataDir is set; it is stopped by Close and
+// killed with this process on Linux. Otherwise embedded miniredis. It logs
+// which.
 func Start(ctx context.Context, opts StartOptions) (*Instance, error) {
 	log := opts.Logger
 	if log == nil {
@@ -87,21 +105,23 @@ func Start(ctx context.Context, opts StartOptions) (*Instance, error) {
 			bin = "redis-server"
 		}
 		if path, err := exec.LookPath(bin); err == nil {
-			in := &Instance{mode: ModeSpawned, binary: path, ready: ready}
-			var err error
-			for attempt := 0; attempt < 3; attempt++ { // a free port can be taken between probe and bind
-				var port int
-				if port, err = freePort(); err != nil {
-					break
-				}
-				in.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+			in := &Instance{mode: ModeSpawned, binary: path, ready: ready, dataDir: opts.DataDir}
+			err = in.prepare()
+			if err == nil {
 				if err = in.spawn(ctx); err == nil {
-					in.url = "redis://" + in.addr
-					log.Info("redis: spawned redis-server", "redis_mode", ModeSpawned, "addr", in.addr, "binary", path)
+					log.Info("redis: spawned redis-server", "redis_mode", ModeSpawned, "socket", in.addr, "binary", path,
+						"dir", in.workDir(), "loss_window", in.LossWindow())
 					return in, nil
 				}
+				_ = os.RemoveAll(in.sockDir)
+			}
+			if opts.DataDir != "" {
+				// Persistence was asked for: miniredis cannot give it.
+				return nil, fmt.Errorf("spawn a persistent redis-server in %s: %w", opts.DataDir, err)
 			}
 			log.Warn("redis: could not spawn redis-server; falling back to embedded miniredis", "binary", path, "err", err)
+		} else if opts.DataDir != "" {
+			return nil, fmt.Errorf("write-behind over a database needs a persistent Redis: no redis-server on PATH (install redis-server or give --redis-url)")
 		}
 	}
 	m := miniredis.NewMiniRedis()
@@ -119,14 +139,63 @@ func (in *Instance) Mode() string { return in.mode }
 // URL is the redis:// URL to connect to.
 func (in *Instance) URL() string { return in.url }
 
-// Addr is host:port of the server.
+// Addr is host:port of the server, or the unix socket path of a spawned
+// one.
 func (in *Instance) Addr() string { return in.addr }
 
+// LossWindow states what a crash can lose of the writes this Redis
+// acknowledged ("" for the user's Redis, whose persistence is theirs).
+func (in *Instance) LossWindow() string {
+	switch {
+	case in.mode == ModeEmbedded:
+		return "embedded miniredis, in process: writes not yet flushed to the store are lost when loadrig stops"
+	case in.mode != ModeSpawned:
+		return ""
+	case in.dataDir != "":
+		return LossWindowPersistent
+	}
+	return LossWindowVolatile
+}
+
+// DataDir is a persistent spawned server's folder, else "".
+func (in *Instance) DataDir() string { return in.dataDir }
+
+func (in *Instance) workDir() string {
+	if in.dataDir != "" {
+		return in.dataDir
+	}
+	return in.sockDir
+}
+
+// prepare makes the private socket folder (and the data folder).
+func (in *Instance) prepare() error {
+	dir, err := os.MkdirTemp("", "loadrig-redis-")
+	if err != nil {
+		return err
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return err
+	}
+	in.sockDir = dir
+	in.addr = filepath.Join(dir, "redis.sock")
+	in.url = "unix://" + in.addr
+	if in.dataDir != "" {
+		if err := os.MkdirAll(in.dataDir, 0o700); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (in *Instance) spawn(ctx context.Context) error {
-	host, port, _ := net.SplitHostPort(in.addr)
-	cmd := exec.Command(in.binary,
-		"--bind", host, "--port", port, "--save", "", "--appendonly", "no",
-		"--protected-mode", "yes", "--daemonize", "no", "--loglevel", "warning")
+	args := []string{"--port", "0", "--unixsocket", in.addr, "--unixsocketperm", "700",
+		"--dir", in.workDir(), "--save", "", "--protected-mode", "yes", "--daemonize", "no", "--loglevel", "warning"}
+	if in.dataDir != "" {
+		args = append(args, "--appendonly", "yes", "--appendfsync", "everysec", "--appendfilename", "loadrig.aof")
+	} else {
+		args = append(args, "--appendonly", "no")
+	}
+	cmd := exec.Command(in.binary, args...)
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	setPdeathsig(cmd)
@@ -139,7 +208,7 @@ func (in *Instance) spawn(ctx context.Context) error {
 	in.cmd, in.done, in.out = cmd, done, out
 	in.mu.Unlock()
 
-	c := redis.NewClient(&redis.Options{Addr: in.addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	c := redis.NewClient(&redis.Options{Network: "unix", Addr: in.addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	defer c.Close()
 	deadline := time.Now().Add(in.ready)
 	for {
@@ -147,6 +216,13 @@ func (in *Instance) spawn(ctx context.Context) error {
 		err := c.Ping(pctx).Err()
 		cancel()
 		if err == nil {
+			ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			err = checkOwnChild(ictx, c, cmd.Process.Pid)
+			cancel()
+			if err != nil {
+				in.Kill()
+				return err
+			}
 			return nil
 		}
 		select {
@@ -162,6 +238,24 @@ func (in *Instance) spawn(ctx context.Context) error {
 			return fmt.Errorf("redis-server on %s did not answer PING within %v: %s", in.addr, in.ready, bytes.TrimSpace(out.Bytes()))
 		}
 	}
+}
+
+// checkOwnChild verifies that the server answering is the child pid
+// (INFO server's process_id), not something else on that address.
+func checkOwnChild(ctx context.Context, c *redis.Client, pid int) error {
+	info, err := c.Info(ctx, "server").Result()
+	if err != nil {
+		return fmt.Errorf("redis-server INFO: %w", err)
+	}
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			if v == strconv.Itoa(pid) {
+				return nil
+			}
+			return fmt.Errorf("the Redis answering on the socket is process %s, not the redis-server loadrig started (%d)", v, pid)
+		}
+	}
+	return errors.New("redis-server INFO has no process_id")
 }
 
 // Kill stops the server abruptly (SIGKILL; miniredis: Close) but keeps its
@@ -182,7 +276,7 @@ func (in *Instance) Kill() {
 }
 
 // Restart starts the server again on the same address after Kill. The data
-// is gone (no persistence).
+// is gone unless it persists (StartOptions.DataDir).
 func (in *Instance) Restart(ctx context.Context) error {
 	switch in.mode {
 	case ModeSpawned:
@@ -231,16 +325,10 @@ func (in *Instance) Close() error {
 	case mini != nil:
 		mini.Close()
 	}
-	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	if in.sockDir != "" {
+		_ = os.RemoveAll(in.sockDir)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return nil
 }
 
 // CheckURL reports whether s is a Redis URL go-redis accepts

@@ -25,6 +25,7 @@ import (
 	"github.com/loadrig/loadrig/internal/load/tmpl"
 	"github.com/loadrig/loadrig/internal/metrics"
 	"github.com/loadrig/loadrig/internal/profile"
+	"github.com/loadrig/loadrig/internal/report"
 	"github.com/loadrig/loadrig/internal/server"
 	"github.com/loadrig/loadrig/internal/server/rest"
 	"github.com/loadrig/loadrig/internal/server/stack"
@@ -39,8 +40,10 @@ type Options struct {
 	BuildInfo buildinfo.Info
 	// Quick is --quick: the profile's short settings (about 30 s in all).
 	Quick bool
-	// OutDir is -o/--output-dir: write <variant>.json result files there.
-	// Default "": none.
+	// OutDir is -o/--output-dir: write <variant>.json result files and
+	// report.html (both sections, charts and tables) there. The command's
+	// default is a fresh folder loadrig-demo-<UTC time> in the working
+	// directory, named at the end; DemoRun with "" writes nothing.
 	OutDir string
 	// Profile is --profile: a profile file to run instead of the embedded
 	// demo. Default "": profiles/demo.yaml.
@@ -105,6 +108,9 @@ profile profiles/demo.yaml; --profile runs another file of the same format.`,
 			if opts.Section == SectionProtocols && len(opts.Variants) > 0 {
 				return cmdutil.FlagErrorf("--variant selects cache variants; it has no effect with --section protocols")
 			}
+			if opts.OutDir == "" {
+				opts.OutDir = freshDir(time.Now())
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -113,7 +119,7 @@ profile profiles/demo.yaml; --profile runs another file of the same format.`,
 	}
 	cmd.Flags().BoolVar(&opts.Quick, "quick", false, "short run: about 45 seconds for both sections")
 	cmd.Flags().StringVar(&opts.Section, "section", SectionAll, "which comparison to run: cache, protocols or all")
-	cmd.Flags().StringVarP(&opts.OutDir, "output-dir", "o", "", "write each variant's and each protocol cell's result file (<name>.json) into this directory")
+	cmd.Flags().StringVarP(&opts.OutDir, "output-dir", "o", "", "write each variant's and each protocol cell's result file (<name>.json) and report.html into this directory (default: a fresh loadrig-demo-<time> folder)")
 	cmd.Flags().StringVar(&opts.Profile, "profile", "", "profile file to run instead of the embedded demo")
 	cmd.Flags().StringSliceVar(&opts.Variants, "variant", nil, "run only this variant (repeatable, or comma-separated)")
 	cmd.Flags().BoolVar(&opts.Verbose, "verbose", false, "log the servers' startup and shutdown to stderr")
@@ -126,6 +132,18 @@ const (
 	SectionCache     = "cache"
 	SectionProtocols = "protocols"
 )
+
+// freshDir names a folder for this run's files that does not exist yet.
+func freshDir(now time.Time) string {
+	base := "loadrig-demo-" + now.UTC().Format("20060102-150405")
+	name := base
+	for i := 2; ; i++ {
+		if _, err := os.Stat(name); os.IsNotExist(err) {
+			return name
+		}
+		name = fmt.Sprintf("%s-%d", base, i)
+	}
+}
 
 func (o *Options) runs(section string) bool {
 	return o.Section == "" || o.Section == SectionAll || o.Section == section
@@ -204,9 +222,25 @@ func DemoRun(ctx context.Context, opts *Options) error {
 
 	var errs []string
 	written := false
+	var page []report.HTMLSection
+	// The page is written whatever happens next: an interrupted demo keeps
+	// what it measured.
+	defer func() {
+		if len(page) > 0 && opts.OutDir != "" {
+			path := filepath.Join(opts.OutDir, "report.html")
+			if err := cmdutil.WriteFile(path, func(w io.Writer) error { return report.HTMLPage(w, "loadrig demo", page...) }); err != nil {
+				fmt.Fprintf(opts.IO.ErrOut, "loadrig demo: report.html: %v\n", err)
+				return
+			}
+			fmt.Fprintf(opts.IO.ErrOut, "report: %s (one file, opens offline)\n", path)
+		}
+	}()
 	if cacheOn {
-		n, failed, interrupted, err := runCacheSection(ctx, opts, plan, redis, log)
+		n, results, failed, interrupted, err := runCacheSection(ctx, opts, plan, redis, log)
 		written = written || n > 0 && opts.OutDir != ""
+		if len(results) > 0 {
+			page = append(page, report.HTMLSection{Title: "Cache strategies: " + describe(plan), Results: results})
+		}
 		if err != nil {
 			return err
 		}
@@ -223,6 +257,16 @@ func DemoRun(ctx context.Context, opts *Options) error {
 		}
 		fmt.Fprintf(opts.IO.ErrOut, "loadrig demo protocols: %s\n", plan.Protocols)
 		cells, err := runProtocols(ctx, opts, plan.Protocols, redis, log)
+		var cellResults []*metrics.Result
+		for _, c := range cells {
+			if c.res != nil {
+				cellResults = append(cellResults, c.res)
+			}
+		}
+		if len(cellResults) > 0 {
+			page = append(page, report.HTMLSection{Title: "REST/JSON vs gRPC/protobuf: " + plan.Protocols.String(), Results: cellResults,
+				Notes: append(crossovers(pairCells(cells), byThroughput), crossovers(pairCells(cells), byCPU)...)})
+		}
 		if len(cells) > 0 {
 			written = written || opts.OutDir != ""
 			if werr := writeProtocolTable(opts.IO.Out, plan.Protocols, cells); werr != nil {
@@ -259,7 +303,7 @@ func DemoRun(ctx context.Context, opts *Options) error {
 
 // runCacheSection runs every cache variant and prints their comparison. n
 // is the number of variants with a result.
-func runCacheSection(ctx context.Context, opts *Options, plan profile.Plan, redis *rediscache.Instance, log *slog.Logger) (n int, failed []string, interrupted bool, err error) {
+func runCacheSection(ctx context.Context, opts *Options, plan profile.Plan, redis *rediscache.Instance, log *slog.Logger) (n int, results []*metrics.Result, failed []string, interrupted bool, err error) {
 	fmt.Fprintf(opts.IO.ErrOut, "loadrig demo: %s\n", describe(plan))
 	var rows []row
 	for i, v := range plan.Variants {
@@ -277,11 +321,12 @@ func runCacheSection(ctx context.Context, opts *Options, plan profile.Plan, redi
 		}
 		r := newRow(v, res)
 		rows = append(rows, r)
+		results = append(results, res)
 		fmt.Fprintf(opts.IO.ErrOut, "      %s\n", r.brief())
 		if opts.OutDir != "" {
 			path := filepath.Join(opts.OutDir, v.Name+".json")
 			if err := cmdutil.WriteFile(path, res.Write); err != nil {
-				return len(rows), failed, interrupted, err
+				return len(rows), results, failed, interrupted, err
 			}
 		}
 		if res.StopReason == metrics.StopInterrupted || ctx.Err() != nil {
@@ -295,10 +340,10 @@ func runCacheSection(ctx context.Context, opts *Options, plan profile.Plan, redi
 			mode = redis.Mode()
 		}
 		if err := writeTable(opts.IO.Out, rows, mode); err != nil {
-			return len(rows), failed, interrupted, err
+			return len(rows), results, failed, interrupted, err
 		}
 	}
-	return len(rows), failed, interrupted, nil
+	return len(rows), results, failed, interrupted, nil
 }
 
 func needsRedis(s profile.Server) bool {

@@ -53,6 +53,9 @@ func TestFlags(t *testing.T) {
 	if _, err := loadPlan(&Options{Profile: bad}); !errors.As(err, &fe) || !strings.Contains(err.Error(), "bad.yaml:3: unknown key speed") {
 		t.Fatalf("bad profile: %v", err)
 	}
+	if o, err := parse(t, "--quick"); err != nil || !strings.HasPrefix(o.OutDir, "loadrig-demo-") {
+		t.Fatalf("default output folder: %v %q", err, o.OutDir)
+	}
 	if _, err := parse(t, "extra"); !errors.As(err, &fe) {
 		t.Fatalf("positional argument: %v", err)
 	}
@@ -92,6 +95,15 @@ func TestDemoRun(t *testing.T) {
 		}
 	}
 	rows := map[string]row{}
+	page, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	if err != nil {
+		t.Fatalf("report.html: %v", err)
+	}
+	for _, want := range []string{"<h2 class=\"section\">Cache strategies", "<h2 class=\"section\">REST/JSON vs gRPC/protobuf", "s1-spectrum", "<th>redis-aside</th>"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
 	for _, name := range opts.Variants {
 		res, err := metrics.Load(filepath.Join(dir, name+".json"))
 		if err != nil {

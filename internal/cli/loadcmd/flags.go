@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -81,6 +82,13 @@ type LoadFlags struct {
 	// CPUProfile is --cpuprofile: write a pprof CPU profile of the
 	// generator itself (the whole run) to this file. Default "": none.
 	CPUProfile string
+	// Shard is --shard i/N: run part i (0-based) of N of the load: 1/N of
+	// the rate on the whole run's schedule, 1/N of --concurrency and of
+	// --requests, operations i, i+N, ... Default "": the whole load.
+	Shard string
+	// StartAt is --start-at: the aligned start of the shards, RFC 3339 or
+	// +DURATION from now. Default "": now.
+	StartAt string
 	// Gate is --threshold (repeatable) and --junit FILE: judge the result;
 	// a breach exits 3 after everything is written. Default none.
 	Gate clireport.Gate
@@ -109,11 +117,62 @@ func (lf *LoadFlags) AddFlags(fs *pflag.FlagSet, source func(flag string) string
 	fs.DurationVar(&lf.Tick, "tick", load.DefaultTick, "open model: the scheduler wakes at most once per tick and sends everything due")
 	fs.DurationVar(&lf.Grace, "grace", load.DefaultGrace, "time in-flight operations get to finish after an interrupt or error-budget stop")
 	fs.StringVarP(&lf.Output, "output", "o", "", "write the result file (loadrig.result/v1 JSON) here")
-	fs.StringVar(&lf.Format, "format", "text", "stdout format: text (summary), json (the result file) or any of "+strings.Join(report.Formats, ", "))
+	fs.StringVar(&lf.Format, "format", "text", "stdout format, one of "+strings.Join(report.Formats, ", ")+" (text: the summary; json: the result file)")
 	fs.BoolVarP(&lf.Quiet, "quiet", "q", false, "no live progress line")
 	fs.StringVar(&lf.Name, "name", "", "label for this result in side-by-side reports")
 	fs.StringVar(&lf.CPUProfile, "cpuprofile", "", "write a pprof CPU profile of loadrig itself during the run to this file")
+	fs.StringVar(&lf.Shard, "shard", "", "run shard i of N (0-based), e.g. 0/4: 1/N of the rate on the one-process schedule, of --concurrency and of --requests; merge the shards with loadrig merge")
+	fs.StringVar(&lf.StartAt, "start-at", "", "start at this time, RFC 3339 (2026-01-02T15:04:05Z) or +DURATION from now, so shards on several machines align")
 	lf.Gate.AddFlags(fs)
+}
+
+// ParseShard reads "i/N" (0 <= i < N <= 100000).
+func ParseShard(s string) (index, count int, err error) {
+	a, b, ok := strings.Cut(s, "/")
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || n < 1 || n > 100000 || i < 0 || i >= n {
+		return 0, 0, fmt.Errorf("%q is not a shard i/N with 0 <= i < N, e.g. 0/4", s)
+	}
+	return i, n, nil
+}
+
+// ParseStartAt reads an RFC 3339 time or +DURATION from now.
+func ParseStartAt(s string, now time.Time) (time.Time, error) {
+	if d, ok := strings.CutPrefix(s, "+"); ok {
+		dd, err := time.ParseDuration(d)
+		if err != nil || dd < 0 {
+			return time.Time{}, fmt.Errorf("%q: +DURATION like +5s, or an RFC 3339 time", s)
+		}
+		return now.Add(dd), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time like 2026-01-02T15:04:05Z or +5s", s)
+	}
+	return t, nil
+}
+
+// part is shard i's share of n items dealt round robin over count shards.
+func part(n int64, i, count int) int64 {
+	q, r := n/int64(count), n%int64(count)
+	if int64(i) < r {
+		q++
+	}
+	return q
+}
+
+// ShardSeed derives shard i's template seed from the run's seed, so
+// shards draw different random values; unsharded, the seed is unchanged.
+func (lf *LoadFlags) ShardSeed(seed uint64) uint64 {
+	i, n, err := ParseShard(lf.Shard)
+	if lf.Shard == "" || err != nil || n == 1 {
+		return seed
+	}
+	x := seed ^ (uint64(i)+1)*0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
 }
 
 func (lf *LoadFlags) set(name string) bool {
@@ -157,6 +216,16 @@ func (lf *LoadFlags) Validate() error {
 		return cmdutil.FlagErrorf("%s must not be negative, got %d", lf.src("max-errors"), lf.MaxErrors)
 	case lf.set("duration") && lf.Duration == 0 && lf.Requests == 0 && !lf.set("stages"):
 		return cmdutil.FlagErrorf("%s 0 needs --requests N or --stages to end the run; give a positive duration, e.g. -d 30s", lf.src("duration"))
+	}
+	if lf.Shard != "" {
+		if _, _, err := ParseShard(lf.Shard); err != nil {
+			return cmdutil.FlagErrorf("%s: %v", lf.src("shard"), err)
+		}
+	}
+	if lf.StartAt != "" {
+		if _, err := ParseStartAt(lf.StartAt, time.Now()); err != nil {
+			return cmdutil.FlagErrorf("%s: %v", lf.src("start-at"), err)
+		}
 	}
 	if lf.set("stages") {
 		if _, err := load.ParseStages(lf.Stages); err != nil {
@@ -210,6 +279,32 @@ func (lf *LoadFlags) Config() (load.Config, error) {
 	}
 	if !lf.open() && cfg.Concurrency == 0 {
 		cfg.Concurrency = DefaultConcurrency
+	}
+	if lf.Shard != "" {
+		i, n, err := ParseShard(lf.Shard)
+		if err != nil {
+			return load.Config{}, cmdutil.FlagErrorf("%s: %v", lf.src("shard"), err)
+		}
+		cfg.ShardIndex, cfg.ShardCount, cfg.IntervalHists = i, n, true
+		if cfg.Concurrency > 0 {
+			if c := part(int64(cfg.Concurrency), i, n); c > 0 {
+				cfg.Concurrency = int(c)
+			} else {
+				return load.Config{}, cmdutil.FlagErrorf("--concurrency %d cannot be split over %d shards: give each at least one worker", cfg.Concurrency, n)
+			}
+		}
+		if cfg.Requests > 0 {
+			if cfg.Requests = part(cfg.Requests, i, n); cfg.Requests == 0 {
+				return load.Config{}, cmdutil.FlagErrorf("--requests %d cannot be split over %d shards", lf.Requests, n)
+			}
+		}
+	}
+	if lf.StartAt != "" {
+		t, err := ParseStartAt(lf.StartAt, time.Now())
+		if err != nil {
+			return load.Config{}, cmdutil.FlagErrorf("%s: %v", lf.src("start-at"), err)
+		}
+		cfg.StartAt = t
 	}
 	// -n or --stages alone bound the run; the default duration applies only
 	// when nothing else does.

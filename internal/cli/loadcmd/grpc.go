@@ -165,7 +165,7 @@ func (o *GRPCOptions) driverOptions() (grpcdrv.Options, error) {
 		ProtoFiles:     o.Proto,
 		ImportPaths:    o.ImportPaths,
 		Data:           o.Data,
-		Seed:           o.Seed,
+		Seed:           o.Load.ShardSeed(o.Seed),
 		Metadata:       o.Metadata,
 		Connections:    o.Connections,
 		StreamMessages: o.StreamMessages,

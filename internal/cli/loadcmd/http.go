@@ -203,7 +203,7 @@ func (o *HTTPOptions) driverOptions() (httpdrv.Options, error) {
 		Proxy:              o.Proxy,
 		ExpectBodyContains: o.ExpectBodyContains,
 		CacheHeader:        o.CacheHeader,
-		Seed:               o.Seed,
+		Seed:               o.Load.ShardSeed(o.Seed),
 		ForceNetHTTP:       o.NetHTTP,
 		Revalidate:         o.Revalidate,
 		RevalidateShared:   o.RevalidateShared,

@@ -19,6 +19,7 @@ import (
 	"github.com/loadrig/loadrig/internal/load"
 	"github.com/loadrig/loadrig/internal/metrics"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func testFactory() *cmdutil.Factory {
@@ -599,5 +600,46 @@ func TestScrapeStatsFromEnvIsExplicit(t *testing.T) {
 	}
 	if !got.shouldScrape() {
 		t.Fatal("LOADRIG_SCRAPE_STATS=true: a non-loopback target is not scraped")
+	}
+}
+
+func TestShardFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--shard", "4/4"}, "not a shard i/N"},
+		{[]string{"--shard", "x"}, "not a shard i/N"},
+		{[]string{"--shard", "0/2", "--start-at", "tomorrow"}, "not an RFC 3339 time"},
+		{[]string{"-c", "2", "--shard", "2/3"}, "--concurrency 2 cannot be split over 3 shards"},
+	} {
+		var lf LoadFlags
+		fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+		lf.AddFlags(fs, nil)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		if err := lf.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+	var lf LoadFlags
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	lf.AddFlags(fs, nil)
+	_ = fs.Parse([]string{"-c", "10", "-n", "7", "--shard", "1/3", "--start-at", "2030-01-02T03:04:05Z"})
+	cfg, err := lf.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 10 workers over 3 shards: 4, 3, 3; 7 requests: 3, 2, 2.
+	if cfg.Concurrency != 3 || cfg.Requests != 2 || cfg.ShardIndex != 1 || cfg.ShardCount != 3 || !cfg.IntervalHists ||
+		cfg.StartAt.Format(time.RFC3339) != "2030-01-02T03:04:05Z" {
+		t.Fatalf("%+v", cfg)
+	}
+	if lf.ShardSeed(5) == 5 {
+		t.Fatal("shards draw the same template values")
+	}
+	if at, err := ParseStartAt("+5s", time.Unix(100, 0)); err != nil || !at.Equal(time.Unix(105, 0)) {
+		t.Fatalf("+5s: %v %v", at, err)
 	}
 }

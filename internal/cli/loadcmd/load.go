@@ -28,5 +28,7 @@ Load models:
 	// Protocol subcommands, one line each.
 	cmd.AddCommand(NewCmdHTTP(f, nil))
 	cmd.AddCommand(NewCmdGRPC(f, nil))
+	cmd.AddCommand(NewCmdGraphQL(f, nil))
+	cmd.AddCommand(NewCmdWS(f, nil), NewCmdSSE(f, nil), NewCmdPoll(f, nil))
 	return cmd
 }

@@ -2,6 +2,8 @@ package loadcmd
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +18,7 @@ import (
 	"github.com/loadrig/loadrig/internal/load"
 	"github.com/loadrig/loadrig/internal/metrics"
 	"github.com/loadrig/loadrig/internal/report"
+	"github.com/spf13/pflag"
 )
 
 // Runner runs the engine; load.Run in production, a fake in tests.
@@ -28,6 +31,9 @@ type Run struct {
 	Driver      load.Driver          // the protocol's driver; Execute does not close it
 	ToolVersion string               // goes into Result.ToolVersion
 	Runner      Runner               // nil: load.Run
+	// Adjust, if set, changes the engine configuration the flags gave
+	// (session commands turn it into arrivals of held connections).
+	Adjust func(*load.Config)
 	// Getenv reads the environment for GITHUB_STEP_SUMMARY; nil: os.Getenv.
 	Getenv func(string) string
 }
@@ -41,6 +47,15 @@ func Execute(ctx context.Context, r Run) error {
 	cfg, err := r.Flags.Config()
 	if err != nil {
 		return err
+	}
+	if r.Adjust != nil {
+		r.Adjust(&cfg)
+		if err := cfg.Validate(); err != nil {
+			return cmdutil.FlagErrorWrap(err)
+		}
+	}
+	if cmdutil.IsDryRun(ctx) {
+		return cmdutil.ErrDryRun
 	}
 	if cs, ok := r.Driver.(interface{ CacheSource() string }); ok {
 		cfg.CacheSource = cs.CacheSource()
@@ -76,6 +91,13 @@ func Execute(ctx context.Context, r Run) error {
 	}
 	if r.Flags.Name != "" {
 		res.Name = r.Flags.Name
+	}
+	if cfg.ShardCount > 0 {
+		res.Shard = &metrics.ShardInfo{Index: cfg.ShardIndex, Count: cfg.ShardCount}
+		res.PlanHash = r.Flags.planHash(r.Driver)
+	}
+	if h := hookFrom(ctx); h != nil && h.Annotate != nil {
+		h.Annotate(res)
 	}
 	if r.Flags.Output != "" {
 		if err := cmdutil.WriteFile(r.Flags.Output, res.Write); err != nil {
@@ -147,6 +169,9 @@ func formatProgress(pr load.Progress) string {
 		b.WriteString("/" + roundDur(pr.Total))
 	}
 	fmt.Fprintf(&b, "  %d done  %.1f/s  p99 %s  errors %d", pr.Done, pr.RPS, fmtLatency(pr.P99), pr.Errors)
+	if pr.MsgRPS > 0 {
+		fmt.Fprintf(&b, "  messages %.1f/s", pr.MsgRPS)
+	}
 	return b.String()
 }
 
@@ -184,4 +209,26 @@ func startCPUProfile(path string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// planHash identifies a sharded load's plan: the protocol, the target and
+// every flag's value except the shard index and where the output goes, so
+// shards of one plan share it and merge can refuse mixed plans.
+func (lf *LoadFlags) planHash(d load.Driver) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00", d.Protocol(), d.Target())
+	if lf.fs != nil {
+		lf.fs.VisitAll(func(f *pflag.Flag) {
+			switch f.Name {
+			case "output", "format", "quiet", "cpuprofile", "config":
+				return
+			case "shard":
+				_, n, _ := ParseShard(f.Value.String())
+				fmt.Fprintf(h, "shards=%d\x00", n)
+				return
+			}
+			fmt.Fprintf(h, "%s=%s\x00", f.Name, f.Value.String())
+		})
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

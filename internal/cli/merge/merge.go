@@ -18,6 +18,9 @@ type Options struct {
 	Output string               // -o/--output: merged result file; "-" writes it to stdout. Required.
 	Format string               // --format: how to print the merged summary: text (default), markdown or json
 	Quiet  bool                 // --quiet: do not print the summary
+	// AllowPartial is --allow-partial: merge an incomplete set of shards,
+	// marking the result partial. Default false: a missing shard is an error.
+	AllowPartial bool
 }
 
 // NewCmdMerge returns `loadrig merge`. runF replaces the run function in
@@ -30,9 +33,15 @@ func NewCmdMerge(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		Long: `Merge result files of runs made at the same time against one target (for
 example one generator per machine) into one result. Histograms are added and
 every percentile is recomputed from them, never averaged; counters are
-summed; the merged file lists its inputs. Then the merged summary is printed.`,
+summed; the merged file lists its inputs. Then the merged summary is printed.
+
+Shards of one run (load --shard i/N) merge exactly, timelines too (each
+shard keeps per-second histograms). merge refuses a missing or duplicate
+shard and results of different plans (exit 2); --allow-partial merges an
+incomplete set and marks the result partial.`,
 		Example: `  loadrig merge gen1.json gen2.json gen3.json -o total.json
-  loadrig merge a.json b.json -o - | jq .latency_us`,
+  loadrig merge a.json b.json -o - | jq .latency_us
+  loadrig merge shard-*.json -o merged.json`,
 		Args: cmdutil.MinimumArgs(1, "the result files to merge, e.g. loadrig merge a.json b.json -o total.json"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Files = args
@@ -51,6 +60,7 @@ summed; the merged file lists its inputs. Then the merged summary is printed.`,
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "write the merged result to this file (- for stdout)")
 	cmd.Flags().StringVar(&opts.Format, "format", "text", "summary format: text, markdown or json")
 	cmd.Flags().BoolVarP(&opts.Quiet, "quiet", "q", false, "do not print the summary")
+	cmd.Flags().BoolVar(&opts.AllowPartial, "allow-partial", false, "merge an incomplete set of shards (the result is marked partial)")
 	return cmd
 }
 
@@ -63,10 +73,16 @@ func mergeRun(_ context.Context, opts *Options) error {
 		}
 		results = append(results, rs[0])
 	}
+	partial, err := metrics.CheckShards(results, opts.Files, opts.AllowPartial)
+	if err != nil {
+		return cmdutil.FlagErrorWrap(err)
+	}
 	merged, err := metrics.Merge(results, opts.Files)
 	if err != nil {
 		return cmdutil.FlagErrorWrap(err)
 	}
+	merged.Partial = partial
+	merged.PlanHash = results[0].PlanHash
 	if opts.Output == "-" {
 		return merged.Write(opts.IO.Out)
 	}

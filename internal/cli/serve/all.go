@@ -22,6 +22,9 @@ type AllOptions struct {
 	GRPCFlags
 	// ServerFlags are the shared server flags, applied to both servers.
 	ServerFlags
+	// WSFlags are the WebSocket server's flags (serve ws); its routes are
+	// mounted on the REST listener.
+	WSFlags
 	// Ready, when set, is called once every listener is bound.
 	Ready func(restURL, grpcAddr, adminURL string)
 }
@@ -37,13 +40,17 @@ func NewCmdServeAll(f *cmdutil.Factory, runF func(*AllOptions) error) *cobra.Com
 cache stack, so a REST/JSON vs gRPC/protobuf comparison differs only in the
 protocol. A REST PATCH reaches gRPC WatchPrices streams (both share the
 product-change feed). The flags are those of serve rest, plus --grpc-addr and
-the gRPC-only --admin-addr and --price-ticker.`,
+the gRPC-only --admin-addr and --price-ticker. The WebSocket server's routes
+(/ws/..., /api/events, SSE and pushes; see serve ws) share the REST listener.`,
 		Example: `  loadrig serve all --cache lru
   # REST on 127.0.0.1:8080, gRPC on 127.0.0.1:9090, gRPC admin on 127.0.0.1:9091`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := validateFlags(&opts.ServerFlags, &opts.GRPCFlags,
 				addrFlag{"--addr", opts.Addr}, addrFlag{"--grpc-addr", opts.GRPCAddr}); err != nil {
+				return err
+			}
+			if err := opts.WSFlags.validate(opts.Stack.RedisURL); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -55,6 +62,7 @@ the gRPC-only --admin-addr and --price-ticker.`,
 	cmd.Flags().StringVar(&opts.Addr, "addr", DefaultRESTAddr, "HOST:PORT of the REST server (port 0: any free port; the bound address is printed)")
 	cmd.Flags().StringVar(&opts.GRPCAddr, "grpc-addr", DefaultGRPCAddr, "HOST:PORT of the gRPC server")
 	opts.GRPCFlags.addFlags(cmd.Flags())
+	opts.WSFlags.addFlags(cmd.Flags())
 	opts.ServerFlags.AddFlags(cmd.Flags())
 	opts.ServerFlags.Getenv = f.Getenv
 	return cmd
@@ -71,6 +79,7 @@ func AllRun(ctx context.Context, opts *AllOptions) error {
 		transports: []transport{
 			restTransport(&opts.ServerFlags),
 			grpcTransport(&opts.ServerFlags, &opts.GRPCFlags, opts.GRPCAddr, &g),
+			wsTransport(&opts.ServerFlags, &opts.WSFlags, false),
 		},
 		ready: func(url string) {
 			if opts.Ready != nil {

@@ -88,7 +88,13 @@ func (f *ServerFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Stack.Session, "session", "jwt", "auth for writes: jwt (stateless tokens) or redis (sessions in Redis)")
 	fs.StringVar(&f.JWTSecretFile, "jwt-secret-file", "", "file holding the HMAC secret of JWTs, at least 32 bytes (or set "+jwtSecretEnv+"; default: random per process). Never put a secret in argv")
 	fs.Int64Var(&f.MaxResponse, "max-response", 16<<20, "largest response a request may ask for in bytes (limit × pad); more is 400 before any work")
-	fs.IntVar(&f.MaxConns, "max-conns", server.DefaultMaxConns, "open connections per HTTP listener; past it a new connection gets 503 and is closed")
+	if fs.Lookup("max-conns") == nil {
+		fs.IntVar(&f.MaxConns, "max-conns", server.DefaultMaxConns, "open connections per HTTP listener; past it a new connection gets 503 and is closed")
+	} else {
+		// The WebSocket flags define their own --max-conns (serve ws, serve
+		// all): the HTTP listener keeps the default cap.
+		f.MaxConns = server.DefaultMaxConns
+	}
 	fs.DurationVar(&f.Stack.TokenTTL, "token-ttl", time.Hour, "lifetime of issued tokens and sessions")
 	fs.StringVar(&f.RateLimit, "rate-limit", "", "per-client rate limit, e.g. 100/s or 100/s:20 (burst); Redis GCRA when a Redis is in use")
 	fs.Int64Var(&f.BodyLimit, "body-limit", 1<<20, "largest request body in bytes (larger: 413)")
@@ -216,6 +222,9 @@ func (f *ServerFlags) StartStack(ctx context.Context, w io.Writer) (*stack.Stack
 	cfg, err := f.StackConfig(log)
 	if err != nil {
 		return nil, nil, err
+	}
+	if cmdutil.IsDryRun(ctx) {
+		return nil, nil, cmdutil.ErrDryRun
 	}
 	st, err := stack.New(ctx, cfg)
 	var oe *store.OpenError

@@ -50,6 +50,10 @@ DELETE /api/products/{id}, POST /api/login. Writes need
   # Redis write-behind on a free port; redis-server is started for you
   loadrig serve rest --addr 127.0.0.1:0 --cache redis --strategy write-behind
 
+  # a real database: a SQLite file (seeded when new), or Postgres
+  loadrig serve rest --store sqlite:./shop.db
+  loadrig serve rest --store 'postgres://app@127.0.0.1:5432/shop?sslmode=disable'
+
   # then, in another terminal
   loadrig load http --rate 500 -d 10s 'http://127.0.0.1:8080/api/products/{{zipf 1.1 1 1000}}'`,
 		Args: cmdutil.NoArgs,

@@ -89,6 +89,8 @@ func TestRESTBadFlags(t *testing.T) {
 		{[]string{"extra-arg"}, "takes no arguments"},
 		{[]string{"--store-pool", "-3"}, "--store-pool"},
 		{[]string{"--redis-url", "foo://x"}, "--redis-url"},
+		{[]string{"--store", "mysql://x"}, "unknown store"},
+		{[]string{"--store", "sqlite:"}, "needs a file path"},
 	} {
 		_, err := parseREST(t, c.args...)
 		var fe *cmdutil.FlagError

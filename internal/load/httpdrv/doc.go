@@ -38,7 +38,24 @@
 // BytesSent is the HTTP/1.1 form of the request on both paths;
 // BytesReceived is exact on the fast path and, on net/http (which does not
 // expose what it read, and HTTP/2 compresses headers), the HTTP/1.1 size of
-// the status line and headers plus the body bytes.
+// the status line and headers plus the body bytes. The result's bytes come
+// from the wire instead (Driver.WireBytes, load.WireCounter): every
+// connection of either path is counted at the socket (netcount, through the
+// driver's load.ConnTracker; one atomic add per read or write call), TLS
+// records, HTTP/2 frames and retries included (TestWireBytesFastPath: on the
+// fast path the two agree exactly).
+//
+// # Exchange: an opt-in body classifier
+//
+// Options.NewExchange gives each worker an Exchange that writes each
+// operation's target and body and reads each final response's body, which
+// the driver otherwise discards: the body is kept in a reused per-worker
+// buffer up to Options.MaxBody (1 MiB) and handed to Exchange.Response,
+// which returns the operation's kind and may ask for a follow-up request
+// within the same operation (bytes add up). The GraphQL driver is built on
+// it (classification of "200 with errors", APQ). Without an Exchange the
+// request path only gains nil checks; with one it still allocates nothing
+// per request (TestExchangeZeroAllocs, BenchmarkExchange).
 //
 // # Connections
 //

@@ -79,6 +79,7 @@ type header struct {
 var (
 	_ load.Driver      = (*Driver)(nil)
 	_ load.ConnCounter = (*Driver)(nil)
+	_ load.WireCounter = (*Driver)(nil)
 )
 
 // New validates opts, compiles its templates and returns the driver.
@@ -163,7 +164,18 @@ func New(opts Options) (*Driver, error) {
 	if err := d.initRevalidate(); err != nil {
 		return nil, err
 	}
-	if d.constant() {
+	if opts.NewExchange != nil {
+		if opts.Revalidate {
+			return nil, errors.New("revalidation cannot be combined with an exchange that chooses the requests")
+		}
+		if opts.MaxBody < 0 {
+			return nil, fmt.Errorf("bad body limit %d: expected 0 (default %d) or more", opts.MaxBody, DefaultMaxBody)
+		}
+		if d.opts.MaxBody == 0 {
+			d.opts.MaxBody = DefaultMaxBody
+		}
+	}
+	if d.constant() && opts.NewExchange == nil {
 		r := d.newRenderer(nil)
 		r.render(0)
 		d.constReq = r.req
@@ -335,11 +347,25 @@ func (d *Driver) Connections() metrics.Connections {
 	return c
 }
 
+// WireBytes is what the driver's connections wrote and read so far, from
+// counting connections on both paths (fast: under the raw-syscall wrapper;
+// net/http: at the dialer, so TLS records and HTTP/2 frames are counted as
+// sent): the result's bytes (load.WireCounter).
+func (d *Driver) WireBytes() metrics.Bytes { return d.conns.WireBytes() }
+
 // paddedCounter is a per-worker counter on its own cache line, so that
 // workers on different cores do not contend for it.
 type paddedCounter struct {
 	atomic.Int64
 	_ [56]byte
+}
+
+// newExchange returns worker id's Exchange and body buffer, or nils.
+func (d *Driver) newExchange(id int) (Exchange, *bodyBuf) {
+	if d.opts.NewExchange == nil {
+		return nil, nil
+	}
+	return d.opts.NewExchange(id), &bodyBuf{max: d.opts.MaxBody}
 }
 
 func (d *Driver) newReusedCounter() *paddedCounter {

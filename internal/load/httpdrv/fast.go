@@ -74,6 +74,9 @@ type fastWorker struct {
 	reused  *paddedCounter
 	rv      *revalCache // nil unless Options.Revalidate
 	long    []byte      // a line longer than the read buffer (readLine)
+	ex      Exchange    // nil unless Options.NewExchange
+	kb      *bodyBuf    // the body kept for ex
+	status  int         // status of the last complete response (ex only)
 }
 
 var longAgo = time.Unix(1, 0)
@@ -82,6 +85,9 @@ func (d *Driver) newFastWorker(ctx context.Context, id int) *fastWorker {
 	w := &fastWorker{d: d, run: ctx, runDone: ctx.Done(), reused: d.newReusedCounter(), scan: newBodyScan(d.expectBody), rv: d.newRevalCache()}
 	if d.constReq == nil {
 		w.r = d.newRenderer(d.env.NewEvaluator(id))
+	}
+	if w.ex, w.kb = d.newExchange(id); w.ex != nil {
+		w.r.ex = w.ex
 	}
 	// Cancelling the run aborts the worker's blocking read or write.
 	w.stop = context.AfterFunc(ctx, func() { w.abort(0) })
@@ -151,6 +157,9 @@ func (w *fastWorker) Do(ctx context.Context, op *load.Op) load.Outcome {
 	if w.run.Err() != nil {
 		return load.Outcome{Err: metrics.ErrCanceled}
 	}
+	if w.ex != nil {
+		return w.doExchange(ctx, op)
+	}
 	req, head, target := w.d.constReq, w.d.constHead, w.d.constTarget
 	if req == nil {
 		r := w.r
@@ -160,6 +169,37 @@ func (w *fastWorker) Do(ctx context.Context, op *load.Op) load.Outcome {
 	if w.rv != nil {
 		req = w.rv.begin(req, head, target)
 	}
+	return w.send(ctx, op, req)
+}
+
+// doExchange performs one operation whose requests an Exchange makes: one
+// request, and another as long as the Exchange asks for a follow-up (at
+// most maxExchangeAttempts in all). Bytes add up over the requests.
+func (w *fastWorker) doExchange(ctx context.Context, op *load.Op) load.Outcome {
+	r := w.r
+	var total load.Outcome
+	for attempt := 0; ; attempt++ {
+		r.attempt = attempt
+		r.render(op.Seq())
+		w.status = 0
+		out := w.send(ctx, op, r.req)
+		total.BytesSent += out.BytesSent
+		total.BytesReceived += out.BytesReceived
+		total.Cache, total.Op = out.Cache, r.op
+		if w.status == 0 { // no complete response: the transport's error
+			total.Err = out.Err
+			return total
+		}
+		var again bool
+		total.Err, again = w.ex.Response(w.status, out.Err, w.kb.b, w.kb.truncated, op.Recording())
+		if !again || attempt+1 >= maxExchangeAttempts {
+			return total
+		}
+	}
+}
+
+// send sends req, retrying on another connection as Do says.
+func (w *fastWorker) send(ctx context.Context, op *load.Op, req []byte) load.Outcome {
 	w.watch(ctx)
 	var out load.Outcome
 	sentRetries := 0
@@ -267,11 +307,11 @@ func (w *fastWorker) dial(ctx context.Context, op *load.Op) (*fconn, metrics.Err
 	}
 	op.Phase(load.PhaseConnect, time.Since(t0))
 	d.conns.Opened()
-	return newFconn(c), metrics.OK
+	return d.newFconn(c), metrics.OK
 }
 
-func newFconn(c net.Conn) *fconn {
-	rw := rawconn.Wrap(c)
+func (d *Driver) newFconn(c net.Conn) *fconn {
+	rw := d.conns.CountConn(rawconn.Wrap(c))
 	return &fconn{c: c, w: rw, br: bufio.NewReaderSize(rw, readBufSize)}
 }
 
@@ -510,6 +550,9 @@ func (w *fastWorker) readResponse(br *bufio.Reader, out *load.Outcome) (keep boo
 		out.Cache = cacheStatus(code, cfgCache, cfCache, ageCache)
 		scan := out.Err == metrics.OK && len(d.expectBody) > 0
 		w.scan.reset()
+		if w.kb != nil {
+			w.kb.reset()
+		}
 		switch {
 		case d.method == "HEAD" || code == 204 || code == 304 || code < 200:
 		case chunked:
@@ -532,6 +575,7 @@ func (w *fastWorker) readResponse(br *bufio.Reader, out *load.Outcome) (keep boo
 		if rv != nil && code == 200 {
 			rv.remember()
 		}
+		w.status = code
 		return keep, nil
 	}
 }
@@ -556,6 +600,10 @@ func (w *fastWorker) readBody(br *bufio.Reader, size int64, n *int64, scan bool)
 		if scan {
 			p, _ := br.Peek(k)
 			w.scan.feed(p)
+		}
+		if w.kb != nil {
+			p, _ := br.Peek(k)
+			w.kb.feed(p)
 		}
 		br.Discard(k)
 		*n += int64(k)

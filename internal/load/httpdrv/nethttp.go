@@ -29,6 +29,9 @@ type netWorker struct {
 	epoch  time.Time
 	curOp  *load.Op
 	rv     *revalCache // nil unless Options.Revalidate
+	ex     Exchange    // nil unless Options.NewExchange
+	kb     *bodyBuf    // the body kept for ex
+	status int         // status of the last complete response (ex only)
 
 	// Set by trace hooks, possibly from the Transport's dial goroutines:
 	// nanoseconds since epoch (marks) or durations; 0 = did not happen.
@@ -46,9 +49,12 @@ func (d *Driver) newNetWorker(id int) *netWorker {
 		rv:     d.newRevalCache(),
 	}
 	w.r = d.newRenderer(d.env.NewEvaluator(id))
+	if w.ex, w.kb = d.newExchange(id); w.ex != nil {
+		w.r.ex = w.ex
+	}
 	w.r.render(0)
 	u, _ := url.Parse(d.origin + string(w.r.req[w.r.target.lo:w.r.target.hi]))
-	if !d.templatedURL {
+	if !d.templatedURL && w.ex == nil {
 		w.u = u
 	}
 	w.base = &http.Request{
@@ -113,11 +119,38 @@ func (w *netWorker) Do(ctx context.Context, op *load.Op) load.Outcome {
 	if err := ctx.Err(); err != nil {
 		return load.Outcome{Err: classifyErr(ctx, nil, err)}
 	}
+	if w.ex == nil {
+		if w.d.constReq == nil {
+			w.r.render(op.Seq())
+		}
+		return w.roundTrip(ctx, op)
+	}
+	// As the fast path's doExchange.
+	var total load.Outcome
+	for attempt := 0; ; attempt++ {
+		w.r.attempt = attempt
+		w.r.render(op.Seq())
+		w.status = 0
+		out := w.roundTrip(ctx, op)
+		total.BytesSent += out.BytesSent
+		total.BytesReceived += out.BytesReceived
+		total.Cache, total.Op = out.Cache, w.r.op
+		if w.status == 0 {
+			total.Err = out.Err
+			return total
+		}
+		var again bool
+		total.Err, again = w.ex.Response(w.status, out.Err, w.kb.b, w.kb.truncated, op.Recording())
+		if !again || attempt+1 >= maxExchangeAttempts {
+			return total
+		}
+	}
+}
+
+// roundTrip sends the request rendered in w.r and reads the response.
+func (w *netWorker) roundTrip(ctx context.Context, op *load.Op) load.Outcome {
 	d := w.d
 	r := w.r
-	if d.constReq == nil {
-		r.render(op.Seq())
-	}
 	var out load.Outcome
 	req := w.base.WithContext(httptrace.WithClientTrace(ctx, w.trace))
 	if d.constReq == nil {
@@ -179,11 +212,17 @@ func (w *netWorker) Do(ctx context.Context, op *load.Op) load.Outcome {
 		ageValue([]byte(resp.Header.Get("Age"))))
 	scan := out.Err == metrics.OK && len(d.expectBody) > 0
 	w.scan.reset()
+	if w.kb != nil {
+		w.kb.reset()
+	}
 	for {
 		n, rerr := resp.Body.Read(w.buf)
 		out.BytesReceived += int64(n)
 		if scan {
 			w.scan.feed(w.buf[:n])
+		}
+		if w.kb != nil {
+			w.kb.feed(w.buf[:n])
 		}
 		if rerr == io.EOF {
 			break
@@ -203,6 +242,7 @@ func (w *netWorker) Do(ctx context.Context, op *load.Op) load.Outcome {
 		w.rv.lastMod = append(w.rv.lastMod, resp.Header.Get("Last-Modified")...)
 		w.rv.remember()
 	}
+	w.status = resp.StatusCode
 	return out
 }
 

@@ -92,6 +92,15 @@ type Options struct {
 	// model starts them as needed). RevalidateEntries bounds the shared
 	// cache as a whole. Default false: one cache per worker.
 	RevalidateShared bool
+	// NewExchange, when set, makes each worker's Exchange: it chooses every
+	// request's target and body (the URL's path and Body are then unused)
+	// and classifies every response by its body (see Exchange). Not with
+	// Revalidate. Default nil: requests as rendered, bodies discarded.
+	NewExchange func(worker int) Exchange
+	// MaxBody bounds the bytes of a response body kept for the Exchange;
+	// the rest is read and counted but not kept. Default 0:
+	// DefaultMaxBody (1 MiB).
+	MaxBody int
 }
 
 // StatusRange is an inclusive range of HTTP status codes.

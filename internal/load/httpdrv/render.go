@@ -25,6 +25,11 @@ type renderer struct {
 	// head is where the blank line ending the header block starts in req:
 	// where Revalidate inserts its conditional headers.
 	head int
+	// ex, when set, supplies target and body (Options.NewExchange);
+	// attempt is passed to it and op is what it returned.
+	ex      Exchange
+	attempt int
+	op      int
 }
 
 func (d *Driver) newRenderer(ev *tmpl.Evaluator) *renderer {
@@ -48,10 +53,18 @@ const hexDigits = "0123456789ABCDEF"
 // render renders operation seq's request into r.req (and r.body).
 func (r *renderer) render(seq uint64) {
 	d := r.d
-	if r.ev != nil {
-		r.ev.Begin(seq)
+	if r.ex != nil {
+		if r.attempt == 0 {
+			r.ev.Begin(seq)
+		}
+		r.tgt, r.body, r.op = r.ex.Request(r.ev, seq, r.attempt, r.tgt[:0], r.body[:0])
+	} else {
+		if r.ev != nil {
+			r.ev.Begin(seq)
+		}
+		r.body = r.appendT(r.body[:0], d.body)
+		r.tgt = r.appendT(r.tgt[:0], d.target)
 	}
-	r.body = r.appendT(r.body[:0], d.body)
 
 	b := append(r.req[:0], d.method...)
 	b = append(b, ' ')
@@ -59,7 +72,6 @@ func (r *renderer) render(seq uint64) {
 	// Rendered values go in verbatim, except bytes that cannot stand in a
 	// request line: space, controls and non-ASCII are %-encoded (as
 	// net/http's URL.RequestURI would).
-	r.tgt = r.appendT(r.tgt[:0], d.target)
 	for _, c := range r.tgt {
 		if c <= ' ' || c >= 0x7f {
 			b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])

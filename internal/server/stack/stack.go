@@ -2,10 +2,14 @@ package stack
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/loadrig/loadrig/internal/cache"
@@ -202,6 +206,8 @@ type Stack struct {
 	redis *rediscache.Instance // nil: no Redis, or the user's
 	rb    *rediscache.Backend
 	mode  string
+	// lossWindow states what a crash can lose of write-behind's queue.
+	lossWindow string
 }
 
 // New builds the stack: dataset, store, Redis if needed, cache layer,
@@ -241,7 +247,8 @@ func New(ctx context.Context, cfg Config) (*Stack, error) {
 		in := cfg.Redis
 		if in == nil {
 			var err error
-			in, err = rediscache.Start(ctx, rediscache.StartOptions{URL: cfg.RedisURL, NoSpawn: cfg.RedisNoSpawn, Logger: log})
+			in, err = rediscache.Start(ctx, rediscache.StartOptions{URL: cfg.RedisURL, NoSpawn: cfg.RedisNoSpawn, Logger: log,
+				DataDir: redisDataDir(cfg, info)})
 			if err != nil {
 				_ = s.Store.Close()
 				return nil, err
@@ -251,6 +258,13 @@ func New(ctx context.Context, cfg Config) (*Stack, error) {
 			}
 		}
 		s.mode = in.Mode()
+		s.lossWindow = in.LossWindow()
+		if s.lossWindow == "" {
+			s.lossWindow = "that of the Redis in use (" + in.Mode() + "): its persistence settings decide what a Redis crash loses"
+		}
+		if cfg.Strategy == cache.StrategyWriteBehind {
+			log.Info("write-behind: acknowledged writes wait in Redis until flushed", "loss_window", s.lossWindow)
+		}
 		rb, err := rediscache.Open(rediscache.Options{URL: in.URL()})
 		if err != nil {
 			s.closeRedis()
@@ -291,6 +305,25 @@ func New(ctx context.Context, cfg Config) (*Stack, error) {
 		"dataset", orDefault(cfg.Dataset, "small"), "seed", cfg.Seed, "store_latency", cfg.StoreLatency,
 		"store_pool", cfg.StorePool, "auth", s.Auth.Kind(), "rate_limit", cfg.RateLimit.String(), "redis_mode", s.mode)
 	return s, nil
+}
+
+// redisDataDir is where a spawned Redis persists: only for write-behind over
+// a database (the acknowledged writes queued in Redis must outlive a crash
+// as the database does). SQLite: a folder beside the file; Postgres: one
+// per database in the user's cache folder.
+func redisDataDir(cfg Config, info store.Info) string {
+	if cfg.Strategy != cache.StrategyWriteBehind || info.Backend == store.BackendMemory {
+		return ""
+	}
+	if info.Backend == store.BackendSQLite {
+		return info.Target + ".redis"
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	sum := sha256.Sum256([]byte(info.Target))
+	return filepath.Join(base, "loadrig", "redis-"+hex.EncodeToString(sum[:6]))
 }
 
 func offIfZero(d time.Duration) time.Duration {
@@ -362,6 +395,9 @@ func (s *Stack) Stats() map[string]any {
 		"rate_limit": s.rateLimitStats(),
 	}
 	if wb, ok := cs["write_behind"]; ok {
+		if m, ok := wb.(map[string]any); ok {
+			m["loss_window"] = s.lossWindow
+		}
 		out["write_behind"] = wb
 		delete(cs, "write_behind")
 	} else {
