@@ -48,8 +48,15 @@ func (b *breaker) allow() bool {
 	return false
 }
 
+// record counts a call's outcome. A caller's cancellation says nothing
+// about the backend: it is neither a success nor a failure. Anything else
+// that failed — a timeout included, the hung-Redis case the breaker exists
+// for — is a failure.
 func (b *breaker) record(err error) {
-	if err == nil || errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	if err == nil {
 		if b.fails.Load() != 0 {
 			b.fails.Store(0)
 		}

@@ -179,7 +179,7 @@ type Layer struct {
 	sf      singleflight.Group
 	fill    fillGuard // drops fills that raced a write (see fillguard.go)
 	listGen atomic.Int64
-	gens    sync.Map // review generation per product id: int64 -> *atomic.Int64
+	gens    [genStripes]atomic.Int64 // review generations, striped by product id
 	resp    *Responses
 	wb      *writeBehind
 

@@ -51,11 +51,7 @@ func (l *Layer) listKey(f domain.ProductFilter) string {
 }
 
 func (l *Layer) reviewGen(productID int64) *atomic.Int64 {
-	if g, ok := l.gens.Load(productID); ok {
-		return g.(*atomic.Int64)
-	}
-	g, _ := l.gens.LoadOrStore(productID, new(atomic.Int64))
-	return g.(*atomic.Int64)
+	return &l.gens[uint64(productID)%genStripes]
 }
 
 func (l *Layer) reviewsKey(productID int64, offset, limit int) string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/loadrig/loadrig/internal/domain"
@@ -38,15 +37,22 @@ func UserTag(id int64) string { return "u" + strconv.FormatInt(id, 10) }
 // domain.CacheTrace like entity reads.
 type Responses struct {
 	l    *Layer
-	gens sync.Map // tag -> *atomic.Int64
+	gens [genStripes]atomic.Int64 // tag generations, striped by tag hash
 }
 
+// genStripes is the number of generation counters. Tags and ids come from
+// clients (any product id can be asked for), so generations live in a
+// fixed array, not a map a client could grow: tags that share a stripe
+// invalidate each other, which costs an extra miss, never a stale hit.
+const genStripes = 4096
+
 func (r *Responses) gen(tag string) *atomic.Int64 {
-	if g, ok := r.gens.Load(tag); ok {
-		return g.(*atomic.Int64)
+	h := uint64(14695981039346656037) // FNV-1a
+	for i := 0; i < len(tag); i++ {
+		h ^= uint64(tag[i])
+		h *= 1099511628211
 	}
-	g, _ := r.gens.LoadOrStore(tag, new(atomic.Int64))
-	return g.(*atomic.Int64)
+	return &r.gens[h%genStripes]
 }
 
 // Key returns the cache key of the response to route (e.g.

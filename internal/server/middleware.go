@@ -106,7 +106,7 @@ type RateLimitOptions struct {
 	Prefixes []string
 	// Metrics counts limited requests and limiter failures. Default: none.
 	Metrics *Metrics
-	// Logger receives limiter failures, at most once per LogEvery. Default:
+	// Logger receives limiter failures, at most once per 10s. Default:
 	// discard.
 	Logger *slog.Logger
 	// Errors writes the 429. Default WriteProblem.
@@ -130,6 +130,7 @@ func RateLimit(o RateLimitOptions) Middleware {
 	if m == nil {
 		m = &Metrics{}
 	}
+	var every logEvery
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !limited(r.URL.Path, o.Prefixes) {
@@ -141,7 +142,10 @@ func RateLimit(o RateLimitOptions) Middleware {
 			switch {
 			case err != nil:
 				m.limiterErrors.Add(1)
-				o.Logger.WarnContext(e, "rate limiter failed; letting the request through", "err", err)
+				if every.due(10 * time.Second) {
+					o.Logger.WarnContext(e, "rate limiter failed; letting requests through (logged once per 10s)", "err", err,
+						"limiter_errors", m.limiterErrors.Load())
+				}
 			case !d.Allowed:
 				m.rateLimited.Add(1)
 				e.route = RouteRateLimited

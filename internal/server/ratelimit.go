@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -165,3 +167,48 @@ func (l *LocalLimiter) Allow(_ context.Context, key string) (Decision, error) {
 		return Decision{Allowed: true, Remaining: int(diff / l.emit)}, nil
 	}
 }
+
+// FallbackLimiter asks Primary (the shared Redis limiter) and, when it
+// fails, Local (an in-process limiter with the same rate), so a Redis
+// outage degrades the limit to per process instead of lifting it. Failures
+// are counted and logged at most once per LogEvery, not once per request.
+type FallbackLimiter struct {
+	Primary Limiter
+	Local   Limiter
+	// Logger receives "limiter failed" lines. Default: discard.
+	Logger *slog.Logger
+	// LogEvery is the shortest interval between two failure logs. Default
+	// 10s.
+	LogEvery time.Duration
+
+	fallbacks atomic.Int64
+	every     logEvery
+}
+
+// NewFallbackLimiter returns a limiter over primary that falls back to an
+// in-process limiter of rate r.
+func NewFallbackLimiter(primary Limiter, r Rate, log *slog.Logger) *FallbackLimiter {
+	return &FallbackLimiter{Primary: primary, Local: NewLocalLimiter(r, nil), Logger: log}
+}
+
+// Allow implements Limiter; it fails only when both limiters fail.
+func (f *FallbackLimiter) Allow(ctx context.Context, key string) (Decision, error) {
+	d, err := f.Primary.Allow(ctx, key)
+	if err == nil {
+		return d, nil
+	}
+	f.fallbacks.Add(1)
+	every := f.LogEvery
+	if every <= 0 {
+		every = 10 * time.Second
+	}
+	if f.Logger != nil && f.every.due(every) {
+		f.Logger.WarnContext(ctx, "rate limiter failed; limiting in process until it recovers (logged once per interval)",
+			"err", err, "interval", every, "fallbacks", f.fallbacks.Load())
+	}
+	return f.Local.Allow(ctx, key)
+}
+
+// Fallbacks is the number of decisions the local limiter made because the
+// primary failed.
+func (f *FallbackLimiter) Fallbacks() int64 { return f.fallbacks.Load() }

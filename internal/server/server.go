@@ -65,7 +65,31 @@ type HTTPOptions struct {
 	ReadHeaderTimeout time.Duration
 	// IdleTimeout closes keep-alive connections idle this long. Default 2m.
 	IdleTimeout time.Duration
+	// ReadTimeout bounds reading a whole request, body included. Default
+	// DefaultReadTimeout (30s).
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing a response. A long-lived response (SSE,
+	// a long poll) or a hijacked connection clears it itself with
+	// http.NewResponseController(w).SetWriteDeadline(time.Time{}).
+	// Default DefaultWriteTimeout (60s).
+	WriteTimeout time.Duration
+	// MaxHeaderBytes caps request headers; past it net/http answers 431.
+	// Default DefaultMaxHeaderBytes (64 KiB).
+	MaxHeaderBytes int
+	// MaxConns caps open connections: at the cap a new connection gets a
+	// 503 and is closed. Default DefaultMaxConns (10,000); negative: no
+	// cap.
+	MaxConns int
 }
+
+// Defaults of HTTPOptions: every HTTP server is bounded in time, header
+// size and connections.
+const (
+	DefaultReadTimeout    = 30 * time.Second
+	DefaultWriteTimeout   = 60 * time.Second
+	DefaultMaxHeaderBytes = 64 << 10
+	DefaultMaxConns       = 10_000
+)
 
 // HTTP is an HTTP server with an explicit lifecycle: Open binds and starts
 // serving, URL reports the real address (so :0 works), Shutdown drains within
@@ -98,6 +122,18 @@ func NewHTTP(opts HTTPOptions) *HTTP {
 	if opts.IdleTimeout == 0 {
 		opts.IdleTimeout = 2 * time.Minute
 	}
+	if opts.ReadTimeout == 0 {
+		opts.ReadTimeout = DefaultReadTimeout
+	}
+	if opts.WriteTimeout == 0 {
+		opts.WriteTimeout = DefaultWriteTimeout
+	}
+	if opts.MaxHeaderBytes == 0 {
+		opts.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if opts.MaxConns == 0 {
+		opts.MaxConns = DefaultMaxConns
+	}
 	return &HTTP{opts: opts, conns: opts.Conns, done: make(chan struct{})}
 }
 
@@ -122,9 +158,15 @@ func (s *HTTP) Serve(ln net.Listener) error {
 		return errors.New("server: already open")
 	}
 	s.ln = ln
+	if s.opts.MaxConns > 0 {
+		ln = &capListener{Listener: ln, max: int64(s.opts.MaxConns), stats: s.conns, log: s.opts.Logger}
+	}
 	s.srv = &http.Server{
 		Handler:           s.opts.Handler,
 		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
+		ReadTimeout:       s.opts.ReadTimeout,
+		WriteTimeout:      s.opts.WriteTimeout,
+		MaxHeaderBytes:    s.opts.MaxHeaderBytes,
 		IdleTimeout:       s.opts.IdleTimeout,
 		ConnState:         s.conns.ConnState,
 		ErrorLog:          slog.NewLogLogger(s.opts.Logger.Handler(), slog.LevelWarn),

@@ -157,7 +157,7 @@ func (s *Spine) Stats() map[string]any {
 			out[k] = v
 		}
 	}
-	out["connections"] = map[string]any{"active": s.o.Conns.Active(), "total": s.o.Conns.Total()}
+	out["connections"] = map[string]any{"active": s.o.Conns.Active(), "total": s.o.Conns.Total(), "rejected": s.o.Conns.Rejected()}
 	s.metrics.Stats(out)
 	s.mu.Lock()
 	sections := s.sections

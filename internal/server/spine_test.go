@@ -197,3 +197,18 @@ func TestRunAll(t *testing.T) {
 		t.Errorf("RunAll(canceled) = %v", err)
 	}
 }
+
+func TestPprofNeverServesCmdline(t *testing.T) {
+	t.Parallel()
+	sp := NewSpine(SpineOptions{Pprof: true})
+	w := httptest.NewRecorder()
+	sp.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/debug/pprof/", nil))
+	if w.Code != 200 {
+		t.Fatalf("pprof index: %d", w.Code)
+	}
+	w = httptest.NewRecorder()
+	sp.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/debug/pprof/cmdline", nil))
+	if w.Code == 200 || strings.Contains(w.Body.String(), ".test") {
+		t.Errorf("/debug/pprof/cmdline: %d %q; the command line may hold secrets", w.Code, w.Body)
+	}
+}

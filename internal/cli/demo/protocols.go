@@ -78,7 +78,7 @@ func startProtoServers(ctx context.Context, pp *profile.ProtocolPlan, redis *red
 	// stats.Handler's per-call events would be a cost the REST server does
 	// not pay.
 	ps.grpc, err = grpcsrv.New(grpcsrv.Options{
-		Catalog: d.Catalog, Feed: d.Feed, Limiter: d.Limiter, Logger: log,
+		Catalog: d.Catalog, Auth: d.Auth, Login: d.Login, Feed: d.Feed, Limiter: d.Limiter, Logger: log,
 		ExtraStats: d.Stats, ListenerAccounting: true,
 	})
 	if err != nil {

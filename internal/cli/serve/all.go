@@ -76,6 +76,7 @@ GraphiQL).`,
 	opts.WSFlags.addFlags(cmd.Flags())
 	opts.GraphQLFlags.addSharedFlags(cmd.Flags())
 	opts.ServerFlags.AddFlags(cmd.Flags())
+	opts.ServerFlags.Getenv = f.Getenv
 	return cmd
 }
 

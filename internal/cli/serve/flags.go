@@ -1,11 +1,13 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -24,14 +26,25 @@ type ServerFlags struct {
 	// --invalidation, --cache-size, --redis-url, --store, --store-latency,
 	// --store-per-row, --store-jitter, --store-pool, --dataset, --seed,
 	// --session, --token-ttl); AddFlags has their defaults. StackConfig
-	// completes it with what needs parsing (--rate-limit, --jwt-secret).
+	// completes it with what needs parsing (--rate-limit, the JWT secret).
 	Stack stack.Config
 	// MaxAge is --max-age: Cache-Control max-age of GET responses; 0 sends
 	// no-cache. Default 0.
 	MaxAge time.Duration
-	// JWTSecret is --jwt-secret: HMAC key for JWTs. Default "": random per
-	// process.
-	JWTSecret string
+	// JWTSecretFile is --jwt-secret-file: a file holding the HMAC key of
+	// JWTs (one line, at least 32 bytes). The key never goes in argv: it
+	// comes from this file or from the LOADRIG_JWT_SECRET environment
+	// variable. Default "": LOADRIG_JWT_SECRET, else random per process.
+	JWTSecretFile string
+	// Getenv reads the environment (LOADRIG_JWT_SECRET); the command sets it
+	// from the factory. Default: nothing set.
+	Getenv func(string) string
+	// MaxResponse is --max-response: the largest response a request may
+	// ask for (limit × pad); more is 400 before any work. Default 16 MiB.
+	MaxResponse int64
+	// MaxConns is --max-conns: open connections per HTTP listener; past it
+	// a new connection gets 503 and is closed. Default 10,000.
+	MaxConns int
 	// RateLimit is --rate-limit: per-client limit like 100/s or 100/s:20
 	// (burst). Default "": none.
 	RateLimit string
@@ -46,8 +59,10 @@ type ServerFlags struct {
 	// fs is the flag set AddFlags registered on: StackConfig asks it which
 	// store-model flags were given (their defaults depend on --store).
 	fs *pflag.FlagSet
-	// ShutdownTimeout is --shutdown-timeout: how long draining requests,
-	// and then the write-behind backlog, may each take. Default 10s.
+	// ShutdownTimeout is --shutdown-timeout: the one deadline of a stop,
+	// from the signal: listeners, in-flight requests and streams, admin
+	// listeners and then the write-behind backlog all share it. Default
+	// 10s.
 	ShutdownTimeout time.Duration
 }
 
@@ -71,14 +86,22 @@ func (f *ServerFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.Int64Var(&f.Stack.Seed, "seed", 1, "seed of the generated dataset")
 	fs.StringVar(&f.Stack.Dataset, "dataset", "small", "dataset: small, medium, large, or counts like products=5000,users=200,orders=1000,reviews=3")
 	fs.StringVar(&f.Stack.Session, "session", "jwt", "auth for writes: jwt (stateless tokens) or redis (sessions in Redis)")
-	fs.StringVar(&f.JWTSecret, "jwt-secret", "", "HMAC secret for JWTs (default: random per process)")
+	fs.StringVar(&f.JWTSecretFile, "jwt-secret-file", "", "file holding the HMAC secret of JWTs, at least 32 bytes (or set "+jwtSecretEnv+"; default: random per process). Never put a secret in argv")
+	fs.Int64Var(&f.MaxResponse, "max-response", 16<<20, "largest response a request may ask for in bytes (limit × pad); more is 400 before any work")
+	if fs.Lookup("max-conns") == nil {
+		fs.IntVar(&f.MaxConns, "max-conns", server.DefaultMaxConns, "open connections per HTTP listener; past it a new connection gets 503 and is closed")
+	} else {
+		// The WebSocket flags define their own --max-conns (serve ws, serve
+		// all): the HTTP listener keeps the default cap.
+		f.MaxConns = server.DefaultMaxConns
+	}
 	fs.DurationVar(&f.Stack.TokenTTL, "token-ttl", time.Hour, "lifetime of issued tokens and sessions")
 	fs.StringVar(&f.RateLimit, "rate-limit", "", "per-client rate limit, e.g. 100/s or 100/s:20 (burst); Redis GCRA when a Redis is in use")
 	fs.Int64Var(&f.BodyLimit, "body-limit", 1<<20, "largest request body in bytes (larger: 413)")
 	fs.BoolVar(&f.Pprof, "pprof", false, "serve /debug/pprof")
 	fs.StringVar(&f.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&f.LogFormat, "log-format", "text", "log format: text or json")
-	fs.DurationVar(&f.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM, time allowed to drain requests, then the write-behind backlog")
+	fs.DurationVar(&f.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM, the one deadline for everything: listeners, in-flight requests and streams, then the write-behind backlog")
 }
 
 // Validate checks the values that need more than their type, as usage
@@ -93,6 +116,10 @@ func (f *ServerFlags) Validate() error {
 	switch {
 	case f.MaxAge < 0:
 		return cmdutil.FlagErrorf("--max-age must not be negative (got %v)", f.MaxAge)
+	case f.MaxResponse <= 0:
+		return cmdutil.FlagErrorf("--max-response must be > 0 bytes (got %d)", f.MaxResponse)
+	case f.MaxConns <= 0:
+		return cmdutil.FlagErrorf("--max-conns must be > 0 (got %d)", f.MaxConns)
 	case f.BodyLimit <= 0:
 		return cmdutil.FlagErrorf("--body-limit must be > 0 bytes (got %d)", f.BodyLimit)
 	case f.ShutdownTimeout <= 0:
@@ -126,13 +153,50 @@ func (f *ServerFlags) StackConfig(log *slog.Logger) (stack.Config, error) {
 			c.StorePerRow = 0
 		}
 	}
-	if f.JWTSecret != "" {
-		c.JWTKey = []byte(f.JWTSecret)
+	key, err := f.jwtSecret()
+	if err != nil {
+		return stack.Config{}, err
 	}
+	c.JWTKey = key
 	if err := c.Validate(); err != nil {
 		return stack.Config{}, cmdutil.FlagErrorWrap(err)
 	}
 	return c, nil
+}
+
+// jwtSecretEnv is the environment variable of the JWT secret.
+const jwtSecretEnv = "LOADRIG_JWT_SECRET"
+
+// minJWTSecret is the shortest secret accepted: 256 bits, HS256's key size.
+const minJWTSecret = 32
+
+// jwtSecret reads the JWT secret from --jwt-secret-file or
+// LOADRIG_JWT_SECRET; nil when neither is set (random per process).
+func (f *ServerFlags) jwtSecret() ([]byte, error) {
+	var env string
+	if f.Getenv != nil {
+		env = f.Getenv(jwtSecretEnv)
+	}
+	var key []byte
+	src := jwtSecretEnv
+	switch {
+	case f.JWTSecretFile != "" && env != "":
+		return nil, cmdutil.FlagErrorf("both --jwt-secret-file and %s are set; keep one", jwtSecretEnv)
+	case f.JWTSecretFile != "":
+		b, err := os.ReadFile(f.JWTSecretFile)
+		if err != nil {
+			return nil, cmdutil.FlagErrorf("--jwt-secret-file: %v", err)
+		}
+		key, src = bytes.TrimRight(b, "\r\n"), "--jwt-secret-file "+f.JWTSecretFile
+	case env != "":
+		key = []byte(env)
+	default:
+		return nil, nil
+	}
+	if len(key) < minJWTSecret {
+		return nil, cmdutil.FlagErrorf("the JWT secret from %s is %d bytes; use at least %d (for example: openssl rand -hex 32)", src, len(key), minJWTSecret)
+	}
+	return key, nil
 }
 
 // Logger returns the logger the flags ask for, writing to w (stderr).
@@ -173,10 +237,12 @@ func (f *ServerFlags) StartStack(ctx context.Context, w io.Writer) (*stack.Stack
 	return st, log, nil
 }
 
-// CloseStack drains the stack (write-behind backlog) within the shutdown
-// timeout; ctx may already be canceled (the usual case on SIGTERM).
-func (f *ServerFlags) CloseStack(ctx context.Context, st *stack.Stack, log *slog.Logger) error {
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.ShutdownTimeout)
+// CloseStack drains the stack (write-behind backlog) within what is left
+// of the one shutdown timeout (left; at least a second, so the drain can
+// say what remains); ctx may already be canceled (the usual case on
+// SIGTERM).
+func (f *ServerFlags) CloseStack(ctx context.Context, st *stack.Stack, log *slog.Logger, left time.Duration) error {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(left, time.Second))
 	defer cancel()
 	if err := st.Close(dctx); err != nil {
 		log.Error("stack did not close cleanly", "err", err)

@@ -38,11 +38,15 @@ type GRPCFlags struct {
 	// (connections at the listener, no per-call cost). Default
 	// stats-handler.
 	Accounting string
+	// Reflection is --reflection: serve gRPC server reflection (ghz and
+	// grpcurl need it). Default true.
+	Reflection bool
 }
 
 func (g *GRPCFlags) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&g.AdminAddr, "admin-addr", DefaultAdminAddr, `HOST:PORT of the gRPC server's admin HTTP listener (/stats, /metrics, /healthz); "off" disables it`)
 	fs.DurationVar(&g.PriceTicker, "price-ticker", 0, "change a random product's price this often, pushed to WatchPrices streams (0: off)")
+	fs.BoolVar(&g.Reflection, "reflection", true, "serve gRPC server reflection (ghz and grpcurl need it); --reflection=false turns it off")
 	fs.StringVar(&g.Accounting, "grpc-accounting", "stats-handler", "gRPC connection and call accounting: stats-handler (also counts messages) or listener (no per-call cost)")
 }
 
@@ -124,6 +128,7 @@ is the largest request message (ResourceExhausted beyond it). /stats and
 	cmd.Flags().StringVar(&opts.Addr, "addr", DefaultGRPCAddr, "HOST:PORT to listen on (port 0: any free port; the bound address is printed)")
 	opts.GRPCFlags.addFlags(cmd.Flags())
 	opts.ServerFlags.AddFlags(cmd.Flags())
+	opts.ServerFlags.Getenv = f.Getenv
 	return cmd
 }
 
@@ -155,6 +160,8 @@ func startGRPC(ctx context.Context, out printer, d server.Deps, sf *ServerFlags,
 	log := d.Logger
 	srv, err := grpcsrv.New(grpcsrv.Options{
 		Catalog:        d.Catalog,
+		Auth:           d.Auth,
+		Login:          d.Login,
 		Feed:           d.Feed,
 		Logger:         log,
 		Limiter:        d.Limiter,
@@ -162,6 +169,7 @@ func startGRPC(ctx context.Context, out printer, d server.Deps, sf *ServerFlags,
 		ExtraStats:     d.Stats,
 
 		ListenerAccounting: gf.Accounting == "listener",
+		NoReflection:       !gf.Reflection,
 	})
 	if err != nil {
 		return nil, err
@@ -210,22 +218,38 @@ func (g *grpcStack) adminURL() string {
 	return g.admin.URL()
 }
 
-// Run serves until ctx is done, then stops gracefully within grace: the
-// gRPC server first (GracefulStop, then Stop at the deadline), then the
-// admin listener (server.Runner).
+// Run serves until ctx is done, then stops gracefully within grace (one
+// deadline for both): the gRPC server (GracefulStop, then Stop at the
+// deadline) and the admin listener at once (server.Runner).
 func (g *grpcStack) Run(ctx context.Context, grace time.Duration) error {
-	err := g.srv.Run(ctx, grace)
+	select {
+	case <-g.srv.Done():
+		err := g.srv.Err()
+		if g.admin != nil {
+			_ = g.admin.Close()
+		}
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	var aerr error
+	adminDone := make(chan struct{})
+	go func() {
+		defer close(adminDone)
+		if g.admin != nil {
+			aerr = g.admin.Shutdown(sctx)
+		}
+	}()
+	err := g.srv.Shutdown(sctx)
+	<-adminDone
 	if errors.Is(err, context.DeadlineExceeded) {
 		// Long-lived streams (WatchPrices) were cut at the deadline: that
 		// is the designed end of a graceful stop, not a failure.
 		err = nil
 	}
-	if g.admin != nil {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
-		defer cancel()
-		if aerr := g.admin.Shutdown(sctx); aerr != nil && err == nil {
-			err = aerr
-		}
+	if err == nil {
+		err = aerr
 	}
 	return err
 }

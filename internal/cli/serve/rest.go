@@ -69,6 +69,7 @@ DELETE /api/products/{id}, POST /api/login. Writes need
 	}
 	cmd.Flags().StringVar(&opts.Addr, "addr", DefaultRESTAddr, "HOST:PORT to listen on (port 0: any free port; the bound address is printed)")
 	opts.ServerFlags.AddFlags(cmd.Flags())
+	opts.ServerFlags.Getenv = f.Getenv
 	return cmd
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
+	"time"
 
 	"github.com/loadrig/loadrig/internal/cli/iostreams"
 	"github.com/loadrig/loadrig/internal/server"
@@ -39,7 +41,7 @@ func restTransport(sf *ServerFlags) transport {
 		limit: []string{"/api/"},
 		mount: func(sp *server.Spine, d server.Deps) error {
 			d.Logger = d.Logger.With("server", "rest")
-			rest.New(sp, d, rest.Options{MaxAge: sf.MaxAge, BodyLimit: sf.BodyLimit})
+			rest.New(sp, d, rest.Options{MaxAge: sf.MaxAge, BodyLimit: sf.BodyLimit, MaxResponse: sf.MaxResponse})
 			return nil
 		},
 	}
@@ -83,7 +85,7 @@ func serveTransports(ctx context.Context, spec serveSpec) error {
 	}
 	fail := func(err error) error {
 		stopStarted()
-		_ = sf.CloseStack(ctx, st, log)
+		_ = sf.CloseStack(ctx, st, log, sf.ShutdownTimeout)
 		return err
 	}
 
@@ -108,8 +110,17 @@ func serveTransports(ctx context.Context, spec serveSpec) error {
 	if spec.ready != nil {
 		spec.ready(httpURL)
 	}
+	// One deadline for the whole stop: the servers get --shutdown-timeout
+	// from the moment ctx ends, the drain what is left of it.
+	var stopAt atomic.Int64
+	stop := context.AfterFunc(ctx, func() { stopAt.Store(time.Now().UnixNano()) })
+	defer stop()
 	runErr := server.RunAll(ctx, sf.ShutdownTimeout, runners...)
-	closeErr := sf.CloseStack(ctx, st, log)
+	left := sf.ShutdownTimeout
+	if at := stopAt.Load(); at != 0 {
+		left -= time.Since(time.Unix(0, at))
+	}
+	closeErr := sf.CloseStack(ctx, st, log, left)
 	if closeErr != nil {
 		closeErr = fmt.Errorf("draining the server stack: %w", closeErr)
 	}
@@ -145,7 +156,7 @@ func openHTTP(sf *ServerFlags, stats func() map[string]any, d server.Deps, log *
 			}
 		}
 	}
-	h := server.NewHTTP(server.HTTPOptions{Name: name, Addr: spec.addr, Handler: sp, Logger: log, Conns: conns})
+	h := server.NewHTTP(server.HTTPOptions{Name: name, Addr: spec.addr, Handler: sp, Logger: log, Conns: conns, MaxConns: sf.MaxConns})
 	if err := h.Open(); err != nil {
 		return nil, "", err
 	}

@@ -134,7 +134,7 @@ func TestClientStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := newDriver(t, Options{Target: tg.addr, Call: shop + "UploadReviews",
+	d := newDriver(t, Options{Target: tg.addr, Call: shop + "UploadReviews", Metadata: tg.auth,
 		Data: `{"product_id": 3, "author_id": {{randInt 1 10}}, "rating": 4, "text": "op {{.Seq}}"}`, StreamMessages: 7})
 	var sk sink
 	outs := do(t, d, 2, &sk)
@@ -154,7 +154,7 @@ func TestClientStream(t *testing.T) {
 		t.Errorf("last review text %q, want templated %q", txt, "op 1")
 	}
 	// A rejected review ends the stream with the server's status.
-	d = newDriver(t, Options{Target: tg.addr, Call: shop + "UploadReviews", Data: `{"product_id": 3, "author_id": 1, "rating": 9}`, StreamMessages: 3})
+	d = newDriver(t, Options{Target: tg.addr, Call: shop + "UploadReviews", Metadata: tg.auth, Data: `{"product_id": 3, "author_id": 1, "rating": 9}`, StreamMessages: 3})
 	if o := do(t, d, 1, nil)[0]; o.Err != "grpc_invalid_argument" {
 		t.Errorf("bad rating: %+v", o)
 	}
@@ -187,7 +187,7 @@ func TestMaxSizes(t *testing.T) {
 	t.Parallel()
 	tg := newTarget(t, grpcsrv.Options{MaxRecvMsgSize: 1024})
 	// The server rejects a request over its receive limit...
-	d := newDriver(t, Options{Target: tg.addr, Call: shop + "UploadReviews",
+	d := newDriver(t, Options{Target: tg.addr, Call: shop + "UploadReviews", Metadata: tg.auth,
 		Data: `{"product_id": 1, "author_id": 1, "rating": 5, "text": "` + strings.Repeat("x", 2000) + `"}`, StreamMessages: 1})
 	if o := do(t, d, 1, nil)[0]; o.Err != "grpc_resource_exhausted" {
 		t.Errorf("oversized request: %+v", o)

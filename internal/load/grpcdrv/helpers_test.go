@@ -8,6 +8,7 @@ import (
 
 	"github.com/loadrig/loadrig/internal/domain"
 	"github.com/loadrig/loadrig/internal/load"
+	"github.com/loadrig/loadrig/internal/server"
 	"github.com/loadrig/loadrig/internal/server/grpcsrv"
 	"github.com/loadrig/loadrig/internal/store"
 )
@@ -31,6 +32,7 @@ type target struct {
 	addr string
 	srv  *grpcsrv.Server
 	cat  domain.Catalog
+	auth []string // metadata with a bearer token of user 1, for UploadReviews
 }
 
 // newTarget serves the reference server on 127.0.0.1:0 over a fast store
@@ -40,6 +42,13 @@ func newTarget(t testing.TB, opts grpcsrv.Options) *target {
 	ds := domain.Generate(1, domain.Counts{Users: 10, Products: 50, ReviewsPerProduct: 1})
 	cat := store.New(ds, store.Options{Latency: store.Off, PerRow: store.Off, Pool: -1})
 	opts.Catalog = hitCatalog{cat}
+	if opts.Auth == nil {
+		opts.Auth = server.NewJWT(server.JWTOptions{})
+	}
+	tok, err := opts.Auth.Issue(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s, err := grpcsrv.New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +57,7 @@ func newTarget(t testing.TB, opts grpcsrv.Options) *target {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	return &target{addr: s.Addr().String(), srv: s, cat: cat}
+	return &target{addr: s.Addr().String(), srv: s, cat: cat, auth: []string{"authorization: Bearer " + tok.Value}}
 }
 
 func testCtx(t testing.TB) context.Context {

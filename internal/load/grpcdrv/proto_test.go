@@ -35,7 +35,7 @@ func TestEveryKindBothPaths(t *testing.T) {
 	for _, path := range []string{"reflection", "proto"} {
 		for _, k := range kinds {
 			t.Run(path+"/"+k.method, func(t *testing.T) {
-				opts := Options{Target: tg.addr, Call: shop + k.method, Data: k.data, StreamMessages: 3}
+				opts := Options{Target: tg.addr, Call: shop + k.method, Data: k.data, StreamMessages: 3, Metadata: tg.auth}
 				if k.kind == ServerStream {
 					opts.StreamMessages = 0
 				}
@@ -148,7 +148,7 @@ func TestStreamArrays(t *testing.T) {
 		return out
 	}
 	// Constant array, StreamMessages from its length.
-	d := newDriver(t, Options{Target: tg.addr, Call: shop + "UploadReviews",
+	d := newDriver(t, Options{Target: tg.addr, Call: shop + "UploadReviews", Metadata: tg.auth,
 		Data: `[{"product_id": 8, "author_id": 1, "rating": 5, "text": "m1"}, {"product_id": 8, "author_id": 1, "rating": 4, "text": "m2"}, {"product_id": 8, "author_id": 2, "rating": 3, "text": "m3"}]`})
 	var sk sink
 	if o := do(t, d, 1, &sk)[0]; o.Err != metrics.OK || sk.sent != 3 {
@@ -158,7 +158,7 @@ func TestStreamArrays(t *testing.T) {
 		t.Errorf("stored %q, want m1,m2,m3 in order", got)
 	}
 	// Templated array, cycled to 5 messages.
-	d = newDriver(t, Options{Target: tg.addr, Call: shop + "UploadReviews", StreamMessages: 5,
+	d = newDriver(t, Options{Target: tg.addr, Call: shop + "UploadReviews", Metadata: tg.auth, StreamMessages: 5,
 		Data: `[{"product_id": 9, "author_id": 1, "rating": 5, "text": "ma{{.Seq}}"}, {"product_id": 9, "author_id": 1, "rating": 5, "text": "mb{{.Seq}}"}]`})
 	if o := do(t, d, 1, nil)[0]; o.Err != metrics.OK {
 		t.Fatalf("templated array: %+v", o)
@@ -178,7 +178,7 @@ func TestStreamArrays(t *testing.T) {
 		`[{"product_id": 1}, {"x": 1}]`: "(element 1) is not valid JSON",
 		`[{"product_id": 1}`:            "not a valid JSON array",
 	} {
-		_, err := New(testCtx(t), Options{Target: tg.addr, Call: shop + "UploadReviews", Data: data})
+		_, err := New(testCtx(t), Options{Target: tg.addr, Call: shop + "UploadReviews", Metadata: tg.auth, Data: data})
 		if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), want) {
 			t.Errorf("data %s: %v, want %q", data, err, want)
 		}

@@ -198,6 +198,7 @@ func (s *Server) Stats() map[string]any {
 		"rpcs":        rpcs,
 		"rpcs_other":  other,
 		"codes":       cs,
+		"panics":      s.recov.panics.Load(),
 		"x_cache":     xc,
 	}
 	if !a.lean {

@@ -30,6 +30,13 @@ const (
 	// DefaultMaxPadBytes caps GetProductRequest.pad_bytes and
 	// ListProductsRequest.pad_bytes (4 MiB).
 	DefaultMaxPadBytes = 4 << 20
+	// DefaultMaxConcurrentStreams caps the concurrent calls per
+	// connection.
+	DefaultMaxConcurrentStreams = 1000
+	// DefaultMaxStreamMessages caps the messages per client stream.
+	DefaultMaxStreamMessages = 1000
+	// DefaultMaxWatchIDs caps the ids of one WatchPrices subscription.
+	DefaultMaxWatchIDs = 1000
 	// KeepaliveMinTime is the shortest client ping interval the server
 	// tolerates before it answers with GOAWAY(too_many_pings). loadrig's own
 	// client pings every 30 s at most (load/grpcdrv), well above it.
@@ -44,6 +51,13 @@ type Options struct {
 	// Catalog is the data stack (store, usually behind a cache strategy).
 	// Required.
 	Catalog domain.Catalog
+	// Auth issues (Login) and verifies the bearer tokens writes need, from
+	// "authorization: Bearer" metadata. Default: server.NewJWT with a
+	// random per-process key.
+	Auth server.Authenticator
+	// Login checks email and password for the Login call. Default:
+	// Catalog, when it implements domain.Authenticator.
+	Login domain.Authenticator
 	// Feed delivers price changes to WatchPrices. Default: a new feed of its
 	// own (then only PriceTicker publishes to it); share one with the REST
 	// server so its PATCHes reach gRPC watchers.
@@ -82,6 +96,21 @@ type Options struct {
 	// ExtraStats adds sections to /stats (for example "store" and "cache"
 	// from the stack). Default: none.
 	ExtraStats func() map[string]any
+	// MaxConcurrentStreams caps the concurrent calls of one connection.
+	// Default DefaultMaxConcurrentStreams (1000).
+	MaxConcurrentStreams uint32
+	// MaxStreamMessages caps the messages a client may send on one stream
+	// (UploadReviews reviews, WatchPrices subscription messages); past it
+	// the call ends with ResourceExhausted. Default
+	// DefaultMaxStreamMessages (1000).
+	MaxStreamMessages int
+	// MaxWatchIDs caps the product ids of one WatchPrices subscription;
+	// past it the call ends with ResourceExhausted. Default
+	// DefaultMaxWatchIDs (1000).
+	MaxWatchIDs int
+	// NoReflection turns server reflection off (ghz and grpcurl need it,
+	// so it is on by default). Default false.
+	NoReflection bool
 	// ServerOptions are appended to the server's own grpc.ServerOptions
 	// (for example TLS credentials). Default: none.
 	ServerOptions []grpc.ServerOption
@@ -97,6 +126,7 @@ type Server struct {
 	acct   *accounting
 	svc    *shopService
 	lim    *limiter // nil without Options.Limiter
+	recov  *recovery
 
 	mu      sync.Mutex
 	ln      net.Listener
@@ -112,6 +142,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Feed == nil {
 		opts.Feed = domain.NewFeed()
+	}
+	if opts.Auth == nil {
+		opts.Auth = server.NewJWT(server.JWTOptions{})
+	}
+	if opts.Login == nil {
+		opts.Login, _ = opts.Catalog.(domain.Authenticator)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -132,13 +168,24 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxPadBytes <= 0 {
 		opts.MaxPadBytes = DefaultMaxPadBytes
 	}
-	s := &Server{opts: opts, done: make(chan struct{})}
+	if opts.MaxConcurrentStreams == 0 {
+		opts.MaxConcurrentStreams = DefaultMaxConcurrentStreams
+	}
+	if opts.MaxStreamMessages <= 0 {
+		opts.MaxStreamMessages = DefaultMaxStreamMessages
+	}
+	if opts.MaxWatchIDs <= 0 {
+		opts.MaxWatchIDs = DefaultMaxWatchIDs
+	}
+	s := &Server{opts: opts, done: make(chan struct{}), recov: &recovery{log: opts.Logger}}
 	s.acct = newAccounting(opts.Conns, pb.ShopService_ServiceDesc, opts.ListenerAccounting)
-	s.svc = &shopService{cat: opts.Catalog, feed: opts.Feed, maxPad: opts.MaxPadBytes, log: opts.Logger}
+	s.svc = &shopService{cat: opts.Catalog, feed: opts.Feed, maxPad: opts.MaxPadBytes, log: opts.Logger,
+		maxMsgs: opts.MaxStreamMessages, maxIDs: opts.MaxWatchIDs, auth: opts.Auth, login: opts.Login}
 
 	so := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(opts.MaxRecvMsgSize),
 		grpc.MaxSendMsgSize(opts.MaxSendMsgSize),
+		grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			MinTime:             KeepaliveMinTime,
 			PermitWithoutStream: true,
@@ -158,8 +205,8 @@ func New(opts Options) (*Server, error) {
 		unary = append(unary, s.lim.unary)
 		stream = append(stream, s.lim.stream)
 	}
-	unary = append(unary, cacheUnary(s.acct))
-	stream = append(stream, cacheStream(s.acct))
+	unary = append(unary, cacheUnary(s.acct), s.recov.unary)
+	stream = append(stream, cacheStream(s.acct), s.recov.stream)
 	so = append(so, grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))
 	s.gs = grpc.NewServer(append(so, opts.ServerOptions...)...)
 	pb.RegisterShopServiceServer(s.gs, s.svc)
@@ -167,7 +214,9 @@ func New(opts Options) (*Server, error) {
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(pb.ShopService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(s.gs, s.health)
-	reflection.Register(s.gs)
+	if !opts.NoReflection {
+		reflection.Register(s.gs)
+	}
 	return s, nil
 }
 

@@ -48,14 +48,20 @@ func testCatalog(t *testing.T) domain.Catalog {
 type fixture struct {
 	srv    *Server
 	cc     *grpc.ClientConn
-	client pb.ShopServiceClient
+	client pb.ShopServiceClient // logged in as user 1 (the admin): every call carries its token
+	anon   pb.ShopServiceClient // no token
+	token  string
 }
 
 // newFixture serves a Server over bufconn and returns a connected client.
 func newFixture(t *testing.T, opts Options) *fixture {
 	t.Helper()
 	if opts.Catalog == nil {
-		opts.Catalog = hitCatalog{testCatalog(t)}
+		cat := testCatalog(t)
+		opts.Catalog = hitCatalog{cat}
+		if opts.Login == nil {
+			opts.Login = cat.(domain.Authenticator)
+		}
 	}
 	s, err := New(opts)
 	if err != nil {
@@ -65,17 +71,40 @@ func newFixture(t *testing.T, opts Options) *fixture {
 	if err := s.Serve(ln); err != nil {
 		t.Fatal(err)
 	}
-	cc, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return ln.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	f := &fixture{srv: s}
+	withToken := func(ctx context.Context) context.Context {
+		if f.token == "" || len(metadata.ValueFromOutgoingContext(ctx, MDAuthorization)) > 0 {
+			return ctx
+		}
+		return metadata.AppendToOutgoingContext(ctx, MDAuthorization, "Bearer "+f.token)
+	}
+	dial := func(opts ...grpc.DialOption) *grpc.ClientConn {
+		cc, err := grpc.NewClient("passthrough:///bufnet", append([]grpc.DialOption{
+			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return ln.DialContext(ctx) }),
+			grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cc.Close() })
+		return cc
+	}
+	f.cc = dial(
+		grpc.WithChainUnaryInterceptor(func(ctx context.Context, m string, req, reply any, cc *grpc.ClientConn, inv grpc.UnaryInvoker, o ...grpc.CallOption) error {
+			return inv(withToken(ctx), m, req, reply, cc, o...)
+		}),
+		grpc.WithChainStreamInterceptor(func(ctx context.Context, d *grpc.StreamDesc, cc *grpc.ClientConn, m string, st grpc.Streamer, o ...grpc.CallOption) (grpc.ClientStream, error) {
+			return st(withToken(ctx), d, cc, m, o...)
+		}))
+	f.client, f.anon = pb.NewShopServiceClient(f.cc), pb.NewShopServiceClient(dial())
+	t.Cleanup(func() { _ = s.Close() })
+	// A token issued directly: a Login call would count against rate
+	// limits, and the anon client connects only when a test uses it.
+	tok, err := s.opts.Auth.Issue(testCtx(t), domain.AdminUserID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = cc.Close()
-		_ = s.Close()
-	})
-	return &fixture{srv: s, cc: cc, client: pb.NewShopServiceClient(cc)}
+	f.token = tok.Value
+	return f
 }
 
 func testCtx(t *testing.T) context.Context {

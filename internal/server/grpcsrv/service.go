@@ -5,14 +5,17 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/loadrig/loadrig/internal/domain"
 	pb "github.com/loadrig/loadrig/internal/gen/loadrig/v1"
+	"github.com/loadrig/loadrig/internal/server"
 )
 
 const (
@@ -35,6 +38,12 @@ type shopService struct {
 	feed   *domain.Feed
 	maxPad int
 	log    *slog.Logger
+
+	maxMsgs int // client messages per stream
+	maxIDs  int // ids per WatchPrices subscription
+
+	auth  server.Authenticator
+	login domain.Authenticator // nil: Login is Unavailable
 
 	padOnce sync.Once
 	pad     []byte // maxPad filler bytes, shared read-only by every response
@@ -125,6 +134,10 @@ func (s *shopService) ListProducts(req *pb.ListProductsRequest, stream pb.ShopSe
 // the batches before it stay stored.
 func (s *shopService) UploadReviews(stream pb.ShopService_UploadReviewsServer) error {
 	ctx := stream.Context()
+	who, err := s.principal(ctx)
+	if err != nil {
+		return err
+	}
 	var (
 		sum  pb.UploadReviewsResponse
 		rsum float64
@@ -157,8 +170,19 @@ func (s *shopService) UploadReviews(stream pb.ShopService_UploadReviewsServer) e
 		if err != nil {
 			return err
 		}
+		if int(sum.Received) >= s.maxMsgs {
+			if err := flush(); err != nil {
+				return err
+			}
+			return status.Errorf(codes.ResourceExhausted, "at most %d reviews per UploadReviews stream; %d were stored (ids %d..%d); send the rest on a new stream",
+				s.maxMsgs, sum.Created, sum.FirstId, sum.LastId)
+		}
 		sum.Received++
-		buf = append(buf, domain.NewReview{ProductID: m.GetProductId(), AuthorID: m.GetAuthorId(), Rating: m.GetRating(), Text: m.GetText()})
+		if err := domain.ValidateReviewText(m.GetText()); err != nil {
+			return toStatus(err)
+		}
+		// The author is the token's user, whatever author_id says.
+		buf = append(buf, domain.NewReview{ProductID: m.GetProductId(), AuthorID: who.UserID, Rating: m.GetRating(), Text: m.GetText()})
 		if len(buf) == reviewBatch {
 			if err := flush(); err != nil {
 				return err
@@ -191,6 +215,10 @@ func (s *shopService) WatchPrices(stream pb.ShopService_WatchPricesServer) error
 		return err
 	}
 	all := len(first.GetProductIds()) == 0
+	if len(first.GetProductIds()) > s.maxIDs {
+		return status.Errorf(codes.ResourceExhausted, "at most %d product ids per WatchPrices subscription, got %d", s.maxIDs, len(first.GetProductIds()))
+	}
+	msgs := 1
 	ids := map[int64]struct{}{}
 	for _, id := range first.GetProductIds() {
 		ids[id] = struct{}{}
@@ -247,6 +275,12 @@ func (s *shopService) WatchPrices(stream pb.ShopService_WatchPricesServer) error
 				}
 			}
 		case m := <-reqs:
+			if msgs++; msgs > s.maxMsgs {
+				return status.Errorf(codes.ResourceExhausted, "at most %d messages per WatchPrices stream", s.maxMsgs)
+			}
+			if !all && len(ids)+len(m.GetProductIds()) > s.maxIDs {
+				return status.Errorf(codes.ResourceExhausted, "at most %d product ids per WatchPrices subscription", s.maxIDs)
+			}
 			if !all && len(m.GetProductIds()) > 0 {
 				sub.Add(m.GetProductIds()...)
 				for _, id := range m.GetProductIds() {
@@ -274,4 +308,41 @@ func (s *shopService) WatchPrices(stream pb.ShopService_WatchPricesServer) error
 			}
 		}
 	}
+}
+
+// MDAuthorization is the request metadata key of the bearer token.
+const MDAuthorization = "authorization"
+
+// principal authenticates a call from its "authorization: Bearer <token>"
+// metadata: Unauthenticated without a valid token.
+func (s *shopService) principal(ctx context.Context) (domain.Principal, error) {
+	v := metadata.ValueFromIncomingContext(ctx, MDAuthorization)
+	if len(v) == 0 || len(v[0]) <= 7 || !strings.EqualFold(v[0][:7], "bearer ") {
+		return domain.Principal{}, status.Error(codes.Unauthenticated,
+			"this call needs \"authorization: Bearer <token>\" metadata; get a token from loadrig.v1.ShopService/Login")
+	}
+	uid, err := s.auth.Verify(ctx, strings.TrimSpace(v[0][7:]))
+	if err != nil {
+		return domain.Principal{}, toStatus(err)
+	}
+	return domain.PrincipalOf(uid), nil
+}
+
+// Login implements the unary call: the REST login's twin.
+func (s *shopService) Login(ctx context.Context, req *pb.LoginRequest) (*pb.LoginResponse, error) {
+	if s.login == nil {
+		return nil, status.Error(codes.Unavailable, "login is not available on this server")
+	}
+	if req.GetEmail() == "" || req.GetPassword() == "" {
+		return nil, status.Error(codes.InvalidArgument, "email and password are required")
+	}
+	u, err := s.login.Authenticate(ctx, req.GetEmail(), req.GetPassword())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	tok, err := s.auth.Issue(ctx, u.ID)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.LoginResponse{Token: tok.Value, Scheme: s.auth.Kind(), ExpiresAt: timestamppb.New(tok.ExpiresAt), UserId: u.ID}, nil
 }

@@ -26,6 +26,10 @@ func (h *Handler) listProducts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if int64(limit)*int64(pad) > h.d.MaxResponse {
+		return domain.Errorf(domain.CodeInvalid, "limit × pad = %d × %d bytes is over the %d-byte response budget (--max-response); ask for fewer products or less padding",
+			limit, pad, h.d.MaxResponse)
+	}
 	f := domain.ProductFilter{Category: r.URL.Query().Get("category"), Offset: offset, Limit: limit}
 	if h.d.Responses != nil {
 		return h.cachedList(w, r, f, pad)

@@ -24,6 +24,9 @@ import (
 // DefaultBodyLimit caps request bodies when Deps.BodyLimit is zero.
 const DefaultBodyLimit = 1 << 20
 
+// DefaultMaxResponse is Options.MaxResponse's default: 16 MiB.
+const DefaultMaxResponse = 16 << 20
+
 // DefaultMaxPadBytes caps the pad query parameter when Deps.MaxPadBytes is
 // zero: 4 MiB, the same cap as the gRPC server's pad_bytes
 // (grpcsrv.DefaultMaxPadBytes), so a payload sweep asks both servers for
@@ -79,6 +82,8 @@ type Deps struct {
 	// MaxPadBytes caps the pad query parameter of the product reads (see
 	// padding.go); more is 400. Default DefaultMaxPadBytes (4 MiB).
 	MaxPadBytes int
+	// MaxResponse is Options.MaxResponse. Default DefaultMaxResponse.
+	MaxResponse int64
 	// Registry is the Prometheus registry /metrics serves; the handler
 	// registers its own collectors in it. Default: a new private registry
 	// (never the global one).
@@ -97,6 +102,10 @@ type Options struct {
 	// MaxPadBytes caps the pad query parameter of the product reads (see
 	// padding.go); more is 400. Default DefaultMaxPadBytes (4 MiB).
 	MaxPadBytes int
+	// MaxResponse caps what one request may ask the server to build: a
+	// list's limit × pad past it is 400 before any work. Default
+	// DefaultMaxResponse (16 MiB).
+	MaxResponse int64
 	// Publish receives a product_updated event after every successful PATCH. Leave
 	// it nil when the Catalog publishes changes itself (the stack's cache
 	// layer does, to server.Deps.Feed), or every change is delivered
@@ -135,7 +144,7 @@ func NewHandler(d Deps) *Handler {
 	return New(sp, server.Deps{
 		Catalog: d.Catalog, Login: d.Login, Auth: d.Auth, Limiter: d.Limiter, Feed: d.Feed,
 		Logger: d.Logger, Stats: d.Stats, Responses: d.Responses,
-	}, Options{MaxAge: d.MaxAge, BodyLimit: d.BodyLimit, MaxPadBytes: d.MaxPadBytes, Publish: d.Feed})
+	}, Options{MaxAge: d.MaxAge, BodyLimit: d.BodyLimit, MaxPadBytes: d.MaxPadBytes, MaxResponse: d.MaxResponse, Publish: d.Feed})
 }
 
 // New mounts the REST routes on sp and returns the handler; serving sp (or
@@ -151,6 +160,9 @@ func New(sp *server.Spine, d server.Deps, o Options) *Handler {
 	}
 	if o.MaxPadBytes <= 0 {
 		o.MaxPadBytes = DefaultMaxPadBytes
+	}
+	if o.MaxResponse <= 0 {
+		o.MaxResponse = DefaultMaxResponse
 	}
 	h := &Handler{d: config{d, o}, sp: sp, probe: http.NewServeMux()}
 	if o.MaxAge > 0 {

@@ -297,7 +297,9 @@ func New(ctx context.Context, cfg Config) (*Stack, error) {
 	if cfg.RateLimit.Enabled() {
 		if s.rb != nil {
 			r := cfg.RateLimit
-			s.Limiter = redisLimiter{l: rediscache.NewRateLimiter(s.rb, r.Events, r.Per, r.Burst), prefix: cfg.KeyPrefix}
+			// A Redis outage degrades the shared limit to a per-process
+			// one rather than lifting it.
+			s.Limiter = server.NewFallbackLimiter(redisLimiter{l: rediscache.NewRateLimiter(s.rb, r.Events, r.Per, r.Burst), prefix: cfg.KeyPrefix}, r, log)
 		} else {
 			s.Limiter = server.NewLocalLimiter(cfg.RateLimit, nil)
 		}
@@ -395,7 +397,7 @@ func (s *Stack) LimiterKind() string {
 	switch s.Limiter.(type) {
 	case nil:
 		return "off"
-	case redisLimiter:
+	case redisLimiter, *server.FallbackLimiter:
 		return "redis"
 	}
 	return "local"
@@ -409,7 +411,7 @@ func (s *Stack) Stats() map[string]any {
 		"cache":      cs,
 		"store":      toMap(s.Store.Stats()),
 		"redis_mode": s.mode,
-		"rate_limit": map[string]any{"limit": s.cfg.RateLimit.String(), "backend": s.LimiterKind()},
+		"rate_limit": s.rateLimitStats(),
 	}
 	if wb, ok := cs["write_behind"]; ok {
 		if m, ok := wb.(map[string]any); ok {
@@ -422,6 +424,14 @@ func (s *Stack) Stats() map[string]any {
 	}
 	if _, inCache := cs["redis"]; !inCache && s.rb != nil {
 		out["redis"] = toMap(s.rb.Stats())
+	}
+	return out
+}
+
+func (s *Stack) rateLimitStats() map[string]any {
+	out := map[string]any{"limit": s.cfg.RateLimit.String(), "backend": s.LimiterKind()}
+	if f, ok := s.Limiter.(*server.FallbackLimiter); ok {
+		out["local_fallbacks"] = f.Fallbacks()
 	}
 	return out
 }

@@ -22,6 +22,129 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// LoginRequest carries credentials.
+type LoginRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Email         string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	Password      string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoginRequest) Reset() {
+	*x = LoginRequest{}
+	mi := &file_loadrig_v1_shop_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoginRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoginRequest) ProtoMessage() {}
+
+func (x *LoginRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_loadrig_v1_shop_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoginRequest.ProtoReflect.Descriptor instead.
+func (*LoginRequest) Descriptor() ([]byte, []int) {
+	return file_loadrig_v1_shop_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *LoginRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *LoginRequest) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+// LoginResponse carries the bearer token.
+type LoginResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Token string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// scheme is "jwt" or "session".
+	Scheme        string                 `protobuf:"bytes,2,opt,name=scheme,proto3" json:"scheme,omitempty"`
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	UserId        int64                  `protobuf:"varint,4,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoginResponse) Reset() {
+	*x = LoginResponse{}
+	mi := &file_loadrig_v1_shop_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoginResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoginResponse) ProtoMessage() {}
+
+func (x *LoginResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_loadrig_v1_shop_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoginResponse.ProtoReflect.Descriptor instead.
+func (*LoginResponse) Descriptor() ([]byte, []int) {
+	return file_loadrig_v1_shop_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *LoginResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *LoginResponse) GetScheme() string {
+	if x != nil {
+		return x.Scheme
+	}
+	return ""
+}
+
+func (x *LoginResponse) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *LoginResponse) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
 // Product is an item for sale.
 type Product struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -43,7 +166,7 @@ type Product struct {
 
 func (x *Product) Reset() {
 	*x = Product{}
-	mi := &file_loadrig_v1_shop_proto_msgTypes[0]
+	mi := &file_loadrig_v1_shop_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -55,7 +178,7 @@ func (x *Product) String() string {
 func (*Product) ProtoMessage() {}
 
 func (x *Product) ProtoReflect() protoreflect.Message {
-	mi := &file_loadrig_v1_shop_proto_msgTypes[0]
+	mi := &file_loadrig_v1_shop_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -68,7 +191,7 @@ func (x *Product) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Product.ProtoReflect.Descriptor instead.
 func (*Product) Descriptor() ([]byte, []int) {
-	return file_loadrig_v1_shop_proto_rawDescGZIP(), []int{0}
+	return file_loadrig_v1_shop_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Product) GetId() int64 {
@@ -150,7 +273,7 @@ type GetProductRequest struct {
 
 func (x *GetProductRequest) Reset() {
 	*x = GetProductRequest{}
-	mi := &file_loadrig_v1_shop_proto_msgTypes[1]
+	mi := &file_loadrig_v1_shop_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -162,7 +285,7 @@ func (x *GetProductRequest) String() string {
 func (*GetProductRequest) ProtoMessage() {}
 
 func (x *GetProductRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loadrig_v1_shop_proto_msgTypes[1]
+	mi := &file_loadrig_v1_shop_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -175,7 +298,7 @@ func (x *GetProductRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProductRequest.ProtoReflect.Descriptor instead.
 func (*GetProductRequest) Descriptor() ([]byte, []int) {
-	return file_loadrig_v1_shop_proto_rawDescGZIP(), []int{1}
+	return file_loadrig_v1_shop_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetProductRequest) GetId() int64 {
@@ -209,7 +332,7 @@ type GetProductResponse struct {
 
 func (x *GetProductResponse) Reset() {
 	*x = GetProductResponse{}
-	mi := &file_loadrig_v1_shop_proto_msgTypes[2]
+	mi := &file_loadrig_v1_shop_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -221,7 +344,7 @@ func (x *GetProductResponse) String() string {
 func (*GetProductResponse) ProtoMessage() {}
 
 func (x *GetProductResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loadrig_v1_shop_proto_msgTypes[2]
+	mi := &file_loadrig_v1_shop_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -234,7 +357,7 @@ func (x *GetProductResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProductResponse.ProtoReflect.Descriptor instead.
 func (*GetProductResponse) Descriptor() ([]byte, []int) {
-	return file_loadrig_v1_shop_proto_rawDescGZIP(), []int{2}
+	return file_loadrig_v1_shop_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetProductResponse) GetProduct() *Product {
@@ -263,7 +386,7 @@ type ListProductsRequest struct {
 
 func (x *ListProductsRequest) Reset() {
 	*x = ListProductsRequest{}
-	mi := &file_loadrig_v1_shop_proto_msgTypes[3]
+	mi := &file_loadrig_v1_shop_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -275,7 +398,7 @@ func (x *ListProductsRequest) String() string {
 func (*ListProductsRequest) ProtoMessage() {}
 
 func (x *ListProductsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loadrig_v1_shop_proto_msgTypes[3]
+	mi := &file_loadrig_v1_shop_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -288,7 +411,7 @@ func (x *ListProductsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProductsRequest.ProtoReflect.Descriptor instead.
 func (*ListProductsRequest) Descriptor() ([]byte, []int) {
-	return file_loadrig_v1_shop_proto_rawDescGZIP(), []int{3}
+	return file_loadrig_v1_shop_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListProductsRequest) GetCategory() string {
@@ -333,7 +456,7 @@ type ListProductsResponse struct {
 
 func (x *ListProductsResponse) Reset() {
 	*x = ListProductsResponse{}
-	mi := &file_loadrig_v1_shop_proto_msgTypes[4]
+	mi := &file_loadrig_v1_shop_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -345,7 +468,7 @@ func (x *ListProductsResponse) String() string {
 func (*ListProductsResponse) ProtoMessage() {}
 
 func (x *ListProductsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loadrig_v1_shop_proto_msgTypes[4]
+	mi := &file_loadrig_v1_shop_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -358,7 +481,7 @@ func (x *ListProductsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProductsResponse.ProtoReflect.Descriptor instead.
 func (*ListProductsResponse) Descriptor() ([]byte, []int) {
-	return file_loadrig_v1_shop_proto_rawDescGZIP(), []int{4}
+	return file_loadrig_v1_shop_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListProductsResponse) GetProduct() *Product {
@@ -386,7 +509,9 @@ func (x *ListProductsResponse) GetSentAt() *timestamppb.Timestamp {
 type UploadReviewsRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	ProductId int64                  `protobuf:"varint,1,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
-	AuthorId  int64                  `protobuf:"varint,2,opt,name=author_id,json=authorId,proto3" json:"author_id,omitempty"`
+	// author_id is the token's user: 0 (or that user's id) is accepted, any
+	// other id is PermissionDenied.
+	AuthorId int64 `protobuf:"varint,2,opt,name=author_id,json=authorId,proto3" json:"author_id,omitempty"`
 	// rating is 1..5.
 	Rating int32  `protobuf:"varint,3,opt,name=rating,proto3" json:"rating,omitempty"`
 	Text   string `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
@@ -398,7 +523,7 @@ type UploadReviewsRequest struct {
 
 func (x *UploadReviewsRequest) Reset() {
 	*x = UploadReviewsRequest{}
-	mi := &file_loadrig_v1_shop_proto_msgTypes[5]
+	mi := &file_loadrig_v1_shop_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -410,7 +535,7 @@ func (x *UploadReviewsRequest) String() string {
 func (*UploadReviewsRequest) ProtoMessage() {}
 
 func (x *UploadReviewsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loadrig_v1_shop_proto_msgTypes[5]
+	mi := &file_loadrig_v1_shop_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -423,7 +548,7 @@ func (x *UploadReviewsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadReviewsRequest.ProtoReflect.Descriptor instead.
 func (*UploadReviewsRequest) Descriptor() ([]byte, []int) {
-	return file_loadrig_v1_shop_proto_rawDescGZIP(), []int{5}
+	return file_loadrig_v1_shop_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *UploadReviewsRequest) GetProductId() int64 {
@@ -479,7 +604,7 @@ type UploadReviewsResponse struct {
 
 func (x *UploadReviewsResponse) Reset() {
 	*x = UploadReviewsResponse{}
-	mi := &file_loadrig_v1_shop_proto_msgTypes[6]
+	mi := &file_loadrig_v1_shop_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -491,7 +616,7 @@ func (x *UploadReviewsResponse) String() string {
 func (*UploadReviewsResponse) ProtoMessage() {}
 
 func (x *UploadReviewsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loadrig_v1_shop_proto_msgTypes[6]
+	mi := &file_loadrig_v1_shop_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -504,7 +629,7 @@ func (x *UploadReviewsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadReviewsResponse.ProtoReflect.Descriptor instead.
 func (*UploadReviewsResponse) Descriptor() ([]byte, []int) {
-	return file_loadrig_v1_shop_proto_rawDescGZIP(), []int{6}
+	return file_loadrig_v1_shop_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UploadReviewsResponse) GetReceived() int32 {
@@ -556,7 +681,7 @@ type WatchPricesRequest struct {
 
 func (x *WatchPricesRequest) Reset() {
 	*x = WatchPricesRequest{}
-	mi := &file_loadrig_v1_shop_proto_msgTypes[7]
+	mi := &file_loadrig_v1_shop_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -568,7 +693,7 @@ func (x *WatchPricesRequest) String() string {
 func (*WatchPricesRequest) ProtoMessage() {}
 
 func (x *WatchPricesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loadrig_v1_shop_proto_msgTypes[7]
+	mi := &file_loadrig_v1_shop_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -581,7 +706,7 @@ func (x *WatchPricesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPricesRequest.ProtoReflect.Descriptor instead.
 func (*WatchPricesRequest) Descriptor() ([]byte, []int) {
-	return file_loadrig_v1_shop_proto_rawDescGZIP(), []int{7}
+	return file_loadrig_v1_shop_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WatchPricesRequest) GetProductIds() []int64 {
@@ -621,7 +746,7 @@ type WatchPricesResponse struct {
 
 func (x *WatchPricesResponse) Reset() {
 	*x = WatchPricesResponse{}
-	mi := &file_loadrig_v1_shop_proto_msgTypes[8]
+	mi := &file_loadrig_v1_shop_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -633,7 +758,7 @@ func (x *WatchPricesResponse) String() string {
 func (*WatchPricesResponse) ProtoMessage() {}
 
 func (x *WatchPricesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loadrig_v1_shop_proto_msgTypes[8]
+	mi := &file_loadrig_v1_shop_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -646,7 +771,7 @@ func (x *WatchPricesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPricesResponse.ProtoReflect.Descriptor instead.
 func (*WatchPricesResponse) Descriptor() ([]byte, []int) {
-	return file_loadrig_v1_shop_proto_rawDescGZIP(), []int{8}
+	return file_loadrig_v1_shop_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *WatchPricesResponse) GetProductId() int64 {
@@ -703,7 +828,16 @@ var File_loadrig_v1_shop_proto protoreflect.FileDescriptor
 const file_loadrig_v1_shop_proto_rawDesc = "" +
 	"\n" +
 	"\x15loadrig/v1/shop.proto\x12\n" +
-	"loadrig.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x86\x02\n" +
+	"loadrig.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"@\n" +
+	"\fLoginRequest\x12\x14\n" +
+	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1a\n" +
+	"\bpassword\x18\x02 \x01(\tR\bpassword\"\x91\x01\n" +
+	"\rLoginResponse\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12\x16\n" +
+	"\x06scheme\x18\x02 \x01(\tR\x06scheme\x129\n" +
+	"\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x17\n" +
+	"\auser_id\x18\x04 \x01(\x03R\x06userId\"\x86\x02\n" +
 	"\aProduct\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12 \n" +
@@ -757,13 +891,14 @@ const file_loadrig_v1_shop_proto_rawDesc = "" +
 	"subscribed\x18\x05 \x01(\x05R\n" +
 	"subscribed\x123\n" +
 	"\asent_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x06sentAt\x12B\n" +
-	"\x0frequest_sent_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\rrequestSentAt2\xdb\x02\n" +
+	"\x0frequest_sent_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\rrequestSentAt2\x99\x03\n" +
 	"\vShopService\x12K\n" +
 	"\n" +
 	"GetProduct\x12\x1d.loadrig.v1.GetProductRequest\x1a\x1e.loadrig.v1.GetProductResponse\x12S\n" +
 	"\fListProducts\x12\x1f.loadrig.v1.ListProductsRequest\x1a .loadrig.v1.ListProductsResponse0\x01\x12V\n" +
 	"\rUploadReviews\x12 .loadrig.v1.UploadReviewsRequest\x1a!.loadrig.v1.UploadReviewsResponse(\x01\x12R\n" +
-	"\vWatchPrices\x12\x1e.loadrig.v1.WatchPricesRequest\x1a\x1f.loadrig.v1.WatchPricesResponse(\x010\x01B>Z<github.com/loadrig/loadrig/internal/gen/loadrig/v1;loadrigv1b\x06proto3"
+	"\vWatchPrices\x12\x1e.loadrig.v1.WatchPricesRequest\x1a\x1f.loadrig.v1.WatchPricesResponse(\x010\x01\x12<\n" +
+	"\x05Login\x12\x18.loadrig.v1.LoginRequest\x1a\x19.loadrig.v1.LoginResponseB>Z<github.com/loadrig/loadrig/internal/gen/loadrig/v1;loadrigv1b\x06proto3"
 
 var (
 	file_loadrig_v1_shop_proto_rawDescOnce sync.Once
@@ -777,41 +912,46 @@ func file_loadrig_v1_shop_proto_rawDescGZIP() []byte {
 	return file_loadrig_v1_shop_proto_rawDescData
 }
 
-var file_loadrig_v1_shop_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_loadrig_v1_shop_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_loadrig_v1_shop_proto_goTypes = []any{
-	(*Product)(nil),               // 0: loadrig.v1.Product
-	(*GetProductRequest)(nil),     // 1: loadrig.v1.GetProductRequest
-	(*GetProductResponse)(nil),    // 2: loadrig.v1.GetProductResponse
-	(*ListProductsRequest)(nil),   // 3: loadrig.v1.ListProductsRequest
-	(*ListProductsResponse)(nil),  // 4: loadrig.v1.ListProductsResponse
-	(*UploadReviewsRequest)(nil),  // 5: loadrig.v1.UploadReviewsRequest
-	(*UploadReviewsResponse)(nil), // 6: loadrig.v1.UploadReviewsResponse
-	(*WatchPricesRequest)(nil),    // 7: loadrig.v1.WatchPricesRequest
-	(*WatchPricesResponse)(nil),   // 8: loadrig.v1.WatchPricesResponse
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*LoginRequest)(nil),          // 0: loadrig.v1.LoginRequest
+	(*LoginResponse)(nil),         // 1: loadrig.v1.LoginResponse
+	(*Product)(nil),               // 2: loadrig.v1.Product
+	(*GetProductRequest)(nil),     // 3: loadrig.v1.GetProductRequest
+	(*GetProductResponse)(nil),    // 4: loadrig.v1.GetProductResponse
+	(*ListProductsRequest)(nil),   // 5: loadrig.v1.ListProductsRequest
+	(*ListProductsResponse)(nil),  // 6: loadrig.v1.ListProductsResponse
+	(*UploadReviewsRequest)(nil),  // 7: loadrig.v1.UploadReviewsRequest
+	(*UploadReviewsResponse)(nil), // 8: loadrig.v1.UploadReviewsResponse
+	(*WatchPricesRequest)(nil),    // 9: loadrig.v1.WatchPricesRequest
+	(*WatchPricesResponse)(nil),   // 10: loadrig.v1.WatchPricesResponse
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
 }
 var file_loadrig_v1_shop_proto_depIdxs = []int32{
-	9,  // 0: loadrig.v1.Product.updated_at:type_name -> google.protobuf.Timestamp
-	0,  // 1: loadrig.v1.GetProductResponse.product:type_name -> loadrig.v1.Product
-	0,  // 2: loadrig.v1.ListProductsResponse.product:type_name -> loadrig.v1.Product
-	9,  // 3: loadrig.v1.ListProductsResponse.sent_at:type_name -> google.protobuf.Timestamp
-	9,  // 4: loadrig.v1.UploadReviewsRequest.sent_at:type_name -> google.protobuf.Timestamp
-	9,  // 5: loadrig.v1.WatchPricesRequest.sent_at:type_name -> google.protobuf.Timestamp
-	9,  // 6: loadrig.v1.WatchPricesResponse.sent_at:type_name -> google.protobuf.Timestamp
-	9,  // 7: loadrig.v1.WatchPricesResponse.request_sent_at:type_name -> google.protobuf.Timestamp
-	1,  // 8: loadrig.v1.ShopService.GetProduct:input_type -> loadrig.v1.GetProductRequest
-	3,  // 9: loadrig.v1.ShopService.ListProducts:input_type -> loadrig.v1.ListProductsRequest
-	5,  // 10: loadrig.v1.ShopService.UploadReviews:input_type -> loadrig.v1.UploadReviewsRequest
-	7,  // 11: loadrig.v1.ShopService.WatchPrices:input_type -> loadrig.v1.WatchPricesRequest
-	2,  // 12: loadrig.v1.ShopService.GetProduct:output_type -> loadrig.v1.GetProductResponse
-	4,  // 13: loadrig.v1.ShopService.ListProducts:output_type -> loadrig.v1.ListProductsResponse
-	6,  // 14: loadrig.v1.ShopService.UploadReviews:output_type -> loadrig.v1.UploadReviewsResponse
-	8,  // 15: loadrig.v1.ShopService.WatchPrices:output_type -> loadrig.v1.WatchPricesResponse
-	12, // [12:16] is the sub-list for method output_type
-	8,  // [8:12] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	11, // 0: loadrig.v1.LoginResponse.expires_at:type_name -> google.protobuf.Timestamp
+	11, // 1: loadrig.v1.Product.updated_at:type_name -> google.protobuf.Timestamp
+	2,  // 2: loadrig.v1.GetProductResponse.product:type_name -> loadrig.v1.Product
+	2,  // 3: loadrig.v1.ListProductsResponse.product:type_name -> loadrig.v1.Product
+	11, // 4: loadrig.v1.ListProductsResponse.sent_at:type_name -> google.protobuf.Timestamp
+	11, // 5: loadrig.v1.UploadReviewsRequest.sent_at:type_name -> google.protobuf.Timestamp
+	11, // 6: loadrig.v1.WatchPricesRequest.sent_at:type_name -> google.protobuf.Timestamp
+	11, // 7: loadrig.v1.WatchPricesResponse.sent_at:type_name -> google.protobuf.Timestamp
+	11, // 8: loadrig.v1.WatchPricesResponse.request_sent_at:type_name -> google.protobuf.Timestamp
+	3,  // 9: loadrig.v1.ShopService.GetProduct:input_type -> loadrig.v1.GetProductRequest
+	5,  // 10: loadrig.v1.ShopService.ListProducts:input_type -> loadrig.v1.ListProductsRequest
+	7,  // 11: loadrig.v1.ShopService.UploadReviews:input_type -> loadrig.v1.UploadReviewsRequest
+	9,  // 12: loadrig.v1.ShopService.WatchPrices:input_type -> loadrig.v1.WatchPricesRequest
+	0,  // 13: loadrig.v1.ShopService.Login:input_type -> loadrig.v1.LoginRequest
+	4,  // 14: loadrig.v1.ShopService.GetProduct:output_type -> loadrig.v1.GetProductResponse
+	6,  // 15: loadrig.v1.ShopService.ListProducts:output_type -> loadrig.v1.ListProductsResponse
+	8,  // 16: loadrig.v1.ShopService.UploadReviews:output_type -> loadrig.v1.UploadReviewsResponse
+	10, // 17: loadrig.v1.ShopService.WatchPrices:output_type -> loadrig.v1.WatchPricesResponse
+	1,  // 18: loadrig.v1.ShopService.Login:output_type -> loadrig.v1.LoginResponse
+	14, // [14:19] is the sub-list for method output_type
+	9,  // [9:14] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_loadrig_v1_shop_proto_init() }
@@ -825,7 +965,7 @@ func file_loadrig_v1_shop_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_loadrig_v1_shop_proto_rawDesc), len(file_loadrig_v1_shop_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

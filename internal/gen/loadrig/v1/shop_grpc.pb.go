@@ -23,6 +23,7 @@ const (
 	ShopService_ListProducts_FullMethodName  = "/loadrig.v1.ShopService/ListProducts"
 	ShopService_UploadReviews_FullMethodName = "/loadrig.v1.ShopService/UploadReviews"
 	ShopService_WatchPrices_FullMethodName   = "/loadrig.v1.ShopService/WatchPrices"
+	ShopService_Login_FullMethodName         = "/loadrig.v1.ShopService/Login"
 )
 
 // ShopServiceClient is the client API for ShopService service.
@@ -39,13 +40,19 @@ type ShopServiceClient interface {
 	// ListProducts streams one page of products, one message per product.
 	ListProducts(ctx context.Context, in *ListProductsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ListProductsResponse], error)
 	// UploadReviews takes many reviews and answers with a summary once the
-	// client closes its side.
+	// client closes its side. It needs "authorization: Bearer <token>"
+	// metadata (Login); the author is the token's user. At most 1000 reviews
+	// per stream (then RESOURCE_EXHAUSTED), each text at most 4 KiB.
 	UploadReviews(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadReviewsRequest, UploadReviewsResponse], error)
 	// WatchPrices is a bidirectional stream: the client subscribes to product
 	// ids (and may send more subscriptions at any time); the server pushes each
 	// price change of a subscribed product. Every message carries its sender's
 	// timestamp so one-way latency can be measured.
 	WatchPrices(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[WatchPricesRequest, WatchPricesResponse], error)
+	// Login exchanges a seeded user's email and password for a bearer token.
+	// Writes (UploadReviews) need it as "authorization: Bearer <token>"
+	// metadata; the token is the same as REST's POST /api/login gives.
+	Login(ctx context.Context, in *LoginRequest, opts ...grpc.CallOption) (*LoginResponse, error)
 }
 
 type shopServiceClient struct {
@@ -111,6 +118,16 @@ func (c *shopServiceClient) WatchPrices(ctx context.Context, opts ...grpc.CallOp
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ShopService_WatchPricesClient = grpc.BidiStreamingClient[WatchPricesRequest, WatchPricesResponse]
 
+func (c *shopServiceClient) Login(ctx context.Context, in *LoginRequest, opts ...grpc.CallOption) (*LoginResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LoginResponse)
+	err := c.cc.Invoke(ctx, ShopService_Login_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ShopServiceServer is the server API for ShopService service.
 // All implementations must embed UnimplementedShopServiceServer
 // for forward compatibility.
@@ -125,13 +142,19 @@ type ShopServiceServer interface {
 	// ListProducts streams one page of products, one message per product.
 	ListProducts(*ListProductsRequest, grpc.ServerStreamingServer[ListProductsResponse]) error
 	// UploadReviews takes many reviews and answers with a summary once the
-	// client closes its side.
+	// client closes its side. It needs "authorization: Bearer <token>"
+	// metadata (Login); the author is the token's user. At most 1000 reviews
+	// per stream (then RESOURCE_EXHAUSTED), each text at most 4 KiB.
 	UploadReviews(grpc.ClientStreamingServer[UploadReviewsRequest, UploadReviewsResponse]) error
 	// WatchPrices is a bidirectional stream: the client subscribes to product
 	// ids (and may send more subscriptions at any time); the server pushes each
 	// price change of a subscribed product. Every message carries its sender's
 	// timestamp so one-way latency can be measured.
 	WatchPrices(grpc.BidiStreamingServer[WatchPricesRequest, WatchPricesResponse]) error
+	// Login exchanges a seeded user's email and password for a bearer token.
+	// Writes (UploadReviews) need it as "authorization: Bearer <token>"
+	// metadata; the token is the same as REST's POST /api/login gives.
+	Login(context.Context, *LoginRequest) (*LoginResponse, error)
 	mustEmbedUnimplementedShopServiceServer()
 }
 
@@ -153,6 +176,9 @@ func (UnimplementedShopServiceServer) UploadReviews(grpc.ClientStreamingServer[U
 }
 func (UnimplementedShopServiceServer) WatchPrices(grpc.BidiStreamingServer[WatchPricesRequest, WatchPricesResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchPrices not implemented")
+}
+func (UnimplementedShopServiceServer) Login(context.Context, *LoginRequest) (*LoginResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Login not implemented")
 }
 func (UnimplementedShopServiceServer) mustEmbedUnimplementedShopServiceServer() {}
 func (UnimplementedShopServiceServer) testEmbeddedByValue()                     {}
@@ -218,6 +244,24 @@ func _ShopService_WatchPrices_Handler(srv interface{}, stream grpc.ServerStream)
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ShopService_WatchPricesServer = grpc.BidiStreamingServer[WatchPricesRequest, WatchPricesResponse]
 
+func _ShopService_Login_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LoginRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ShopServiceServer).Login(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ShopService_Login_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ShopServiceServer).Login(ctx, req.(*LoginRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ShopService_ServiceDesc is the grpc.ServiceDesc for ShopService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -228,6 +272,10 @@ var ShopService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetProduct",
 			Handler:    _ShopService_GetProduct_Handler,
+		},
+		{
+			MethodName: "Login",
+			Handler:    _ShopService_Login_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
