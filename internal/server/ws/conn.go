@@ -186,7 +186,10 @@ func (c *conn) writeLoop() {
 				err := c.ws.Write(ctx, websocket.MessageText, b)
 				batch[i] = nil
 				if err != nil {
-					if ctx.Err() != nil && c.ctx.Err() == nil {
+					// The batch's own deadline, not the connection's end: the
+					// library closes the connection when the deadline passes,
+					// which may end c.ctx before this line runs.
+					if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 						c.s.stats.writeTimeouts.Add(1) // the peer stopped reading for WriteTimeout
 					}
 					cancel()
