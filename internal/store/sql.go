@@ -380,7 +380,13 @@ func (s *sqlStore) PeekProduct(ctx context.Context, id int64) (domain.Product, b
 
 // GetProducts is one query: WHERE id IN (...) / = ANY($1).
 func (s *sqlStore) GetProducts(ctx context.Context, ids []int64) ([]domain.Product, error) {
-	out := make([]domain.Product, len(ids))
+	return byIDs(ctx, s, ids, scanProduct, "SELECT "+productCols+" FROM products WHERE ", func(p domain.Product) int64 { return p.ID })
+}
+
+// byIDs reads the rows of ids in one query (stmt + the id condition) and
+// returns one entry per id in order; a missing id yields the zero value.
+func byIDs[T any](ctx context.Context, s *sqlStore, ids []int64, scan func(rows) (T, error), stmt string, idOf func(T) int64) ([]T, error) {
+	out := make([]T, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
@@ -389,13 +395,13 @@ func (s *sqlStore) GetProducts(ctx context.Context, ids []int64) ([]domain.Produ
 		slices.Sort(uniq)
 		uniq = slices.Compact(uniq)
 		cond, args := s.in("id", uniq)
-		ps, err := collect(ctx, q, scanProduct, "SELECT "+productCols+" FROM products WHERE "+cond, args...)
+		found, err := collect(ctx, q, scan, stmt+cond, args...)
 		if err != nil {
 			return err
 		}
-		byID := make(map[int64]domain.Product, len(ps))
-		for _, p := range ps {
-			byID[p.ID] = p
+		byID := make(map[int64]T, len(found))
+		for _, v := range found {
+			byID[idOf(v)] = v
 		}
 		for i, id := range ids {
 			out[i] = byID[id]
@@ -507,32 +513,7 @@ func (s *sqlStore) ReviewsOfProducts(ctx context.Context, productIDs []int64, li
 
 // GetUsers is one query: WHERE id IN (...) / = ANY($1).
 func (s *sqlStore) GetUsers(ctx context.Context, ids []int64) ([]domain.User, error) {
-	out := make([]domain.User, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	err := s.with(ctx, func(q querier) error {
-		uniq := slices.Clone(ids)
-		slices.Sort(uniq)
-		uniq = slices.Compact(uniq)
-		cond, args := s.in("id", uniq)
-		us, err := collect(ctx, q, scanUser, "SELECT "+userCols+" FROM users WHERE "+cond, args...)
-		if err != nil {
-			return err
-		}
-		byID := make(map[int64]domain.User, len(us))
-		for _, u := range us {
-			byID[u.ID] = u
-		}
-		for i, id := range ids {
-			out[i] = byID[id]
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return byIDs(ctx, s, ids, scanUser, "SELECT "+userCols+" FROM users WHERE ", func(u domain.User) int64 { return u.ID })
 }
 
 func scanUser(r rows) (domain.User, error) {
