@@ -40,12 +40,7 @@ func (e *engine) collect(quit <-chan struct{}, done chan<- struct{}) {
 		if !sleepUntil(e.warm) {
 			return
 		}
-		if cc, ok := e.d.(ConnCounter); ok {
-			e.warmReused, e.warmSeen = cc.Connections().Reused, true
-		}
-		if wc, ok := e.d.(WireCounter); ok {
-			e.warmBytes = wc.WireBytes()
-		}
+		e.snapWarm()
 	}
 	e.lastTick = e.warm
 	for t := e.warm + iv; ; t += iv {

@@ -96,13 +96,32 @@ type engine struct {
 	sessCut bool
 
 	// warmReused is the driver's reused-connection count when the warm-up
-	// ended (ConnCounter drivers; set by the collector), so the result's
-	// Reused counts measured operations only; warmSeen says it was taken.
+	// ended (ConnCounter drivers), so the result's Reused counts measured
+	// operations only; warmSeen says it was taken.
 	warmReused int64
 	warmSeen   bool
 	// warmBytes is the driver's wire byte count when the warm-up ended
 	// (WireCounter drivers), so Result.Bytes counts the measured phase.
 	warmBytes metrics.Bytes
+	// warmOnce takes both snapshots once, by whichever comes first: the
+	// collector's tick at the warm-up's end, or the open-model scheduler
+	// just before it dispatches the first measured operation (both may fall
+	// on the same instant; the scheduler's call keeps that operation's bytes
+	// out of the warm-up's).
+	warmOnce sync.Once
+}
+
+// snapWarm records the driver's connection and wire counters at the end of
+// the warm-up (once; see warmOnce).
+func (e *engine) snapWarm() {
+	e.warmOnce.Do(func() {
+		if cc, ok := e.d.(ConnCounter); ok {
+			e.warmReused, e.warmSeen = cc.Connections().Reused, true
+		}
+		if wc, ok := e.d.(WireCounter); ok {
+			e.warmBytes = wc.WireBytes()
+		}
+	})
 }
 
 func newEngine(d Driver, cfg Config) *engine {
@@ -322,6 +341,9 @@ func (e *engine) runOpen() {
 				return
 			}
 			j := job{seq: i, intended: next, measured: next >= e.warm}
+			if j.measured && e.warm > 0 && measured == 0 {
+				e.snapWarm()
+			}
 			switch e.dispatch(jobs, j, &started, endCh) {
 			case dispatchStopped:
 				return
