@@ -137,15 +137,24 @@ func higherIsWorse(metric string) bool {
 // (benchmath.AssumeNothing). A row is a regression when p < Alpha and the
 // medians moved past MinChange in the bad direction, an improvement when
 // they moved as far the other way, else same. Both sides must hold the
-// same variants and workloads, each with at least MinRunsPerSide runs.
+// same variants and workloads, each with at least MinRunsPerSide runs —
+// except that a side of one variant against a side of another compares
+// those two variants (rows' Variant "a vs b").
 func Diff(base, current []*metrics.Result, opts DiffOptions) (*DiffReport, error) {
 	opts.defaults()
 	if err := DiffMetricsValid(opts.Metrics); err != nil {
 		return nil, err
 	}
-	b, c := byWorkload(base), byWorkload(current)
+	b, c := byWorkload(base, ""), byWorkload(current, "")
 	if len(b) == 0 || len(c) == 0 {
 		return nil, errors.New("a side has no results")
+	}
+	if vb, vc := variants(b), variants(c); len(vb) == 1 && len(vc) == 1 && vb[0] != vc[0] {
+		// One variant a side, and not the same (DIR/a against DIR/b of one
+		// compare): the two variants are what is compared, workload by
+		// workload; the rows say which against which.
+		label := shortVariant(vb[0]) + " vs " + shortVariant(vc[0])
+		b, c = byWorkload(base, label), byWorkload(current, label)
 	}
 	if missing, extra := setDiff(variants(b), variants(c)); len(missing) > 0 || len(extra) > 0 {
 		return nil, fmt.Errorf("the sides have different variants (%s); diff runs of the same variants, e.g. two compare -o directories of one profile, or one variant's directory on each side (DIR/<variant>)",
@@ -343,16 +352,28 @@ func median(xs []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-// byWorkload groups results by variant and workload (groupKey).
-func byWorkload(rs []*metrics.Result) map[string][]*metrics.Result {
+// byWorkload groups results by variant and workload (groupKey); a
+// non-empty variant replaces every result's own.
+func byWorkload(rs []*metrics.Result, variant string) map[string][]*metrics.Result {
 	m := map[string][]*metrics.Result{}
 	for _, r := range rs {
 		if r != nil {
-			k := groupKey(r.Variant, Workload(r))
+			v := variant
+			if v == "" {
+				v = r.Variant
+			}
+			k := groupKey(v, Workload(r))
 			m[k] = append(m[k], r)
 		}
 	}
 	return m
+}
+
+func shortVariant(v string) string {
+	if v == "" {
+		return "(none)"
+	}
+	return v
 }
 
 func keys[V any](m map[string]V) []string {

@@ -255,8 +255,14 @@ func TestDiffVariants(t *testing.T) {
 		!strings.Contains(err.Error(), "different variants (only in BASE: cache=lru; only in CURRENT: cache=redis)") {
 		t.Errorf("different variants: %v", err)
 	}
-	_, err = Diff(base, synthRuns(rng, "reads", 6, 1, 0.05), DiffOptions{})
-	if err == nil || !strings.Contains(err.Error(), "only in CURRENT: (none: results of a plain load)") {
+	_, err = Diff(base, append(synthRuns(rng, "reads", 6, 1, 0.05), other[6:]...), DiffOptions{})
+	if err == nil || !strings.Contains(err.Error(), "only in CURRENT: (none: results of a plain load), cache=redis") {
 		t.Errorf("variants against plain results: %v", err)
+	}
+	// One variant a side, two different ones (DIR/a against DIR/b of one
+	// compare): those two variants are compared.
+	d, err = Diff(base[6:], cur[:6], DiffOptions{Metrics: []string{"p99"}})
+	if err != nil || len(d.Rows) != 1 || d.Rows[0].Variant != "cache=lru vs cache=none" || d.Rows[0].Workload != "reads" {
+		t.Fatalf("variant against variant: %v %+v", err, d)
 	}
 }

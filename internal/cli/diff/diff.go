@@ -53,7 +53,7 @@ write them) or a summary.json. A result's workload is its --name (a profile's
 workload); for a plain load, the method and URL template (load http), the
 method and target (grpc). Runs of a profile are grouped by variant too: two
 compare -o directories are compared variant by variant, and must hold the
-same variants.
+same variants; one variant a side (DIR/a against DIR/b) compares those two.
 
 Per variant, workload and metric the per-run values are compared with a Mann-Whitney U
 test (benchstat's; no assumption about their distribution). A row is a
