@@ -279,7 +279,7 @@ type Recorder struct {
 	mu       sync.Mutex // serializes Collect and Fill
 	spare    [numHists]*Histogram
 	interval *Histogram // latency of the current interval
-	enc      intervalEncoder
+	enc      histEncoder
 	imsg     *Histogram // message latency of the current interval; nil until a message is seen
 	total    [numHists]*Histogram
 	tot      counters
