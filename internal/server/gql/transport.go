@@ -19,7 +19,7 @@ import (
 // (same content negotiation, status codes, error texts and response keys)
 // with a cheaper request and response path, the one product(id) runs on:
 // the body is read into a pooled buffer whose length is known (serveGraphQL
-// bounds it), and the response is written once with its Content-Length from
+// bounds it) and the usual body decoded by hand (decodeParams), and the response is written once with its Content-Length from
 // a pooled buffer, data copied as gqlgen marshaled it instead of re-scanned
 // by encoding/json (which compacts and escapes a json.RawMessage), and
 // extensions.loadrig appended without reflection. Output is byte-for-byte
@@ -102,9 +102,7 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 	}
 
 	params := &graphql.RawParams{}
-	dec := json.NewDecoder(bytes.NewReader(body.Bytes()))
-	dec.UseNumber()
-	if err := dec.Decode(params); err != nil {
+	if err := decodeParams(body.Bytes(), params); err != nil {
 		gqlErr := gqlerror.Errorf("json request body could not be decoded: %+v body:%s", err, body.String())
 		writeResponse(w, http.StatusBadRequest, exec.DispatchError(ctx, gqlerror.List{gqlErr}))
 		return
