@@ -77,6 +77,10 @@ type Options struct {
 	// pages may open a WebSocket; the server's own host always may.
 	// Default none.
 	Origins []string
+	// AnyOrigin accepts WebSocket handshakes from any Origin
+	// (coder/websocket InsecureSkipVerify): development only; the CLI sets
+	// it with --dev. Default false.
+	AnyOrigin bool
 	// InitTimeout bounds the wait for a WebSocket's connection_init.
 	// Default DefaultInitTimeout (10s).
 	InitTimeout time.Duration
@@ -201,7 +205,7 @@ func (h *Handler) newServer(post graphql.Transport) *handler.Server {
 	readLimit := h.o.WSReadLimit
 	srv.AddTransport(transport.Websocket{
 		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{
-			OriginPatterns: h.o.Origins,
+			OriginPatterns: h.o.Origins, InsecureSkipVerify: h.o.AnyOrigin,
 		}},
 		InitFunc:              h.wsInit,
 		InitTimeout:           h.o.InitTimeout,
