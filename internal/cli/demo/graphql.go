@@ -83,7 +83,7 @@ func newGQLPlan(pl profile.Plan, quick bool) gqlPlan {
 	p := gqlPlan{
 		dataset: "small", seed: 1, storeLatency: 2 * time.Millisecond, storePerRow: 20 * time.Microsecond, storePool: 8,
 		keys: pl.Keys, screenRate: 100, screenDur: 5 * time.Second, warmup: time.Second,
-		n1Rate: 8, n1Dur: 6 * time.Second, satWorkers: 16, satDur: 3 * time.Second, unbounded: 3 * time.Second,
+		n1Rate: 5, n1Dur: 6 * time.Second, satWorkers: 8, satDur: 3 * time.Second, unbounded: 3 * time.Second,
 		samples: 20, timeout: 10 * time.Second,
 	}
 	if len(pl.Variants) > 0 {
@@ -95,7 +95,7 @@ func newGQLPlan(pl profile.Plan, quick bool) gqlPlan {
 		}
 	}
 	if quick {
-		p.screenDur, p.warmup, p.n1Dur, p.satDur, p.unbounded = 1500*time.Millisecond, 300*time.Millisecond, 2500*time.Millisecond, 1500*time.Millisecond, 1500*time.Millisecond
+		p.screenDur, p.warmup, p.n1Dur, p.satDur, p.unbounded = 1200*time.Millisecond, 200*time.Millisecond, 1800*time.Millisecond, time.Second, time.Second
 	}
 	if len(p.keys) == 0 {
 		p.keys = []int64{1}
