@@ -91,6 +91,12 @@ list-products through each protocol at payload sizes from about 1 KB to
 wire per operation (and the REST body gzipped), and the process's CPU time
 per operation, with where the faster protocol changes.
 
+GraphQL: one product page (the product, its 10 first reviews, each author)
+as REST calls, at most 6 in flight like a browser, against one GraphQL query
+(requests, bytes, p50/p99 of the whole page, store calls per page); then the
+N+1 query with DataLoader off and on against a store with 8 connections
+(store calls per query, pool wait, p50, p99, queries/s at saturation).
+
 No setup: the Redis variants use redis-server from PATH when there is one,
 else an embedded Redis. Both comparisons are described in the embedded
 profile profiles/demo.yaml; --profile runs another file of the same format.`,

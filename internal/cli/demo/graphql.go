@@ -189,6 +189,9 @@ type gqlCell struct {
 	// elapsed is the measured run's wall time, to the last operation's end
 	// (a closed model's throughput: ops ÷ elapsed, see satRPS).
 	elapsed time.Duration
+	// cpu is the process's CPU time over the measured run (client and
+	// servers together); -1 unknown.
+	cpu time.Duration
 	// requests per screen (REST: 2 + distinct authors; GraphQL: 1).
 	requests float64
 	// wire bytes per operation as the server counted them.
@@ -217,10 +220,14 @@ func (s *gqlServer) measure(ctx context.Context, opts *Options, d load.Driver, c
 		}
 	}
 	cfg.Warmup = 0
-	st0, in0, out0, t0 := s.st.Store.Stats(), s.wire.in.Load(), s.wire.out.Load(), time.Now()
+	st0, in0, out0, t0, cpu0 := s.st.Store.Stats(), s.wire.in.Load(), s.wire.out.Load(), time.Now(), processCPU()
 	res, err := run(ctx, d, cfg)
-	st1, in1, out1 := s.st.Store.Stats(), s.wire.in.Load(), s.wire.out.Load()
+	cpu1, st1, in1, out1 := processCPU(), s.st.Store.Stats(), s.wire.in.Load(), s.wire.out.Load()
 	c.elapsed = time.Since(t0)
+	c.cpu = -1
+	if cpu0 >= 0 && cpu1 >= 0 {
+		c.cpu = cpu1 - cpu0
+	}
 	if err != nil {
 		c.err = err
 		return
@@ -249,6 +256,8 @@ func (s *gqlServer) measure(ctx context.Context, opts *Options, d load.Driver, c
 		"store_pool_wait_ms_per_op":   c.waitMS,
 		"store_pool_wait_ms_per_call": c.callWaitMS,
 		"elapsed_s":                   c.elapsed.Seconds(),
+		"process_cpu_us":              c.cpu.Microseconds(),
+		"cpu_note":                    "user+system CPU of the whole loadrig process (load generator and servers) during the measured run",
 		"ops_per_elapsed_s":           c.satRPS(),
 		"server_wire_bytes_in":        in1 - in0,
 		"server_wire_bytes_out":       out1 - out0,

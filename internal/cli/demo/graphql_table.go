@@ -17,11 +17,11 @@ func writeGraphQLTable(w io.Writer, p gqlPlan, screens, n1 []gqlCell) error {
 		fmt.Fprintf(w, "open model at %g screens/s for %v each, store %v per call with %d connections, cache none (every read is a store call)\n\n",
 			p.screenRate, p.screenDur, p.storeLatency, p.storePool)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "way\tscreens/s\tp50\tp99\trequests/screen\tB sent/screen\tB recv/screen\tgz B recv/screen\tstore calls/screen\tconns\terrors\t")
+		fmt.Fprintln(tw, "way\tscreens/s\tp50\tp99\trequests/screen\tB sent/screen\tB recv/screen\tgz B recv/screen\tstore calls/screen\tCPU µs/screen\tconns\terrors\t")
 		for i := range screens {
 			c := &screens[i]
 			if !c.ok() {
-				fmt.Fprintf(tw, "%s\t%s\t\t\t\t\t\t\t\t\t\t\n", c.label, c.brief())
+				fmt.Fprintf(tw, "%s\t%s\t\t\t\t\t\t\t\t\t\t\t\n", c.label, c.brief())
 				continue
 			}
 			sent, recv := perOpBytes(c)
@@ -29,8 +29,12 @@ func writeGraphQLTable(w io.Writer, p gqlPlan, screens, n1 []gqlCell) error {
 			if c.rawBodies > 0 && recv > 0 {
 				gz = fmt.Sprintf("%.0f", recv-c.rawBodies+c.gzBodies)
 			}
-			fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t%.2f\t%.0f\t%.0f\t%s\t%.2f\t%d\t%s\t\n", c.label, c.res.ThroughputRPS,
-				us(c.res.Latency.P50), us(c.res.Latency.P99), c.requests, sent, recv, gz, c.calls, c.res.Connections.Opened, errCount(c.res))
+			cpu := "-"
+			if c.cpu >= 0 {
+				cpu = fmt.Sprintf("%.0f", float64(c.cpu.Microseconds())/float64(c.ops))
+			}
+			fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t%.2f\t%.0f\t%.0f\t%s\t%.2f\t%s\t%d\t%s\t\n", c.label, c.res.ThroughputRPS,
+				us(c.res.Latency.P50), us(c.res.Latency.P99), c.requests, sent, recv, gz, c.calls, cpu, c.res.Connections.Opened, errCount(c.res))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -40,7 +44,8 @@ func writeGraphQLTable(w io.Writer, p gqlPlan, screens, n1 []gqlCell) error {
 			fmt.Sprintf("one screen is one operation: p50/p99 are the whole page; each engine worker is one browser, a Go net/http client with at most %d keep-alive HTTP/1.1 connections to the host (both ways use the same client)", browserConns),
 			"B sent/recv: bytes on the client's sockets per screen, headers included (every request carries the bearer token, like a browser's cookie); conns: connections opened",
 			"gz B recv: the servers do not compress responses (no Accept-Encoding support), so this is B recv with each response body of the first sample screens replaced by its gzipped size (compress/gzip, default level): what gzip would save, compression CPU not counted",
-			"store calls/screen: the store's calls during the measured run ÷ screens (REST: 1 product + 1 reviews + 1 per distinct author; GraphQL: one per level with DataLoader)")
+			"store calls/screen: the store's calls during the measured run ÷ screens (REST: 1 product + 1 reviews + 1 per distinct author; GraphQL: one per level with DataLoader)",
+			"CPU µs/screen: user+system CPU of the whole loadrig process during the run ÷ screens (getrusage): the browser-like client and both servers together, which share the process; one short run on a shared machine")
 	}
 	if len(n1) > 0 {
 		if len(screens) > 0 {

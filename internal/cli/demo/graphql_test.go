@@ -182,7 +182,7 @@ func TestGraphQLSection(t *testing.T) {
 		}
 		switch f[0] {
 		case "REST", "GraphQL":
-			if len(f) == 11 {
+			if len(f) == 12 {
 				rows++
 			}
 		case "off", "on":

@@ -8,7 +8,7 @@ package gqldrv
 // N subscribers (LOADRIG_GQL_SUB_BENCH_N, default 1000) hold
 // productUpdated(id: 1) while a publisher sends updateProduct at R per
 // second (LOADRIG_GQL_SUB_BENCH_RATE, default 10) for the window
-// (LOADRIG_GQL_SUB_BENCH_HOLD, default 12s), all through this package's
+// (LOADRIG_GQL_SUB_BENCH_HOLD, default 20s), all through this package's
 // driver, against two servers in turn, ROUNDS times each, alternating
 // (LOADRIG_GQL_SUB_BENCH_ROUNDS, default 2):
 //
@@ -151,6 +151,8 @@ type benchSubServer struct {
 	url   string
 	token string
 	close func()
+	// dropped is how many subscribers the server dropped as slow.
+	dropped func() int64
 }
 
 func startBenchHTTP(t *testing.T, h http.Handler) (string, func()) {
@@ -181,7 +183,11 @@ func startLoadrigSubServer(t *testing.T) benchSubServer {
 		t.Fatal(err)
 	}
 	url, stop := startBenchHTTP(t, h)
-	return benchSubServer{url: url, token: tok.Value, close: func() { stop(); _ = st.Close(context.Background()) }}
+	return benchSubServer{url: url, token: tok.Value, close: func() { stop(); _ = st.Close(context.Background()) },
+		dropped: func() int64 {
+			n, _ := h.GraphQLStats()["subscriptions"].(map[string]any)["dropped"].(int64)
+			return n
+		}}
 }
 
 func startBareSubServer(t *testing.T, event []byte) benchSubServer {
@@ -198,7 +204,7 @@ func startBareSubServer(t *testing.T, event []byte) benchSubServer {
 	}
 	h := &bareSubHub{subs: map[chan []byte]struct{}{}, before: event[:i], after: event[i+j:]}
 	url, stop := startBenchHTTP(t, h)
-	return benchSubServer{url: url, token: "bare", close: stop}
+	return benchSubServer{url: url, token: "bare", close: stop, dropped: h.slow.Load}
 }
 
 // benchSubRun holds n subscribers for hold while the publisher sends at
@@ -277,7 +283,7 @@ func TestBenchGraphQLSubscriptions(t *testing.T) {
 	}
 	n := benchEnv("LOADRIG_GQL_SUB_BENCH_N", 1000)
 	rate := benchEnv("LOADRIG_GQL_SUB_BENCH_RATE", 10)
-	hold := time.Duration(benchEnv("LOADRIG_GQL_SUB_BENCH_HOLD", 12)) * time.Second
+	hold := time.Duration(benchEnv("LOADRIG_GQL_SUB_BENCH_HOLD", 20)) * time.Second
 	rounds := benchEnv("LOADRIG_GQL_SUB_BENCH_ROUNDS", 2)
 	t.Logf("%d subscribers, %d events/s, %v window, %d rounds per server, alternating", n, rate, hold, rounds)
 
@@ -296,6 +302,7 @@ func TestBenchGraphQLSubscriptions(t *testing.T) {
 		for _, sd := range sides {
 			s := sd.start(t)
 			res := benchSubRun(t, s, n, rate, hold)
+			dropped := s.dropped()
 			s.close()
 			sub, ml := res.Subscriptions, res.MessageLatency
 			if sub == nil || ml == nil || res.Messages == nil || res.Messages.Received == 0 {
@@ -305,8 +312,8 @@ func TestBenchGraphQLSubscriptions(t *testing.T) {
 			if res.Bytes != nil {
 				perMsg = float64(res.Bytes.Received) / float64(res.Messages.Received)
 			}
-			t.Logf("round %d %-22s subscribed %d, published %d, expected %d, received %d (%.4f), drops %d, latency p50 %.1fms p90 %.1fms p99 %.1fms max %.1fms, %.0f B received per event, session errors %v",
-				r+1, sd.name, sub.Subscribers, sub.Published, sub.Expected, sub.Received, sub.DeliveryRatio, sub.Drops,
+			t.Logf("round %d %-22s subscribed %d, published %d, expected %d, received %d (%.4f), not received %d, subscribers the server dropped as slow %d, latency p50 %.1fms p90 %.1fms p99 %.1fms max %.1fms, %.0f B received per event, session errors %v",
+				r+1, sd.name, sub.Subscribers, sub.Published, sub.Expected, sub.Received, sub.DeliveryRatio, sub.Drops, dropped,
 				float64(ml.P50)/1e3, float64(ml.P90)/1e3, float64(ml.P99)/1e3, float64(ml.Max)/1e3, perMsg, res.Requests.ErrorsByKind)
 			sd.p99s = append(sd.p99s, ml.P99)
 		}
