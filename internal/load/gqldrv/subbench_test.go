@@ -1,3 +1,5 @@
+//go:build unix
+
 package gqldrv
 
 // The subscription fan-out benchmark of the README's design notes (section
@@ -36,6 +38,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -277,6 +280,15 @@ func captureEvent(t *testing.T) []byte {
 	}
 }
 
+// benchCPU is the process's user+system CPU time so far.
+func benchCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func TestBenchGraphQLSubscriptions(t *testing.T) {
 	if os.Getenv("LOADRIG_GQL_SUB_BENCH") != "1" {
 		t.Skip("set LOADRIG_GQL_SUB_BENCH=1 to run the subscription fan-out benchmark")
@@ -301,7 +313,9 @@ func TestBenchGraphQLSubscriptions(t *testing.T) {
 	for r := range rounds {
 		for _, sd := range sides {
 			s := sd.start(t)
+			cpu0 := benchCPU()
 			res := benchSubRun(t, s, n, rate, hold)
+			cpu := benchCPU() - cpu0
 			dropped := s.dropped()
 			s.close()
 			sub, ml := res.Subscriptions, res.MessageLatency
@@ -312,9 +326,11 @@ func TestBenchGraphQLSubscriptions(t *testing.T) {
 			if res.Bytes != nil {
 				perMsg = float64(res.Bytes.Received) / float64(res.Messages.Received)
 			}
-			t.Logf("round %d %-22s subscribed %d, published %d, expected %d, received %d (%.4f), not received %d, subscribers the server dropped as slow %d, latency p50 %.1fms p90 %.1fms p99 %.1fms max %.1fms, %.0f B received per event, session errors %v",
+			t.Logf("round %d %-22s subscribed %d, published %d, expected %d, received %d (%.4f), not received %d, subscribers the server dropped as slow %d, latency p50 %.1fms p90 %.1fms p99 %.1fms max %.1fms, %.0f B received per event, process CPU %.1fs (%.0f µs per delivered event, clients and server), handshake through ack p50 %.1fms p99 %.1fms, session errors %v",
 				r+1, sd.name, sub.Subscribers, sub.Published, sub.Expected, sub.Received, sub.DeliveryRatio, sub.Drops, dropped,
-				float64(ml.P50)/1e3, float64(ml.P90)/1e3, float64(ml.P99)/1e3, float64(ml.Max)/1e3, perMsg, res.Requests.ErrorsByKind)
+				float64(ml.P50)/1e3, float64(ml.P90)/1e3, float64(ml.P99)/1e3, float64(ml.Max)/1e3, perMsg,
+				cpu.Seconds(), float64(cpu.Microseconds())/float64(res.Messages.Received),
+				float64(res.Phases["handshake"].P50)/1e3, float64(res.Phases["handshake"].P99)/1e3, res.Requests.ErrorsByKind)
 			sd.p99s = append(sd.p99s, ml.P99)
 		}
 	}
