@@ -5,7 +5,11 @@
 # testdata/bench/restbare repeating the same response (same body, same
 # header set), both pinned to one CPU, wrk on the other, interleaved
 # bare, loadrig, bare, loadrig... in one run; prints each round's ratio
-# and the median.
+# and the median. The servers' own CPU per request (user+system from
+# /proc/PID/stat over each wrk run) is printed too: on a shared machine
+# the req/s of one pinned server swings with whatever else runs on its
+# CPU, while CPU per request mostly does not; bare/loadrig CPU per request
+# is the req/s ratio the two would have on a quiet, saturated core.
 #
 #   ROUNDS=3 DUR=5 bash testdata/bench/resthot.sh
 #   CACHE=tinylfu MODE=response bash testdata/bench/resthot.sh
@@ -61,30 +65,42 @@ done
 echo "loadrig response:"; curl -sS -D - -o /dev/null "http://$LR_ADDR$PATH_" | tr -d '\r' | sed 's/^/  /'
 echo "bare response:"; curl -sS -D - -o /dev/null "http://$BARE_ADDR$PATH_" | tr -d '\r' | sed 's/^/  /'
 
-rps() { # URL -> requests/sec, after checking wrk saw no errors
+cputicks() { # PID -> user+system CPU of the process, in clock ticks
+	awk '{print $14 + $15}' "/proc/$1/stat"
+}
+HZ=$(getconf CLK_TCK)
+
+run() { # URL PID -> "req/s cpu_us_per_req", after checking wrk saw no errors
+	local c0 c1
+	c0=$(cputicks "$2")
 	taskset -c "$GEN_CPU" timeout $((DUR + 30)) wrk -t1 -c"$CONNS" -d"${DUR}s" "$1" >"$tmp/w"
+	c1=$(cputicks "$2")
 	if grep -q 'Non-2xx\|Socket errors' "$tmp/w"; then
 		cat "$tmp/w" >&2
 		echo "resthot: wrk saw errors against $1" >&2
 		exit 1
 	fi
-	awk '/^Requests\/sec:/{printf "%.0f", $2}' "$tmp/w"
+	awk -v t=$((c1 - c0)) -v hz="$HZ" '/requests in/{n=$1} /^Requests\/sec:/{r=$2} END{printf "%.0f %.2f", r, t*1e6/hz/n}' "$tmp/w"
 }
 
 # Warm both (connections, caches, the Go runtime's heap) before measuring.
-rps "http://$BARE_ADDR$PATH_" >/dev/null
-rps "http://$LR_ADDR$PATH_" >/dev/null
+run "http://$BARE_ADDR$PATH_" "${pids[1]}" >/dev/null
+run "http://$LR_ADDR$PATH_" "${pids[0]}" >/dev/null
 
-ratios=()
+median() { sort -n | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
+ratios=() cpuratios=()
 for r in $(seq "$ROUNDS"); do
-	b=$(rps "http://$BARE_ADDR$PATH_")
-	l=$(rps "http://$LR_ADDR$PATH_")
+	read -r b bc < <(run "http://$BARE_ADDR$PATH_" "${pids[1]}")
+	read -r l lc < <(run "http://$LR_ADDR$PATH_" "${pids[0]}")
 	ratio=$(echo "$l / $b" | bc -l | xargs printf '%.3f')
-	ratios+=("$ratio")
-	printf 'round %s  bare %s req/s  loadrig %s req/s  ratio %s\n' "$r" "$b" "$l" "$ratio"
+	cpuratio=$(echo "$bc / $lc" | bc -l | xargs printf '%.3f')
+	ratios+=("$ratio") cpuratios+=("$cpuratio")
+	printf 'round %s  bare %s req/s (%s CPU µs/req)  loadrig %s req/s (%s CPU µs/req)  req/s ratio %s  CPU ratio %s\n' \
+		"$r" "$b" "$bc" "$l" "$lc" "$ratio" "$cpuratio"
 done
-med=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}')
-echo "cache=$CACHE mode=$MODE conns=$CONNS dur=${DUR}s rounds=$ROUNDS: loadrig/bare ratios ${ratios[*]}; median $med"
+echo "cache=$CACHE mode=$MODE conns=$CONNS dur=${DUR}s rounds=$ROUNDS"
+echo "  loadrig/bare req/s: ${ratios[*]}; median $(printf '%s\n' "${ratios[@]}" | median)"
+echo "  bare/loadrig CPU per request: ${cpuratios[*]}; median $(printf '%s\n' "${cpuratios[@]}" | median)"
 
 if [ -n "$PPROF" ]; then
 	taskset -c "$GEN_CPU" timeout $((DUR + 30)) wrk -t1 -c"$CONNS" -d8s "http://$LR_ADDR$PATH_" >/dev/null &
@@ -92,5 +108,6 @@ if [ -n "$PPROF" ]; then
 	sleep 1
 	curl -fsS -o "$PPROF" "http://$LR_ADDR/debug/pprof/profile?seconds=5"
 	wait "$wpid"
-	echo "CPU profile of loadrig under load: $PPROF (go tool pprof -top $tmp/loadrig $PPROF; the binary goes with the temp dir)"
+	cp "$tmp/loadrig" "$PPROF.bin"
+	echo "CPU profile of loadrig under load: go tool pprof -top $PPROF.bin $PPROF"
 fi
