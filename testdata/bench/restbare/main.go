@@ -5,6 +5,8 @@
 // net/http's and the handler's own), written the way a plain handler
 // writes them (Header().Set, one Write). It does no routing, no counting,
 // no caching: the ceiling a server adding those can be compared against.
+// By default it is http.Server with no timeouts, as ListenAndServe runs
+// it; -bounded gives it loadrig's timeouts and header cap.
 //
 //	go run ./testdata/bench/restbare -addr 127.0.0.1:18180 -like http://127.0.0.1:18181/api/products/1
 package main
@@ -24,6 +26,7 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:18180", "HOST:PORT to listen on (loopback only)")
 	like := flag.String("like", "", "URL whose response (headers and body) this server repeats; required")
+	bounded := flag.Bool("bounded", false, "give the server the time and size bounds loadrig's servers have (header, read, write and idle timeouts, 64 KiB of headers), which cost deadline updates per request")
 	flag.Parse()
 	if *like == "" {
 		fmt.Fprintln(os.Stderr, "restbare: -like URL is required (the response to repeat)")
@@ -61,5 +64,10 @@ func main() {
 		hd.Set("Content-Length", clen)
 		_, _ = w.Write(body)
 	})
-	log.Fatal(http.ListenAndServe(*addr, h))
+	srv := &http.Server{Addr: *addr, Handler: h}
+	if *bounded { // the defaults of loadrig's server.HTTPOptions
+		srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout = 10*time.Second, 30*time.Second, 60*time.Second, 2*time.Minute
+		srv.MaxHeaderBytes = 64 << 10
+	}
+	log.Fatal(srv.ListenAndServe())
 }
