@@ -23,7 +23,7 @@ import (
 type ServerFlags struct {
 	// Stack holds the flags that configure the server stack directly
 	// (--cache, --strategy, --cache-mode, --ttl, --ttl-jitter,
-	// --invalidation, --cache-size, --redis-url, --store, --store-latency,
+	// --invalidation, --cache-max-bytes, --redis-url, --store, --store-latency,
 	// --store-per-row, --store-jitter, --store-pool, --dataset, --seed,
 	// --session, --token-ttl); AddFlags has their defaults. StackConfig
 	// completes it with what needs parsing (--rate-limit, the JWT secret).
@@ -74,7 +74,7 @@ func (f *ServerFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.Stack.TTL, "ttl", time.Minute, "cache entry lifetime")
 	fs.DurationVar(&f.Stack.TTLJitter, "ttl-jitter", 0, "random extra TTL per cache entry, uniform in [0, D), so entries cached together expire apart")
 	fs.StringVar(&f.Stack.Invalidation, "invalidation", "", "on writes, delete or update the cached entity (default: delete for aside, update otherwise)")
-	fs.IntVar(&f.Stack.CacheSize, "cache-size", 0, "entries in the in-process caches (0: backend default)")
+	fs.Int64Var(&f.Stack.CacheMaxBytes, "cache-max-bytes", 64<<20, "bound of the in-process caches (lru, tinylfu) in bytes: keys, values and 128 bytes per entry; entries and rendered responses alike")
 	fs.StringVar(&f.Stack.RedisURL, "redis-url", "", "Redis to use (redis://host:port); default: spawn redis-server from PATH, else embedded miniredis")
 	f.fs = fs
 	fs.StringVar(&f.Stack.Store, "store", "memory", "where the data lives: memory, sqlite:PATH or postgres://user@host:5432/db (a database gets the dataset only when empty)")
@@ -126,8 +126,8 @@ func (f *ServerFlags) Validate() error {
 		return cmdutil.FlagErrorf("--shutdown-timeout must be > 0 (got %v)", f.ShutdownTimeout)
 	case f.Stack.TokenTTL <= 0:
 		return cmdutil.FlagErrorf("--token-ttl must be > 0 (got %v)", f.Stack.TokenTTL)
-	case f.Stack.CacheSize < 0:
-		return cmdutil.FlagErrorf("--cache-size must not be negative (got %d)", f.Stack.CacheSize)
+	case f.Stack.CacheMaxBytes <= 0:
+		return cmdutil.FlagErrorf("--cache-max-bytes must be > 0 bytes (got %d; e.g. 67108864 for 64 MiB)", f.Stack.CacheMaxBytes)
 	case f.Stack.StorePool < 0:
 		return cmdutil.FlagErrorf("--store-pool must not be negative (got %d; 0 means unbounded)", f.Stack.StorePool)
 	}
