@@ -43,7 +43,10 @@ type ServerFlags struct {
 	// ask for (limit × pad); more is 400 before any work. Default 16 MiB.
 	MaxResponse int64
 	// MaxConns is --max-conns: open connections per HTTP listener; past it
-	// a new connection gets 503 and is closed. Default 10,000.
+	// a new connection gets 503 and is closed. A WebSocket connection (or an
+	// SSE stream, a held long poll) is a listener connection too: after its
+	// upgrade it keeps counting against the cap until it closes, so this is
+	// also the WebSocket cap of serve ws and serve all. Default 10,000.
 	MaxConns int
 	// RateLimit is --rate-limit: per-client limit like 100/s or 100/s:20
 	// (burst). Default "": none.
@@ -88,13 +91,7 @@ func (f *ServerFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Stack.Session, "session", "jwt", "auth for writes: jwt (stateless tokens) or redis (sessions in Redis)")
 	fs.StringVar(&f.JWTSecretFile, "jwt-secret-file", "", "file holding the HMAC secret of JWTs, at least 32 bytes (or set "+jwtSecretEnv+"; default: random per process). Never put a secret in argv")
 	fs.Int64Var(&f.MaxResponse, "max-response", 16<<20, "largest response a request may ask for in bytes (limit × pad); more is 400 before any work")
-	if fs.Lookup("max-conns") == nil {
-		fs.IntVar(&f.MaxConns, "max-conns", server.DefaultMaxConns, "open connections per HTTP listener; past it a new connection gets 503 and is closed")
-	} else {
-		// The WebSocket flags define their own --max-conns (serve ws, serve
-		// all): the HTTP listener keeps the default cap.
-		f.MaxConns = server.DefaultMaxConns
-	}
+	fs.IntVar(&f.MaxConns, "max-conns", server.DefaultMaxConns, "open connections per HTTP listener, WebSocket connections and SSE streams included until they close; past it a new connection gets 503 and is closed")
 	fs.DurationVar(&f.Stack.TokenTTL, "token-ttl", time.Hour, "lifetime of issued tokens and sessions")
 	fs.StringVar(&f.RateLimit, "rate-limit", "", "per-client rate limit, e.g. 100/s or 100/s:20 (burst); Redis GCRA when a Redis is in use")
 	fs.Int64Var(&f.BodyLimit, "body-limit", 1<<20, "largest request body in bytes (larger: 413)")
