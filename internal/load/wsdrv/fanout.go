@@ -16,8 +16,9 @@ const seqWindow = 4096
 type stream struct {
 	top     *topic
 	started bool
-	base    int64 // events up to base came before this receiver
-	last    int64 // highest seen
+	base    int64        // events up to base came before this receiver
+	last    int64        // highest seen
+	high    atomic.Int64 // last, for the draining session (caughtUp)
 	seen    [seqWindow / 64]uint64
 	end     atomic.Int64 // highest expected, fixed when the session closed; 0: the topic max at the end
 	counts  fanCounts
@@ -40,6 +41,7 @@ func (s *stream) see(seq int64, own bool) {
 	}
 	if !s.started {
 		s.started, s.base, s.last = true, seq-1, seq
+		s.high.Store(seq)
 		s.mark(seq)
 		*count++
 		return
@@ -55,6 +57,7 @@ func (s *stream) see(seq int64, own bool) {
 			s.unmark(q) // slots the window reuses: not seen yet
 		}
 		s.last = seq
+		s.high.Store(seq)
 		s.mark(seq)
 		*count++
 	case s.marked(seq):
