@@ -357,6 +357,24 @@ func TestStreamAccounting(t *testing.T) {
 	if s2.expected() != 1 || s2.counts.delivered != 1 {
 		t.Fatalf("sender: expected %d counts %+v", s2.expected(), s2.counts)
 	}
+	// A sender's own ack is not a delivery: the server queues it at once,
+	// while a broadcast with a lower seq may still be on its way to the
+	// sender through the room. Deliveries are in order among themselves.
+	s4 := &stream{top: &topic{}}
+	for _, q := range []int64{20, 22, 21, 23} { // 22 is the own ack
+		if q == 22 {
+			s4.own(q)
+		} else {
+			s4.observe(q)
+		}
+	}
+	if s4.counts.outOfOrder != 0 || s4.counts.delivered != 3 || s4.counts.own != 1 {
+		t.Fatalf("own ack before an earlier delivery: %+v", s4.counts)
+	}
+	s4.observe(21)
+	if s4.counts.duplicates != 1 {
+		t.Fatalf("duplicate delivery: %+v", s4.counts)
+	}
 	// Far ahead: the window slides and old marks do not read as duplicates.
 	s3 := &stream{top: &topic{}}
 	s3.observe(1)
