@@ -71,9 +71,10 @@ func (c *conn) replay(topic string, since int64, tail int) {
 		c.send(e.Data)
 		last = e.Seq
 	}
-	if tail > 0 && last == 0 { // nothing stored: the live stream starts after the newest seq
-		last, _ = c.s.d.Log.Last(ctx, topic)
-	}
+	// Nothing stored leaves the floor at 0: reading Last here instead would
+	// race an append between the two reads (that event, already past the
+	// read history, would then be skipped live too). Nothing was sent from
+	// the log, so nothing live can duplicate it.
 	c.setFloor(topic, last)
 }
 

@@ -196,6 +196,13 @@ func (h *hub) fanout(t *hubTopic, e domain.Event) {
 		return
 	}
 	seq := envelopeSeq(e.Data)
+	if seq > 0 && h.s.observe != nil {
+		topic := t.name
+		if t.name == TopicNotifications {
+			topic = notifTopic(e.Key)
+		}
+		h.s.observe.Observe(topic, seq)
+	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if keyed(t.name) {

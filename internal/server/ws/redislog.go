@@ -27,6 +27,10 @@ func (r RedisLog) Tail(ctx context.Context, topic string, n int) ([]Entry, error
 	return toEntries(es), err
 }
 
+// Observe records a seq another node assigned (see rediscache.EventLog:
+// seqs never go backward, even when Redis restarts empty).
+func (r RedisLog) Observe(topic string, seq int64) { r.L.Observe(topic, seq) }
+
 // Last implements Log.
 func (r RedisLog) Last(ctx context.Context, topic string) (int64, error) { return r.L.Last(ctx, topic) }
 

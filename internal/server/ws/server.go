@@ -182,6 +182,8 @@ type Server struct {
 	hub   *hub
 	docs  *docs
 	stats Stats
+	// observe is d.Log when it learns other nodes' seqs (RedisLog).
+	observe observer
 
 	ids      atomic.Int64 // connection ids
 	closing  atomic.Bool
@@ -242,6 +244,7 @@ func newServer(d Options) *Server {
 	s := &Server{d: d, mux: http.NewServeMux(), done: make(chan struct{}), conns: map[*conn]struct{}{}}
 	s.hub = newHub(s)
 	s.docs = newDocs(s)
+	s.observe, _ = d.Log.(observer)
 	return s
 }
 
