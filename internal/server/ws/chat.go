@@ -114,15 +114,16 @@ func (c *conn) chatFrame(e *Envelope) {
 		}
 		topic := topicRoomPrefix + e.Room
 		c.rooms[e.Room] = struct{}{}
-		// Who is here (this node), then the last messages, then live.
-		for _, u := range s.hub.members(topic) {
+		// Who is here (every node), then the last messages, then live.
+		users, already := s.presenceJoin(c.ctx, topic, c)
+		for _, u := range users {
 			c.send(presenceFrame(e.Room, u, "online"))
 		}
 		s.hub.join(topic, 0, c, func() {
 			c.ack(e.ID, e.Room, 0, e.TS, nil)
 			c.replay(topic, 0, s.d.History)
 		})
-		if !s.hub.userIn(topic, c.user, c) {
+		if !already {
 			s.publish(topic, c.id, TypePresence, presenceFrame(e.Room, c.user, "online"))
 		}
 	case TypeLeave:
@@ -198,7 +199,7 @@ func (c *conn) leaveRoom(room string) {
 	topic := topicRoomPrefix + room
 	delete(c.rooms, room)
 	c.s.hub.leave(topic, 0, c)
-	if !c.s.hub.userIn(topic, c.user, c) {
+	if !c.s.presenceLeave(c.ctx, topic, c) {
 		c.s.publish(topic, c.id, TypePresence, presenceFrame(room, c.user, "offline"))
 	}
 }

@@ -3,6 +3,7 @@ package ws
 import (
 	"bytes"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/loadrig/loadrig/internal/domain"
@@ -145,6 +146,20 @@ func (h *hub) members(topic string) []int64 {
 		if c.user != 0 && !seen[c.user] {
 			seen[c.user] = true
 			out = append(out, c.user)
+		}
+	}
+	return out
+}
+
+// topicNames returns the topics with listeners whose name starts with
+// prefix.
+func (h *hub) topicNames(prefix string) []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var out []string
+	for name := range h.topics {
+		if strings.HasPrefix(name, prefix) {
+			out = append(out, name)
 		}
 	}
 	return out
