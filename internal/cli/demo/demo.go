@@ -75,7 +75,7 @@ func NewCmdDemo(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Compare cache strategies, then REST/JSON with gRPC/protobuf, in one command",
-		Long: `Two comparisons, each printed as one table.
+		Long: `Comparisons, each printed as tables (--section picks one).
 
 Cache variants: start the REST reference server in process once per cache
 variant (none, LRU, TinyLFU, Redis cache-aside, write-through, write-behind,
@@ -106,6 +106,9 @@ profile profiles/demo.yaml; --profile runs another file of the same format.`,
   # only REST vs gRPC
   loadrig demo --quick --section protocols
 
+  # only a page as REST calls vs one GraphQL query, and the N+1
+  loadrig demo --quick --section graphql
+
   # the full run, keeping every variant's and every cell's result file
   loadrig demo -o results/
   loadrig report results/lru.json results/redis-aside.json`,
@@ -116,8 +119,8 @@ profile profiles/demo.yaml; --profile runs another file of the same format.`,
 			default:
 				return cmdutil.FlagErrorf("--section %q is not one of cache, protocols, all, graphql or realtime", opts.Section)
 			}
-			if opts.Section == SectionProtocols && len(opts.Variants) > 0 {
-				return cmdutil.FlagErrorf("--variant selects cache variants; it has no effect with --section protocols")
+			if (opts.Section == SectionProtocols || opts.Section == SectionGraphQL) && len(opts.Variants) > 0 {
+				return cmdutil.FlagErrorf("--variant selects cache variants; it has no effect with --section %s", opts.Section)
 			}
 			if opts.OutDir == "" {
 				opts.OutDir = freshDir(time.Now())

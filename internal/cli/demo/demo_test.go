@@ -75,6 +75,7 @@ func TestDemoRun(t *testing.T) {
 			pp.Operations, pp.Sizes = []string{profile.OpGet}, []profile.ByteSize{1000}
 			pp.Load.Concurrency, pp.Load.Duration, pp.Load.Warmup = 2, 200*time.Millisecond, 0
 		},
+		TuneGraphQL: shrinkGraphQL,
 	}
 	if err := DemoRun(t.Context(), opts); err != nil {
 		t.Fatalf("DemoRun: %v\nstderr:\n%s", err, errOut)
@@ -83,6 +84,9 @@ func TestDemoRun(t *testing.T) {
 	table := out.String()
 	if i, j := strings.Index(table, "store calls/req"), strings.Index(table, "gRPC/protobuf"); i < 0 || j < i {
 		t.Errorf("want the cache table, then the protocols table")
+	}
+	if i, j := strings.Index(table, "gRPC/protobuf"), strings.Index(table, "GraphQL N+1"); j < i {
+		t.Errorf("want the protocols table, then the graphql tables")
 	}
 	for _, name := range []string{"protocols-get-1KB-rest", "protocols-get-1KB-grpc"} {
 		if _, err := metrics.Load(filepath.Join(dir, name+".json")); err != nil {
@@ -168,7 +172,7 @@ variants:
     cache: lru
 `), 0o644)
 	ios, _, out, errOut := iostreams.Test()
-	err := DemoRun(t.Context(), &Options{IO: ios, Profile: prof})
+	err := DemoRun(t.Context(), &Options{IO: ios, Profile: prof, TuneGraphQL: shrinkGraphQL})
 	if err == nil || !strings.Contains(err.Error(), "1 of 2 variants failed: bad") {
 		t.Fatalf("error = %v, want the failed variant named", err)
 	}
