@@ -252,7 +252,7 @@ func (h *Handler) aroundOperation(ctx context.Context, next graphql.OperationHan
 	st := &opState{}
 	opCtx := graphql.GetOperationContext(ctx)
 	if h.o.DataLoader && opCtx.Operation != nil && opCtx.Operation.Operation != ast.Subscription {
-		st.newLoaders = func() *loaders { return newLoaders(h.d.Catalog, h.o.LoaderWait) }
+		st.loaderOf = h // loaders made on first use, no closure per operation
 	}
 	ctx = context.WithValue(ctx, opKey, st)
 	ctx = domain.WithStoreTrace(ctx, &st.tally)
