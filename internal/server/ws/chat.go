@@ -33,6 +33,43 @@ func (s *Server) stamp(ctx context.Context, topic string, e *Envelope) []byte {
 	return data
 }
 
+// broadcast numbers e in logTopic's log (stamp) and publishes it on topic
+// (key as publish's), holding logTopic's order lock from the one to the
+// other: the Feed delivers in publish order, so every subscriber — a room's
+// hub pump, and through it each connection's queue — gets logTopic's
+// events in seq order. Without the lock two senders in one room could take
+// seqs 5 and 6 and publish 6 first.
+func (s *Server) broadcast(ctx context.Context, logTopic, topic string, key int64, kind string, e *Envelope) {
+	unlock := s.order.lock(logTopic)
+	defer unlock()
+	s.publish(topic, key, kind, s.stamp(ctx, logTopic, e))
+}
+
+// orderLocks are the broadcast order locks, striped by log topic (a fixed
+// set however many rooms there are; two rooms on one stripe only take
+// turns). Each is a channel of one, not a sync.Mutex, so a broadcast
+// waiting its turn is durably blocked under testing/synctest.
+type orderLocks [64]chan struct{}
+
+func newOrderLocks() *orderLocks {
+	var o orderLocks
+	for i := range o {
+		o[i] = make(chan struct{}, 1)
+	}
+	return &o
+}
+
+// lock takes topic's stripe and returns its unlock.
+func (o *orderLocks) lock(topic string) func() {
+	h := uint32(2166136261) // FNV-1a
+	for i := 0; i < len(topic); i++ {
+		h = (h ^ uint32(topic[i])) * 16777619
+	}
+	ch := o[h%uint32(len(o))]
+	ch <- struct{}{}
+	return func() { <-ch }
+}
+
 func (c *conn) ack(id json.RawMessage, room string, seq, ts int64, data json.RawMessage) {
 	c.send(AppendEnvelope(nil, &Envelope{Type: TypeAck, ID: id, Room: room, Seq: seq, TS: ts, STS: Micros(time.Now()), Data: data}))
 }
@@ -145,8 +182,7 @@ func (c *conn) chatFrame(e *Envelope) {
 		}
 		topic := topicRoomPrefix + e.Room
 		out := Envelope{Type: TypeMsg, Room: e.Room, TS: e.TS, Data: mustJSON(msgData{Text: text, From: c.user})}
-		b := s.stamp(c.ctx, topic, &out)
-		s.publish(topic, c.id, TypeMsg, b)
+		s.broadcast(c.ctx, topic, topic, c.id, TypeMsg, &out)
 		c.ack(e.ID, e.Room, out.Seq, e.TS, nil)
 	case TypePM:
 		if e.To == 0 {

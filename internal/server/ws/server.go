@@ -201,6 +201,7 @@ type Server struct {
 	hub   *hub
 	docs  *docs
 	stats Stats
+	order *orderLocks // a log topic's seq and publish in one turn (broadcast)
 	// observe is d.Log when it learns other nodes' seqs (RedisLog).
 	observe observer
 
@@ -262,7 +263,7 @@ func New(sp *server.Spine, d server.Deps, o Options) *Server {
 }
 
 func newServer(d Options) *Server {
-	s := &Server{d: d, mux: http.NewServeMux(), done: make(chan struct{}), conns: map[*conn]struct{}{}}
+	s := &Server{d: d, mux: http.NewServeMux(), done: make(chan struct{}), conns: map[*conn]struct{}{}, order: newOrderLocks()}
 	s.hub = newHub(s)
 	s.docs = newDocs(s)
 	s.observe, _ = d.Log.(observer)
