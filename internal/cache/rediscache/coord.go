@@ -79,7 +79,8 @@ local ttl = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if ARGV[1] == 'add' then
   for i = 3, #ARGV do redis.call('ZADD', KEYS[1], now + ttl, ARGV[i]) end
-  redis.call('PEXPIRE', KEYS[1], 2 * ttl)
+  -- the room's key outlives its longest entry: extended, never shortened
+  if redis.call('PTTL', KEYS[1]) < 2 * ttl then redis.call('PEXPIRE', KEYS[1], 2 * ttl) end
 elseif ARGV[1] == 'rem' then
   for i = 3, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end
 end

@@ -47,6 +47,10 @@ const docTopicPrefix = "doc/"
 // nodes appended first.
 const docAppendTries = 16
 
+// docPoll is how often a shared document with editors on this node is
+// checked against the store for ops the relay lost.
+const docPoll = time.Second
+
 // docSnapshotEvery is how often (in revisions) a shared document's text is
 // stored with its ops, so a node new to it loads a snapshot and at most
 // this many ops.
@@ -82,13 +86,30 @@ func (d *docs) get(id string) (*docState, error) {
 // gap is filled from the store on the next op.
 func (d *docs) follow(st *docState, sub *domain.Subscription) {
 	ctx := d.s.bgCtx
+	// Pub/sub loses what is published while Redis is away, and a lost op
+	// shows as a gap only when the next one arrives: a document with
+	// editors here is also checked against the store every docPoll.
+	poll := time.NewTicker(docPoll)
+	defer poll.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			sub.Close()
 			return
+		case <-poll.C:
+			st.mu.Lock()
+			if st.synced && len(st.conns) > 0 {
+				_ = d.catchUp(ctx, st)
+			}
+			st.mu.Unlock()
 		case <-sub.Done():
+			// Dropped as slow: subscribe again, then fill what was missed.
 			sub = d.s.subscribe(docTopicPrefix+st.id, hubBuffer)
+			st.mu.Lock()
+			if st.synced {
+				_ = d.catchUp(ctx, st)
+			}
+			st.mu.Unlock()
 		case e := <-sub.C():
 			if e.Origin == d.s.d.Node {
 				continue // applied here already
