@@ -16,10 +16,11 @@
 #
 # Environment: ROUNDS (3), DUR seconds per wrk run (5), CONNS (50), CACHE
 # (lru), MODE (object | response: --cache-mode), SRV_CPU (0), GEN_CPU (1),
-# EXTRA (more `serve rest` flags), BARE_FLAGS (-bounded: the bare server
-# gets loadrig's timeouts and header cap), PPROF=FILE (also take a 5 s CPU profile
-# of loadrig under load into FILE, after the rounds). Builds both binaries
-# into a temp dir. Traffic goes to 127.0.0.1 only; every wrk run is bounded
+# LOADRIG (a prebuilt loadrig to measure instead of building this tree's:
+# before/after comparisons), EXTRA (more `serve rest` flags), BARE_FLAGS
+# (-bounded: the bare server gets loadrig's timeouts and header cap),
+# PPROF=FILE (also take a 5 s CPU profile of loadrig under load into FILE,
+# after the rounds). Builds the binaries into a temp dir. Traffic goes to 127.0.0.1 only; every wrk run is bounded
 # by DUR; the script stops only the servers it started, by PID.
 set -euo pipefail
 
@@ -38,7 +39,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-go build -o "$tmp/loadrig" ./cmd/loadrig
+if [ -n "${LOADRIG:-}" ]; then # a prebuilt binary, e.g. of another commit
+	cp "$LOADRIG" "$tmp/loadrig"
+else
+	go build -o "$tmp/loadrig" ./cmd/loadrig
+fi
 go build -o "$tmp/restbare" ./testdata/bench/restbare
 
 pprof_flag=

@@ -48,6 +48,19 @@
 // values, and pooled encode buffers) because the benchmark compares this
 // handler against a bare net/http handler serving the same bytes.
 //
+// # Hot path
+//
+// A cached GET /api/products/{id} (object mode, in-process cache) is the
+// request load tests hit most, so it is kept close to a bare handler
+// (hot.go): the product is written from the JSON the cache stored beside
+// the decoded value (cache.Layer.GetProductJSON) instead of being encoded
+// again, and its ETag, Last-Modified and Content-Length values are kept per
+// product version in a fixed array, so a hit formats nothing and allocates
+// nothing in the handler. The body is byte for byte the rendered one
+// (TestCachedProductWrittenFromStoredJSON). BenchmarkHotPath measures the
+// handler alone, with allocations; testdata/bench/resthot.sh the whole
+// server against a bare net/http handler under wrk.
+//
 // # Measured cost
 //
 // go test -run XXX -bench 'Ratio|/par' -benchtime 2s ./internal/server/rest/

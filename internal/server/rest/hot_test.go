@@ -3,6 +3,7 @@ package rest
 import (
 	"bytes"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/loadrig/loadrig/internal/domain"
@@ -75,4 +76,27 @@ func (rt *restTest) getStock(t *testing.T, id int64) int64 {
 		t.Fatal(err)
 	}
 	return p.Stock
+}
+
+// TestCachedProductAllocations guards the hot path's allocation count: a
+// cached GET /api/products/{id} through the whole handler (spine included)
+// allocates the Exchange, the request copy, the generated request id, the
+// cache key and the mux's path match — nothing per header or per byte of
+// body (it was 15 before hot.go).
+func TestCachedProductAllocations(t *testing.T) {
+	st := newTestStack(t, stack.Config{Cache: "lru"})
+	h := serveHandler(st)
+	w := &benchWriter{h: http.Header{}}
+	r := httptest.NewRequest(http.MethodGet, "/api/products/1", nil)
+	h.ServeHTTP(w, r) // the miss that fills the cache
+	allocs := testing.AllocsPerRun(200, func() {
+		w.reset()
+		h.ServeHTTP(w, r)
+	})
+	if w.code != http.StatusOK || w.h.Get("X-Cache") != "HIT" || w.h.Get("Etag") == "" {
+		t.Fatalf("status %d, headers %v", w.code, w.h)
+	}
+	if allocs > 5 {
+		t.Errorf("allocations per cached GET = %v, want ≤ 5", allocs)
+	}
 }
