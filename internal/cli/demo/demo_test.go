@@ -67,8 +67,12 @@ func TestDemoRun(t *testing.T) {
 	ios, _, out, errOut := iostreams.Test()
 	dir := t.TempDir()
 	opts := &Options{
-		IO: ios, OutDir: dir, // every section: the cache variants, then a one-size protocols grid
+		IO: ios, OutDir: dir, // every section: the cache variants, a one-size protocols grid, a tiny realtime section
 		Variants: []string{"none", "lru", "redis-aside", "write-behind", "http-etag"},
+		tuneRealtime: func(p *realtimePlan) {
+			*p = realtimePlan{clients: 3, connect: 250 * time.Millisecond, dur: 300 * time.Millisecond, pollDur: 300 * time.Millisecond,
+				rates: []float64{50}, chatRoom: 3, chatRate: 10, drain: 2 * time.Second, chatDrain: 300 * time.Millisecond}
+		},
 		Tune: func(p *profile.Plan) {
 			p.Load.Rate, p.Load.Duration, p.Load.Warmup = 200, 700*time.Millisecond, 0
 			pp := p.Protocols
@@ -81,8 +85,11 @@ func TestDemoRun(t *testing.T) {
 	}
 	t.Logf("stdout:\n%s\nstderr:\n%s", out, errOut)
 	table := out.String()
-	if i, j := strings.Index(table, "store calls/req"), strings.Index(table, "gRPC/protobuf"); i < 0 || j < i {
-		t.Errorf("want the cache table, then the protocols table")
+	if i, j, k := strings.Index(table, "store calls/req"), strings.Index(table, "gRPC/protobuf"), strings.Index(table, "Realtime: the ticker to 3 clients"); i < 0 || j < i || k < j {
+		t.Errorf("want the cache table, then the protocols table, then the realtime table")
+	}
+	if _, err := metrics.Load(filepath.Join(dir, "realtime-50-WebSocket.json")); err != nil {
+		t.Errorf("realtime result file: %v", err)
 	}
 	for _, name := range []string{"protocols-get-1KB-rest", "protocols-get-1KB-grpc"} {
 		if _, err := metrics.Load(filepath.Join(dir, name+".json")); err != nil {
@@ -99,7 +106,7 @@ func TestDemoRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("report.html: %v", err)
 	}
-	for _, want := range []string{"<h2 class=\"section\">Cache strategies", "<h2 class=\"section\">REST/JSON vs gRPC/protobuf", "s1-spectrum", "<th>redis-aside</th>"} {
+	for _, want := range []string{"<h2 class=\"section\">Cache strategies", "<h2 class=\"section\">REST/JSON vs gRPC/protobuf", "<h2 class=\"section\">Realtime", "s1-spectrum", "<th>redis-aside</th>"} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("report.html lacks %q", want)
 		}
@@ -168,7 +175,7 @@ variants:
     cache: lru
 `), 0o644)
 	ios, _, out, errOut := iostreams.Test()
-	err := DemoRun(t.Context(), &Options{IO: ios, Profile: prof})
+	err := DemoRun(t.Context(), &Options{IO: ios, Profile: prof, Section: SectionCache})
 	if err == nil || !strings.Contains(err.Error(), "1 of 2 variants failed: bad") {
 		t.Fatalf("error = %v, want the failed variant named", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -16,46 +17,93 @@ import (
 	"github.com/loadrig/loadrig/internal/load"
 	"github.com/loadrig/loadrig/internal/load/wsdrv"
 	"github.com/loadrig/loadrig/internal/metrics"
+	"github.com/loadrig/loadrig/internal/report"
 	"github.com/loadrig/loadrig/internal/server"
 	"github.com/loadrig/loadrig/internal/server/ws"
 )
 
 // realtimePlan is the realtime section's shape: the ticker at each rate to
-// clients subscribers over every transport for dur each, then a chat room.
+// clients subscribers over every transport, then a chat room. Each cell's
+// clients connect at once, get connect to do so, and are held for dur
+// after that (the two polling rows: pollDur, which gives most pollers a
+// poll on their schedule after the first, which only learns where the
+// topic is).
 type realtimePlan struct {
 	clients  int
+	connect  time.Duration
 	dur      time.Duration
+	pollDur  time.Duration
 	rates    []float64
 	chatRoom int     // members of the one chat room
 	chatRate float64 // posts per second in the room
-	drain    time.Duration
+	// drain caps a subscriber's wait for the events due at the end (it
+	// stops once it has them all); chatDrain is the chat row's whole wait
+	// (a receiver cannot tell when a room's last message is in).
+	drain, chatDrain time.Duration
+	// noFile raises and reports the open-file limit; nil is
+	// wsdrv.RaiseNoFile (tests pretend a low limit).
+	noFile func(need uint64) (soft, hard uint64, err error)
 }
 
 func newRealtimePlan(quick bool) realtimePlan {
 	if quick {
-		return realtimePlan{clients: 200, dur: 1500 * time.Millisecond, rates: []float64{1, 4, 50}, chatRoom: 100, chatRate: 10, drain: 600 * time.Millisecond}
+		return realtimePlan{clients: 200, connect: 250 * time.Millisecond, dur: time.Second, pollDur: 1500 * time.Millisecond,
+			rates: []float64{1, 4, 50}, chatRoom: 100, chatRate: 10, drain: 2 * time.Second, chatDrain: 500 * time.Millisecond}
 	}
-	return realtimePlan{clients: 1000, dur: 5 * time.Second, rates: []float64{1, 4, 50}, chatRoom: 100, chatRate: 10, drain: time.Second}
+	return realtimePlan{clients: 1000, connect: 500 * time.Millisecond, dur: 2500 * time.Millisecond, pollDur: 3 * time.Second,
+		rates: []float64{1, 4, 50}, chatRoom: 100, chatRate: 10, drain: 3 * time.Second, chatDrain: time.Second}
 }
 
-// rtTransports are the ways a client gets the ticker, in table order.
+// fdNeed is about how many descriptors the section holds at its peak: the
+// two polling rows' clients side by side, each connection counted at both
+// ends (the server is in process), with headroom for a poll's second
+// connection while another closes.
+func (p realtimePlan) fdNeed() uint64 {
+	return uint64(6*max(p.clients, p.chatRoom) + 256)
+}
+
+// fits raises the open-file limit and says why the section cannot run
+// when it stays too low ("" when it fits).
+func (p realtimePlan) fits(quick bool) string {
+	need := p.fdNeed()
+	raise := p.noFile
+	if raise == nil {
+		raise = wsdrv.RaiseNoFile
+	}
+	soft, hard, err := raise(need)
+	if err != nil || soft >= need {
+		return ""
+	}
+	fix := ""
+	if !quick {
+		fix = " or use --quick"
+	}
+	return fmt.Sprintf("it needs about %d file descriptors but the open-file limit is %d (hard limit %d); raise it (ulimit -n %d)%s",
+		need, soft, hard, need, fix)
+}
+
+// rtTransports are the ways a client gets the ticker, in table order. A
+// transport marked alongside runs at the same time as the one before it,
+// on the same server (the two polling rows: their latency is the poll
+// interval's, and their requests cost the server little).
 var rtTransports = []struct {
-	label string
-	o     func(base string) wsdrv.Options
+	label     string
+	alongside bool
+	o         func(base string) wsdrv.Options
 }{
-	{"poll 1s", func(b string) wsdrv.Options {
+	{"poll 1s", false, func(b string) wsdrv.Options {
 		return wsdrv.Options{URLs: []string{b + "/api/events?topic=ticker"}, Transport: wsdrv.TransportPoll, PollInterval: time.Second}
 	}},
-	{"poll 1s, no 304", func(b string) wsdrv.Options {
+	{"poll 1s, no 304", true, func(b string) wsdrv.Options {
 		return wsdrv.Options{URLs: []string{b + "/api/events?topic=ticker"}, Transport: wsdrv.TransportPoll, PollInterval: time.Second, NoETag: true}
 	}},
-	{"long-poll", func(b string) wsdrv.Options {
+	{"long-poll", false, func(b string) wsdrv.Options {
 		return wsdrv.Options{URLs: []string{b + "/api/events?topic=ticker"}, Transport: wsdrv.TransportPoll, LongPoll: 25 * time.Second}
 	}},
-	{"SSE", func(b string) wsdrv.Options {
+	{"SSE", false, func(b string) wsdrv.Options {
 		return wsdrv.Options{URLs: []string{b + "/api/events/stream?topic=ticker"}, Transport: wsdrv.TransportSSE}
 	}},
-	{"WebSocket", func(b string) wsdrv.Options {
+	{"WebSocket", false, func(b string) wsdrv.Options {
 		return wsdrv.Options{URLs: []string{"ws" + strings.TrimPrefix(b, "http") + "/ws/ticker"}, Scenario: wsdrv.ScenarioSubscribe}
 	}},
 }
@@ -94,31 +142,88 @@ func (s *rtServer) close() {
 	_ = s.http.Shutdown(ctx)
 }
 
-// runRealtime runs the realtime section: for each tick rate a fresh server,
-// every transport in turn with the plan's clients, then the chat room.
-func runRealtime(ctx context.Context, opts *Options, p realtimePlan, log *slog.Logger) ([]rtCell, error) {
-	// Clients and the in-process server hold a descriptor each per connection.
-	need := uint64(2*max(p.clients, p.chatRoom) + 256)
-	if soft, hard, err := wsdrv.RaiseNoFile(need); err == nil && soft < need {
-		return nil, cmdutil.FlagErrorf("the realtime section needs about %d file descriptors but the open-file limit is %d (hard %d): raise it (ulimit -n %d) or use --quick",
-			need, soft, hard, need)
+// realtimeSection runs the section inside DemoRun: the plan (tuned by
+// opts.tuneRealtime), its table on Out, its page section and result files.
+// A box whose open-file limit cannot hold the section skips it with a note
+// (an error only when it is the one section asked for). failed names the
+// cells that failed; err is a failure to write.
+func realtimeSection(ctx context.Context, opts *Options, log *slog.Logger, after bool) (sec *report.HTMLSection, written bool, failed string, err error) {
+	p := newRealtimePlan(opts.Quick)
+	if opts.tuneRealtime != nil {
+		opts.tuneRealtime(&p)
 	}
+	if why := p.fits(opts.Quick); why != "" {
+		if opts.Section == SectionRealtime {
+			return nil, false, "", cmdutil.FlagErrorf("--section realtime: %s", why)
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "loadrig demo realtime: skipped: %s\n", why)
+		if after {
+			fmt.Fprintln(opts.IO.Out)
+		}
+		fmt.Fprintf(opts.IO.Out, "Realtime: skipped: %s\n", why)
+		return nil, false, "", nil
+	}
+	if after {
+		fmt.Fprintln(opts.IO.Out)
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "loadrig demo realtime: ticker at %v/s to %d clients over 5 transports (polling %s, the rest %s), then a chat room of %d\n",
+		p.rates, p.clients, p.pollDur, p.dur, p.chatRoom)
+	cells, err := runRealtime(ctx, opts, p, log)
+	var results []*metrics.Result
+	for _, c := range cells {
+		if c.res != nil {
+			results = append(results, c.res)
+		}
+	}
+	if len(results) > 0 {
+		sec = &report.HTMLSection{Title: fmt.Sprintf("Realtime: the ticker to %d clients over polling, long-polling, SSE and WebSocket; a chat room", p.clients), Results: results}
+	}
+	if len(cells) > 0 {
+		written = opts.OutDir != ""
+		if werr := writeRealtimeTable(opts.IO.Out, p, cells); werr != nil {
+			return sec, written, "", werr
+		}
+	}
+	if err != nil {
+		return sec, written, "", err
+	}
+	var bad []string
+	for _, c := range cells {
+		if c.err != nil {
+			bad = append(bad, fmt.Sprintf("%s at %g/s (%v)", c.label, c.rate, c.err))
+		}
+	}
+	if len(bad) > 0 {
+		failed = fmt.Sprintf("%d realtime cells failed: %s", len(bad), strings.Join(bad, "; "))
+	}
+	return sec, written, failed, nil
+}
+
+// runRealtime runs the realtime section: for each tick rate a fresh server,
+// every transport in turn (a transport marked alongside at once with the
+// one before it) with the plan's clients; then the chat room.
+func runRealtime(ctx context.Context, opts *Options, p realtimePlan, log *slog.Logger) ([]rtCell, error) {
 	var cells []rtCell
 	for _, rate := range p.rates {
 		srv, err := startRealtimeServer(ws.Options{TickRate: rate}, log)
 		if err != nil {
 			return cells, err
 		}
-		for _, tr := range rtTransports {
-			o := tr.o(srv.base)
-			c := rtCell{label: tr.label, rate: rate}
-			c.res, c.err = runRealtimeCell(ctx, o, p.clients, p.dur, p.drain)
-			fmt.Fprintf(opts.IO.ErrOut, "  %-16s %5g/s  %s\n", tr.label, rate, c.brief())
-			if err := writeRealtimeResult(opts, fmt.Sprintf("realtime-%g-%s", rate, tr.label), c.res); err != nil {
-				srv.close()
-				return cells, err
+		for i := 0; i < len(rtTransports); {
+			n := 1
+			for i+n < len(rtTransports) && rtTransports[i+n].alongside {
+				n++
 			}
-			cells = append(cells, c)
+			group := runRealtimeGroup(ctx, p, srv, rate, i, n)
+			i += n
+			for _, c := range group {
+				fmt.Fprintf(opts.IO.ErrOut, "  %-16s %5g/s  %s\n", c.label, rate, c.brief())
+				if err := writeRealtimeResult(opts, fmt.Sprintf("realtime-%g-%s", rate, c.label), c.res); err != nil {
+					srv.close()
+					return cells, err
+				}
+				cells = append(cells, c)
+			}
 			if ctx.Err() != nil {
 				srv.close()
 				return cells, nil
@@ -132,6 +237,27 @@ func runRealtime(ctx context.Context, opts *Options, p realtimePlan, log *slog.L
 		return cells, err
 	}
 	return append(cells, c), nil
+}
+
+// runRealtimeGroup runs transports first..first+n-1 at once against srv.
+func runRealtimeGroup(ctx context.Context, p realtimePlan, srv *rtServer, rate float64, first, n int) []rtCell {
+	group := make([]rtCell, n)
+	var wg sync.WaitGroup
+	for j := range group {
+		tr := rtTransports[first+j]
+		o, dur := tr.o(srv.base), p.dur
+		if o.Transport == wsdrv.TransportPoll && o.LongPoll == 0 {
+			dur = p.pollDur
+		}
+		group[j] = rtCell{label: tr.label, rate: rate}
+		wg.Add(1)
+		go func(c *rtCell) {
+			defer wg.Done()
+			c.res, c.err = runRealtimeCell(ctx, o, p.clients, p.connect, dur, p.drain)
+		}(&group[j])
+	}
+	wg.Wait()
+	return group
 }
 
 // runChat is the chat row: one room of chatRoom members, a tenth of them
@@ -152,14 +278,16 @@ func runChat(ctx context.Context, p realtimePlan, log *slog.Logger) rtCell {
 	}
 	o := wsdrv.Options{URLs: []string{"ws" + strings.TrimPrefix(srv.base, "http") + "/ws/chat"}, Scenario: wsdrv.ScenarioChat,
 		Rooms: []string{"demo"}, Senders: 0.1, MessageRate: p.chatRate, Token: tok.Value}
-	c.res, c.err = runRealtimeCell(ctx, o, p.chatRoom, p.dur, p.drain)
+	c.res, c.err = runRealtimeCell(ctx, o, p.chatRoom, p.connect, p.dur, p.chatDrain)
 	return c
 }
 
-// runRealtimeCell holds clients connections for dur after they arrived
-// (within a quarter second) and returns the result; drain is how long the
-// end waits for events still due (a poller's last poll).
-func runRealtimeCell(ctx context.Context, o wsdrv.Options, clients int, dur, drain time.Duration) (*metrics.Result, error) {
+// runRealtimeCell opens clients connections at once (the closed model, a
+// worker per connection: an open model's arrivals, dispatched one by one,
+// fall seconds behind on a busy machine), holds them for connect + dur and
+// returns the result; drain bounds how long the end waits for events
+// still due.
+func runRealtimeCell(ctx context.Context, o wsdrv.Options, clients int, connect, dur, drain time.Duration) (*metrics.Result, error) {
 	o.Connections = clients
 	o.Drain = drain
 	d, err := wsdrv.New(o)
@@ -167,8 +295,7 @@ func runRealtimeCell(ctx context.Context, o wsdrv.Options, clients int, dur, dra
 		return nil, err
 	}
 	defer d.Close()
-	res, err := load.Run(ctx, d, load.Config{Rate: float64(4 * clients), Arrivals: int64(clients), MaxInflight: clients,
-		Duration: dur + 250*time.Millisecond, Grace: 2 * time.Second})
+	res, err := load.Run(ctx, d, load.Config{Concurrency: clients, Duration: connect + dur, Grace: drain + 2*time.Second})
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +322,10 @@ func (c rtCell) received() int64 {
 	return c.res.Messages.Received
 }
 
-// requestsPerEvent: polls (and handshakes) per delivered event.
+// requestsPerEvent: polls (or handshakes and streams) per delivered event,
+// after each session's first request (its connect, or the poll that learns
+// where the topic is): what staying subscribed costs, not how long the run
+// was.
 func (c rtCell) requestsPerEvent() float64 {
 	n := c.received()
 	if n == 0 {
@@ -205,7 +335,7 @@ func (c rtCell) requestsPerEvent() float64 {
 	if c.res.Protocol == string(wsdrv.TransportPoll) {
 		reqs = c.res.Messages.Sent
 	}
-	return float64(reqs) / float64(n)
+	return float64(max(reqs-c.res.Requests.Total, 0)) / float64(n)
 }
 
 func (c rtCell) bytesPerEvent() float64 {
@@ -240,16 +370,22 @@ func fmtUS(us int64) string {
 
 // writeRealtimeTable prints the section's comparison.
 func writeRealtimeTable(w io.Writer, p realtimePlan, cells []rtCell) error {
-	fmt.Fprintf(w, "Realtime: the ticker to %d clients per transport (%s each; latency = arrival − the server's send time)\n\n", p.clients, p.dur)
+	fmt.Fprintf(w, "Realtime: the ticker to %d clients per transport, held %s (polling %s); latency = arrival − the server's send time\n\n", p.clients, p.dur, p.pollDur)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "ticks/s\ttransport\tp50\tp99\trequests/event\tbytes/event\topen conns\tdelivered\t")
+	short := false
 	for _, c := range cells {
 		rate := "-"
+		planned := p.chatRoom
 		if c.rate > 0 {
-			rate = fmt.Sprintf("%g", c.rate)
+			rate, planned = fmt.Sprintf("%g", c.rate), p.clients
+		}
+		mark := ""
+		if c.res != nil && c.res.Requests.Total < int64(planned) {
+			mark, short = "*", true
 		}
 		if c.err != nil || c.res == nil || c.res.MessageLatency == nil {
-			msg := "no events"
+			msg := "no events" + mark
 			if c.err != nil {
 				msg = "failed: " + c.err.Error()
 			}
@@ -261,13 +397,18 @@ func writeRealtimeTable(w io.Writer, p realtimePlan, cells []rtCell) error {
 		if f := c.res.Fanout; f != nil {
 			deliv = fmt.Sprintf("%.1f%%", 100*f.DeliveryRatio)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.3f\t%.0f\t%d\t%s\t\n", rate, c.label, fmtUS(ml.P50), fmtUS(ml.P99),
-			c.requestsPerEvent(), c.bytesPerEvent(), c.res.Connections.PeakOpen, deliv)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.3f\t%.0f\t%d%s\t%s\t\n", rate, c.label, fmtUS(ml.P50), fmtUS(ml.P99),
+			c.requestsPerEvent(), c.bytesPerEvent(), c.res.Connections.PeakOpen, mark, deliv)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "\npolling waits for its next poll (≈ interval/2 on average); 304s save bytes, not requests;")
+	fmt.Fprintln(w, "\npolling waits for its next poll (≈ interval/2 on average); 304s save bytes, not requests; the two polling rows")
+	fmt.Fprintln(w, "run side by side on one server; requests/event leaves out each client's first request (its connect, or the poll")
+	fmt.Fprintln(w, "that learns where the topic is); bytes/event counts everything on the wire, connects included;")
 	fmt.Fprintln(w, "long-polling, SSE and WebSocket deliver at once, at one request per event, one held stream, one held socket.")
+	if short {
+		fmt.Fprintln(w, "* fewer clients than planned began before the cell ended (a busy machine); the row covers those that did.")
+	}
 	return nil
 }

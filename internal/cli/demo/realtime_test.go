@@ -1,24 +1,27 @@
 package demo
 
 import (
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/loadrig/loadrig/internal/cli/cmdutil"
 	"github.com/loadrig/loadrig/internal/cli/iostreams"
 	"github.com/loadrig/loadrig/internal/metrics"
 )
 
 // TestRealtimeSection runs the realtime section shrunk (5 clients, one tick
-// rate, 400 ms per transport) against the real WebSocket server and checks
+// rate, 400 ms held per transport) against the real WebSocket server and checks
 // every transport delivered events without errors, the table and the result
 // files (delivery is asserted by wsdrv's end-to-end tests; a 400 ms poll run
 // on a loaded machine can miss its last poll).
 func TestRealtimeSection(t *testing.T) {
 	ios, _, out, _ := iostreams.Test()
 	dir := t.TempDir()
-	p := realtimePlan{clients: 5, dur: 400 * time.Millisecond, rates: []float64{50}, chatRoom: 6, chatRate: 10, drain: 500 * time.Millisecond}
+	p := realtimePlan{clients: 5, connect: 250 * time.Millisecond, dur: 400 * time.Millisecond, pollDur: 400 * time.Millisecond,
+		rates: []float64{50}, chatRoom: 6, chatRate: 10, drain: 2 * time.Second, chatDrain: 500 * time.Millisecond}
 	cells, err := runRealtime(t.Context(), &Options{IO: ios, OutDir: dir}, p, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -46,5 +49,32 @@ func TestRealtimeSection(t *testing.T) {
 	r, err := metrics.Load(filepath.Join(dir, "realtime-50-WebSocket.json"))
 	if err != nil || r.Protocol != "ws" {
 		t.Fatalf("result file: %v %+v", err, r)
+	}
+}
+
+// TestRealtimeSkipsOnLowFileLimit: a box whose open-file limit cannot hold
+// the section skips it with a note under --section all (the demo goes on
+// and succeeds) and fails with a usage error naming the fix when it is the
+// one section asked for.
+func TestRealtimeSkipsOnLowFileLimit(t *testing.T) {
+	t.Parallel()
+	low := func(p *realtimePlan) {
+		p.noFile = func(uint64) (uint64, uint64, error) { return 256, 512, nil }
+	}
+	ios, _, out, errOut := iostreams.Test()
+	opts := &Options{IO: ios, Section: SectionAll, tuneRealtime: low}
+	sec, written, failed, err := realtimeSection(t.Context(), opts, nil, true)
+	if err != nil || sec != nil || written || failed != "" {
+		t.Fatalf("section all: %v %v %v %q", err, sec, written, failed)
+	}
+	const why = "it needs about 6256 file descriptors but the open-file limit is 256 (hard limit 512); raise it (ulimit -n 6256) or use --quick"
+	if !strings.Contains(out.String(), "Realtime: skipped: "+why) || !strings.Contains(errOut.String(), "loadrig demo realtime: skipped: "+why) {
+		t.Fatalf("stdout %q stderr %q", out, errOut)
+	}
+	opts = &Options{IO: ios, Section: SectionRealtime, Quick: true, tuneRealtime: low}
+	_, _, _, err = realtimeSection(t.Context(), opts, nil, false)
+	var fe *cmdutil.FlagError
+	if !errors.As(err, &fe) || err.Error() != "--section realtime: it needs about 1456 file descriptors but the open-file limit is 256 (hard limit 512); raise it (ulimit -n 1456)" {
+		t.Fatalf("section realtime: %v", err)
 	}
 }

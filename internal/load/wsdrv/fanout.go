@@ -16,8 +16,10 @@ const seqWindow = 4096
 type stream struct {
 	top     *topic
 	started bool
-	base    int64 // events up to base came before this receiver
-	last    int64 // highest seen
+	base    int64        // events up to base came before this receiver
+	last    int64        // highest seen
+	lastDel int64        // highest delivered, own acks left out: order is judged by it
+	high    atomic.Int64 // last, for the draining session (caughtUp)
 	seen    [seqWindow / 64]uint64
 	end     atomic.Int64 // highest expected, fixed when the session closed; 0: the topic max at the end
 	counts  fanCounts
@@ -40,8 +42,12 @@ func (s *stream) see(seq int64, own bool) {
 	}
 	if !s.started {
 		s.started, s.base, s.last = true, seq-1, seq
+		s.high.Store(seq)
 		s.mark(seq)
 		*count++
+		if !own {
+			s.lastDel = seq
+		}
 		return
 	}
 	switch {
@@ -55,18 +61,26 @@ func (s *stream) see(seq int64, own bool) {
 			s.unmark(q) // slots the window reuses: not seen yet
 		}
 		s.last = seq
+		s.high.Store(seq)
 		s.mark(seq)
 		*count++
 	case s.marked(seq):
 		if !own {
 			s.counts.duplicates++
 		}
+		return
 	default:
 		s.mark(seq)
 		*count++
-		if !own {
+		// A delivery is out of order only behind another delivery: a
+		// sender's own ack comes straight from the server, while earlier
+		// broadcasts may still be on their way to it through the room.
+		if !own && seq < s.lastDel {
 			s.counts.outOfOrder++
 		}
+	}
+	if !own {
+		s.lastDel = max(s.lastDel, seq)
 	}
 }
 

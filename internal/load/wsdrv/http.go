@@ -77,12 +77,7 @@ func (w *worker) sse(ctx context.Context, s *session, resumed bool) (endReason, 
 		case <-op.Closing():
 			ours.Store(true)
 			s.snapshotEnds() // expect what was published when the run ended
-			t := time.NewTimer(w.d.opts.Drain)
-			defer t.Stop()
-			select {
-			case <-t.C:
-			case <-rctx.Done():
-			}
+			s.drainWait(w.d.opts.Drain, rctx.Done())
 			cancel()
 		case <-rctx.Done():
 		}

@@ -112,7 +112,10 @@ type Options struct {
 	// Default DefaultDialTimeout (10 s).
 	DialTimeout time.Duration
 	// Drain is how long a closing session waits for replies and deliveries
-	// still due after it stops sending. Default DefaultDrain (1 s).
+	// still due after it stops sending; a subscriber (subscribe over any
+	// transport but polling, which polls once more) stops sooner, as soon
+	// as it has the newest event any receiver had seen when the run ended.
+	// Default DefaultDrain (1 s).
 	Drain time.Duration
 	// ReadLimit is the largest message accepted. Default 1 MiB.
 	ReadLimit int64

@@ -62,6 +62,43 @@ func (s *session) snapshotEnds() {
 	}
 }
 
+// caughtUp reports whether every stream has reached its expected end (the
+// highest sequence number any receiver of the run had seen when this
+// session began to close): nothing more is due, so a draining subscriber
+// need not wait out the whole Drain. Call after snapshotEnds.
+func (s *session) caughtUp() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, st := range s.streams {
+		end := st.end.Load()
+		if end == 0 {
+			end = st.top.max.Load()
+		}
+		if st.high.Load() < end {
+			return false
+		}
+	}
+	return true
+}
+
+// drainWait waits, after the run's end, until the subscriber is caught up
+// (caughtUp), Drain has passed or done closes.
+func (s *session) drainWait(drain time.Duration, done <-chan struct{}) {
+	deadline := time.NewTimer(drain)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !s.caughtUp() {
+		select {
+		case <-deadline.C:
+			return
+		case <-done:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
 func (s *session) stream(w *worker, name []byte) *stream {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -280,6 +317,11 @@ func (cs *wsConn) lost(err error) (endReason, metrics.ErrKind) {
 // drain waits, after sending stopped, for replies still due: until none
 // awaits one (echo, raw, chat acks) or Drain has passed.
 func (cs *wsConn) drain(connDone <-chan struct{}) {
+	if cs.w.d.opts.Scenario == ScenarioSubscribe {
+		// a subscriber waits until it has what was published by the end
+		cs.s.drainWait(cs.w.d.opts.Drain, connDone)
+		return
+	}
 	deadline := time.NewTimer(cs.w.d.opts.Drain)
 	defer deadline.Stop()
 	if cs.inflight == nil || cs.w.d.opts.Scenario == ScenarioChat {

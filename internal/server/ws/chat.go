@@ -33,6 +33,43 @@ func (s *Server) stamp(ctx context.Context, topic string, e *Envelope) []byte {
 	return data
 }
 
+// broadcast numbers e in logTopic's log (stamp) and publishes it on topic
+// (key as publish's), holding logTopic's order lock from the one to the
+// other: the Feed delivers in publish order, so every subscriber — a room's
+// hub pump, and through it each connection's queue — gets logTopic's
+// events in seq order. Without the lock two senders in one room could take
+// seqs 5 and 6 and publish 6 first.
+func (s *Server) broadcast(ctx context.Context, logTopic, topic string, key int64, kind string, e *Envelope) {
+	unlock := s.order.lock(logTopic)
+	defer unlock()
+	s.publish(topic, key, kind, s.stamp(ctx, logTopic, e))
+}
+
+// orderLocks are the broadcast order locks, striped by log topic (a fixed
+// set however many rooms there are; two rooms on one stripe only take
+// turns). Each is a channel of one, not a sync.Mutex, so a broadcast
+// waiting its turn is durably blocked under testing/synctest.
+type orderLocks [64]chan struct{}
+
+func newOrderLocks() *orderLocks {
+	var o orderLocks
+	for i := range o {
+		o[i] = make(chan struct{}, 1)
+	}
+	return &o
+}
+
+// lock takes topic's stripe and returns its unlock.
+func (o *orderLocks) lock(topic string) func() {
+	h := uint32(2166136261) // FNV-1a
+	for i := 0; i < len(topic); i++ {
+		h = (h ^ uint32(topic[i])) * 16777619
+	}
+	ch := o[h%uint32(len(o))]
+	ch <- struct{}{}
+	return func() { <-ch }
+}
+
 func (c *conn) ack(id json.RawMessage, room string, seq, ts int64, data json.RawMessage) {
 	c.send(AppendEnvelope(nil, &Envelope{Type: TypeAck, ID: id, Room: room, Seq: seq, TS: ts, STS: Micros(time.Now()), Data: data}))
 }
@@ -71,9 +108,10 @@ func (c *conn) replay(topic string, since int64, tail int) {
 		c.send(e.Data)
 		last = e.Seq
 	}
-	if tail > 0 && last == 0 { // nothing stored: the live stream starts after the newest seq
-		last, _ = c.s.d.Log.Last(ctx, topic)
-	}
+	// Nothing stored leaves the floor at 0: reading Last here instead would
+	// race an append between the two reads (that event, already past the
+	// read history, would then be skipped live too). Nothing was sent from
+	// the log, so nothing live can duplicate it.
 	c.setFloor(topic, last)
 }
 
@@ -113,15 +151,16 @@ func (c *conn) chatFrame(e *Envelope) {
 		}
 		topic := topicRoomPrefix + e.Room
 		c.rooms[e.Room] = struct{}{}
-		// Who is here (this node), then the last messages, then live.
-		for _, u := range s.hub.members(topic) {
+		// Who is here (every node), then the last messages, then live.
+		users, already := s.presenceJoin(c.ctx, topic, c)
+		for _, u := range users {
 			c.send(presenceFrame(e.Room, u, "online"))
 		}
 		s.hub.join(topic, 0, c, func() {
 			c.ack(e.ID, e.Room, 0, e.TS, nil)
 			c.replay(topic, 0, s.d.History)
 		})
-		if !s.hub.userIn(topic, c.user, c) {
+		if !already {
 			s.publish(topic, c.id, TypePresence, presenceFrame(e.Room, c.user, "online"))
 		}
 	case TypeLeave:
@@ -143,8 +182,7 @@ func (c *conn) chatFrame(e *Envelope) {
 		}
 		topic := topicRoomPrefix + e.Room
 		out := Envelope{Type: TypeMsg, Room: e.Room, TS: e.TS, Data: mustJSON(msgData{Text: text, From: c.user})}
-		b := s.stamp(c.ctx, topic, &out)
-		s.publish(topic, c.id, TypeMsg, b)
+		s.broadcast(c.ctx, topic, topic, c.id, TypeMsg, &out)
 		c.ack(e.ID, e.Room, out.Seq, e.TS, nil)
 	case TypePM:
 		if e.To == 0 {
@@ -197,7 +235,7 @@ func (c *conn) leaveRoom(room string) {
 	topic := topicRoomPrefix + room
 	delete(c.rooms, room)
 	c.s.hub.leave(topic, 0, c)
-	if !c.s.hub.userIn(topic, c.user, c) {
+	if !c.s.presenceLeave(c.ctx, topic, c) {
 		c.s.publish(topic, c.id, TypePresence, presenceFrame(room, c.user, "offline"))
 	}
 }

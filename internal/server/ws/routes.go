@@ -91,8 +91,7 @@ func (s *Server) postNotification(w http.ResponseWriter, r *http.Request) {
 // any node; it returns its seq (0 when the log failed).
 func (s *Server) notify(ctx context.Context, user, from int64, text string) int64 {
 	env := Envelope{Type: TypeNotification, To: user, Data: mustJSON(msgData{Text: text, From: from})}
-	b := s.stamp(ctx, notifTopic(user), &env)
-	s.publish(TopicNotifications, user, TypeNotification, b)
+	s.broadcast(ctx, notifTopic(user), TopicNotifications, user, TypeNotification, &env)
 	return env.Seq
 }
 
@@ -117,7 +116,7 @@ func (s *Server) postRoomMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	topic := topicRoomPrefix + room
 	env := Envelope{Type: TypeMsg, Room: room, Data: mustJSON(msgData{Text: in.Text, From: from})}
-	s.publish(topic, 0, TypeMsg, s.stamp(r.Context(), topic, &env))
+	s.broadcast(r.Context(), topic, topic, 0, TypeMsg, &env)
 	writeJSON(w, http.StatusAccepted, map[string]int64{"seq": env.Seq})
 }
 
