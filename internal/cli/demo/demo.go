@@ -77,8 +77,8 @@ func NewCmdDemo(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams, BuildInfo: f.BuildInfo}
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Compare cache strategies, REST/JSON with gRPC/protobuf, and realtime transports, in one command",
-		Long: `Three comparisons, each printed as one table.
+		Short: "Compare cache strategies, REST/JSON with gRPC/protobuf, REST with GraphQL, and realtime transports, in one command",
+		Long: `Four comparisons, each printed as tables (--section picks one).
 
 Cache variants: start the REST reference server in process once per cache
 variant (none, LRU, TinyLFU, Redis cache-aside, write-through, write-behind,
@@ -109,13 +109,17 @@ descriptors per client; when the open-file limit stays too low after raising
 it, the section is skipped with a note.
 
 No setup: the Redis variants use redis-server from PATH when there is one,
-else an embedded Redis. Both comparisons are described in the embedded
-profile profiles/demo.yaml; --profile runs another file of the same format.`,
+else an embedded Redis. The cache and protocols comparisons are described in the embedded
+profile profiles/demo.yaml (the GraphQL page takes its product ids from it);
+--profile runs another file of the same format.`,
 		Example: `  # every comparison, shortened
   loadrig demo --quick
 
   # only REST vs gRPC
   loadrig demo --quick --section protocols
+
+  # only a page as REST calls vs one GraphQL query, and the N+1
+  loadrig demo --quick --section graphql
 
   # the full run, keeping every variant's and every cell's result file
   loadrig demo -o results/
@@ -127,8 +131,8 @@ profile profiles/demo.yaml; --profile runs another file of the same format.`,
 			default:
 				return cmdutil.FlagErrorf("--section %q is not one of cache, protocols, all, graphql or realtime", opts.Section)
 			}
-			if opts.Section == SectionProtocols && len(opts.Variants) > 0 {
-				return cmdutil.FlagErrorf("--variant selects cache variants; it has no effect with --section protocols")
+			if (opts.Section == SectionProtocols || opts.Section == SectionGraphQL) && len(opts.Variants) > 0 {
+				return cmdutil.FlagErrorf("--variant selects cache variants; it has no effect with --section %s", opts.Section)
 			}
 			if opts.OutDir == "" {
 				opts.OutDir = freshDir(time.Now())

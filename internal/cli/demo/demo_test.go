@@ -79,6 +79,7 @@ func TestDemoRun(t *testing.T) {
 			pp.Operations, pp.Sizes = []string{profile.OpGet}, []profile.ByteSize{1000}
 			pp.Load.Concurrency, pp.Load.Duration, pp.Load.Warmup = 2, 200*time.Millisecond, 0
 		},
+		TuneGraphQL: shrinkGraphQL,
 	}
 	if err := DemoRun(t.Context(), opts); err != nil {
 		t.Fatalf("DemoRun: %v\nstderr:\n%s", err, errOut)
@@ -90,6 +91,9 @@ func TestDemoRun(t *testing.T) {
 	}
 	if _, err := metrics.Load(filepath.Join(dir, "realtime-50-WebSocket.json")); err != nil {
 		t.Errorf("realtime result file: %v", err)
+	}
+	if i, j := strings.Index(table, "gRPC/protobuf"), strings.Index(table, "GraphQL N+1"); j < i {
+		t.Errorf("want the protocols table, then the graphql tables")
 	}
 	for _, name := range []string{"protocols-get-1KB-rest", "protocols-get-1KB-grpc"} {
 		if _, err := metrics.Load(filepath.Join(dir, name+".json")); err != nil {

@@ -82,7 +82,7 @@ type gqlPlan struct {
 func newGQLPlan(pl profile.Plan, quick bool) gqlPlan {
 	p := gqlPlan{
 		dataset: "small", seed: 1, storeLatency: 2 * time.Millisecond, storePerRow: 20 * time.Microsecond, storePool: 8,
-		keys: pl.Keys, screenRate: 100, screenDur: 5 * time.Second, warmup: time.Second,
+		keys: pl.Keys, screenRate: 100, screenDur: 4 * time.Second, warmup: 500 * time.Millisecond,
 		n1Rate: 5, n1Dur: 6 * time.Second, satWorkers: 8, satDur: 3 * time.Second, unbounded: 3 * time.Second,
 		samples: 20, timeout: 10 * time.Second,
 	}

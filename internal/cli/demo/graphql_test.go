@@ -2,12 +2,14 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/loadrig/loadrig/internal/cli/cmdutil"
 	"github.com/loadrig/loadrig/internal/cli/iostreams"
 	"github.com/loadrig/loadrig/internal/metrics"
 	"github.com/loadrig/loadrig/internal/profile"
@@ -20,6 +22,10 @@ func TestGraphQLSectionFlag(t *testing.T) {
 	if err != nil || o.Section != SectionGraphQL {
 		t.Fatalf("--section graphql: %v, %+v", err, o)
 	}
+	var fe *cmdutil.FlagError
+	if _, err := parse(t, "--section", "graphql", "--variant", "lru"); !errors.As(err, &fe) {
+		t.Errorf("--variant with --section graphql: %v", err)
+	}
 	if !(&Options{Section: SectionAll}).runs(SectionGraphQL) || (&Options{Section: SectionCache}).runs(SectionGraphQL) {
 		t.Fatal("graphql is part of all, and only of all")
 	}
@@ -27,6 +33,26 @@ func TestGraphQLSectionFlag(t *testing.T) {
 	if q.screenDur >= full.screenDur || q.n1Dur >= full.n1Dur || q.storePool != 8 || q.storeLatency != 2*time.Millisecond || len(q.keys) == 0 {
 		t.Fatalf("plans: quick %+v, full %+v", q, full)
 	}
+}
+
+// byMethod is the store's calls by method from a result's /stats.
+func byMethod(res *metrics.Result) map[string]int64 {
+	out := map[string]int64{}
+	st, _ := res.Server["store"].(map[string]any)
+	bm, _ := st["by_method"].(map[string]any)
+	for k, v := range bm {
+		n, _ := v.(float64)
+		out[k] = int64(n)
+	}
+	return out
+}
+
+// shrinkGraphQL makes the graphql section a few operations per run, for
+// the tests that run every section.
+func shrinkGraphQL(p *gqlPlan) {
+	p.storeLatency, p.storePerRow = 100*time.Microsecond, 0
+	p.screenRate, p.screenDur, p.warmup, p.samples = 20, 200*time.Millisecond, 0, 1
+	p.n1Rate, p.n1Dur, p.satWorkers, p.satDur, p.unbounded = 10, 200*time.Millisecond, 2, 200*time.Millisecond, 200*time.Millisecond
 }
 
 // screenKey finds a product of the section's dataset whose first page of
@@ -72,10 +98,10 @@ func TestGraphQLSection(t *testing.T) {
 			key, authors = screenKey(t, *p)
 			p.keys = []int64{key}
 			p.storeLatency, p.storePerRow = 200*time.Microsecond, 0
-			// Generous: every level's keys arrive within the wait even on a
-			// loaded machine under -race, so DataLoader makes one call per
-			// level (as the server's own test does).
-			p.loaderWait = 250 * time.Millisecond
+			// Generous, so that DataLoader almost always makes one call per
+			// level; the assertions below hold even when a stalled machine
+			// splits a level.
+			p.loaderWait = time.Second
 			p.screenRate, p.screenDur, p.warmup = 20, 300*time.Millisecond, 50*time.Millisecond
 			p.n1Rate, p.n1Dur, p.satWorkers, p.satDur, p.unbounded = 4, 500*time.Millisecond, 2, 300*time.Millisecond, 300*time.Millisecond
 			p.samples = 1
@@ -110,7 +136,10 @@ func TestGraphQLSection(t *testing.T) {
 	if want := float64(2 + authors); rm["requests_per_screen"] != want || rm["store_calls_per_op"] != want {
 		t.Errorf("REST screen of product %d (%d authors): %v requests, %v store calls per screen, want %v", key, authors, rm["requests_per_screen"], rm["store_calls_per_op"], want)
 	}
-	if gm["requests_per_screen"] != 1.0 || gm["store_calls_per_op"] != 3.0 {
+	// One product read, one batch of its reviews, the authors in batches:
+	// 3 calls unless the machine stalled the author resolvers more than a
+	// second apart (then at most one batch per author).
+	if c, _ := gm["store_calls_per_op"].(float64); gm["requests_per_screen"] != 1.0 || c < 3 || c > float64(2+authors) {
 		t.Errorf("GraphQL screen: %v requests, %v store calls per screen, want 1 and 3", gm["requests_per_screen"], gm["store_calls_per_op"])
 	}
 	if rest.Protocol != "http" || gq.Protocol != "graphql" || rest.Bytes == nil || gq.Bytes == nil {
@@ -137,15 +166,23 @@ func TestGraphQLSection(t *testing.T) {
 		t.Errorf("connections %+v %+v", rest.Connections, gq.Connections)
 	}
 
-	// The N+1: 1 + 50 + 250 = 301 store calls without DataLoader, 3 with.
-	for name, want := range map[string]float64{
-		"graphql-nplus1-off": 301, "graphql-nplus1-on": 3,
-		"graphql-nplus1-off-saturation": 301, "graphql-nplus1-on-saturation": 3,
-		"graphql-nplus1-off-unbounded": 301,
+	// The N+1: 1 + 50 + 250 = 301 store calls without DataLoader; with it
+	// one per level (3), all batch reads (a machine stalled past the
+	// loader's wait can split a level, so a few more are allowed).
+	for name, off := range map[string]bool{
+		"graphql-nplus1-off": true, "graphql-nplus1-on": false,
+		"graphql-nplus1-off-saturation": true, "graphql-nplus1-on-saturation": false,
+		"graphql-nplus1-off-unbounded": true,
 	} {
 		res, m := load(name)
-		if m["store_calls_per_op"] != want {
-			t.Errorf("%s: %v store calls per query, want %v", name, m["store_calls_per_op"], want)
+		calls, _ := m["store_calls_per_op"].(float64)
+		bm := byMethod(res)
+		if off && calls != 301 {
+			t.Errorf("%s: %v store calls per query, want 301", name, calls)
+		}
+		// The demo's top-up read each product's reviews once before the run.
+		if !off && (calls < 3 || calls > 10 || bm["GetUser"] != 0 || bm["ProductReviews"] != nPlusOneProducts) {
+			t.Errorf("%s: %v store calls per query (want 3), calls by method %v", name, calls, bm)
 		}
 		if res.Protocol != "graphql" {
 			t.Errorf("%s: protocol %q", name, res.Protocol)

@@ -81,8 +81,13 @@ func (c *APQCache) Get(ctx context.Context, hash string) (string, bool) {
 	return q, ok
 }
 
-// Add registers a query under its (verified) hash.
+// Add registers a query under its (verified) hash, unless it is longer than
+// MaxCachedQuery (either store: the LRU is bounded in entries, Redis in
+// what its maxmemory allows, and one entry may be a 1 MiB body).
 func (c *APQCache) Add(ctx context.Context, hash, query string) {
+	if len(query) > MaxCachedQuery {
+		return
+	}
 	c.adds.Add(1)
 	c.add(ctx, hash, query)
 }

@@ -89,6 +89,20 @@ func testAPQ(t *testing.T, f *fixture) {
 	if apq["hits"].(int64) != 1 || apq["misses"].(int64) != 2+int64(len(refused)) || apq["registered"].(int64) != 1 {
 		t.Fatalf("/stats apq: %v", apq)
 	}
+
+	// A query longer than MaxCachedQuery (here: a comment the token limit
+	// does not count) runs, but is not kept: the stores stay bounded.
+	long := "{ product(id: 4) { id } } #" + strings.Repeat("x", gql.MaxCachedQuery)
+	r = f.post(request{Query: long, Extensions: pq(sha(long))}, "")
+	if string(r.Data) != `{"product":{"id":"4"}}` {
+		t.Fatalf("long query: %s %+v", r.Data, r.Errors)
+	}
+	if r = f.post(request{Extensions: pq(sha(long))}, ""); r.code() != gql.CodePersistedNotFound {
+		t.Fatalf("a query over MaxCachedQuery was registered: code %q data %s", r.code(), r.Data)
+	}
+	if f.apqHas != nil && f.apqHas(sha(long)) {
+		t.Fatal("a query over MaxCachedQuery is in the store")
+	}
 }
 
 func TestAPQLRU(t *testing.T) {

@@ -16,7 +16,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	coderws "github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -215,7 +214,7 @@ func (h *Handler) newServer(post graphql.Transport) *handler.Server {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(post)
 
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](h.o.QueryCacheSize))
+	srv.SetQueryCache(newTextBounded[*ast.QueryDocument](h.o.QueryCacheSize))
 	if h.o.MaxTokens > 0 {
 		srv.SetParserTokenLimit(h.o.MaxTokens)
 	}
@@ -252,7 +251,7 @@ func (h *Handler) aroundOperation(ctx context.Context, next graphql.OperationHan
 	st := &opState{}
 	opCtx := graphql.GetOperationContext(ctx)
 	if h.o.DataLoader && opCtx.Operation != nil && opCtx.Operation.Operation != ast.Subscription {
-		st.newLoaders = func() *loaders { return newLoaders(h.d.Catalog, h.o.LoaderWait) }
+		st.loaderOf = h // loaders made on first use, no closure per operation
 	}
 	ctx = context.WithValue(ctx, opKey, st)
 	ctx = domain.WithStoreTrace(ctx, &st.tally)

@@ -6,7 +6,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -124,7 +123,7 @@ func introspectionOnly(op *ast.OperationDefinition, doc *ast.QueryDocument) bool
 type limits struct {
 	maxDepth   int
 	complexity *extension.ComplexityLimit
-	passed     *lru.LRU[*limitStats] // nil stats: introspection, exempt
+	passed     textBounded[*limitStats] // nil stats: introspection, exempt
 }
 
 var _ interface {
@@ -133,7 +132,7 @@ var _ interface {
 } = (*limits)(nil)
 
 func newLimits(maxDepth, maxComplexity, cacheSize int) *limits {
-	return &limits{maxDepth: maxDepth, complexity: extension.FixedComplexityLimit(maxComplexity), passed: lru.New[*limitStats](cacheSize)}
+	return &limits{maxDepth: maxDepth, complexity: extension.FixedComplexityLimit(maxComplexity), passed: newTextBounded[*limitStats](cacheSize)}
 }
 
 func (l *limits) ExtensionName() string { return "LoadrigLimits" }

@@ -36,10 +36,10 @@ const (
 // opState is one operation's store tally and loaders (nil: DataLoader off,
 // or a subscription, whose events must not read an operation-long cache).
 type opState struct {
-	tally      domain.StoreTrace
-	newLoaders func() *loaders // nil: no loaders
-	once       sync.Once
-	loaders    *loaders // made on first use: most operations read no relation
+	tally    domain.StoreTrace
+	loaderOf *Handler // whose catalog the loaders read; nil: no loaders
+	once     sync.Once
+	loaders  *loaders // made on first use: most operations read no relation
 
 	authOnce sync.Once // the credential, verified at most once per operation
 	who      domain.Principal
@@ -53,10 +53,10 @@ func opFrom(ctx context.Context) *opState {
 
 func loadersFrom(ctx context.Context) *loaders {
 	s := opFrom(ctx)
-	if s == nil || s.newLoaders == nil {
+	if s == nil || s.loaderOf == nil {
 		return nil
 	}
-	s.once.Do(func() { s.loaders = s.newLoaders() })
+	s.once.Do(func() { s.loaders = newLoaders(s.loaderOf.d.Catalog, s.loaderOf.o.LoaderWait) })
 	return s.loaders
 }
 
