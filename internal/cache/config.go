@@ -124,7 +124,8 @@ type Config struct {
 // WriteBehindConfig tunes the write-behind flusher.
 type WriteBehindConfig struct {
 	// Stream is the Redis Stream of pending writes. Empty means
-	// KeyPrefix + "wb".
+	// KeyPrefix + "{p}:wb", in the product keys' cluster slot (ProductSlotTag);
+	// a stream named here must carry the same hash tag on a cluster.
 	Stream string
 	// Group is the consumer group of flushers. Empty means "flushers".
 	Group string
@@ -309,9 +310,8 @@ func New(store domain.Catalog, cfg Config) (*Layer, error) {
 		case l.redis == nil:
 			l.closeOwned()
 			return nil, fmt.Errorf("write-behind needs the redis backend (it queues writes in a Redis Stream), not %s", l.backend)
-		case l.redis.IsCluster():
-			l.closeOwned()
-			return nil, errors.New("write-behind is not available on Redis Cluster: its MULTI/EXEC of key and stream needs one slot; use a single Redis node")
+		// A Redis Cluster is fine: the product keys and the stream share
+		// one slot (ProductSlotTag), as its multi-key scripts need.
 		case l.mode != ModeObject:
 			l.closeOwned()
 			return nil, errors.New("write-behind keeps unflushed entities in the cache, so it needs object mode, not response mode")

@@ -37,7 +37,12 @@
 //     over with last-writer-wins. Reads of a product (single and batch)
 //     see a queued update at once, from Redis; list pages are loaded from
 //     the store and show it only after the flush. Durability is Redis's
-//     own: the spawned redis-server runs without persistence.
+//     own: the spawned redis-server runs without persistence. On a Redis
+//     Cluster the product keys and the stream carry one hash tag
+//     (ProductSlotTag: "<prefix>{p}:<id>", "<prefix>{p}:wb"), so every
+//     multi-key step — the MULTI/EXEC, the stock reservation script over
+//     all of an order's products, the patch script — stays in one slot;
+//     the price is that products live on one node there.
 //
 // Every write, in every strategy, also invalidates what derives from the
 // entity: list pages (a generation counter bumped per product change, so

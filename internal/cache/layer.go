@@ -21,7 +21,20 @@ func (l *Layer) key(kind string, id int64) string {
 	return string(b)
 }
 
-func (l *Layer) productKey(id int64) string { return l.key("p:", id) }
+// ProductSlotTag is the Redis Cluster hash tag of every product entity key and
+// of the write-behind stream: a cluster hashes only the text between the
+// first braces, so "<prefix>{p}:7", "<prefix>{p}:9" and "<prefix>{p}:wb" share
+// one slot, and the scripts that change several products and append to the
+// stream in one atomic step (write-behind's stock reservation and patch,
+// SetAndAppend's MULTI) are legal there. The prefix stays a plain leading
+// prefix (several stacks still share one Redis; SCAN MATCH prefix* finds
+// everything); a prefix holding its own {tag} wins, which co-locates the
+// same keys. The cost: under write-behind every product lives on one node
+// of a cluster (orders touch any set of products, so no finer split keeps
+// them atomic); users, orders, lists and responses spread over all slots.
+const ProductSlotTag = "{p}"
+
+func (l *Layer) productKey(id int64) string { return l.key(ProductSlotTag+":", id) }
 func (l *Layer) userKey(id int64) string    { return l.key("u:", id) }
 func (l *Layer) orderKey(id int64) string   { return l.key("o:", id) }
 func (l *Layer) userOrdersKey(id int64) string {

@@ -65,14 +65,21 @@ type writeBehind struct {
 	lastClaim  time.Time            // last XAUTOCLAIM scan
 	lastBeat   time.Time            // last heartbeat and dead-consumer scan
 	groupReady bool                 // the consumer group is known to exist
+	// legacy is the stream name before the {p} hash tag (KeyPrefix + "wb"):
+	// a backlog left there by an older build is moved to cfg.Stream before
+	// the first read, so an upgrade loses no acknowledged write. Empty when
+	// the stream was named in the config.
+	legacy string
 
 	acked, flushed, upserted, stale, batches, claimed, flushErrs, fallbacks atomic.Int64
 	lastBacklog, lastPending                                                atomic.Int64
 }
 
 func newWriteBehind(l *Layer, up Upserter, cfg WriteBehindConfig) *writeBehind {
+	legacy := ""
 	if cfg.Stream == "" {
-		cfg.Stream = l.prefix + "wb"
+		cfg.Stream = l.prefix + ProductSlotTag + ":wb" // the products' slot (see ProductSlotTag)
+		legacy = l.prefix + "wb"
 	}
 	if cfg.Group == "" {
 		cfg.Group = "flushers"
@@ -89,7 +96,7 @@ func newWriteBehind(l *Layer, up Upserter, cfg WriteBehindConfig) *writeBehind {
 	if cfg.ClaimIdle <= 0 {
 		cfg.ClaimIdle = 30 * time.Second
 	}
-	w := &writeBehind{l: l, rb: l.redis, store: up, cfg: cfg, cursor: "0-0",
+	w := &writeBehind{l: l, rb: l.redis, store: up, cfg: cfg, legacy: legacy, cursor: "0-0",
 		stop: make(chan struct{}), done: make(chan struct{})}
 	// The flusher is a background worker owned by the Layer, not part of
 	// any request: its context is cancelled by Close.
@@ -348,6 +355,12 @@ func (w *writeBehind) step(ctx context.Context, block, claimIdle time.Duration) 
 	msgs := w.retry
 	if len(msgs) == 0 {
 		if !w.groupReady {
+			if w.legacy != "" {
+				if _, err := w.rb.MoveStream(ctx, w.legacy, w.cfg.Stream); err != nil {
+					return 0, err
+				}
+				w.legacy = "" // moved, absent, or both exist (then the newer one is ours)
+			}
 			if err := w.rb.EnsureGroup(ctx, w.cfg.Stream, w.cfg.Group); err != nil {
 				return 0, err
 			}

@@ -143,7 +143,7 @@ func TestWriteBehindCloseDrains(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 	assertInStore(t, s, acked)
-	if bl, _ := rb.StreamBacklog(t.Context(), prefix+"wb", "flushers"); bl.Length != 0 {
+	if bl, _ := rb.StreamBacklog(t.Context(), prefix+ProductSlotTag+":wb", "flushers"); bl.Length != 0 {
 		t.Fatalf("backlog after Close %+v", bl)
 	}
 }

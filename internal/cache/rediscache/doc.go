@@ -21,8 +21,11 @@
 // Write-behind uses SetAndAppend (SET + XADD in one MULTI/EXEC), a consumer
 // group (EnsureGroup, ReadGroup), AckDelete (XACK + XDEL, so XLEN is the
 // backlog) and AutoClaim (XAUTOCLAIM) to take over entries a crashed flusher
-// left pending. MULTI/EXEC needs all keys in one slot, so write-behind is not
-// offered on a cluster.
+// left pending. MULTI/EXEC and the multi-key scripts (ReserveStock: every
+// product of an order and the stream; PatchProduct) need all their keys in
+// one slot on a cluster: the cache layer names them with one hash tag
+// (cache.ProductSlotTag, "<prefix>{p}:<id>" and "<prefix>{p}:wb"), as
+// EventLog does per topic ("<prefix>ws:{topic}:seq" and ":log").
 //
 // Relay (relay.go) carries domain.Feed events between server processes over
 // Redis pub/sub (PUBLISH + PSUBSCRIBE, or SPUBLISH + SSUBSCRIBE per watched

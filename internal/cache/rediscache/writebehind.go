@@ -69,6 +69,18 @@ func (b *Backend) ClaimDead(ctx context.Context, stream, group, self, alivePrefi
 	return out, nil
 }
 
+// MoveStream renames the stream from to to, with its entries, consumer
+// groups and pending lists (RENAMENX), when from exists and to does not;
+// it reports whether it moved. Write-behind uses it once at start to carry
+// the backlog of an older key layout over.
+func (b *Backend) MoveStream(ctx context.Context, from, to string) (bool, error) {
+	n, err := b.c.Exists(ctx, from).Result()
+	if err != nil || n == 0 {
+		return false, err
+	}
+	return b.c.RenameNX(ctx, from, to).Result()
+}
+
 // ---- atomic product changes in Redis (write-behind) ----
 
 // ErrMissing says an entity the script needed is not in Redis; the caller
