@@ -85,9 +85,10 @@ type Config struct {
 	// which any product change invalidates. Zero means DefaultListTTL (1s);
 	// negative means lists are not cached.
 	ListTTL time.Duration
-	// Size is the capacity in entries of the in-process backends. Zero means
-	// memcache.DefaultSize.
-	Size int
+	// MaxBytes bounds the in-process backends in bytes (keys, values and
+	// memcache.EntryOverhead per entry; see memcache.EntryCost). Zero means
+	// memcache.DefaultMaxBytes (64 MiB).
+	MaxBytes int64
 	// Redis is the Redis backend for "redis"; the caller owns it (it may
 	// share the client for rate limiting) and closes it after Layer.Close.
 	Redis *rediscache.Backend
@@ -258,10 +259,10 @@ func New(store domain.Catalog, cfg Config) (*Layer, error) {
 		}
 	case l.backend == BackendNone:
 	case l.backend == BackendLRU:
-		m := memcache.NewLRU(memcache.Options{Size: cfg.Size, Now: cfg.Now})
+		m := memcache.NewLRU(memcache.Options{MaxBytes: cfg.MaxBytes, Now: cfg.Now})
 		l.b, l.mem, l.owned = m, m, append(l.owned, m)
 	case l.backend == BackendTinyLFU:
-		m := memcache.NewTinyLFU(memcache.Options{Size: cfg.Size, Now: cfg.Now})
+		m := memcache.NewTinyLFU(memcache.Options{MaxBytes: cfg.MaxBytes, Now: cfg.Now})
 		l.b, l.mem, l.owned = m, m, append(l.owned, m)
 	case l.backend == BackendRedis:
 		r := cfg.Redis

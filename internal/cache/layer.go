@@ -200,6 +200,36 @@ func (l *Layer) GetProduct(ctx context.Context, id int64) (domain.Product, error
 	})
 }
 
+// GetProductJSON is GetProduct for a server that answers with the product
+// as JSON: on a hit in an in-process backend (ValueBackend) it also returns
+// the bytes stored beside the decoded product — json.Marshal of that very
+// product, written by setJSON — so the server writes them instead of
+// encoding the entity again on every hit. raw is nil on a miss, a bypass, a
+// Redis backend or no cache (the caller encodes p); it is shared and
+// read-only. Hits, misses and the trace count exactly as in GetProduct.
+func (l *Layer) GetProductJSON(ctx context.Context, id int64) (p domain.Product, raw []byte, err error) {
+	if l.passThrough(ctx) {
+		p, err = l.store.GetProduct(ctx, id)
+		return p, nil, err
+	}
+	key := l.productKey(id)
+	if vb, ok := l.b.(ValueBackend); ok {
+		raw, obj, ok, err := vb.GetValue(ctx, key)
+		if p, isP := obj.(domain.Product); ok && err == nil && isP {
+			l.hits.Add(1)
+			l.saved.Add(1)
+			domain.CacheTraceFrom(ctx).Mark(domain.CacheHit)
+			return p, raw, nil
+		}
+	}
+	// Not a ready in-process hit: the ordinary read (which looks once more,
+	// and counts the hit or the miss).
+	p, err = read(l, ctx, key, l.ttl, func(c context.Context) (domain.Product, error) {
+		return l.store.GetProduct(c, id)
+	})
+	return p, nil, err
+}
+
 // GetProducts reads a batch: one multi-get from the cache, then the misses
 // with one store GetProducts call (shared among concurrent identical
 // batches), whose results are cached.

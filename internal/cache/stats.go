@@ -28,6 +28,13 @@ type Stats struct {
 	Evictions int64 `json:"evictions"`
 	Expired   int64 `json:"expired"`
 	Entries   int64 `json:"entries"`
+	// Bytes is what the in-process backend holds (keys, values and a fixed
+	// overhead per entry) and MaxBytes its bound (--cache-max-bytes);
+	// TooLarge counts entries not stored because one alone passed the
+	// bound. All three are 0 for Redis and without a cache.
+	Bytes    int64 `json:"bytes"`
+	MaxBytes int64 `json:"max_bytes"`
+	TooLarge int64 `json:"too_large"`
 	// Errors counts backend failures (each fell through to the store) and
 	// undecodable entries: the cache_errors of the issue.
 	Errors int64 `json:"errors"`
@@ -70,6 +77,7 @@ func (l *Layer) StatsContext(ctx context.Context) Stats {
 	if l.mem != nil {
 		ms := l.mem.Stats()
 		s.Evictions, s.Expired, s.Entries = ms.Evictions, ms.Expired, int64(ms.Entries)
+		s.Bytes, s.MaxBytes, s.TooLarge = ms.Bytes, ms.MaxBytes, ms.TooLarge
 	}
 	if l.redis != nil {
 		rs := l.redis.Stats()

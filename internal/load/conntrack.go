@@ -100,6 +100,21 @@ type trackedConn struct {
 	net.Conn // counting (netcount)
 	t        *ConnTracker
 	closed   atomic.Bool
+	used     atomic.Bool
+}
+
+// MarkUsed records that c, a connection Track returned, is carrying a
+// request, and reports whether it had carried one before (reused). ok is
+// false when c is not one Track returned. It exists because net/http's
+// GotConnInfo.Reused means "taken from the idle pool": a connection dialed
+// for a request that meanwhile got another one goes to the pool unused, and
+// its first request is then reported reused.
+func MarkUsed(c net.Conn) (reused, ok bool) {
+	tc, ok := c.(*trackedConn)
+	if !ok {
+		return false, false
+	}
+	return tc.used.Swap(true), true
 }
 
 func (c *trackedConn) Close() error {

@@ -328,12 +328,28 @@ func (e *engine) runOpen() {
 		defer t.Stop()
 	}
 	lastWake := -e.cfg.Tick
+	// fine is the waiter while it serves; proven says a fine sleep moved
+	// the clock (a real clock, not synctest's), after which every wait,
+	// however long, is one fine sleep: one wake-up per wait instead of a Go
+	// timer's and then the fine sleeper's. A stop interrupts it.
 	fine := newFine()
-	defer func() {
-		if fine != nil {
-			fine.close()
-		}
-	}()
+	proven := false
+	if fine != nil {
+		f, done := fine, make(chan struct{})
+		var watch sync.WaitGroup
+		watch.Go(func() {
+			select {
+			case <-e.stopCh:
+				f.interrupt()
+			case <-done:
+			}
+		})
+		defer func() {
+			close(done)
+			watch.Wait()
+			f.close()
+		}()
+	}
 	for ok {
 		now := time.Since(e.base)
 		for ok && next <= now {
@@ -373,16 +389,16 @@ func (e *engine) runOpen() {
 		if ok {
 			wake = max(next, lastWake+e.cfg.Tick)
 		}
-		if wait := wake - now; fine != nil && wait <= fineSleepMax {
+		if wait := wake - now; fine != nil && (wait <= fineSleepMax || proven) {
 			if wait > 0 {
 				if !fine.sleep(wait) || time.Since(e.base) == now {
 					// The timer failed, or the clock did not move across a
 					// real sleep: testing/synctest's fake clock, which only
 					// Go timers advance. Use Go timers from here on.
-					fine.close()
 					fine = nil
 					continue
 				}
+				proven = true
 			}
 			if e.stopped() {
 				return
@@ -435,6 +451,9 @@ func (e *engine) runOpen() {
 type fineWaiter interface {
 	// sleep waits d (> 0); false means the waiter cannot be used.
 	sleep(d time.Duration) bool
+	// interrupt makes the sleep in progress, and every later one, return
+	// at once; safe to call from another goroutine (the stop).
+	interrupt()
 	close()
 }
 
@@ -447,9 +466,13 @@ var newFine = func() fineWaiter {
 	return nil
 }
 
-// fineSleepMax is the longest wait the scheduler sleeps with its fineWaiter;
-// a longer wait (low rates) runs on a Go timer, which also watches for a
-// stop, until fineSleepMax before the wake-up, and fine-sleeps the rest.
+// fineSleepMax is the longest wait the scheduler sleeps with its fineWaiter
+// until a fine sleep has shown the clock is real; until then a longer wait
+// (low rates) runs on a Go timer, which also watches for a stop, until
+// fineSleepMax before the wake-up, and fine-sleeps the rest. Once shown,
+// every wait is one fine sleep (a stop interrupts it): the Go timer's extra
+// wake-up per operation doubled a low-rate generator's CPU (README design
+// notes, "Two shards at R/2").
 const fineSleepMax = 2 * time.Millisecond
 
 const (

@@ -609,11 +609,31 @@ func TestRealClockSmoke(t *testing.T) {
 	}
 }
 
-// fakeFine is a fineWaiter on the (synctest) clock that counts its sleeps.
-type fakeFine struct{ sleeps atomic.Int64 }
+// fakeFine is a fineWaiter on the (synctest) clock that counts its sleeps
+// and remembers the longest; interrupt ends a sleep like the timerfd's.
+type fakeFine struct {
+	sleeps, longest atomic.Int64
+	stop            chan struct{}
+	once            sync.Once
+}
 
-func (f *fakeFine) sleep(d time.Duration) bool { f.sleeps.Add(1); time.Sleep(d); return true }
-func (f *fakeFine) close()                     {}
+func newFakeFine() *fakeFine { return &fakeFine{stop: make(chan struct{})} }
+
+func (f *fakeFine) sleep(d time.Duration) bool {
+	f.sleeps.Add(1)
+	if int64(d) > f.longest.Load() {
+		f.longest.Store(int64(d))
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-f.stop:
+	}
+	return true
+}
+func (f *fakeFine) interrupt() { f.once.Do(func() { close(f.stop) }) }
+func (f *fakeFine) close()     {}
 
 // TestLowRateFinishesWaitWithFineSleep checks that a wait longer than
 // fineSleepMax (here 10 ms between operations at 100/s) still ends in the
@@ -621,7 +641,7 @@ func (f *fakeFine) close()                     {}
 // made about one send in ten more than 1 ms late and the run "saturated".
 func TestLowRateFinishesWaitWithFineSleep(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ff := &fakeFine{}
+		ff := newFakeFine()
 		saved := newFine
 		newFine = func() fineWaiter { return ff }
 		defer func() { newFine = saved }()
@@ -634,8 +654,35 @@ func TestLowRateFinishesWaitWithFineSleep(t *testing.T) {
 		if n := ff.sleeps.Load(); n < 99 {
 			t.Errorf("fine sleeps = %d, want >= 99 (one per 10 ms wait)", n)
 		}
+		// Once a fine sleep has moved the clock, a whole 10 ms wait is one
+		// fine sleep (one wake-up), not a Go timer's and then 2 ms of fine.
+		if d := time.Duration(ff.longest.Load()); d != 10*time.Millisecond {
+			t.Errorf("longest fine sleep = %v, want the whole 10ms wait", d)
+		}
 		if res.ScheduleLag == nil || res.ScheduleLag.Max != 0 {
 			t.Errorf("schedule lag = %+v, want max 0 on the exact clock", res.ScheduleLag)
+		}
+	})
+}
+
+// TestStopInterruptsLongFineSleep: at 1/s the scheduler sleeps a whole
+// second in the fine sleeper; a cancel in the middle of that wait ends the
+// run then, not at the next operation's start.
+func TestStopInterruptsLongFineSleep(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ff := newFakeFine()
+		saved := newFine
+		newFine = func() fineWaiter { return ff }
+		defer func() { newFine = saved }()
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(2500*time.Millisecond, cancel)
+		start := time.Now()
+		res := run(t, ctx, fixedDelay(100*time.Microsecond), Config{Rate: 1, Duration: time.Hour})
+		if el := time.Since(start); el >= 3*time.Second {
+			t.Fatalf("run returned after %v; the cancel at 2.5s did not end the 1s fine sleep", el)
+		}
+		if res.Requests.Total != 3 || ff.longest.Load() != int64(time.Second) {
+			t.Fatalf("requests %d, longest fine sleep %v; want 3 and 1s", res.Requests.Total, time.Duration(ff.longest.Load()))
 		}
 	})
 }

@@ -4,6 +4,7 @@ package load
 
 import (
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -38,6 +39,8 @@ type fineSleeper struct {
 	its    unix.ItimerSpec
 	readFn func(fd uintptr) bool
 	ok     bool
+	// stopped is set by interrupt: sleeps return at once from then on.
+	stopped atomic.Bool
 }
 
 // newFineSleeper returns nil when no timerfd can be made; the scheduler
@@ -87,10 +90,24 @@ func (s *fineSleeper) sleep(d time.Duration) bool {
 		return false
 	}
 	s.ok = false
+	// An interrupt that came before the timer was set above is seen here;
+	// one that comes after it re-arms the timer to expire at once, so the
+	// read below returns either way.
+	if s.stopped.Load() {
+		return true
+	}
 	if err := s.rc.Read(s.readFn); err != nil {
 		return false
 	}
 	return s.ok
+}
+
+// interrupt ends the sleep in progress, if any, and makes every later
+// sleep return at once: the timer is set to expire in 1 ns.
+func (s *fineSleeper) interrupt() {
+	s.stopped.Store(true)
+	its := unix.ItimerSpec{Value: unix.Timespec{Nsec: 1}}
+	_ = unix.TimerfdSettime(s.fd, 0, &its, nil)
 }
 
 func (s *fineSleeper) close() {

@@ -12,4 +12,6 @@ func newFineSleeper() *fineSleeper { return nil }
 
 func (s *fineSleeper) sleep(time.Duration) bool { return false }
 
+func (s *fineSleeper) interrupt() {}
+
 func (s *fineSleeper) close() {}

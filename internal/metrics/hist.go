@@ -70,14 +70,21 @@ func SummaryPtr(h *Histogram) *Summary {
 }
 
 // EncodeHistogram encodes h as HDR V2 compressed base64 (the form the result
-// file stores, readable by every HdrHistogram implementation).
+// file stores, readable by every HdrHistogram implementation), with a
+// pooled histEncoder: hdrhistogram-go's own Encode costs ~0.8 MB and ~1,900
+// allocations a call, a fixed cost every process paid per histogram when it
+// wrote its result.
 func EncodeHistogram(h *Histogram) (string, error) {
-	b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	e := encoders.Get().(*histEncoder)
+	defer encoders.Put(e)
+	s, err := e.encode(h)
 	if err != nil {
 		return "", fmt.Errorf("encode histogram: %w", err)
 	}
-	return string(b), nil
+	return s, nil
 }
+
+var encoders = sync.Pool{New: func() any { return new(histEncoder) }}
 
 // DecodeHistogram decodes an HDR V2 compressed base64 histogram.
 func DecodeHistogram(s string) (*Histogram, error) {

@@ -279,6 +279,7 @@ type Recorder struct {
 	mu       sync.Mutex // serializes Collect and Fill
 	spare    [numHists]*Histogram
 	interval *Histogram // latency of the current interval
+	enc      histEncoder
 	imsg     *Histogram // message latency of the current interval; nil until a message is seen
 	total    [numHists]*Histogram
 	tot      counters
@@ -443,7 +444,7 @@ func (r *Recorder) collectLocked() Interval {
 		iv.P50 = r.interval.ValueAtQuantile(50)
 		iv.P99 = r.interval.ValueAtQuantile(99)
 		if r.cfg.IntervalHists {
-			iv.Hist, _ = EncodeHistogram(r.interval)
+			iv.Hist, _ = r.enc.encode(r.interval)
 		}
 		if r.total[hLatency] == nil {
 			r.total[hLatency] = NewHistogram()

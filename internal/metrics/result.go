@@ -17,6 +17,11 @@ type Result struct {
 	Protocol    string    `json:"protocol"`
 	Target      string    `json:"target"`
 	Name        string    `json:"name,omitempty"` // label for side-by-side reports (e.g. a demo variant)
+	// Workload names what a run without a Name loaded, as the command
+	// derives it (load http: the method and URL template, e.g. "GET
+	// http://127.0.0.1:8080/api/products/{{.Seq}}"): reports, thresholds
+	// and diff group runs by Name, else by it, else by Target.
+	Workload string `json:"workload,omitempty"`
 	// Client names the client implementation the driver used, when it has
 	// more than one (HTTP: "fast" for the HTTP/1.1 fast path, "net/http").
 	Client     string `json:"client,omitempty"`

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -66,6 +67,9 @@ func (o *DiffOptions) defaults() {
 
 // DiffRow is one workload's (and operation's) metric compared.
 type DiffRow struct {
+	// Variant is the profile variant the runs measured (compare -o
+	// directories hold several); "" (and no key) for results without one.
+	Variant   string `json:"variant,omitempty"`
 	Workload  string `json:"workload"`
 	Operation string `json:"operation"`
 	Metric    string `json:"metric"`
@@ -127,45 +131,53 @@ func higherIsWorse(metric string) bool {
 	return true
 }
 
-// Diff compares per-run values of base and current, per workload (Workload
+// Diff compares per-run values of base and current, per variant (Variant
+// of each result: compare -o directories hold several), workload (Workload
 // of each result) and metric, with benchstat's Mann-Whitney U test
 // (benchmath.AssumeNothing). A row is a regression when p < Alpha and the
 // medians moved past MinChange in the bad direction, an improvement when
 // they moved as far the other way, else same. Both sides must hold the
-// same workloads, each with at least MinRunsPerSide runs.
+// same variants and workloads, each with at least MinRunsPerSide runs —
+// except that a side of one variant against a side of another compares
+// those two variants (rows' Variant "a vs b").
 func Diff(base, current []*metrics.Result, opts DiffOptions) (*DiffReport, error) {
 	opts.defaults()
 	if err := DiffMetricsValid(opts.Metrics); err != nil {
 		return nil, err
 	}
-	b, c := byWorkload(base), byWorkload(current)
+	b, c := byWorkload(base, ""), byWorkload(current, "")
 	if len(b) == 0 || len(c) == 0 {
 		return nil, errors.New("a side has no results")
 	}
-	if missing, extra := setDiff(keys(b), keys(c)); len(missing) > 0 || len(extra) > 0 {
-		var parts []string
-		if len(missing) > 0 {
-			parts = append(parts, "only in BASE: "+strings.Join(missing, ", "))
-		}
-		if len(extra) > 0 {
-			parts = append(parts, "only in CURRENT: "+strings.Join(extra, ", "))
-		}
-		return nil, fmt.Errorf("the sides have different workloads (%s); compare runs of the same workloads", strings.Join(parts, "; "))
+	if vb, vc := variants(b), variants(c); len(vb) == 1 && len(vc) == 1 && vb[0] != vc[0] {
+		// One variant a side, and not the same (DIR/a against DIR/b of one
+		// compare): the two variants are what is compared, workload by
+		// workload; the rows say which against which.
+		label := shortVariant(vb[0]) + " vs " + shortVariant(vc[0])
+		b, c = byWorkload(base, label), byWorkload(current, label)
 	}
-	for _, w := range keys(b) {
-		if nb, nc := len(b[w]), len(c[w]); nb < MinRunsPerSide || nc < MinRunsPerSide {
+	if missing, extra := setDiff(variants(b), variants(c)); len(missing) > 0 || len(extra) > 0 {
+		return nil, fmt.Errorf("the sides have different variants (%s); diff runs of the same variants, e.g. two compare -o directories of one profile, or one variant's directory on each side (DIR/<variant>)",
+			onlyIn(missing, extra, variantLabel))
+	}
+	if missing, extra := setDiff(keys(b), keys(c)); len(missing) > 0 || len(extra) > 0 {
+		return nil, fmt.Errorf("the sides have different workloads (%s); compare runs of the same workloads", onlyIn(missing, extra, keyLabel))
+	}
+	for _, k := range keys(b) {
+		if nb, nc := len(b[k]), len(c[k]); nb < MinRunsPerSide || nc < MinRunsPerSide {
 			return nil, fmt.Errorf("%w: workload %q has %d base and %d current runs; a significance test needs at least %d a side (with 3 the smallest p is 0.10) — run --repeat %d",
-				ErrTooFewRuns, w, nb, nc, MinRunsPerSide, RecommendedRuns)
+				ErrTooFewRuns, keyLabel(k), nb, nc, MinRunsPerSide, RecommendedRuns)
 		}
 	}
 	th := &benchmath.Thresholds{CompareAlpha: opts.Alpha}
 	rep := &DiffReport{Schema: DiffSchema, Alpha: opts.Alpha, MinChange: opts.MinChange}
-	for _, w := range keys(b) {
+	for _, k := range keys(b) {
+		v, w := splitKey(k)
 		// The whole workload first, then each operation both sides ran
 		// (operations.NAME in the results), for the metrics recorded per
 		// operation.
 		scopes := []string{""}
-		scopes = append(scopes, commonOperations(b[w], c[w])...)
+		scopes = append(scopes, commonOperations(b[k], c[k])...)
 		for _, opName := range scopes {
 			for _, m := range opts.Metrics {
 				m = canonicalMetric(m)
@@ -173,11 +185,71 @@ func Diff(base, current []*metrics.Result, opts DiffOptions) (*DiffReport, error
 				if opName != "" && !perOperation(m) {
 					continue
 				}
-				rep.Rows = append(rep.Rows, diffRow(w, t, b[w], c[w], th, opts))
+				row := diffRow(w, t, b[k], c[k], th, opts)
+				row.Variant = v
+				rep.Rows = append(rep.Rows, row)
 			}
 		}
 	}
 	return rep, nil
+}
+
+// A group key is the variant and the workload, split by a NUL (neither
+// holds one: both come from names in a profile or a command line).
+func groupKey(variant, workload string) string { return variant + "\x00" + workload }
+
+func splitKey(k string) (variant, workload string) {
+	variant, workload, _ = strings.Cut(k, "\x00")
+	return variant, workload
+}
+
+// keyLabel names a group for people: variant/workload, or the workload
+// alone for results without a variant.
+func keyLabel(k string) string {
+	if v, w := splitKey(k); v != "" {
+		return v + "/" + w
+	}
+	return k[1:]
+}
+
+func variantLabel(v string) string {
+	if v == "" {
+		return "(none: results of a plain load)"
+	}
+	return v
+}
+
+// variants lists, sorted, the variants of a side's groups.
+func variants(groups map[string][]*metrics.Result) []string {
+	seen := map[string]bool{}
+	var out []string
+	for k := range groups {
+		if v, _ := splitKey(k); !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// onlyIn says what is only in BASE and only in CURRENT.
+func onlyIn(missing, extra []string, label func(string) string) string {
+	list := func(xs []string) string {
+		out := make([]string, len(xs))
+		for i, x := range xs {
+			out[i] = label(x)
+		}
+		return strings.Join(out, ", ")
+	}
+	var parts []string
+	if len(missing) > 0 {
+		parts = append(parts, "only in BASE: "+list(missing))
+	}
+	if len(extra) > 0 {
+		parts = append(parts, "only in CURRENT: "+list(extra))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // perOperation says whether a metric is recorded per operation.
@@ -280,15 +352,28 @@ func median(xs []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-func byWorkload(rs []*metrics.Result) map[string][]*metrics.Result {
+// byWorkload groups results by variant and workload (groupKey); a
+// non-empty variant replaces every result's own.
+func byWorkload(rs []*metrics.Result, variant string) map[string][]*metrics.Result {
 	m := map[string][]*metrics.Result{}
 	for _, r := range rs {
 		if r != nil {
-			w := Workload(r)
-			m[w] = append(m[w], r)
+			v := variant
+			if v == "" {
+				v = r.Variant
+			}
+			k := groupKey(v, Workload(r))
+			m[k] = append(m[k], r)
 		}
 	}
 	return m
+}
+
+func shortVariant(v string) string {
+	if v == "" {
+		return "(none)"
+	}
+	return v
 }
 
 func keys[V any](m map[string]V) []string {
@@ -322,7 +407,14 @@ func setDiff(a, b []string) (onlyA, onlyB []string) {
 // diffDoc lays the diff out as a report table.
 func diffDoc(d *DiffReport) doc {
 	out := doc{heading: fmt.Sprintf("loadrig diff (Mann-Whitney U, alpha %s, min change %s)", num(d.Alpha), num(d.MinChange*100)+"%")}
+	// A variant column only when the runs have variants (compare and run
+	// directories), so a diff of plain load results reads as before.
+	withVariant := slices.ContainsFunc(d.Rows, func(r DiffRow) bool { return r.Variant != "" })
 	t := table{header: []string{"workload", "metric", "base", "current", "delta", "p", "n", "verdict"}}
+	if withVariant {
+		t.header = append([]string{"variant"}, t.header...)
+		t.labels = 2
+	}
 	for _, r := range d.Rows {
 		w := r.Workload
 		if r.Operation != "" {
@@ -333,8 +425,12 @@ func diffDoc(d *DiffReport) doc {
 		if v == VerdictSame {
 			v = "~"
 		}
-		t.rows = append(t.rows, []string{w, r.Metric, diffValue(th, r.BaseMedian, r.NBase), diffValue(th, r.CurrentMedian, r.NCurrent),
-			deltaText(r.DeltaPct), strconv.FormatFloat(r.P, 'f', 3, 64), fmt.Sprintf("%d+%d", r.NBase, r.NCurrent), v})
+		row := []string{w, r.Metric, diffValue(th, r.BaseMedian, r.NBase), diffValue(th, r.CurrentMedian, r.NCurrent),
+			deltaText(r.DeltaPct), strconv.FormatFloat(r.P, 'f', 3, 64), fmt.Sprintf("%d+%d", r.NBase, r.NCurrent), v}
+		if withVariant {
+			row = append([]string{r.Variant}, row...)
+		}
+		t.rows = append(t.rows, row)
 	}
 	out.tables = []table{t}
 	if n := d.Regressions(); n > 0 {
@@ -389,6 +485,9 @@ func DiffCases(d *DiffReport) []JUnitCase {
 	out := make([]JUnitCase, 0, len(d.Rows))
 	for _, r := range d.Rows {
 		name := r.Workload
+		if r.Variant != "" {
+			name = r.Variant + "/" + name
+		}
 		if r.Operation != "" {
 			name += " " + r.Operation
 		}

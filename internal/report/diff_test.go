@@ -194,3 +194,75 @@ func TestDiffPerOperation(t *testing.T) {
 		t.Errorf("text lacks the operation:\n%s", buf.String())
 	}
 }
+
+// TestDiffVariants: compare -o directories hold DIR/<variant>/<workload>;
+// diff compares variant by variant (the same workload name in two variants
+// is two groups), names the variant in every format, and refuses sides of
+// different variants.
+func TestDiffVariants(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	side := func(slowB float64) []*metrics.Result {
+		a := synthRuns(rng, "reads", 6, 1, 0.05)
+		b := synthRuns(rng, "reads", 6, slowB, 0.05)
+		for _, r := range a {
+			r.Variant = "cache=none"
+		}
+		for _, r := range b {
+			r.Variant = "cache=lru"
+		}
+		return append(a, b...)
+	}
+	base, cur := side(1), side(1.3)
+	d, err := Diff(base, cur, DiffOptions{Metrics: []string{"p99"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Rows) != 2 || d.Rows[0].Variant != "cache=lru" || d.Rows[1].Variant != "cache=none" {
+		t.Fatalf("rows: %+v", d.Rows)
+	}
+	if d.Rows[0].Verdict != VerdictRegression || d.Rows[1].Verdict != VerdictSame {
+		t.Fatalf("only cache=lru was slowed: %+v", d.Rows)
+	}
+	var txt, js, ju bytes.Buffer
+	if err := WriteDiff(&txt, FormatText, d); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(txt.String(), "\n")
+	if !strings.HasPrefix(lines[2], "  variant     workload  metric") || !strings.HasPrefix(lines[3], "  cache=lru   reads        p99") {
+		t.Errorf("text:\n%s", txt.String())
+	}
+	if err := WriteDiff(&js, FormatJSON, d); err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Rows []map[string]any `json:"rows"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Rows[0]["variant"] != "cache=lru" {
+		t.Errorf("json: %v %s", err, js.String())
+	}
+	if err := WriteJUnit(&ju, "loadrig diff", DiffCases(d)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ju.String(), `name="cache=lru/reads p99"`) {
+		t.Errorf("junit:\n%s", ju.String())
+	}
+	other := side(1)
+	for _, r := range other[6:] {
+		r.Variant = "cache=redis"
+	}
+	_, err = Diff(base, other, DiffOptions{})
+	if err == nil || strings.Contains(err.Error(), "\n") ||
+		!strings.Contains(err.Error(), "different variants (only in BASE: cache=lru; only in CURRENT: cache=redis)") {
+		t.Errorf("different variants: %v", err)
+	}
+	_, err = Diff(base, append(synthRuns(rng, "reads", 6, 1, 0.05), other[6:]...), DiffOptions{})
+	if err == nil || !strings.Contains(err.Error(), "only in CURRENT: (none: results of a plain load), cache=redis") {
+		t.Errorf("variants against plain results: %v", err)
+	}
+	// One variant a side, two different ones (DIR/a against DIR/b of one
+	// compare): those two variants are compared.
+	d, err = Diff(base[6:], cur[:6], DiffOptions{Metrics: []string{"p99"}})
+	if err != nil || len(d.Rows) != 1 || d.Rows[0].Variant != "cache=lru vs cache=none" || d.Rows[0].Workload != "reads" {
+		t.Fatalf("variant against variant: %v %+v", err, d)
+	}
+}

@@ -83,7 +83,12 @@ type table struct {
 	title  string
 	header []string
 	rows   [][]string
+	// labels is how many leading columns are labels, aligned left (0: one).
+	labels int
 }
+
+// isLabel says whether column i is aligned left.
+func (t *table) isLabel(i int) bool { return i < max(1, t.labels) }
 
 // note is a line printed after the tables: a warning or a remark.
 type note struct {

@@ -302,8 +302,11 @@ type Verdict struct {
 // profile's workload), else its target (for a plain load, the URL
 // template it drove).
 func Workload(r *metrics.Result) string {
-	if r.Name != "" {
+	switch {
+	case r.Name != "":
 		return r.Name
+	case r.Workload != "":
+		return r.Workload
 	}
 	return r.Target
 }

@@ -213,3 +213,21 @@ func TestVerdictRendering(t *testing.T) {
 	}
 	golden(t, "verdicts.junit.xml", buf.Bytes())
 }
+
+// TestWorkloadName: a result's workload is its Name (--name, a profile's
+// workload), else the Workload its command derived (a plain load: the
+// method and URL template), else its target.
+func TestWorkloadName(t *testing.T) {
+	for _, c := range []struct {
+		r    metrics.Result
+		want string
+	}{
+		{metrics.Result{Name: "reads", Workload: "GET http://h/x", Target: "http://h/x"}, "reads"},
+		{metrics.Result{Workload: "GET http://h/p/{{.Seq}}", Target: "http://h/p/{{.Seq}}"}, "GET http://h/p/{{.Seq}}"},
+		{metrics.Result{Target: "http://h/x"}, "http://h/x"},
+	} {
+		if got := Workload(&c.r); got != c.want {
+			t.Errorf("Workload(%+v) = %q, want %q", c.r, got, c.want)
+		}
+	}
+}

@@ -35,6 +35,8 @@ func writeText(w io.Writer, d doc, color bool) error {
 				switch {
 				case i == 0:
 					line.WriteString(cell + pad)
+				case t.header != nil && t.isLabel(i):
+					line.WriteString("  " + cell + pad)
 				case t.header == nil: // key/value: values left-aligned
 					line.WriteString("  " + cell)
 				default:
@@ -96,7 +98,7 @@ func writeMarkdown(w io.Writer, d doc) error {
 		}
 		bw.WriteString("\n|")
 		for i := range t.header {
-			if i == 0 {
+			if t.isLabel(i) {
 				bw.WriteString("---|")
 			} else {
 				bw.WriteString("---:|")

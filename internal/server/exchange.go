@@ -28,7 +28,7 @@ type Exchange struct {
 
 	w     http.ResponseWriter
 	req   *http.Request // the request the pieces and the routes see
-	start time.Time
+	start time.Duration // monotonic: since monoEpoch (one clock read, see now)
 
 	id    string
 	idHdr [1]string // the X-Request-Id header value, without a slice allocation
@@ -37,6 +37,7 @@ type Exchange struct {
 	code     int           // status written (0: none yet)
 	dur      time.Duration // set by the Count piece
 	route    string        // overrides the mux pattern ("rate_limited")
+	stat     *routeStat    // the matched route's counters (set by Spine.Handle's wrapper)
 	bypass   bool          // Cache-Control: no-cache on the request
 	xcache   bool          // stamp X-Cache on the response
 	hijacked bool          // the connection was taken over (WebSocket)
@@ -55,7 +56,7 @@ func Enter(w http.ResponseWriter, r *http.Request) (*Exchange, *http.Request) {
 		// Someone wrapped the writer between two pieces: keep theirs.
 		return e, r
 	}
-	e := &Exchange{Context: r.Context(), w: w, start: time.Now()}
+	e := &Exchange{Context: r.Context(), w: w, start: now()}
 	r = r.WithContext(e)
 	e.req = r
 	return e, r
@@ -102,8 +103,21 @@ func (e *Exchange) Status() int {
 	return e.code
 }
 
-// Start is when the request entered the spine.
-func (e *Exchange) Start() time.Time { return e.start }
+// Start is when the request entered the spine (its wall-clock reading is
+// derived from the monotonic clock since the process started).
+func (e *Exchange) Start() time.Time { return monoEpoch.Add(e.start) }
+
+// elapsed is the time since the request entered the spine.
+func (e *Exchange) elapsed() time.Duration { return now() - e.start }
+
+// monoEpoch anchors now: time.Since on a time.Time that carries a
+// monotonic reading reads only the monotonic clock, half the cost of
+// time.Now (which reads the wall clock as well) — about 150 ns of 300 per
+// call on a virtual machine's kvm-clock, twice per request.
+var monoEpoch = time.Now()
+
+// now is the monotonic time since monoEpoch.
+func now() time.Duration { return time.Since(monoEpoch) }
 
 // SetRoute names the request's route for counting and logs when it did not
 // reach a mux pattern (the rate limiter uses "rate_limited").
@@ -135,7 +149,11 @@ func (e *Exchange) WriteHeader(code int) {
 		e.code = code
 	}
 	if e.xcache {
-		e.w.Header()["X-Cache"] = xcacheValues[e.trace.Status()]
+		st := e.trace.Status()
+		if st < 0 || int(st) >= len(xcacheValues) {
+			st = domain.CacheNone
+		}
+		e.w.Header()["X-Cache"] = xcacheValues[st]
 	}
 	e.w.WriteHeader(code)
 }
@@ -172,10 +190,10 @@ func (e *Exchange) Unwrap() http.ResponseWriter { return e.w }
 
 // xcacheValues holds the X-Cache header values, so stamping does not
 // allocate.
-var xcacheValues = func() map[domain.CacheStatus][]string {
-	m := map[domain.CacheStatus][]string{}
-	for _, s := range []domain.CacheStatus{domain.CacheNone, domain.CacheHit, domain.CacheStale, domain.CacheMiss, domain.CacheBypass} {
-		m[s] = []string{s.String()}
+// allocate, indexed by status.
+var xcacheValues = func() (v [domain.CacheBypass + 1][]string) {
+	for s := range v {
+		v[s] = []string{domain.CacheStatus(s).String()}
 	}
-	return m
+	return v
 }()

@@ -71,6 +71,11 @@ func (m *Metrics) Register(pattern string) {
 	m.routes.Store(&next)
 }
 
+// registered returns the counters of a registered pattern, nil for others.
+func (m *Metrics) registered(pattern string) *routeStat {
+	return (*m.routes.Load())[pattern]
+}
+
 func (m *Metrics) stat(route string) *routeStat {
 	switch route {
 	case RouteRateLimited:
@@ -93,9 +98,12 @@ func (m *Metrics) record(e *Exchange) {
 	if c := code / 100; c >= 1 && c <= 5 {
 		m.byClass[c].Add(1)
 	}
-	rs := m.stat(e.Route())
+	rs := e.stat
+	if rs == nil || e.route != "" {
+		rs = m.stat(e.Route())
+	}
 	rs.n.Add(1)
-	e.dur = time.Since(e.start)
+	e.dur = e.elapsed()
 	rs.dur.Observe(e.dur.Seconds())
 	rs.count(m.reqs, code)
 }

@@ -40,17 +40,22 @@ func AssignRequestID(ids *RequestIDs) Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			e, r := Enter(w, r)
-			var id string
-			if v := r.Header["X-Request-Id"]; len(v) > 0 && ValidRequestID(v[0]) {
-				id = v[0]
-			} else {
-				id = ids.Next()
-			}
-			e.id, e.idHdr[0] = id, id
-			e.w.Header()["X-Request-Id"] = e.idHdr[:]
+			e.assignID(ids, r)
 			next.ServeHTTP(e, r)
 		})
 	}
+}
+
+// assignID is the AssignRequestID piece's work on e.
+func (e *Exchange) assignID(ids *RequestIDs, r *http.Request) {
+	var id string
+	if v := r.Header["X-Request-Id"]; len(v) > 0 && ValidRequestID(v[0]) {
+		id = v[0]
+	} else {
+		id = ids.Next()
+	}
+	e.id, e.idHdr[0] = id, id
+	e.w.Header()["X-Request-Id"] = e.idHdr[:]
 }
 
 // CacheStatus stamps X-Cache (HIT, MISS, STALE, BYPASS, NONE) on every
@@ -117,8 +122,35 @@ type RateLimitOptions struct {
 // 429 with Retry-After. A limiter failure (Redis gone) lets the request
 // through and is counted, so an outage of the limiter never becomes a 5xx.
 func RateLimit(o RateLimitOptions) Middleware {
-	if o.Limiter == nil {
+	lp := newLimitPiece(o)
+	if lp == nil {
 		return func(next http.Handler) http.Handler { return next }
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !limited(r.URL.Path, lp.o.Prefixes) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			e, r := Enter(w, r)
+			if lp.allow(e, r) {
+				next.ServeHTTP(e, r)
+			}
+		})
+	}
+}
+
+// limitPiece is the RateLimit piece's state; the Spine runs it inline.
+type limitPiece struct {
+	o     RateLimitOptions
+	m     *Metrics
+	every logEvery
+}
+
+// newLimitPiece returns the piece, or nil when there is no limiter.
+func newLimitPiece(o RateLimitOptions) *limitPiece {
+	if o.Limiter == nil {
+		return nil
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -130,33 +162,29 @@ func RateLimit(o RateLimitOptions) Middleware {
 	if m == nil {
 		m = &Metrics{}
 	}
-	var every logEvery
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !limited(r.URL.Path, o.Prefixes) {
-				next.ServeHTTP(w, r)
-				return
-			}
-			e, r := Enter(w, r)
-			d, err := o.Limiter.Allow(e, ClientIP(r))
-			switch {
-			case err != nil:
-				m.limiterErrors.Add(1)
-				if every.due(10 * time.Second) {
-					o.Logger.WarnContext(e, "rate limiter failed; letting requests through (logged once per 10s)", "err", err,
-						"limiter_errors", m.limiterErrors.Load())
-				}
-			case !d.Allowed:
-				m.rateLimited.Add(1)
-				e.route = RouteRateLimited
-				secs := int((d.RetryAfter + time.Second - 1) / time.Second)
-				e.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-				o.Errors(e, r, domain.Errorf(domain.CodeRateLimited, "rate limit exceeded; retry in %v", d.RetryAfter.Round(time.Millisecond)))
-				return
-			}
-			next.ServeHTTP(e, r)
-		})
+	return &limitPiece{o: o, m: m}
+}
+
+// allow asks the limiter about a request under the limited prefixes; over
+// the limit it answers 429 and returns false.
+func (lp *limitPiece) allow(e *Exchange, r *http.Request) bool {
+	d, err := lp.o.Limiter.Allow(e, ClientIP(r))
+	switch {
+	case err != nil:
+		lp.m.limiterErrors.Add(1)
+		if lp.every.due(10 * time.Second) {
+			lp.o.Logger.WarnContext(e, "rate limiter failed; letting requests through (logged once per 10s)", "err", err,
+				"limiter_errors", lp.m.limiterErrors.Load())
+		}
+	case !d.Allowed:
+		lp.m.rateLimited.Add(1)
+		e.route = RouteRateLimited
+		secs := int((d.RetryAfter + time.Second - 1) / time.Second)
+		e.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+		lp.o.Errors(e, r, domain.Errorf(domain.CodeRateLimited, "rate limit exceeded; retry in %v", d.RetryAfter.Round(time.Millisecond)))
+		return false
 	}
+	return true
 }
 
 func limited(path string, prefixes []string) bool {
@@ -197,21 +225,26 @@ func Recover(m *Metrics, log *slog.Logger, errs ErrorWriter) Middleware {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			e, r := Enter(w, r)
 			defer func() {
-				v := recover()
-				if v == nil {
-					return
-				}
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				m.panics.Add(1)
-				log.ErrorContext(e, "panic in handler", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-				if e.code == 0 && !e.hijacked {
-					errs(e, r, errors.New("panic"))
+				if v := recover(); v != nil {
+					recovered(v, e, r, m, log, errs)
 				}
 			}()
 			next.ServeHTTP(e, r)
 		})
+	}
+}
+
+// recovered handles the panic value v of a request's handler: re-raised
+// when it is http.ErrAbortHandler, else counted, logged with its stack and
+// answered with a 500 when nothing was written yet.
+func recovered(v any, e *Exchange, r *http.Request, m *Metrics, log *slog.Logger, errs ErrorWriter) {
+	if v == http.ErrAbortHandler {
+		panic(v)
+	}
+	m.panics.Add(1)
+	log.ErrorContext(e, "panic in handler", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	if e.code == 0 && !e.hijacked {
+		errs(e, r, errors.New("panic"))
 	}
 }
 
@@ -246,7 +279,7 @@ func logRequest(log *slog.Logger, e *Exchange, r *http.Request) {
 	}
 	d := e.dur
 	if d == 0 {
-		d = time.Since(e.start)
+		d = e.elapsed()
 	}
 	switch {
 	case code >= 500:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -210,5 +211,84 @@ func TestPprofNeverServesCmdline(t *testing.T) {
 	sp.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/debug/pprof/cmdline", nil))
 	if w.Code == 200 || strings.Contains(w.Body.String(), ".test") {
 		t.Errorf("/debug/pprof/cmdline: %d %q; the command line may hold secrets", w.Code, w.Body)
+	}
+}
+
+// TestSpineMatchesChain: the Spine runs its pieces in one function; it must
+// answer, stamp and count exactly as the pieces chained one by one
+// (Chain(mux, Middleware()...)) do.
+func TestSpineMatchesChain(t *testing.T) {
+	t.Parallel()
+	build := func() *Spine {
+		lim := limiterFunc(func(context.Context, string) (Decision, error) {
+			return Decision{RetryAfter: 2500 * time.Millisecond}, nil
+		})
+		sp := NewSpine(SpineOptions{Limiter: lim, LimitPrefixes: []string{"/limited/"}})
+		sp.Handle("GET /ok/{id}", markingHandler(domain.CacheHit))
+		sp.Handle("GET /miss", markingHandler(domain.CacheMiss))
+		sp.Handle("/boom", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
+		sp.Handle("/abort", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }))
+		sp.Handle("GET /limited/x", markingHandler(domain.CacheHit))
+		return sp
+	}
+	fused := build()
+	chained := build()
+	chain := Chain(chained.mux, chained.Middleware()...)
+
+	serve := func(h http.Handler, method, path string, hdr ...string) (w *httptest.ResponseRecorder, panicked any) {
+		w = httptest.NewRecorder()
+		r := httptest.NewRequest(method, path, nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			r.Header.Set(hdr[i], hdr[i+1])
+		}
+		defer func() { panicked = recover() }()
+		h.ServeHTTP(w, r)
+		return w, nil
+	}
+	cases := []struct {
+		method, path string
+		hdr          []string
+	}{
+		{"GET", "/ok/1", []string{"X-Request-ID", "a1"}},
+		{"GET", "/ok/2", []string{"X-Request-ID", "a2", "Cache-Control", "no-cache"}},
+		{"GET", "/ok/3", []string{"X-Request-ID", "a3", "Pragma", "no-cache"}},
+		{"GET", "/miss", []string{"X-Request-ID", "a4"}},
+		{"POST", "/miss", []string{"X-Request-ID", "a5"}},
+		{"GET", "/nope", []string{"X-Request-ID", "a6"}},
+		{"POST", "/boom", []string{"X-Request-ID", "a7"}},
+		{"GET", "/abort", []string{"X-Request-ID", "a8"}},
+		{"GET", "/limited/x", []string{"X-Request-ID", "a9"}},
+		{"GET", "/ok/4", []string{"X-Request-ID", "bad id"}},
+	}
+	for _, c := range cases {
+		a, pa := serve(fused, c.method, c.path, c.hdr...)
+		b, pb := serve(chain, c.method, c.path, c.hdr...)
+		if pa != pb {
+			t.Errorf("%s %s: panics %v vs %v", c.method, c.path, pa, pb)
+		}
+		if a.Code != b.Code || a.Body.String() != b.Body.String() && c.hdr[1] != "bad id" {
+			t.Errorf("%s %s: %d %q vs %d %q", c.method, c.path, a.Code, a.Body, b.Code, b.Body)
+		}
+		ha, hb := a.Header().Clone(), b.Header().Clone()
+		if c.hdr[1] == "bad id" { // generated ids differ in their process prefix
+			if ha.Get("X-Request-Id") == "" || hb.Get("X-Request-Id") == "" {
+				t.Errorf("%s %s: no generated id: %v, %v", c.method, c.path, ha, hb)
+			}
+			ha.Del("X-Request-Id")
+			hb.Del("X-Request-Id")
+		}
+		if fmt.Sprint(ha) != fmt.Sprint(hb) {
+			t.Errorf("%s %s: headers\n%v\n%v", c.method, c.path, ha, hb)
+		}
+	}
+	sa, sb := fused.Stats(), chained.Stats()
+	for _, k := range []string{"requests", "responses"} {
+		if fmt.Sprint(sa[k]) != fmt.Sprint(sb[k]) {
+			t.Errorf("%s: %v vs %v", k, sa[k], sb[k])
+		}
+	}
+	if q := sa["requests"].(map[string]any); q["GET /ok/{id}"] != int64(4) || q[RouteUnmatched] != int64(2) ||
+		q[RouteRateLimited] != int64(1) || q["/abort"] != int64(1) {
+		t.Errorf("requests = %v", q)
 	}
 }

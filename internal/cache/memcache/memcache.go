@@ -2,38 +2,66 @@ package memcache
 
 import (
 	"context"
+	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/maypok86/otter/v2"
 )
 
-// DefaultSize is the capacity, in entries, when Options.Size is zero.
-const DefaultSize = 100_000
+// DefaultMaxBytes is the bound of an in-process backend when
+// Options.MaxBytes is zero: 64 MiB of keys, values and per-entry overhead.
+const DefaultMaxBytes = 64 << 20
+
+// EntryOverhead is the fixed cost charged per entry on top of its key and
+// value bytes: the map slot, the policy's list node and the item header
+// (value slice, decoded value, deadline) — about 128 bytes on 64-bit
+// platforms. It keeps a flood of tiny entries bounded too.
+const EntryOverhead = 128
 
 // Options configure an in-process backend.
 type Options struct {
-	// Size is the maximum number of entries; beyond it the policy (LRU or
-	// W-TinyLFU) evicts. Zero means DefaultSize (100,000).
-	Size int
+	// MaxBytes bounds what the backend holds, in bytes, each entry costing
+	// EntryCost; beyond it the policy (LRU or W-TinyLFU) evicts, and an
+	// entry costing more than MaxBytes on its own is not stored. Zero
+	// means DefaultMaxBytes (64 MiB).
+	MaxBytes int64
 	// Now is the clock for TTLs; it must be safe for concurrent use (otter
 	// calls it from its maintenance goroutines). Nil means time.Now.
 	Now func() time.Time
 }
 
+// EntryCost is what an entry is charged against Options.MaxBytes: its key
+// and value bytes plus EntryOverhead. An entry that also holds its decoded
+// value (SetValue with a non-nil obj) is charged its bytes twice: the
+// decoded copy (strings and slices of its own) is estimated at the size of
+// its encoding.
+func EntryCost(key string, val []byte, obj any) int64 {
+	c := int64(len(key)) + int64(len(val)) + EntryOverhead
+	if obj != nil {
+		c += int64(len(val))
+	}
+	return c
+}
+
 // Stats counts what the policy did on its own.
 type Stats struct {
 	Entries   int   `json:"entries"`   // entries held now (may include expired, not yet dropped)
-	Evictions int64 `json:"evictions"` // entries pushed out to respect Size
+	Bytes     int64 `json:"bytes"`     // their cost (EntryCost summed)
+	MaxBytes  int64 `json:"max_bytes"` // the bound on Bytes
+	Evictions int64 `json:"evictions"` // entries pushed out to respect MaxBytes
 	Expired   int64 `json:"expired"`   // entries dropped because their TTL passed
+	TooLarge  int64 `json:"too_large"` // entries not stored: each alone cost more than MaxBytes
 }
 
 type item struct {
-	val []byte
-	obj any           // the decoded value, when the writer supplied it (SetValue)
-	exp int64         // LRU: unix nanos deadline; 0 = never
-	ttl time.Duration // TinyLFU: lifetime handed to otter; <= 0 = never
+	val  []byte
+	obj  any           // the decoded value, when the writer supplied it (SetValue)
+	exp  int64         // LRU: unix nanos deadline; 0 = never
+	ttl  time.Duration // TinyLFU: lifetime handed to otter; <= 0 = never
+	cost int64         // EntryCost, fixed at insertion
 }
 
 func deadline(now time.Time, ttl time.Duration) int64 {
@@ -43,41 +71,51 @@ func deadline(now time.Time, ttl time.Duration) int64 {
 	return now.Add(ttl).UnixNano()
 }
 
-// LRU is a least-recently-used backend with per-entry TTL.
+// LRU is a least-recently-used backend with per-entry TTL, bounded in bytes:
+// hashicorp's simplelru keeps the recency order under one mutex, and each
+// Set evicts from the cold end until the entries' cost fits MaxBytes again,
+// so Bytes never exceeds the bound.
 type LRU struct {
-	c         *expirable.LRU[string, item]
+	mu        sync.Mutex
+	c         *simplelru.LRU[string, item]
+	bytes     int64 // guarded by mu
+	max       int64
 	now       func() time.Time
 	evictions atomic.Int64
 	expired   atomic.Int64
+	tooLarge  atomic.Int64
 }
 
 // NewLRU returns an LRU backend.
 func NewLRU(o Options) *LRU {
-	if o.Size <= 0 {
-		o.Size = DefaultSize
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	// ttl 0: expirable's cache-wide TTL and its unstoppable janitor are off;
-	// per-entry deadlines are checked in Get (see doc.go).
-	return &LRU{c: expirable.NewLRU[string, item](o.Size, nil, 0), now: o.Now}
+	// simplelru's own count bound is out of reach (the byte bound always
+	// binds first: every entry costs at least EntryOverhead); it never
+	// preallocates for it.
+	c, err := simplelru.NewLRU[string, item](math.MaxInt, nil)
+	if err != nil {
+		panic(err) // only for a size <= 0
+	}
+	return &LRU{c: c, max: o.MaxBytes, now: o.Now}
 }
 
 func (l *LRU) get(key string) (item, bool) {
+	l.mu.Lock()
 	it, ok := l.c.Get(key)
-	if !ok {
+	if ok && it.exp != 0 && l.now().UnixNano() >= it.exp {
+		l.c.Remove(key)
+		l.bytes -= it.cost
+		l.mu.Unlock()
+		l.expired.Add(1)
 		return item{}, false
 	}
-	if it.exp != 0 && l.now().UnixNano() >= it.exp {
-		// Remove only if it is still the same expired entry.
-		if cur, ok := l.c.Peek(key); ok && cur.exp == it.exp {
-			l.c.Remove(key)
-			l.expired.Add(1)
-		}
-		return item{}, false
-	}
-	return it, true
+	l.mu.Unlock()
+	return it, ok
 }
 
 // Get returns the value under key. The slice must not be modified.
@@ -99,26 +137,63 @@ func (l *LRU) Set(ctx context.Context, key string, val []byte, ttl time.Duration
 }
 
 // SetValue stores a copy of val and the decoded value obj (shared, so it
-// must be treated as read-only by everyone) under key for ttl.
+// must be treated as read-only by everyone) under key for ttl. An entry
+// costing more than MaxBytes is not stored (and the key's older value is
+// dropped, so no stale value outlives the write).
 func (l *LRU) SetValue(_ context.Context, key string, val []byte, obj any, ttl time.Duration) error {
-	it := item{val: append([]byte(nil), val...), obj: obj, exp: deadline(l.now(), ttl)}
-	if l.c.Add(key, it) {
-		l.evictions.Add(1)
+	cost := EntryCost(key, val, obj)
+	if cost > l.max {
+		l.tooLarge.Add(1)
+		l.remove(key)
+		return nil
+	}
+	it := item{val: append([]byte(nil), val...), obj: obj, exp: deadline(l.now(), ttl), cost: cost}
+	var evicted int64
+	l.mu.Lock()
+	if old, ok := l.c.Peek(key); ok {
+		l.bytes -= old.cost
+	}
+	l.c.Add(key, it)
+	l.bytes += cost
+	for l.bytes > l.max {
+		_, old, ok := l.c.RemoveOldest()
+		if !ok {
+			break
+		}
+		l.bytes -= old.cost
+		evicted++
+	}
+	l.mu.Unlock()
+	if evicted > 0 {
+		l.evictions.Add(evicted)
 	}
 	return nil
+}
+
+func (l *LRU) remove(key string) {
+	l.mu.Lock()
+	if old, ok := l.c.Peek(key); ok {
+		l.c.Remove(key)
+		l.bytes -= old.cost
+	}
+	l.mu.Unlock()
 }
 
 // Delete removes keys; missing keys are not an error.
 func (l *LRU) Delete(_ context.Context, keys ...string) error {
 	for _, k := range keys {
-		l.c.Remove(k)
+		l.remove(k)
 	}
 	return nil
 }
 
-// Stats reports entries, evictions and expirations.
+// Stats reports entries, bytes, evictions and expirations.
 func (l *LRU) Stats() Stats {
-	return Stats{Entries: l.c.Len(), Evictions: l.evictions.Load(), Expired: l.expired.Load()}
+	l.mu.Lock()
+	n, b := l.c.Len(), l.bytes
+	l.mu.Unlock()
+	return Stats{Entries: n, Bytes: b, MaxBytes: l.max, Evictions: l.evictions.Load(),
+		Expired: l.expired.Load(), TooLarge: l.tooLarge.Load()}
 }
 
 // Close releases nothing (the LRU starts no goroutine) and returns nil.
@@ -126,11 +201,16 @@ func (l *LRU) Close() error { return nil }
 
 // TinyLFU is a W-TinyLFU backend (otter): it admits new entries only when
 // they are likely to be hotter than what they would evict, which keeps hit
-// ratios high under skewed (Zipf) workloads with scans.
+// ratios high under skewed (Zipf) workloads with scans. It is bounded in
+// bytes through otter's weigher (an entry weighs its EntryCost); otter
+// evicts in its maintenance, which runs on writes, so the weighted size may
+// pass MaxBytes briefly while a write's eviction is pending.
 type TinyLFU struct {
 	c         *otter.Cache[string, item]
+	max       int64
 	evictions atomic.Int64
 	expired   atomic.Int64
+	tooLarge  atomic.Int64
 }
 
 // clock adapts an injected Now to otter's Clock. Tick returns nil: no
@@ -143,12 +223,15 @@ func (c clock) Tick(time.Duration) <-chan time.Time { return nil }
 
 // NewTinyLFU returns a W-TinyLFU backend.
 func NewTinyLFU(o Options) *TinyLFU {
-	if o.Size <= 0 {
-		o.Size = DefaultSize
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
 	}
-	t := &TinyLFU{}
+	t := &TinyLFU{max: o.MaxBytes}
 	opts := &otter.Options[string, item]{
-		MaximumSize: o.Size,
+		MaximumWeight: uint64(o.MaxBytes),
+		// cost <= MaxBytes (SetValue refuses more), and a weight is a
+		// uint32: past 4 GiB it saturates, which only evicts earlier.
+		Weigher: func(_ string, it item) uint32 { return uint32(min(it.cost, math.MaxUint32)) },
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, item]) time.Duration {
 			if e.Value.ttl <= 0 {
 				return 100 * 365 * 24 * time.Hour
@@ -191,8 +274,17 @@ func (t *TinyLFU) Set(ctx context.Context, key string, val []byte, ttl time.Dura
 
 // SetValue stores a copy of val and the read-only decoded value obj under
 // key for ttl.
+//
+// An entry costing more than MaxBytes is not stored (and the key's older
+// value is dropped).
 func (t *TinyLFU) SetValue(_ context.Context, key string, val []byte, obj any, ttl time.Duration) error {
-	t.c.Set(key, item{val: append([]byte(nil), val...), obj: obj, ttl: ttl})
+	cost := EntryCost(key, val, obj)
+	if cost > t.max {
+		t.tooLarge.Add(1)
+		t.c.Invalidate(key)
+		return nil
+	}
+	t.c.Set(key, item{val: append([]byte(nil), val...), obj: obj, ttl: ttl, cost: cost})
 	return nil
 }
 
@@ -204,9 +296,13 @@ func (t *TinyLFU) Delete(_ context.Context, keys ...string) error {
 	return nil
 }
 
-// Stats reports entries, evictions and expirations.
+// Stats reports entries, bytes (otter's weighted size), evictions and
+// expirations. It first runs otter's pending maintenance, so what it
+// reports includes every write made before the call.
 func (t *TinyLFU) Stats() Stats {
-	return Stats{Entries: t.c.EstimatedSize(), Evictions: t.evictions.Load(), Expired: t.expired.Load()}
+	t.c.CleanUp()
+	return Stats{Entries: t.c.EstimatedSize(), Bytes: int64(t.c.WeightedSize()), MaxBytes: t.max,
+		Evictions: t.evictions.Load(), Expired: t.expired.Load(), TooLarge: t.tooLarge.Load()}
 }
 
 // Close stops otter's clean-up goroutine, if one runs.

@@ -54,14 +54,19 @@ type Options struct {
 	// Verbose is --verbose: server and stack logs to stderr. Default false.
 	Verbose bool
 	// Section is --section: cache (the cache variants), protocols (REST/JSON
-	// vs gRPC/protobuf), realtime (the ticker over polling, long-polling,
-	// SSE and WebSocket; a chat room) or all, in that order. Default "all".
+	// vs gRPC/protobuf), graphql (a page as REST calls vs one GraphQL query;
+	// the N+1 with DataLoader off and on), realtime (the ticker over
+	// polling, long-polling, SSE and WebSocket; a chat room) or all, in that
+	// order. Default "all".
 	Section string
 	// Runner runs the engine; nil means load.Run (tests inject a shorter
 	// configuration through Tune instead).
 	Runner func(ctx context.Context, d load.Driver, cfg load.Config) (*metrics.Result, error)
 	// Tune, when set, adjusts the plan before running (tests shrink it).
 	Tune func(*profile.Plan)
+	// TuneGraphQL, when set, adjusts the graphql section's plan (tests
+	// shrink it).
+	TuneGraphQL func(*gqlPlan)
 	// tuneRealtime, when set, adjusts the realtime section's plan (tests).
 	tuneRealtime func(*realtimePlan)
 }
@@ -72,8 +77,8 @@ func NewCmdDemo(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams, BuildInfo: f.BuildInfo}
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Compare cache strategies, REST/JSON with gRPC/protobuf, and realtime transports, in one command",
-		Long: `Three comparisons, each printed as one table.
+		Short: "Compare cache strategies, REST/JSON with gRPC/protobuf, GraphQL with REST, and realtime transports, in one command",
+		Long: `Four comparisons, each printed as one table.
 
 Cache variants: start the REST reference server in process once per cache
 variant (none, LRU, TinyLFU, Redis cache-aside, write-through, write-behind,
@@ -88,6 +93,12 @@ list-products through each protocol at payload sizes from about 1 KB to
 1 MB (closed model), comparing operations per second, p50, p99, bytes on the
 wire per operation (and the REST body gzipped), and the process's CPU time
 per operation, with where the faster protocol changes.
+
+GraphQL: one product page (the product, its 10 first reviews, each author)
+as REST calls, at most 6 in flight like a browser, against one GraphQL query
+(requests, bytes, p50/p99 of the whole page, store calls per page); then the
+N+1 query with DataLoader off and on against a store with 8 connections
+(store calls per query, pool wait, p50, p99, queries/s at saturation).
 
 Realtime: the WebSocket server's price ticker at 1, 4 and 50 events/s to
 1,000 clients (200 with --quick) by polling every second (with and without
@@ -112,9 +123,9 @@ profile profiles/demo.yaml; --profile runs another file of the same format.`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch opts.Section {
-			case SectionAll, SectionCache, SectionProtocols, SectionRealtime:
+			case SectionAll, SectionCache, SectionProtocols, SectionGraphQL, SectionRealtime:
 			default:
-				return cmdutil.FlagErrorf("--section %q is not one of cache, protocols, all (or realtime)", opts.Section)
+				return cmdutil.FlagErrorf("--section %q is not one of cache, protocols, all, graphql or realtime", opts.Section)
 			}
 			if opts.Section == SectionProtocols && len(opts.Variants) > 0 {
 				return cmdutil.FlagErrorf("--variant selects cache variants; it has no effect with --section protocols")
@@ -129,7 +140,7 @@ profile profiles/demo.yaml; --profile runs another file of the same format.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Quick, "quick", false, "short run: every section shortened (realtime with 200 clients instead of 1,000)")
-	cmd.Flags().StringVar(&opts.Section, "section", SectionAll, "which comparison to run: cache, protocols, realtime or all")
+	cmd.Flags().StringVar(&opts.Section, "section", SectionAll, "which comparison to run: cache, protocols, graphql, realtime or all")
 	cmd.Flags().StringVarP(&opts.OutDir, "output-dir", "o", "", "write each variant's and each protocol cell's result file (<name>.json) and report.html into this directory (default: a fresh loadrig-demo-<time> folder)")
 	cmd.Flags().StringVar(&opts.Profile, "profile", "", "profile file to run instead of the embedded demo")
 	cmd.Flags().StringSliceVar(&opts.Variants, "variant", nil, "run only this variant (repeatable, or comma-separated)")
@@ -142,6 +153,9 @@ const (
 	SectionAll       = "all"
 	SectionCache     = "cache"
 	SectionProtocols = "protocols"
+	// SectionGraphQL is one product page as REST calls vs one GraphQL
+	// query, and the N+1 with DataLoader off and on (graphql.go).
+	SectionGraphQL = "graphql"
 	// SectionRealtime is the ticker over polling, long-polling, SSE and
 	// WebSocket, and a chat room (realtime.go).
 	SectionRealtime = "realtime"
@@ -305,8 +319,26 @@ func DemoRun(ctx context.Context, opts *Options) error {
 	} else if opts.runs(SectionProtocols) {
 		fmt.Fprintln(opts.IO.ErrOut, "loadrig demo: the profile has no protocols section; skipped")
 	}
+	gqlOn := opts.runs(SectionGraphQL)
+	if gqlOn && ctx.Err() == nil {
+		if cacheOn || protoOn {
+			fmt.Fprintln(opts.IO.Out)
+		}
+		sec, wrote, failed, err := runGraphQLSection(ctx, opts, plan, log)
+		written = written || wrote
+		if sec != nil {
+			page = append(page, *sec)
+		}
+		errs = append(errs, failed...)
+		if err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return cmdutil.ErrInterrupted
+		}
+	}
 	if opts.runs(SectionRealtime) && ctx.Err() == nil {
-		sec, w, failed, err := realtimeSection(ctx, opts, log, cacheOn || protoOn)
+		sec, w, failed, err := realtimeSection(ctx, opts, log, cacheOn || protoOn || gqlOn)
 		if sec != nil {
 			page = append(page, *sec)
 		}

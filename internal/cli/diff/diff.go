@@ -50,9 +50,12 @@ func NewCmdDiff(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		Long: `Compare two sets of runs of the same workloads. Each side is a result file,
 a directory (searched recursively for result files, as run -o and compare -o
 write them) or a summary.json. A result's workload is its --name (a profile's
-workload), else its target.
+workload); for a plain load, the method and URL template (load http), the
+method and target (grpc). Runs of a profile are grouped by variant too: two
+compare -o directories are compared variant by variant, and must hold the
+same variants; one variant a side (DIR/a against DIR/b) compares those two.
 
-Per workload and metric the per-run values are compared with a Mann-Whitney U
+Per variant, workload and metric the per-run values are compared with a Mann-Whitney U
 test (benchstat's; no assumption about their distribution). A row is a
 regression when p < --alpha AND the median moved more than --min-change in the
 bad direction (latency and errors up, rps and hit ratio down); an improvement

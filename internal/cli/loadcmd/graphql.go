@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/loadrig/loadrig/internal/cli/cmdutil"
@@ -230,7 +231,8 @@ func graphqlRun(ctx context.Context, o *GraphQLOptions) error {
 	if err != nil {
 		return cmdutil.FlagErrorf("%v", err)
 	}
-	run := Run{IO: o.IO, Flags: &o.Load, Driver: drv, ToolVersion: o.ToolVersion, Runner: o.withStats(o.Runner)}
+	run := Run{IO: o.IO, Flags: &o.Load, Driver: drv, ToolVersion: o.ToolVersion, Runner: o.withStats(o.Runner),
+		Workload: o.workloadName(drv.Subscription(), drv.OperationNames())}
 	if drv.Subscription() {
 		if err := o.subscriptionModel(); err != nil {
 			drv.Close()
@@ -285,4 +287,22 @@ func (o *GraphQLOptions) withStats(run Runner) Runner {
 		h.URL = "http" + strings.TrimPrefix(o.URL, "ws")
 	}
 	return h.withStats(run)
+}
+
+// workloadName names a run without --name: how the operations go (POST,
+// GET, or a subscription over WebSocket), the URL and the operations sent,
+// e.g. "POST http://127.0.0.1:8081/graphql GetProduct,ListProducts".
+func (o *GraphQLOptions) workloadName(subscription bool, ops []string) string {
+	how := "POST"
+	switch {
+	case subscription:
+		how = "SUBSCRIBE"
+	case o.GET:
+		how = "GET"
+	}
+	name := how + " " + o.URL
+	if ops = slices.DeleteFunc(slices.Clone(ops), func(s string) bool { return s == "" }); len(ops) > 0 {
+		name += " " + strings.Join(ops, ",")
+	}
+	return name
 }

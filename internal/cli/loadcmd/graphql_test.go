@@ -131,6 +131,9 @@ func TestGraphQLRunEndToEnd(t *testing.T) {
 	if r.Bytes == nil || r.Bytes.Sent == 0 || r.Bytes.Received == 0 {
 		t.Fatalf("bytes %+v", r.Bytes)
 	}
+	if r.Workload != "POST "+u+" Good,Bad" && r.Workload != "POST "+u+" Bad,Good" {
+		t.Fatalf("workload %q, want POST, the URL and the operations", r.Workload)
+	}
 	for _, want := range []string{"graphql load on", "operations", "Good", "Bad", "BAD_USER_INPUT"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Fatalf("summary lacks %q:\n%s", want, stdout)

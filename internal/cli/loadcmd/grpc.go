@@ -226,7 +226,8 @@ func grpcRun(ctx context.Context, o *GRPCOptions) error {
 		}
 		return fmt.Errorf("load grpc %s: %w", o.Target, err)
 	}
-	runErr := Execute(ctx, Run{IO: o.IO, Flags: &o.Load, Driver: drv, ToolVersion: o.ToolVersion, Runner: o.Runner})
+	runErr := Execute(ctx, Run{IO: o.IO, Flags: &o.Load, Driver: drv, ToolVersion: o.ToolVersion, Runner: o.Runner,
+		Workload: o.Call + " " + o.Target})
 	if cerr := drv.Close(); cerr != nil && runErr == nil {
 		return fmt.Errorf("close driver: %w", cerr)
 	}

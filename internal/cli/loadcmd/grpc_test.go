@@ -122,6 +122,9 @@ func TestGRPCRunEndToEnd(t *testing.T) {
 	if r.Cache == nil || r.Cache.Source != "x-cache" {
 		t.Fatalf("cache: %+v", r.Cache)
 	}
+	if r.Workload != "loadrig.v1.ShopService/ListProducts "+addr {
+		t.Fatalf("workload %q, want the method and target", r.Workload)
+	}
 	if !strings.Contains(stdout.String(), "40 total, 40 ok, 0 errors") {
 		t.Fatalf("summary:\n%s", stdout)
 	}

@@ -246,7 +246,8 @@ func httpRun(ctx context.Context, o *HTTPOptions) error {
 	if err != nil {
 		return cmdutil.FlagErrorf("%v", err)
 	}
-	runErr := Execute(ctx, Run{IO: o.IO, Flags: &o.Load, Driver: drv, ToolVersion: o.ToolVersion, Runner: o.withStats(o.Runner)})
+	runErr := Execute(ctx, Run{IO: o.IO, Flags: &o.Load, Driver: drv, ToolVersion: o.ToolVersion, Runner: o.withStats(o.Runner),
+		Workload: o.Method + " " + o.URL})
 	if cerr := drv.Close(); cerr != nil && runErr == nil {
 		return fmt.Errorf("close driver: %w", cerr)
 	}

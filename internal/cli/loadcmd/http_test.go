@@ -309,6 +309,10 @@ func TestHTTPRunEndToEnd(t *testing.T) {
 	if r.Client != "fast" {
 		t.Fatalf("client = %q, want the HTTP/1.1 fast path for a plain http:// GET", r.Client)
 	}
+	// Without --name a plain load's workload is the method and URL template.
+	if r.Name != "" || r.Workload != "GET "+srv.URL+"/hello" {
+		t.Fatalf("name %q workload %q, want the method and URL", r.Name, r.Workload)
+	}
 	if !strings.Contains(stdout.String(), "40 total, 40 ok, 0 errors") || !strings.Contains(stdout.String(), "hit ratio 100.00%") {
 		t.Fatalf("summary:\n%s", stdout)
 	}

@@ -26,11 +26,14 @@ type Runner func(ctx context.Context, d load.Driver, cfg load.Config) (*metrics.
 
 // Run is what a protocol command hands to Execute.
 type Run struct {
-	IO          *iostreams.IOStreams // injected streams
-	Flags       *LoadFlags           // the validated shared flags
-	Driver      load.Driver          // the protocol's driver; Execute does not close it
-	ToolVersion string               // goes into Result.ToolVersion
-	Runner      Runner               // nil: load.Run
+	IO     *iostreams.IOStreams // injected streams
+	Flags  *LoadFlags           // the validated shared flags
+	Driver load.Driver          // the protocol's driver; Execute does not close it
+	// Workload names the run when --name does not (Result.Workload): the
+	// protocol command's method and target, e.g. "GET URL-template".
+	Workload    string
+	ToolVersion string // goes into Result.ToolVersion
+	Runner      Runner // nil: load.Run
 	// Adjust, if set, changes the engine configuration the flags gave
 	// (session commands turn it into arrivals of held connections).
 	Adjust func(*load.Config)
@@ -91,6 +94,8 @@ func Execute(ctx context.Context, r Run) error {
 	}
 	if r.Flags.Name != "" {
 		res.Name = r.Flags.Name
+	} else {
+		res.Workload = r.Workload
 	}
 	if cfg.ShardCount > 0 {
 		res.Shard = &metrics.ShardInfo{Index: cfg.ShardIndex, Count: cfg.ShardCount}

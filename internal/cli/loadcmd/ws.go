@@ -324,9 +324,20 @@ func wsRun(ctx context.Context, o *WSOptions) error {
 		cfg.Arrivals = int64(n)
 		cfg.MaxInflight = n
 	}
-	runErr := Execute(ctx, Run{IO: o.IO, Flags: &o.Load, Driver: drv, ToolVersion: o.ToolVersion, Runner: o.Runner, Adjust: adjust})
+	runErr := Execute(ctx, Run{IO: o.IO, Flags: &o.Load, Driver: drv, ToolVersion: o.ToolVersion, Runner: o.Runner, Adjust: adjust,
+		Workload: o.workloadName()})
 	if cerr := drv.Close(); cerr != nil && runErr == nil {
 		return fmt.Errorf("close driver: %w", cerr)
 	}
 	return runErr
+}
+
+// workloadName names a run without --name: the transport (with the
+// scenario for ws) and the URLs, e.g. "ws chat ws://127.0.0.1:8083/ws".
+func (o *WSOptions) workloadName() string {
+	kind := string(o.Transport)
+	if o.Transport == wsdrv.TransportWS {
+		kind += " " + o.Scenario
+	}
+	return kind + " " + strings.Join(o.URLs, ",")
 }

@@ -135,4 +135,7 @@ func TestWSRunEndToEnd(t *testing.T) {
 	if !strings.Contains(stdout.String(), "3 total, 3 ok, 0 errors") {
 		t.Fatalf("summary:\n%s", stdout)
 	}
+	if r.Workload != "ws echo "+url {
+		t.Fatalf("workload %q, want the transport, scenario and URL", r.Workload)
+	}
 }

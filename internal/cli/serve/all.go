@@ -46,9 +46,11 @@ stack, so a comparison differs only in the protocol. A write through any of
 them reaches GraphQL subscriptions and gRPC WatchPrices streams alike (one
 event broker). The flags are those of serve rest, plus --grpc-addr and the
 gRPC-only --admin-addr and --price-ticker, the WebSocket flags of serve ws and
-the GraphQL flags of serve graphql; --origins and --dev are shared by the
-WebSocket and GraphQL servers (--dev also turns on GraphQL introspection and
-GraphiQL).`,
+the GraphQL flags of serve graphql. --origins and --dev are ONE origin policy
+for the one listener: both the WebSocket routes (/ws/...) and GraphQL over
+WebSocket (/graphql) accept handshakes from the listed Origin hosts only (403
+otherwise), or from any Origin with --dev, which also turns on GraphQL
+introspection and GraphiQL.`,
 		Example: `  loadrig serve all --cache lru
   # REST and GraphQL (/graphql) on 127.0.0.1:8080, gRPC on 127.0.0.1:9090,
   # gRPC admin on 127.0.0.1:9091`,
@@ -75,6 +77,10 @@ GraphiQL).`,
 	opts.GRPCFlags.addFlags(cmd.Flags())
 	opts.WSFlags.addFlags(cmd.Flags())
 	opts.GraphQLFlags.addSharedFlags(cmd.Flags())
+	// One listener, one origin policy: the WebSocket server's --origins and
+	// --dev govern /graphql's WebSocket too (AllRun copies them).
+	cmd.Flags().Lookup("origins").Usage = "Origin host patterns browsers may open WebSockets from, on /ws/... and /graphql alike, e.g. app.example.com,*.example.com (others: 403)"
+	cmd.Flags().Lookup("dev").Usage = "development mode: WebSocket handshakes from any Origin (/ws/... and /graphql), GraphQL introspection and GraphiQL at /graphiql"
 	opts.ServerFlags.AddFlags(cmd.Flags())
 	opts.ServerFlags.Getenv = f.Getenv
 	return cmd

@@ -23,7 +23,7 @@ import (
 type ServerFlags struct {
 	// Stack holds the flags that configure the server stack directly
 	// (--cache, --strategy, --cache-mode, --ttl, --ttl-jitter,
-	// --invalidation, --cache-size, --redis-url, --store, --store-latency,
+	// --invalidation, --cache-max-bytes, --redis-url, --store, --store-latency,
 	// --store-per-row, --store-jitter, --store-pool, --dataset, --seed,
 	// --session, --token-ttl); AddFlags has their defaults. StackConfig
 	// completes it with what needs parsing (--rate-limit, the JWT secret).
@@ -43,7 +43,10 @@ type ServerFlags struct {
 	// ask for (limit × pad); more is 400 before any work. Default 16 MiB.
 	MaxResponse int64
 	// MaxConns is --max-conns: open connections per HTTP listener; past it
-	// a new connection gets 503 and is closed. Default 10,000.
+	// a new connection gets 503 and is closed. A WebSocket connection (or an
+	// SSE stream, a held long poll) is a listener connection too: after its
+	// upgrade it keeps counting against the cap until it closes, so this is
+	// also the WebSocket cap of serve ws and serve all. Default 10,000.
 	MaxConns int
 	// RateLimit is --rate-limit: per-client limit like 100/s or 100/s:20
 	// (burst). Default "": none.
@@ -74,7 +77,7 @@ func (f *ServerFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.Stack.TTL, "ttl", time.Minute, "cache entry lifetime")
 	fs.DurationVar(&f.Stack.TTLJitter, "ttl-jitter", 0, "random extra TTL per cache entry, uniform in [0, D), so entries cached together expire apart")
 	fs.StringVar(&f.Stack.Invalidation, "invalidation", "", "on writes, delete or update the cached entity (default: delete for aside, update otherwise)")
-	fs.IntVar(&f.Stack.CacheSize, "cache-size", 0, "entries in the in-process caches (0: backend default)")
+	fs.Int64Var(&f.Stack.CacheMaxBytes, "cache-max-bytes", 64<<20, "bound of the in-process caches (lru, tinylfu) in bytes: keys, values and 128 bytes per entry; entries and rendered responses alike")
 	fs.StringVar(&f.Stack.RedisURL, "redis-url", "", "Redis to use (redis://host:port); default: spawn redis-server from PATH, else embedded miniredis")
 	f.fs = fs
 	fs.StringVar(&f.Stack.Store, "store", "memory", "where the data lives: memory, sqlite:PATH or postgres://user@host:5432/db (a database gets the dataset only when empty)")
@@ -88,13 +91,7 @@ func (f *ServerFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Stack.Session, "session", "jwt", "auth for writes: jwt (stateless tokens) or redis (sessions in Redis)")
 	fs.StringVar(&f.JWTSecretFile, "jwt-secret-file", "", "file holding the HMAC secret of JWTs, at least 32 bytes (or set "+jwtSecretEnv+"; default: random per process). Never put a secret in argv")
 	fs.Int64Var(&f.MaxResponse, "max-response", 16<<20, "largest response a request may ask for in bytes (limit × pad); more is 400 before any work")
-	if fs.Lookup("max-conns") == nil {
-		fs.IntVar(&f.MaxConns, "max-conns", server.DefaultMaxConns, "open connections per HTTP listener; past it a new connection gets 503 and is closed")
-	} else {
-		// The WebSocket flags define their own --max-conns (serve ws, serve
-		// all): the HTTP listener keeps the default cap.
-		f.MaxConns = server.DefaultMaxConns
-	}
+	fs.IntVar(&f.MaxConns, "max-conns", server.DefaultMaxConns, "open connections per HTTP listener, WebSocket connections and SSE streams included until they close; past it a new connection gets 503 and is closed")
 	fs.DurationVar(&f.Stack.TokenTTL, "token-ttl", time.Hour, "lifetime of issued tokens and sessions")
 	fs.StringVar(&f.RateLimit, "rate-limit", "", "per-client rate limit, e.g. 100/s or 100/s:20 (burst); Redis GCRA when a Redis is in use")
 	fs.Int64Var(&f.BodyLimit, "body-limit", 1<<20, "largest request body in bytes (larger: 413)")
@@ -126,8 +123,8 @@ func (f *ServerFlags) Validate() error {
 		return cmdutil.FlagErrorf("--shutdown-timeout must be > 0 (got %v)", f.ShutdownTimeout)
 	case f.Stack.TokenTTL <= 0:
 		return cmdutil.FlagErrorf("--token-ttl must be > 0 (got %v)", f.Stack.TokenTTL)
-	case f.Stack.CacheSize < 0:
-		return cmdutil.FlagErrorf("--cache-size must not be negative (got %d)", f.Stack.CacheSize)
+	case f.Stack.CacheMaxBytes <= 0:
+		return cmdutil.FlagErrorf("--cache-max-bytes must be > 0 bytes (got %d; e.g. 67108864 for 64 MiB)", f.Stack.CacheMaxBytes)
 	case f.Stack.StorePool < 0:
 		return cmdutil.FlagErrorf("--store-pool must not be negative (got %d; 0 means unbounded)", f.Stack.StorePool)
 	}

@@ -43,14 +43,15 @@ type GraphQLFlags struct {
 	// *.example.com) whose pages may open a WebSocket; the server's own
 	// host always may. Default none.
 	Origins []string
-	// Dev is --dev: introspection and GraphiQL at /graphiql. Default false.
+	// Dev is --dev: introspection, GraphiQL at /graphiql and WebSocket
+	// handshakes from any Origin. Default false.
 	Dev bool
 }
 
 func (g *GraphQLFlags) addFlags(fs *pflag.FlagSet) {
 	g.addSharedFlags(fs)
 	fs.StringSliceVar(&g.Origins, "origins", nil, "host patterns whose pages may open a WebSocket, e.g. app.example.com,*.example.com (own host always may)")
-	fs.BoolVar(&g.Dev, "dev", false, "development mode: introspection and GraphiQL at /graphiql (both off otherwise)")
+	fs.BoolVar(&g.Dev, "dev", false, "development mode: introspection, GraphiQL at /graphiql and WebSocket handshakes from any Origin (all off otherwise)")
 }
 
 // addSharedFlags registers the GraphQL flags but --origins and --dev, which
@@ -192,7 +193,7 @@ func graphqlTransport(sf *ServerFlags, gf *GraphQLFlags) transport {
 			o := gql.Options{
 				DataLoader: gf.DataLoader == "on",
 				MaxDepth:   noLimit(gf.MaxDepth), MaxComplexity: noLimit(gf.MaxComplexity), MaxTokens: noLimit(gf.MaxTokens),
-				BodyLimit: sf.BodyLimit, Origins: gf.Origins, Dev: gf.Dev,
+				BodyLimit: sf.BodyLimit, Origins: gf.Origins, Dev: gf.Dev, AnyOrigin: gf.Dev,
 			}
 			switch gf.APQ {
 			case "lru":

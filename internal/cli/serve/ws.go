@@ -49,9 +49,6 @@ type WSFlags struct {
 	// Queue is --queue: outgoing messages queued per connection before it
 	// is closed as too slow (1008). Default 256.
 	Queue int
-	// MaxConns is --max-conns: open WebSocket connections (503 beyond).
-	// Default 100000.
-	MaxConns int
 	// PingInterval is --ping-interval. Default 20s.
 	PingInterval time.Duration
 	// TickRate is --tick-rate: /ws/ticker events per second. Default 4.
@@ -72,7 +69,6 @@ func (w *WSFlags) addFlags(fs *pflag.FlagSet) {
 	fs.Float64Var(&w.MsgRate, "msg-rate", ws.DefaultMsgRate, "frames per second per connection (excess: error rate_limited)")
 	fs.IntVar(&w.MsgBurst, "msg-burst", ws.DefaultMsgBurst, "burst of --msg-rate; this many rejections in a row close with 1008")
 	fs.IntVar(&w.Queue, "queue", ws.DefaultQueue, "outgoing messages queued per connection; a full queue closes it with 1008 (too slow)")
-	fs.IntVar(&w.MaxConns, "max-conns", ws.DefaultMaxConns, "open WebSocket connections (beyond: 503)")
 	fs.DurationVar(&w.PingInterval, "ping-interval", ws.DefaultPingInterval, "ping every connection this often; a pong missing by the next ping closes it")
 	fs.Float64Var(&w.TickRate, "tick-rate", ws.DefaultTickRate, "synthetic /ws/ticker events per second (0: only real price changes)")
 	fs.StringVar(&w.Replay, "replay", "", "replay store of seqs and missed events: memory or redis (default: redis with --redis-url, else memory)")
@@ -90,8 +86,6 @@ func (w *WSFlags) validate(redisURL string) error {
 		return cmdutil.FlagErrorf("--msg-burst must be >= 1 (got %d)", w.MsgBurst)
 	case w.Queue < 1 || w.Queue > 1<<20:
 		return cmdutil.FlagErrorf("--queue must be between 1 and 1048576 messages (got %d)", w.Queue)
-	case w.MaxConns < 1:
-		return cmdutil.FlagErrorf("--max-conns must be >= 1 (got %d)", w.MaxConns)
 	case w.PingInterval < time.Second:
 		return cmdutil.FlagErrorf("--ping-interval must be at least 1s (got %v)", w.PingInterval)
 	case w.TickRate < 0 || w.TickRate > 10000:
@@ -230,10 +224,14 @@ func wsTransport(sf *ServerFlags, wf *WSFlags, login bool) transport {
 func mountWS(sp *server.Spine, d server.Deps, wf *WSFlags, sf *ServerFlags, login bool) (*wsNode, error) {
 	n := &wsNode{}
 	log := d.Logger
+	// One --max-conns: the listener's cap counts every WebSocket
+	// connection and SSE stream until it closes, so it binds first; the
+	// hub's own cap gets the same value and only backs it up (ws.Server
+	// can be mounted on a listener without a cap).
 	o := ws.Options{
 		Logger:  log.With("server", "ws"),
 		Origins: wf.Origins, Dev: wf.Dev, ReadLimit: wf.ReadLimit, MsgRate: wf.MsgRate, MsgBurst: wf.MsgBurst,
-		Queue: wf.Queue, MaxConns: wf.MaxConns, PingInterval: wf.PingInterval, TickRate: wf.TickRate,
+		Queue: wf.Queue, MaxConns: sf.MaxConns, PingInterval: wf.PingInterval, TickRate: wf.TickRate,
 		Seed: uint64(sf.Stack.Seed), Log: ws.NewMemoryLog(wf.ReplaySize, 4096),
 	}
 	if login {

@@ -39,7 +39,7 @@ func TestWSFlags(t *testing.T) {
 	o, err = parseWS(t, "--addr", "127.0.0.1:0", "--origins", "a.example.com,*.b.example.com", "--read-limit", "1024",
 		"--msg-rate", "5", "--msg-burst", "10", "--queue", "16", "--max-conns", "100", "--ping-interval", "5s",
 		"--tick-rate", "50", "--redis-url", "redis://127.0.0.1:6379", "--redis-sharded", "--replay", "redis", "--dev")
-	if err != nil || len(o.Origins) != 2 || o.Queue != 16 || o.Replay != "redis" || !o.RedisSharded || o.TickRate != 50 {
+	if err != nil || len(o.Origins) != 2 || o.Queue != 16 || o.Replay != "redis" || !o.RedisSharded || o.TickRate != 50 || o.MaxConns != 100 {
 		t.Fatalf("flags %+v %v", o, err)
 	}
 	for _, c := range []struct {

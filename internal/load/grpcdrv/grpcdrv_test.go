@@ -135,7 +135,7 @@ func TestClientStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := newDriver(t, Options{Target: tg.addr, Call: shop + "UploadReviews", Metadata: tg.auth,
-		Data: `{"product_id": 3, "author_id": {{randInt 1 10}}, "rating": 4, "text": "op {{.Seq}}"}`, StreamMessages: 7})
+		Data: `{"product_id": 3, "author_id": {{randInt 0 1}}, "rating": 4, "text": "op {{.Seq}}"}`, StreamMessages: 7})
 	var sk sink
 	outs := do(t, d, 2, &sk)
 	for _, o := range outs {

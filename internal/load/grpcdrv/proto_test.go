@@ -29,7 +29,7 @@ func TestEveryKindBothPaths(t *testing.T) {
 	}{
 		{"GetProduct", `{"id": {{randInt 1 50}}}`, Unary, 0, 0},
 		{"ListProducts", `{"page_size": 4}`, ServerStream, 1, 4},
-		{"UploadReviews", `{"product_id": 2, "author_id": 2, "rating": 3}`, ClientStream, 3, 0},
+		{"UploadReviews", `{"product_id": 2, "author_id": 1, "rating": 3}`, ClientStream, 3, 0},
 		{"WatchPrices", `{"product_ids": [2]}`, BidiStream, 3, 3},
 	}
 	for _, path := range []string{"reflection", "proto"} {
@@ -149,7 +149,7 @@ func TestStreamArrays(t *testing.T) {
 	}
 	// Constant array, StreamMessages from its length.
 	d := newDriver(t, Options{Target: tg.addr, Call: shop + "UploadReviews", Metadata: tg.auth,
-		Data: `[{"product_id": 8, "author_id": 1, "rating": 5, "text": "m1"}, {"product_id": 8, "author_id": 1, "rating": 4, "text": "m2"}, {"product_id": 8, "author_id": 2, "rating": 3, "text": "m3"}]`})
+		Data: `[{"product_id": 8, "author_id": 1, "rating": 5, "text": "m1"}, {"product_id": 8, "author_id": 1, "rating": 4, "text": "m2"}, {"product_id": 8, "author_id": 1, "rating": 3, "text": "m3"}]`})
 	var sk sink
 	if o := do(t, d, 1, &sk)[0]; o.Err != metrics.OK || sk.sent != 3 {
 		t.Fatalf("constant array: %+v, sent %d", o, sk.sent)

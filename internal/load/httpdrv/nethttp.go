@@ -97,7 +97,7 @@ func (d *Driver) newNetWorker(id int) *netWorker {
 		},
 		GotConn: func(info httptrace.GotConnInfo) {
 			w.gotConn.Store(now())
-			if info.Reused {
+			if connReused(info) {
 				w.reused.Add(1)
 			}
 			// The wait for a connection (MaxConnsPerHost) is behind us:
@@ -279,4 +279,21 @@ func headerSize(resp *http.Response) int64 {
 		n += int64(len("Transfer-Encoding: chunked\r\n"))
 	}
 	return n
+}
+
+// connReused reports whether the connection GotConn hands out has carried a
+// request before. net/http's info.Reused says only that it came from the
+// idle pool, which a dialed but unused connection also does (a request that
+// queued for a connection may take an idle one while its dial completes;
+// the new connection then waits in the pool), so ask the counting
+// connection underneath, through TLS if need be.
+func connReused(info httptrace.GotConnInfo) bool {
+	c := info.Conn
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if reused, ok := load.MarkUsed(c); ok {
+		return reused
+	}
+	return info.Reused
 }

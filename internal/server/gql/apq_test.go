@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,18 +57,36 @@ func testAPQ(t *testing.T, f *fixture) {
 		t.Fatalf("a refused wrong hash was registered: %s %+v", r.Data, r.Errors)
 	}
 
-	deep := `{ products(first: 100) { reviews(first: 100) { id } } }`
-	r = f.post(request{Query: deep, Extensions: pq(sha(deep))}, "")
-	if r.code() != gql.CodeComplexityLimit {
-		t.Fatalf("over-complex persisted query: code %q", r.code())
+	// Every refused query is refused with its own code and registers
+	// nothing: the hash alone is still unknown afterwards.
+	deep := `{ products(first: 1) { reviews(first: 1) { author { orders(first: 1) { items { product { reviews(first: 1) { author { orders(first: 1) { items { product { id } } } } } } } } } } } }`
+	refused := []struct{ query, code string }{
+		{`{ products(first: 100) { reviews(first: 100) { id } } }`, gql.CodeComplexityLimit},
+		{deep, gql.CodeDepthLimit},
+		{"{ " + strings.Repeat("a: __typename ", 3500) + "}", gql.CodeParseFailed},
+		{`{ product(id: 1) { id `, gql.CodeParseFailed},
+		{`{ product(id: 1) { nope } }`, gql.CodeValidationFailed},
+		{`query Q($id: ID!) { product(id: $id) { id } }`, gql.CodeValidationFailed}, // $id missing
 	}
-	r = f.post(request{Extensions: pq(sha(deep))}, "")
-	if r.code() != gql.CodeComplexityLimit && r.code() != gql.CodePersistedNotFound {
-		t.Fatalf("over-complex query by hash: code %q", r.code())
+	for _, c := range refused {
+		r = f.post(request{Query: c.query, Extensions: pq(sha(c.query))}, "")
+		if r.code() != c.code {
+			t.Fatalf("refused persisted query %.40q: code %q, want %q", c.query, r.code(), c.code)
+		}
+		r = f.post(request{Extensions: pq(sha(c.query))}, "")
+		if r.code() != gql.CodePersistedNotFound {
+			t.Fatalf("refused query %.40q was registered: code %q data %s", c.query, r.code(), r.Data)
+		}
+		if f.apqHas != nil && f.apqHas(sha(c.query)) {
+			t.Fatalf("refused query %.40q is in the store", c.query)
+		}
+	}
+	if f.apqHas != nil && !f.apqHas(h) {
+		t.Fatal("the accepted query is not in the store")
 	}
 
 	apq := f.h.GraphQLStats()["apq"].(map[string]any)
-	if apq["hits"].(int64) < 1 || apq["misses"].(int64) < 2 {
+	if apq["hits"].(int64) != 1 || apq["misses"].(int64) != 2+int64(len(refused)) || apq["registered"].(int64) != 1 {
 		t.Fatalf("/stats apq: %v", apq)
 	}
 }
@@ -89,6 +108,13 @@ func TestAPQRedis(t *testing.T) {
 	t.Cleanup(func() { _ = rb.Close() })
 	prefix := fmt.Sprintf("t%d:", time.Now().UnixNano()) // a fresh namespace per run (-count)
 	f := newFixture(t, stack.Config{}, func(d *gql.Deps) { d.APQ = gql.NewAPQStore(rb, prefix, time.Minute) })
+	f.apqHas = func(hash string) bool {
+		n, err := rb.Client().Exists(context.Background(), prefix+"apq:"+hash).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
 	testAPQ(t, f)
 	ttl, err := rb.Client().TTL(context.Background(), prefix+"apq:"+sha(`{ product(id: 4) { id } }`)).Result()
 	if err != nil || ttl <= 0 || ttl > time.Minute {

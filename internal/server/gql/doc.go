@@ -1,5 +1,18 @@
 // Package gql is loadrig's GraphQL reference server: gqlgen over the same
 // domain, store, cache and event broker as the REST and gRPC servers.
 //
+// Where it departs from gqlgen's stock pieces, and why:
+//   - postJSON replaces transport.POST (same negotiation, statuses and
+//     bytes): the usual body is decoded by hand (decodeParams, fuzzed
+//     against encoding/json) and the response written once, data copied
+//     rather than re-compacted. BenchmarkProductByIDHandler: ~50 → ~33 µs
+//     of server CPU per product(id) on a shared 2-core host.
+//   - limits remembers the operations that passed (by name and text), so
+//     the depth and complexity walks run once per operation, not per
+//     request, unless a variable reaches a weighted list field.
+//   - apqExt replaces extension.AutomaticPersistedQuery: same protocol, but
+//     a query is registered only after it parsed, validated and passed the
+//     limits, so a refused query never occupies the APQ store.
+//
 //go:generate go tool gqlgen generate --config gqlgen.yml
 package gql

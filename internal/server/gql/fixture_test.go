@@ -22,6 +22,8 @@ type fixture struct {
 	url string
 	st  *stack.Stack
 	h   *gql.Handler
+	// apqHas, when set, reports whether the APQ store holds a hash.
+	apqHas func(hash string) bool
 }
 
 // newFixture starts a server over a free store (no latency) with the small

@@ -77,6 +77,10 @@ type Options struct {
 	// pages may open a WebSocket; the server's own host always may.
 	// Default none.
 	Origins []string
+	// AnyOrigin accepts WebSocket handshakes from any Origin
+	// (coder/websocket InsecureSkipVerify): development only; the CLI sets
+	// it with --dev. Default false.
+	AnyOrigin bool
 	// InitTimeout bounds the wait for a WebSocket's connection_init.
 	// Default DefaultInitTimeout (10s).
 	InitTimeout time.Duration
@@ -173,7 +177,7 @@ func New(sp *server.Spine, d server.Deps, o Options) *Handler {
 		o.WSReadLimit = DefaultWSReadLimit
 	}
 	h := &Handler{d: d, o: o, sp: sp, errorsByCode: map[string]int64{}}
-	h.gql = h.newServer()
+	h.gql = h.newServer(postJSON{})
 	sp.Handle("/graphql", http.HandlerFunc(h.serveGraphQL))
 	if o.Dev {
 		sp.Handle("GET /graphiql", graphiqlHandler())
@@ -191,8 +195,9 @@ func (h *Handler) Stats() map[string]any { return h.sp.Stats() }
 
 // newServer assembles gqlgen: handler.New (not NewDefaultServer, whose
 // defaults are unbounded and introspective) with exactly the transports,
-// caches and extensions loadrig wants.
-func (h *Handler) newServer() *handler.Server {
+// caches and extensions loadrig wants; post is the POST transport (postJSON;
+// tests compare it with gqlgen's transport.POST).
+func (h *Handler) newServer(post graphql.Transport) *handler.Server {
 	cfg := Config{Resolvers: &resolver{h: h}, Complexity: complexityRoot()}
 	cfg.Directives.RequireAuth = h.requireAuth
 	srv := handler.New(NewExecutableSchema(cfg))
@@ -200,7 +205,7 @@ func (h *Handler) newServer() *handler.Server {
 	readLimit := h.o.WSReadLimit
 	srv.AddTransport(transport.Websocket{
 		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{
-			OriginPatterns: h.o.Origins,
+			OriginPatterns: h.o.Origins, InsecureSkipVerify: h.o.AnyOrigin,
 		}},
 		InitFunc:              h.wsInit,
 		InitTimeout:           h.o.InitTimeout,
@@ -208,7 +213,7 @@ func (h *Handler) newServer() *handler.Server {
 		PayloadReadLimit:      &readLimit,
 	})
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(post)
 
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](h.o.QueryCacheSize))
 	if h.o.MaxTokens > 0 {
@@ -222,14 +227,14 @@ func (h *Handler) newServer() *handler.Server {
 	if h.o.Dev {
 		srv.Use(extension.Introspection{})
 	}
-	if h.o.APQ != nil {
-		srv.Use(extension.AutomaticPersistedQuery{Cache: h.o.APQ})
-	}
 	maxC := h.o.MaxComplexity
 	if maxC <= 0 {
 		maxC = maxCost
 	}
-	srv.Use(&limits{maxDepth: h.o.MaxDepth, complexity: extension.FixedComplexityLimit(maxC)})
+	srv.Use(newLimits(h.o.MaxDepth, maxC, h.o.QueryCacheSize))
+	if h.o.APQ != nil {
+		srv.Use(apqExt{cache: h.o.APQ}) // after the limits: registers what passed
+	}
 	srv.AroundOperations(h.aroundOperation)
 	srv.AroundResponses(h.aroundResponse)
 	return srv
@@ -267,7 +272,10 @@ type loadrigExt struct {
 // MarshalJSON writes the extension without reflection: it is on every
 // response.
 func (e loadrigExt) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 128)
+	return e.appendJSON(make([]byte, 0, 128)), nil
+}
+
+func (e loadrigExt) appendJSON(b []byte) []byte {
 	b = append(b, `{"store_calls":`...)
 	b = strconv.AppendInt(b, e.StoreCalls, 10)
 	b = append(b, `,"store_rows":`...)
@@ -280,7 +288,7 @@ func (e loadrigExt) MarshalJSON() ([]byte, error) {
 	b = strconv.AppendInt(b, int64(e.Depth), 10)
 	b = append(b, `,"complexity":`...)
 	b = strconv.AppendInt(b, int64(e.Complexity), 10)
-	return append(b, '}'), nil
+	return append(b, '}')
 }
 
 // aroundResponse runs the operation (for queries and mutations the

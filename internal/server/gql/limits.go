@@ -6,6 +6,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -113,9 +114,17 @@ func introspectionOnly(op *ast.OperationDefinition, doc *ast.QueryDocument) bool
 // gqlgen's extension.FixedComplexityLimit, the complexity limit. Both
 // record their measure for extensions.loadrig; an introspection-only
 // operation skips both.
+//
+// Depth never depends on variables, and complexity only through the
+// arguments of the weighted list fields; so an operation that passed, and
+// passes no variable to a weighted field, is remembered by its text and
+// name in passed, and its next requests skip both walks (gqlgen's
+// complexity walk allocates per field). Refused operations are not
+// remembered: each try is measured again.
 type limits struct {
 	maxDepth   int
 	complexity *extension.ComplexityLimit
+	passed     *lru.LRU[*limitStats] // nil stats: introspection, exempt
 }
 
 var _ interface {
@@ -123,19 +132,41 @@ var _ interface {
 	graphql.HandlerExtension
 } = (*limits)(nil)
 
+func newLimits(maxDepth, maxComplexity, cacheSize int) *limits {
+	return &limits{maxDepth: maxDepth, complexity: extension.FixedComplexityLimit(maxComplexity), passed: lru.New[*limitStats](cacheSize)}
+}
+
 func (l *limits) ExtensionName() string { return "LoadrigLimits" }
 
 func (l *limits) Validate(es graphql.ExecutableSchema) error {
 	return l.complexity.Validate(es)
 }
 
-// limitStats is what the limits measured, kept in the operation's stats.
+// limitStats is what the limits measured, kept in the operation's stats;
+// shared by the requests of a remembered operation, so never changed once
+// remembered.
 type limitStats struct{ depth, complexity int }
 
 const limitStatsKey = "LoadrigLimits"
 
+// passedKey names an operation by its name and text.
+func passedKey(opCtx *graphql.OperationContext) string {
+	if opCtx.OperationName == "" {
+		return opCtx.RawQuery
+	}
+	return opCtx.OperationName + "\x00" + opCtx.RawQuery
+}
+
 func (l *limits) MutateOperationContext(ctx context.Context, opCtx *graphql.OperationContext) *gqlerror.Error {
+	key := passedKey(opCtx)
+	if st, ok := l.passed.Get(ctx, key); ok {
+		if st != nil {
+			opCtx.Stats.SetExtension(limitStatsKey, st)
+		}
+		return nil
+	}
 	if introspectionOnly(opCtx.Operation, opCtx.Doc) {
+		l.passed.Add(ctx, key, nil)
 		return nil
 	}
 	st := &limitStats{depth: Depth(opCtx.Doc, opCtx.Operation)}
@@ -149,7 +180,64 @@ func (l *limits) MutateOperationContext(ctx context.Context, opCtx *graphql.Oper
 	if cs := extension.GetComplexityStats(graphql.WithOperationContext(ctx, opCtx)); cs != nil {
 		st.complexity = cs.Complexity
 	}
+	if err == nil && !variablesWeigh(opCtx.Doc, opCtx.Operation) {
+		l.passed.Add(ctx, key, st)
+	}
 	return err
+}
+
+// variablesWeigh reports whether op passes a variable to an argument of a
+// weighted field (directly or through fragments): then its complexity
+// depends on the request's variables.
+func variablesWeigh(doc *ast.QueryDocument, op *ast.OperationDefinition) bool {
+	seen := map[string]bool{}
+	var walk func(ss ast.SelectionSet) bool
+	walk = func(ss ast.SelectionSet) bool {
+		for _, s := range ss {
+			switch s := s.(type) {
+			case *ast.Field:
+				if s.ObjectDefinition != nil && weighted[s.ObjectDefinition.Name+"."+s.Name] {
+					for _, a := range s.Arguments {
+						if hasVariable(a.Value) {
+							return true
+						}
+					}
+				}
+				if walk(s.SelectionSet) {
+					return true
+				}
+			case *ast.InlineFragment:
+				if walk(s.SelectionSet) {
+					return true
+				}
+			case *ast.FragmentSpread:
+				if seen[s.Name] {
+					continue
+				}
+				seen[s.Name] = true
+				if f := doc.Fragments.ForName(s.Name); f != nil && walk(f.SelectionSet) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return op != nil && walk(op.SelectionSet)
+}
+
+func hasVariable(v *ast.Value) bool {
+	if v == nil {
+		return false
+	}
+	if v.Kind == ast.Variable {
+		return true
+	}
+	for _, c := range v.Children {
+		if hasVariable(c.Value) {
+			return true
+		}
+	}
+	return false
 }
 
 func limitStatsOf(opCtx *graphql.OperationContext) (depth, complexity int) {
@@ -179,6 +267,10 @@ func listCost(child int, first *int, def int) int {
 
 // maxCost is where complexity stops counting: far over any sane limit.
 const maxCost = 1 << 40
+
+// weighted are the fields complexityRoot weighs by their arguments
+// (TestWeightedMatchesComplexityRoot keeps the two in step).
+var weighted = map[string]bool{"Query.products": true, "Product.reviews": true, "User.orders": true}
 
 // complexityRoot weighs the list fields by their first argument.
 func complexityRoot() ComplexityRoot {

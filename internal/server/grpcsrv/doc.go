@@ -27,7 +27,9 @@
 // server stack's cache layer publishes every acknowledged product update to
 // it (a REST PATCH included), and PriceTicker can drive it for demos.
 //
-// Authentication is not applied to gRPC calls: the only write,
-// UploadReviews, is open, which keeps ghz and grpcurl runs free of token
-// plumbing; the REST server remains the place to measure auth costs.
+// The only write, UploadReviews, needs "authorization: Bearer <token>"
+// metadata (a token from Login or REST's /api/login). Its reviews are the
+// token's user's: a message's author_id may be 0 or that user's id, any
+// other id ends the stream with PermissionDenied (REST's 403 for an order
+// naming another user_id); the reads stay open.
 package grpcsrv

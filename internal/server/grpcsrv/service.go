@@ -181,7 +181,14 @@ func (s *shopService) UploadReviews(stream pb.ShopService_UploadReviewsServer) e
 		if err := domain.ValidateReviewText(m.GetText()); err != nil {
 			return toStatus(err)
 		}
-		// The author is the token's user, whatever author_id says.
+		// The author is the token's user: author_id may be left 0 or name
+		// that user; naming anyone else is refused, as REST refuses an
+		// order's foreign user_id (403).
+		if a := m.GetAuthorId(); a < 0 {
+			return status.Errorf(codes.InvalidArgument, "author_id must be a positive integer or 0 (got %d)", a)
+		} else if a != 0 && a != who.UserID {
+			return status.Errorf(codes.PermissionDenied, "reviews are written by the logged-in user (%d), not user %d; drop author_id or log in as that user", who.UserID, a)
+		}
 		buf = append(buf, domain.NewReview{ProductID: m.GetProductId(), AuthorID: who.UserID, Rating: m.GetRating(), Text: m.GetText()})
 		if len(buf) == reviewBatch {
 			if err := flush(); err != nil {

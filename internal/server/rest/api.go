@@ -77,6 +77,18 @@ func (h *Handler) getProduct(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
+	if pad == 0 && h.pj != nil {
+		p, raw, err := h.pj.GetProductJSON(ctx, id)
+		if err != nil {
+			return err
+		}
+		if raw != nil {
+			h.writeProductJSON(w, r, &p, raw)
+			return nil
+		}
+		h.writeEntity(w, r, etag('p', p.ID, p.Version), p.UpdatedAt, p)
+		return nil
+	}
 	p, err := h.d.Catalog.GetProduct(ctx, id)
 	if err != nil {
 		return err

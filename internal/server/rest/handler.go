@@ -126,7 +126,9 @@ type Handler struct {
 	sp           *server.Spine
 	probe        *http.ServeMux // same patterns, no-op handlers: tells 404 from 405
 	cacheControl []string
-	fill         filler // the pad parameter's filler bytes (padding.go)
+	fill         filler            // the pad parameter's filler bytes (padding.go)
+	pj           productJSONReader // the Catalog's stored product JSON, when it keeps it (hot.go)
+	memo         validatorMemo     // product validators by version (hot.go)
 
 	notModified atomic.Int64
 }
@@ -165,6 +167,7 @@ func New(sp *server.Spine, d server.Deps, o Options) *Handler {
 		o.MaxResponse = DefaultMaxResponse
 	}
 	h := &Handler{d: config{d, o}, sp: sp, probe: http.NewServeMux()}
+	h.pj, _ = d.Catalog.(productJSONReader)
 	if o.MaxAge > 0 {
 		h.cacheControl = []string{"max-age=" + strconv.Itoa(int(o.MaxAge/time.Second))}
 	} else {

@@ -22,7 +22,17 @@ func etag(kind byte, id, version int64) string {
 
 // conditional reports whether the request carries a validator.
 func conditional(r *http.Request) bool {
-	return r.Header.Get("If-None-Match") != "" || r.Header.Get("If-Modified-Since") != ""
+	// Direct map reads (net/http canonicalized the keys): Header.Get would
+	// canonicalize the key again on every request.
+	return first(r.Header, "If-None-Match") != "" || first(r.Header, "If-Modified-Since") != ""
+}
+
+// first is hd.Get(key) for a key already in canonical form.
+func first(hd http.Header, key string) string {
+	if v := hd[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // notModified evaluates If-None-Match (weak comparison, RFC 9110 13.1.2)

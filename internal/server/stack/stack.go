@@ -50,9 +50,11 @@ type Config struct {
 	// update; empty means the strategy's own (aside: delete; write-through
 	// and write-behind: update).
 	Invalidation string
-	// CacheSize caps the in-process backends' entries. Zero means the
-	// backend default.
-	CacheSize int
+	// CacheMaxBytes bounds each in-process backend (lru, tinylfu) in bytes:
+	// keys, values and a fixed per-entry overhead; it holds the object and
+	// the response caches alike. Zero means memcache.DefaultMaxBytes
+	// (64 MiB).
+	CacheMaxBytes int64
 	// RedisURL is the user's Redis. Empty: when a Redis-backed option is
 	// chosen, spawn redis-server from PATH, else embedded miniredis.
 	RedisURL string
@@ -279,7 +281,7 @@ func New(ctx context.Context, cfg Config) (*Stack, error) {
 
 	layer, err := cache.New(s.Store, cache.Config{
 		Backend: orNone(cfg.Cache), Strategy: cfg.Strategy, Mode: cfg.CacheMode, TTL: cfg.TTL,
-		TTLJitter: cfg.TTLJitter, Invalidation: cfg.Invalidation, Size: cfg.CacheSize,
+		TTLJitter: cfg.TTLJitter, Invalidation: cfg.Invalidation, MaxBytes: cfg.CacheMaxBytes,
 		Redis: s.rb, Feed: s.Feed, KeyPrefix: cfg.KeyPrefix,
 	})
 	if err != nil {

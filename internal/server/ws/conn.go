@@ -65,7 +65,8 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, needAuth, lim
 		httpError(w, http.StatusUnauthorized, msg)
 		return nil
 	}
-	if n := s.stats.active.Add(1); n > int64(s.d.MaxConns) {
+	n := s.stats.active.Add(1)
+	if n > int64(s.d.MaxConns) {
 		s.stats.active.Add(-1)
 		s.stats.rejected.Add(1)
 		w.Header().Set("Retry-After", "1")
@@ -84,9 +85,11 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, needAuth, lim
 		return nil
 	}
 	c.SetReadLimit(s.d.ReadLimit)
+	// The peak counts this connection with those open when it was admitted
+	// (n), not with a later reading of active: by now others may have
+	// closed, and the peak would miss the moment they overlapped.
 	for {
 		p := s.stats.peak.Load()
-		n := s.stats.active.Load()
 		if n <= p || s.stats.peak.CompareAndSwap(p, n) {
 			break
 		}

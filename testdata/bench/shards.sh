@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# shards.sh — CPU of two shards at R/2 against one generator at R, same
+# plan, interleaved rounds: the loop behind the README's "Two shards at R/2"
+# figure (design notes, "Profiles, compare and sharding: measured").
+#
+# Needs a target already listening, pinned to one core, e.g. the peer
+# harness's:  taskset -c 0 /tmp/target -grpc '' -http 127.0.0.1:18190 &
+# and GNU time, jq, bc. Every run is bounded by DUR.
+#
+#   LOADRIG=/tmp/loadrig ROUNDS=3 DUR=20 RATES="500 2000" bash testdata/bench/shards.sh
+#
+# With LOADRIG_BASE set to another build (e.g. main's), every round runs
+# both binaries back to back, so a change is measured against its base in
+# the same conditions.
+#
+# CPU is user+sys of each process from /usr/bin/time, the shards summed;
+# both shards start at one aligned --start-at, the single run right away.
+# The ratio is shards / single (1.0 = sharding costs nothing extra).
+set -euo pipefail
+
+LOADRIG=${LOADRIG:?set LOADRIG to a loadrig binary (go build -o /tmp/loadrig ./cmd/loadrig)}
+URL=${URL:-http://127.0.0.1:18190/hello}
+ROUNDS=${ROUNDS:-3} DUR=${DUR:-20} RATES=${RATES:-"500 2000"} GEN_CPUS=${GEN_CPUS:-1}
+EXTRA=${EXTRA:-}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+cpu() { read -r u s _ <"$1"; echo "$u + $s" | bc -l; }
+
+for r in $(seq "$ROUNDS"); do
+	for rate in $RATES; do
+	for bin in ${LOADRIG_BASE:+"$LOADRIG_BASE"} "$LOADRIG"; do
+		label=new
+		[ "$bin" = "${LOADRIG_BASE:-}" ] && label=base
+		# shellcheck disable=SC2086
+		taskset -c "$GEN_CPUS" /usr/bin/time -f "%U %S %M" -o "$tmp/one" \
+			"$bin" load http --rate "$rate" -d "${DUR}s" -q --format json $EXTRA "$URL" >"$tmp/one.json"
+		one=$(cpu "$tmp/one")
+		start=$(date -u -d "+2 seconds" +%Y-%m-%dT%H:%M:%SZ)
+		for i in 0 1; do
+			# shellcheck disable=SC2086
+			taskset -c "$GEN_CPUS" /usr/bin/time -f "%U %S %M" -o "$tmp/s$i" \
+				"$bin" load http --rate "$rate" -d "${DUR}s" --shard "$i/2" --start-at "$start" \
+				-q --format json $EXTRA "$URL" >"$tmp/s$i.json" &
+		done
+		wait
+		two=$(echo "$(cpu "$tmp/s0") + $(cpu "$tmp/s1")" | bc -l)
+		n1=$(jq .requests.total "$tmp/one.json")
+		n2=$(( $(jq .requests.total "$tmp/s0.json") + $(jq .requests.total "$tmp/s1.json") ))
+		printf '%-4s round %d rate %5d  one %6.2fs (n=%d, late %s)  two %6.2fs (n=%d, late %s+%s)  ratio %.2f\n' \
+			"$label" "$r" "$rate" "$one" "$n1" "$(jq .late_sends.fraction "$tmp/one.json")" "$two" "$n2" \
+			"$(jq .late_sends.fraction "$tmp/s0.json")" "$(jq .late_sends.fraction "$tmp/s1.json")" \
+			"$(echo "$two / $one" | bc -l)"
+	done
+	done
+done
