@@ -248,11 +248,24 @@ type LogEntry struct {
 // (XADD MAXLEN ~), entry id "<seq>-0", so XRANGE by seq is a range query
 // and seqs survive a server restart. Keys are Prefix+"ws:{topic}:seq" and
 // Prefix+"ws:{topic}:log" (one hash slot per topic on a cluster).
+//
+// Seqs never go backward: the log remembers the highest seq this node has
+// seen per topic (its own appends, reads, and Observe for the events other
+// nodes numbered) and the append script numbers above it. So a Redis that
+// restarts empty continues the numbering instead of reusing seqs that
+// clients already hold (a client skips seqs at or below its last one).
 type EventLog struct {
 	b      *Backend
 	prefix string
 	maxLen int64
+
+	mu     sync.Mutex
+	floors map[string]int64 // topic → highest seq seen here (bounded by maxFloors)
 }
+
+// maxFloors bounds EventLog's per-topic memory of seqs; past it, new topics
+// are not remembered (only a Redis that restarts empty is affected).
+const maxFloors = 1 << 16
 
 // NewEventLog keeps about maxLen events per topic (default 1000).
 func NewEventLog(b *Backend, prefix string, maxLen int64) *EventLog {
@@ -262,7 +275,26 @@ func NewEventLog(b *Backend, prefix string, maxLen int64) *EventLog {
 	if maxLen <= 0 {
 		maxLen = 1000
 	}
-	return &EventLog{b: b, prefix: prefix, maxLen: maxLen}
+	return &EventLog{b: b, prefix: prefix, maxLen: maxLen, floors: map[string]int64{}}
+}
+
+// Observe records that seq of topic exists (numbered by any node), so this
+// node's appends number above it.
+func (l *EventLog) Observe(topic string, seq int64) {
+	if seq <= 0 {
+		return
+	}
+	l.mu.Lock()
+	if f, ok := l.floors[topic]; seq > f && (ok || len(l.floors) < maxFloors) {
+		l.floors[topic] = seq
+	}
+	l.mu.Unlock()
+}
+
+func (l *EventLog) floor(topic string) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.floors[topic]
 }
 
 func (l *EventLog) keys(topic string) (seq, log string) {
@@ -270,10 +302,16 @@ func (l *EventLog) keys(topic string) (seq, log string) {
 	return base + "seq", base + "log"
 }
 
-// appendScript assigns the next seq and stores prefix..seq..suffix in one
-// atomic step, so every stored envelope carries its own seq.
+// appendScript assigns the next seq (above ARGV[4], the highest seq the
+// node has seen) and stores prefix..seq..suffix in one atomic step, so
+// every stored envelope carries its own seq.
 var appendScript = redis.NewScript(`
 local s = redis.call('INCR', KEYS[1])
+local f = tonumber(ARGV[4])
+if s <= f then
+  s = f + 1
+  redis.call('SET', KEYS[1], s)
+end
 local d = ARGV[1] .. s .. ARGV[2]
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], s .. '-0', 'd', d)
 return s`)
@@ -281,10 +319,11 @@ return s`)
 // Append stores prefix+seq+suffix under topic's next seq.
 func (l *EventLog) Append(ctx context.Context, topic string, prefix, suffix []byte) (int64, []byte, error) {
 	ks, kl := l.keys(topic)
-	seq, err := appendScript.Run(ctx, l.b.c, []string{ks, kl}, prefix, suffix, l.maxLen).Int64()
+	seq, err := appendScript.Run(ctx, l.b.c, []string{ks, kl}, prefix, suffix, l.maxLen, l.floor(topic)).Int64()
 	if err != nil {
 		return 0, nil, err
 	}
+	l.Observe(topic, seq)
 	data := make([]byte, 0, len(prefix)+20+len(suffix))
 	data = append(data, prefix...)
 	data = strconv.AppendInt(data, seq, 10)
@@ -298,7 +337,11 @@ func (l *EventLog) Since(ctx context.Context, topic string, since int64, limit i
 	if err != nil {
 		return nil, err
 	}
-	return entries(xs), nil
+	out := entries(xs)
+	if len(out) > 0 {
+		l.Observe(topic, out[len(out)-1].Seq)
+	}
+	return out, nil
 }
 
 // Tail returns the last n events, oldest first.
@@ -320,9 +363,14 @@ func (l *EventLog) Last(ctx context.Context, topic string) (int64, error) {
 	ks, _ := l.keys(topic)
 	n, err := l.b.c.Get(ctx, ks).Int64()
 	if errors.Is(err, redis.Nil) {
-		return 0, nil
+		n, err = 0, nil
 	}
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	// A Redis that restarted empty has a lower counter than seqs already
+	// sent: the next append numbers above the floor, so report that.
+	return max(n, l.floor(topic)), nil
 }
 
 func entries(xs []redis.XMessage) []LogEntry {

@@ -55,9 +55,9 @@ type Options struct {
 	Verbose bool
 	// Section is --section: cache (the cache variants), protocols (REST/JSON
 	// vs gRPC/protobuf), graphql (a page as REST calls vs one GraphQL query;
-	// the N+1 with DataLoader off and on), realtime (the ticker over
-	// polling, long-polling, SSE and WebSocket; a chat room) or all, in that
-	// order. Default "all".
+	// the N+1 with DataLoader off and on), realtime (the ticker over polling,
+	// long-polling, SSE and WebSocket; a chat room) or all, in that order.
+	// Default "all".
 	Section string
 	// Runner runs the engine; nil means load.Run (tests inject a shorter
 	// configuration through Tune instead).
@@ -319,8 +319,7 @@ func DemoRun(ctx context.Context, opts *Options) error {
 	} else if opts.runs(SectionProtocols) {
 		fmt.Fprintln(opts.IO.ErrOut, "loadrig demo: the profile has no protocols section; skipped")
 	}
-	gqlOn := opts.runs(SectionGraphQL)
-	if gqlOn && ctx.Err() == nil {
+	if opts.runs(SectionGraphQL) && ctx.Err() == nil {
 		if cacheOn || protoOn {
 			fmt.Fprintln(opts.IO.Out)
 		}
@@ -338,7 +337,7 @@ func DemoRun(ctx context.Context, opts *Options) error {
 		}
 	}
 	if opts.runs(SectionRealtime) && ctx.Err() == nil {
-		sec, w, failed, err := realtimeSection(ctx, opts, log, cacheOn || protoOn || gqlOn)
+		sec, w, failed, err := realtimeSection(ctx, opts, log, cacheOn || protoOn || opts.runs(SectionGraphQL))
 		if sec != nil {
 			page = append(page, *sec)
 		}

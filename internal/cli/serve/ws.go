@@ -154,7 +154,8 @@ server send time, Unix microseconds; seq per room or topic).
 
 Connections need a token (Authorization: Bearer, or ?token=) except ticker
 and echo. With --redis-url, several serve ws processes share rooms, private
-messages, presence, notifications and seqs through Redis; give them the same
+messages, presence, notifications, seqs and documents through Redis, and one
+of them (a lease) runs the ticker for all; give them the same
 LOADRIG_JWT_SECRET so each accepts the others' tokens.`,
 		Example: `  loadrig serve ws --dev
   # two nodes sharing rooms through Redis
@@ -257,6 +258,7 @@ func mountWS(sp *server.Spine, d server.Deps, wf *WSFlags, sf *ServerFlags, logi
 		d.Feed.SetRelay(o.Node, n.relay)
 		o.Watch, o.RelayErrors = n.relay.Watch, n.relay.Errors
 		o.Log = ws.RedisLog{L: rediscache.NewEventLog(rb, prefix, int64(wf.ReplaySize))}
+		o.Cluster = ws.RedisCluster{C: rediscache.NewCoord(rb, prefix, 0)}
 		sp.AddStats(func(out map[string]any) { out["ws_relay"] = n.relay.Stats() })
 		log.Info("ws scale-out over redis", "node", o.Node, "sharded", wf.RedisSharded, "replay", ReplayRedis)
 	}

@@ -8,8 +8,13 @@ package ws
 //	LOADRIG_WS_BENCH=1 go test -run TestBenchWS -v -timeout 20m ./internal/server/ws
 //
 // Knobs: LOADRIG_WS_BENCH_N (broadcast connection steps, default
-// 1000,2000,5000,10000), LOADRIG_WS_BENCH_IDLE (idle connections, default
-// 5000).
+// 1000,2000,5000,10000), LOADRIG_WS_BENCH_STEP=1 (then +1,000 a step until
+// p99 passes 250 ms), LOADRIG_WS_BENCH_IDLE (idle connections, default
+// 5000; 0 skips), LOADRIG_WS_BENCH_ECHO=0 (skips echo),
+// LOADRIG_WS_BENCH_PPROF=DIR (server CPU profiles of the broadcasts).
+// The driver's side is pinned by running the test under taskset:
+//
+//	LOADRIG_WS_BENCH=1 LOADRIG_WS_BENCH_CPUS=0 taskset -c 1 go test -run TestBenchWS -v -timeout 30m ./internal/server/ws
 
 import (
 	"bufio"
@@ -17,17 +22,21 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -120,6 +129,13 @@ func memNow(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintf(w, "%d %d", m.HeapInuse+m.StackInuse, runtime.NumGoroutine())
 }
 
+// cpuNow is the process's CPU time (user + system) in microseconds.
+func cpuNow() int64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Utime.Nano()/1000 + ru.Stime.Nano()/1000
+}
+
 // TestBenchServerProcess is the server side: ours and the baselines on one
 // listener, address on stdout, until stdin closes.
 func TestBenchServerProcess(t *testing.T) {
@@ -137,6 +153,28 @@ func TestBenchServerProcess(t *testing.T) {
 	mux.HandleFunc("/bare/echo", bareEcho)
 	mux.HandleFunc("POST /bare/publish", hub.publish)
 	mux.HandleFunc("/bench/mem", memNow)
+	mux.HandleFunc("/bench/cpu", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, cpuNow()) })
+	// LOADRIG_WS_BENCH_PPROF=DIR: a CPU profile of the broadcast rounds
+	// (started and stopped by the driver) in DIR/server-N.pprof.
+	var prof *os.File
+	mux.HandleFunc("POST /bench/profile/{op}", func(w http.ResponseWriter, r *http.Request) {
+		dir := os.Getenv("LOADRIG_WS_BENCH_PPROF")
+		if dir == "" {
+			return
+		}
+		if r.PathValue("op") == "start" {
+			f, err := os.Create(filepath.Join(dir, "server-"+r.URL.Query().Get("name")+".pprof"))
+			if err == nil && pprof.StartCPUProfile(f) == nil {
+				prof = f
+			}
+			return
+		}
+		if prof != nil {
+			pprof.StopCPUProfile()
+			prof.Close()
+			prof = nil
+		}
+	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -177,6 +215,25 @@ func startBenchServer(t *testing.T) *benchProc {
 	}
 	t.Fatal("server process did not start")
 	return nil
+}
+
+func (p *benchProc) cpu(t *testing.T) int64 {
+	t.Helper()
+	resp, err := http.Get("http://" + p.addr + "/bench/cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var us int64
+	_, _ = fmt.Fscan(resp.Body, &us)
+	return us
+}
+
+func (p *benchProc) profile(op, name string) {
+	resp, err := http.Post("http://"+p.addr+"/bench/profile/"+op+"?name="+name, "", nil)
+	if err == nil {
+		resp.Body.Close()
+	}
 }
 
 func (p *benchProc) mem(t *testing.T) (bytes, goroutines int64) {
@@ -249,13 +306,20 @@ func TestBenchWS(t *testing.T) {
 
 	// 1. Memory per idle connection: ours (/ws/chat, authenticated, and
 	// /ws/echo) vs the bare chat-example hub, in the same server process.
-	idle := envInts("LOADRIG_WS_BENCH_IDLE", []int{5000})[0]
-	for _, c := range []struct{ name, path, token string }{
+	idle := 5000
+	if v := envInts("LOADRIG_WS_BENCH_IDLE", nil); len(v) > 0 {
+		idle = v[0]
+	}
+	idleCases := []struct{ name, path, token string }{
 		{"bare chat-example hub", "/bare/subscribe", ""},
 		{"loadrig /ws/chat", "/ws/chat", tok.Value},
 		{"loadrig /ws/echo", "/ws/echo", ""},
 		{"bare chat-example hub (again)", "/bare/subscribe", ""},
-	} {
+	}
+	if os.Getenv("LOADRIG_WS_BENCH_IDLE") == "0" {
+		idleCases = nil
+	}
+	for _, c := range idleCases {
 		before, g0 := p.mem(t)
 		conns := make([]net.Conn, 0, idle)
 		for range idle {
@@ -315,17 +379,36 @@ func TestBenchWS(t *testing.T) {
 	}
 	var ours, bare []float64
 	for range 2 {
+		if os.Getenv("LOADRIG_WS_BENCH_ECHO") == "0" {
+			break
+		}
 		bare = append(bare, echo("/bare/echo"))
 		ours = append(ours, echo("/ws/echo"))
 	}
-	t.Logf("echo msgs/s (64 conns, 64 B, lockstep): bare %.0f %.0f, loadrig /ws/echo %.0f %.0f, ratio %.2f",
-		bare[0], bare[1], ours[0], ours[1], (ours[0]+ours[1])/(bare[0]+bare[1]))
+	if len(ours) == 2 {
+		t.Logf("echo msgs/s (64 conns, 64 B, lockstep): bare %.0f %.0f, loadrig /ws/echo %.0f %.0f, ratio %.2f",
+			bare[0], bare[1], ours[0], ours[1], (ours[0]+ours[1])/(bare[0]+bare[1]))
+	}
 
 	// 3. Broadcast: N connections in one room, one message a second posted
 	// through REST, latency = arrival - sts.
-	for _, n := range envInts("LOADRIG_WS_BENCH_N", []int{1000, 2000, 5000, 10000}) {
+	ns := envInts("LOADRIG_WS_BENCH_N", []int{1000, 2000, 5000, 10000})
+	for _, n := range ns {
 		broadcast(t, p, tok.Value, n, 10, true)
 		broadcast(t, p, tok.Value, n, 10, false)
+	}
+	// LOADRIG_WS_BENCH_STEP=1: then +1,000 connections a step until the
+	// p99 passes 250 ms or something is lost (bounded by the descriptor
+	// limit: each side holds one per connection).
+	if os.Getenv("LOADRIG_WS_BENCH_STEP") == "1" {
+		var lim syscall.Rlimit
+		_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+		for n := ns[len(ns)-1] + 1000; n+500 < int(lim.Cur); n += 1000 {
+			if p99 := broadcast(t, p, tok.Value, n, 10, false); p99 > 250 {
+				t.Logf("step: p99 passed 250 ms (or a message was lost) at %d connections", n)
+				break
+			}
+		}
 	}
 }
 
@@ -347,7 +430,12 @@ func fieldInt(b, key []byte) int64 {
 	return n
 }
 
-func broadcast(t *testing.T, p *benchProc, token string, n, rounds int, bare bool) {
+// broadcast connects n clients (one room, or the bare hub), posts rounds
+// messages a second apart and reports delivery, latency (arrival − sts)
+// and the CPU each side spent over the rounds: CPU per broadcast is what
+// a core of one's own would need, whatever the machine's load. It returns
+// the p99 in ms.
+func broadcast(t *testing.T, p *benchProc, token string, n, rounds int, bare bool) float64 {
 	name, path, post := "loadrig /ws/chat", "/ws/chat", "/api/rooms/bench"+strconv.Itoa(n)+"/messages"
 	if bare {
 		name, path, post = "bare chat-example hub", "/bare/subscribe", "/bare/publish"
@@ -384,17 +472,21 @@ func broadcast(t *testing.T, p *benchProc, token string, n, rounds int, bare boo
 				ready.Done()
 				return
 			}
+			// The client does as little as it can, so one client core can
+			// keep up with the server: a reused buffer, no context watch per
+			// read (the connections are closed to end it), a byte scan
+			// instead of JSON decoding.
+			buf := make([]byte, 0, 512)
 			for {
-				_, b, err := c.Read(ctx)
+				b, err := readInto(c, buf)
 				if err != nil {
 					if !joined {
 						ready.Done()
 					}
 					return
 				}
+				buf = b[:0]
 				now := time.Now().UnixMicro()
-				// The client does as little as it can (a byte scan, no JSON
-				// decoding), so one client core can keep up with the server.
 				if !joined && bytes.HasPrefix(b, []byte(`{"type":"ack"`)) {
 					joined = true
 					ready.Done()
@@ -414,6 +506,9 @@ func broadcast(t *testing.T, p *benchProc, token string, n, rounds int, bare boo
 		}()
 	}
 	ready.Wait()
+	profName := fmt.Sprintf("%s-%d", map[bool]string{true: "bare", false: "loadrig"}[bare], n)
+	p.profile("start", profName)
+	s0, d0 := p.cpu(t), cpuNow()
 	for r := range rounds {
 		req, _ := http.NewRequest(http.MethodPost, "http://"+p.addr+post,
 			strings.NewReader(`{"text":"broadcast `+strconv.Itoa(r)+`"}`))
@@ -431,14 +526,17 @@ func broadcast(t *testing.T, p *benchProc, token string, n, rounds int, bare boo
 	case <-done:
 	case <-time.After(15 * time.Second):
 	}
+	s1, d1 := p.cpu(t), cpuNow()
+	p.profile("stop", profName)
 	var all []int64
 	delivered := 0
+	for _, c := range conns {
+		c.CloseNow()
+	}
+	<-done // every reader has ended (CloseNow)
 	for _, r := range recs {
 		all = append(all, r.lat...)
 		delivered += r.seqs
-	}
-	for _, c := range conns {
-		c.CloseNow()
 	}
 	slices.Sort(all)
 	q := func(f float64) float64 {
@@ -447,7 +545,35 @@ func broadcast(t *testing.T, p *benchProc, token string, n, rounds int, bare boo
 		}
 		return float64(all[min(len(all)-1, int(f*float64(len(all))))]) / 1000
 	}
-	t.Logf("broadcast %-22s to %5d conns, %d rounds: delivered %d/%d, p50 %.1f ms, p99 %.1f ms, max %.1f ms",
-		name, n, rounds, delivered, n*rounds, q(0.5), q(0.99), q(1))
+	t.Logf("broadcast %-22s to %5d conns, %d rounds: delivered %d/%d, p50 %.1f ms, p99 %.1f ms, max %.1f ms; CPU per broadcast: server %.1f ms, driver %.1f ms",
+		name, n, rounds, delivered, n*rounds, q(0.5), q(0.99), q(1),
+		float64(s1-s0)/float64(rounds)/1000, float64(d1-d0)/float64(rounds)/1000)
 	time.Sleep(2 * time.Second)
+	if delivered < n*rounds {
+		return math.Inf(1) // something lost fails the step
+	}
+	return q(0.99)
+}
+
+// readInto reads one message into buf (grown as needed) without a context
+// watch: the caller ends reads by closing the connection.
+func readInto(c *websocket.Conn, buf []byte) ([]byte, error) {
+	_, r, err := c.Reader(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	b := buf[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }

@@ -108,9 +108,10 @@ func (c *conn) replay(topic string, since int64, tail int) {
 		c.send(e.Data)
 		last = e.Seq
 	}
-	if tail > 0 && last == 0 { // nothing stored: the live stream starts after the newest seq
-		last, _ = c.s.d.Log.Last(ctx, topic)
-	}
+	// Nothing stored leaves the floor at 0: reading Last here instead would
+	// race an append between the two reads (that event, already past the
+	// read history, would then be skipped live too). Nothing was sent from
+	// the log, so nothing live can duplicate it.
 	c.setFloor(topic, last)
 }
 
@@ -150,15 +151,16 @@ func (c *conn) chatFrame(e *Envelope) {
 		}
 		topic := topicRoomPrefix + e.Room
 		c.rooms[e.Room] = struct{}{}
-		// Who is here (this node), then the last messages, then live.
-		for _, u := range s.hub.members(topic) {
+		// Who is here (every node), then the last messages, then live.
+		users, already := s.presenceJoin(c.ctx, topic, c)
+		for _, u := range users {
 			c.send(presenceFrame(e.Room, u, "online"))
 		}
 		s.hub.join(topic, 0, c, func() {
 			c.ack(e.ID, e.Room, 0, e.TS, nil)
 			c.replay(topic, 0, s.d.History)
 		})
-		if !s.hub.userIn(topic, c.user, c) {
+		if !already {
 			s.publish(topic, c.id, TypePresence, presenceFrame(e.Room, c.user, "online"))
 		}
 	case TypeLeave:
@@ -233,7 +235,7 @@ func (c *conn) leaveRoom(room string) {
 	topic := topicRoomPrefix + room
 	delete(c.rooms, room)
 	c.s.hub.leave(topic, 0, c)
-	if !c.s.hub.userIn(topic, c.user, c) {
+	if !c.s.presenceLeave(c.ctx, topic, c) {
 		c.s.publish(topic, c.id, TypePresence, presenceFrame(room, c.user, "offline"))
 	}
 }

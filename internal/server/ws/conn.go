@@ -168,13 +168,28 @@ func (c *conn) send(b []byte) bool {
 	return true
 }
 
-// writeLoop drains the queue, one frame per message with a write timeout,
-// and pings every PingInterval; a pong missing by the next ping closes the
-// connection.
+// writeLoop drains the queue, one frame per message, and pings every
+// PingInterval; a pong missing by the next ping closes the connection.
+//
+// A batch is bounded by WriteTimeout with one timer per connection, reset
+// per batch: a stalled peer's connection is closed, which ends the blocked
+// write. The writes themselves get a context without Done, so
+// coder/websocket registers no watch per frame: on a broadcast to 10,000
+// connections a context and a timer per write cost more CPU than
+// everything but the write syscall (README, WebSocket server).
 func (c *conn) writeLoop() {
 	t := time.NewTicker(c.s.d.PingInterval)
 	defer t.Stop()
-	var pinging atomic.Bool
+	var (
+		pinging  atomic.Bool
+		timedOut atomic.Bool
+		wt       *time.Timer
+	)
+	defer func() {
+		if wt != nil {
+			wt.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-c.wake:
@@ -182,27 +197,36 @@ func (c *conn) writeLoop() {
 			batch := c.q
 			c.q, c.spare = c.spare[:0], nil
 			c.qmu.Unlock()
-			// One timeout per batch: a timer per frame costs more than the
-			// frame's write on a broadcast.
-			ctx, cancel := context.WithTimeout(c.ctx, c.s.d.WriteTimeout)
+			if wt == nil {
+				wt = time.AfterFunc(c.s.d.WriteTimeout, func() {
+					timedOut.Store(true) // the peer stopped reading for WriteTimeout
+					c.closed.Store(true)
+					c.stop()
+					_ = c.ws.CloseNow()
+				})
+			} else {
+				wt.Reset(c.s.d.WriteTimeout)
+			}
 			for i, b := range batch {
-				err := c.ws.Write(ctx, websocket.MessageText, b)
+				err := c.ws.Write(context.Background(), websocket.MessageText, b)
 				batch[i] = nil
 				if err != nil {
-					// The batch's own deadline, not the connection's end: the
-					// library closes the connection when the deadline passes,
-					// which may end c.ctx before this line runs.
-					if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-						c.s.stats.writeTimeouts.Add(1) // the peer stopped reading for WriteTimeout
+					wt.Stop()
+					if timedOut.Load() {
+						c.s.stats.writeTimeouts.Add(1)
 					}
-					cancel()
 					c.stop()
 					return
 				}
 				c.pending.Add(-1)
 				c.s.stats.out.Add(1)
 			}
-			cancel()
+			if !wt.Stop() { // fired as the batch ended: the connection is closed
+				if timedOut.Load() {
+					c.s.stats.writeTimeouts.Add(1)
+				}
+				return
+			}
 			c.qmu.Lock()
 			if c.spare == nil && cap(batch) <= 2*c.s.d.Queue {
 				c.spare = batch[:0]

@@ -44,10 +44,31 @@
 // reach the others over Redis pub/sub (PUBLISH + PSUBSCRIBE, or SPUBLISH +
 // SSUBSCRIBE per watched topic with --redis-sharded); each node delivers
 // to its own connections and ignores its own events coming back, so
-// nothing arrives twice. Documents (/ws/docs) are the exception: their
-// revisions are ordered by one lock on the node that holds them, so a
-// document is per node. With several nodes, every node's ticker publishes:
-// N nodes tick N times --tick-rate, under one global seq.
+// nothing arrives twice. The Cluster (cluster.go; RedisCluster over
+// rediscache.Coord) is what the nodes agree on beyond that:
+//
+//   - the ticker: one node holds a lease (SET NX PX, renewed every TTL/3,
+//     released on shutdown) and ticks for all, so clients on any node see
+//     --tick-rate under one seq; while Redis is unreachable for longer than
+//     the lease, each node ticks for its own connections;
+//   - presence: a sorted set per room of user@node entries scored by
+//     expiry in Redis's clock, refreshed by each node every TTL/3, so a
+//     joiner's list covers every node and a dead node's users lapse;
+//     "offline" is sent when a user's last connection on any node leaves;
+//   - documents: one revision order per document (docs.go): a node
+//     transforms an op against its copy and appends it only if the
+//     document is still at the copy's revision (compare and set in one
+//     script); otherwise it catches up from the stored ops and transforms
+//     again. Other nodes apply the ops in revision order from the Feed,
+//     filling gaps from the store, so every node's copy and every editor
+//     converge.
+//
+// Seqs and a lost Redis: while Redis is away, events are delivered on
+// their node without a seq (they are in no log, cannot be replayed, and a
+// missing seq says so); when it is back, numbering continues above every
+// seq the node has seen, even if Redis restarted empty, so no client skips
+// new events as already seen, and resume gives exactly the numbered ones
+// missed.
 //
 // # Documents
 //

@@ -3,6 +3,7 @@ package ws
 import (
 	"bytes"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/loadrig/loadrig/internal/domain"
@@ -150,6 +151,20 @@ func (h *hub) members(topic string) []int64 {
 	return out
 }
 
+// topicNames returns the topics with listeners whose name starts with
+// prefix.
+func (h *hub) topicNames(prefix string) []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var out []string
+	for name := range h.topics {
+		if strings.HasPrefix(name, prefix) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 // userIn reports whether another connection of user than c is in topic.
 func (h *hub) userIn(topic string, user int64, c *conn) bool {
 	t := h.rlockTopic(topic)
@@ -196,6 +211,13 @@ func (h *hub) fanout(t *hubTopic, e domain.Event) {
 		return
 	}
 	seq := envelopeSeq(e.Data)
+	if seq > 0 && h.s.observe != nil {
+		topic := t.name
+		if t.name == TopicNotifications {
+			topic = notifTopic(e.Key)
+		}
+		h.s.observe.Observe(topic, seq)
+	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if keyed(t.name) {

@@ -157,11 +157,22 @@ func (d *Doc) Text() string { return string(d.text) }
 // error wrapping errConflict; an op that does not fit the document returns
 // another error and changes nothing.
 func (d *Doc) Submit(rev int64, op Op) ([]Op, error) {
+	ops, text, err := d.prepare(rev, op)
+	if err != nil {
+		return nil, err
+	}
+	d.commit(ops, text)
+	return ops, nil
+}
+
+// prepare is Submit without the change: the transformed ops and the text
+// after them. commit makes them the next revisions.
+func (d *Doc) prepare(rev int64, op Op) ([]Op, []rune, error) {
 	if rev > d.rev || rev < d.base {
-		return nil, fmt.Errorf("%w: revision %d is not between %d and %d; rejoin for a snapshot", errConflict, rev, d.base, d.rev)
+		return nil, nil, fmt.Errorf("%w: revision %d is not between %d and %d; rejoin for a snapshot", errConflict, rev, d.base, d.rev)
 	}
 	if (op.Ins == "") == (op.Del == 0) || op.Del < 0 || op.Pos < 0 {
-		return nil, errors.New(`an op is {"rev","pos","insert":"..."} or {"rev","pos","delete":N}`)
+		return nil, nil, errors.New(`an op is {"rev","pos","insert":"..."} or {"rev","pos","delete":N}`)
 	}
 	ops := []Op{op}
 	for _, h := range d.hist[rev-d.base:] {
@@ -173,14 +184,18 @@ func (d *Doc) Submit(rev int64, op Op) ([]Op, error) {
 		grow += o.insLen() - o.Del
 	}
 	if len(text)+grow > d.maxLen {
-		return nil, fmt.Errorf("the document would exceed %d characters", d.maxLen)
+		return nil, nil, fmt.Errorf("the document would exceed %d characters", d.maxLen)
 	}
 	var err error
 	for _, o := range ops {
 		if text, err = Apply(text, o); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
+	return ops, text, nil
+}
+
+func (d *Doc) commit(ops []Op, text []rune) {
 	d.text = text
 	for _, o := range ops {
 		d.hist = append(d.hist, o)
@@ -190,5 +205,21 @@ func (d *Doc) Submit(rev int64, op Op) ([]Op, error) {
 		d.hist = append(d.hist[:0:0], d.hist[over:]...)
 		d.base += int64(over)
 	}
-	return ops, nil
+}
+
+// applyNext applies op, already ordered elsewhere (another node), as the
+// next revision.
+func (d *Doc) applyNext(op Op) error {
+	text, err := Apply(d.text, op)
+	if err != nil {
+		return err
+	}
+	d.commit([]Op{op}, text)
+	return nil
+}
+
+// reset makes the document text at revision rev with no history (loaded
+// from a snapshot).
+func (d *Doc) reset(rev int64, text string) {
+	d.text, d.rev, d.base, d.hist = []rune(text), rev, rev, nil
 }

@@ -27,7 +27,7 @@ func startRedis(t *testing.T) *rediscache.Instance {
 
 // node is one server of a scale-out pair: its own Feed and hub, a relay
 // and a replay log on the shared Redis.
-func newNode(t *testing.T, in *rediscache.Instance, name string, sharded bool) *testServer {
+func newNode(t *testing.T, in *rediscache.Instance, name string, sharded bool, mods ...func(*Options)) *testServer {
 	t.Helper()
 	b, err := rediscache.Open(rediscache.Options{URL: in.URL()})
 	if err != nil {
@@ -41,6 +41,10 @@ func newNode(t *testing.T, in *rediscache.Instance, name string, sharded bool) *
 	return newTestServer(t, func(d *Options) {
 		d.Feed, d.Node, d.Watch, d.RelayErrors = feed, name, relay.Watch, relay.Errors
 		d.Log = RedisLog{L: rediscache.NewEventLog(b, "t:", 1000)}
+		d.Cluster = RedisCluster{C: rediscache.NewCoord(b, "t:", 0)}
+		for _, m := range mods {
+			m(d)
+		}
 	})
 }
 

@@ -31,6 +31,12 @@ type Log interface {
 	Last(ctx context.Context, topic string) (int64, error)
 }
 
+// observer is a Log that learns the seqs other nodes assigned (RedisLog),
+// so its own numbering stays above them.
+type observer interface {
+	Observe(topic string, seq int64)
+}
+
 // errTooManyTopics is returned by MemoryLog.Append past its topic cap.
 var errTooManyTopics = errors.New("too many topics")
 

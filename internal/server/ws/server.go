@@ -66,6 +66,17 @@ type Options struct {
 	// RelayErrors reports cross-node errors of the Feed's relay, added to
 	// ws.redis.errors. Default none.
 	RelayErrors func() int64
+	// Cluster coordinates the nodes on one Redis (RedisCluster): one
+	// ticker for all (a lease), presence across nodes, one revision order
+	// per document. Default nil: this node alone.
+	Cluster Cluster
+	// LeaseTTL is the ticker lease's time to live; a dead leader is
+	// replaced within it. Default DefaultLeaseTTL (3s).
+	LeaseTTL time.Duration
+	// PresenceTTL is how long a node's presence entries live without a
+	// refresh (every PresenceTTL/3), so a dead node's users leave the
+	// lists within it. Default DefaultPresenceTTL (30s).
+	PresenceTTL time.Duration
 	// Registry is what /metrics serves. Default: a new private registry.
 	Registry *prometheus.Registry
 	// Logger receives connection errors at debug level. Default: discard.
@@ -162,6 +173,12 @@ func (d *Options) defaults() {
 	if d.SSEKeepalive <= 0 {
 		d.SSEKeepalive = DefaultSSEKeepalive
 	}
+	if d.LeaseTTL <= 0 {
+		d.LeaseTTL = DefaultLeaseTTL
+	}
+	if d.PresenceTTL <= 0 {
+		d.PresenceTTL = DefaultPresenceTTL
+	}
 }
 
 // Stats are the server's counters, reported under "ws" in /stats.
@@ -171,6 +188,8 @@ type Stats struct {
 	rejected                                   atomic.Int64 // handshakes refused (401, 403, 503)
 	streams                                    atomic.Int64 // open SSE streams and long polls
 	writeTimeouts                              atomic.Int64 // connections closed because a write took WriteTimeout
+	clusterErrors                              atomic.Int64 // Cluster calls that failed (Redis away)
+	ticks                                      atomic.Int64 // synthetic ticks this node published
 }
 
 // Server is the WebSocket server's http.Handler: the /ws/ paths, the
@@ -183,8 +202,12 @@ type Server struct {
 	docs  *docs
 	stats Stats
 	order *orderLocks // a log topic's seq and publish in one turn (broadcast)
+	// observe is d.Log when it learns other nodes' seqs (RedisLog).
+	observe observer
 
 	ids      atomic.Int64 // connection ids
+	leader   atomic.Bool  // holds the ticker lease (Cluster only)
+	bgCtx    context.Context
 	closing  atomic.Bool
 	done     chan struct{} // closed by Shutdown: long polls and SSE end
 	bg       context.CancelFunc
@@ -243,14 +266,20 @@ func newServer(d Options) *Server {
 	s := &Server{d: d, mux: http.NewServeMux(), done: make(chan struct{}), conns: map[*conn]struct{}{}, order: newOrderLocks()}
 	s.hub = newHub(s)
 	s.docs = newDocs(s)
+	s.observe, _ = d.Log.(observer)
 	return s
 }
 
 func (s *Server) start() {
 	ctx, cancel := context.WithCancel(context.Background())
-	s.bg = cancel
+	s.bg, s.bgCtx = cancel, ctx
 	s.bgWG.Add(1)
 	go func() { defer s.bgWG.Done(); s.runTicker(ctx) }()
+	if s.d.Cluster != nil {
+		s.bgWG.Add(2)
+		go func() { defer s.bgWG.Done(); s.runLease(ctx) }()
+		go func() { defer s.bgWG.Done(); s.runPresence(ctx) }()
+	}
 }
 
 // ServeHTTP implements http.Handler.
@@ -267,6 +296,7 @@ func (s *Server) Stats() map[string]any {
 	if s.d.RelayErrors != nil {
 		redisErrs += s.d.RelayErrors()
 	}
+	redisErrs += st.clusterErrors.Load()
 	out := map[string]any{
 		"ws": map[string]any{
 			"connections":    map[string]any{"active": st.active.Load(), "peak": st.peak.Load(), "total": st.total.Load(), "rejected": st.rejected.Load()},
@@ -278,6 +308,7 @@ func (s *Server) Stats() map[string]any {
 			"write_timeouts": st.writeTimeouts.Load(),
 			"streams":        st.streams.Load(),
 			"log_errors":     st.logErrors.Load(),
+			"ticks":          st.ticks.Load(),
 		},
 	}
 	if s.d.ExtraStats != nil {

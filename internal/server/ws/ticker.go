@@ -44,6 +44,9 @@ func (s *Server) runTicker(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick:
+			if !s.ticks() { // another node holds the ticker lease
+				continue
+			}
 			i := r.IntN(tickProducts)
 			prices[i] = max(0.01, prices[i]*(1+(r.Float64()-0.5)/50))
 			d = tickData{ProductID: int64(i + 1), Price: float64(int64(prices[i]*100)) / 100, Source: "tick"}
@@ -65,6 +68,9 @@ func (s *Server) runTicker(ctx context.Context) {
 				continue
 			}
 			d = tickData{ProductID: e.Product.ID, Price: e.Product.Price, Source: "write"}
+		}
+		if d.Source == "tick" {
+			s.stats.ticks.Add(1)
 		}
 		env := Envelope{Type: TypeTick, Data: mustJSON(d)}
 		s.publish(TopicTicker, 0, TypeTick, s.stamp(ctx, TopicTicker, &env))
