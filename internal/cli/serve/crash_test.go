@@ -76,10 +76,17 @@ func (w syncWriter) Write(b []byte) (int, error) {
 	return w.b.Write(b)
 }
 
-// startServe starts the binary and waits for its URL on stdout.
+// startServe starts `loadrig serve rest` and waits for its URL on stdout.
 func startServe(t *testing.T, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(loadrigBinary(t), append([]string{"serve", "rest", "--addr", "127.0.0.1:0"}, args...)...)
+	return startProc(t, append([]string{"serve", "rest", "--addr", "127.0.0.1:0"}, args...)...)
+}
+
+// startProc starts the binary with args and waits for the URL it prints
+// after "listening on ".
+func startProc(t *testing.T, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(loadrigBinary(t), args...)
 	p := &proc{cmd: cmd, logs: &bytes.Buffer{}, mu: &sync.Mutex{}}
 	cmd.Stderr = syncWriter{p.mu, p.logs}
 	out, err := cmd.StdoutPipe()
