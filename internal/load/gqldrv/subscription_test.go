@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,42 +16,8 @@ import (
 
 	"github.com/loadrig/loadrig/internal/load"
 	"github.com/loadrig/loadrig/internal/metrics"
+	"github.com/loadrig/loadrig/internal/pipenet"
 )
-
-// pipeListener is a net.Listener of in-memory net.Pipe connections.
-type pipeListener struct {
-	ch   chan net.Conn
-	done chan struct{}
-	once sync.Once
-}
-
-func newPipeListener() *pipeListener {
-	return &pipeListener{ch: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.ch:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *pipeListener) Close() error   { l.once.Do(func() { close(l.done) }); return nil }
-func (l *pipeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
-
-func (l *pipeListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
-	c, s := net.Pipe()
-	select {
-	case l.ch <- s:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
 
 // wsServer is a GraphQL-over-WebSocket server for one subscription: after
 // connection_init and the subscribe (or legacy start) it sends events,
@@ -141,7 +106,7 @@ func TestSubscriptionLatencyMath(t *testing.T) {
 		t.Run(proto, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				delays := []time.Duration{time.Millisecond, 5 * time.Millisecond, 2500 * time.Microsecond, 40 * time.Millisecond}
-				ln := newPipeListener()
+				ln := pipenet.Listen()
 				srv := &http.Server{Handler: wsServer(t, proto, delays)}
 				go srv.Serve(ln)
 				defer srv.Close()
@@ -150,7 +115,7 @@ func TestSubscriptionLatencyMath(t *testing.T) {
 					Query:            `subscription S($id: ID!) { productUpdated(id: $id) { product { id } emittedAt } }`,
 					Variables:        `{"id":"{{.Seq}}"}`,
 					ConnectionParams: `{"authorization":"Bearer T"}`})
-				d.sub.dial = ln.dial
+				d.sub.dial = ln.Dial
 				start := time.Now()
 				w, err := d.NewWorker(t.Context(), 0)
 				if err != nil {
@@ -210,7 +175,7 @@ func TestTimestampField(t *testing.T) {
 // connection is an error of its own kind, counted by close code.
 func TestSubscriptionServerErrors(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ln := newPipeListener()
+		ln := pipenet.Listen()
 		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{ProtoTransportWS}})
 			if err != nil {
@@ -234,7 +199,7 @@ func TestSubscriptionServerErrors(t *testing.T) {
 			want metrics.ErrKind
 		}{{"http://gql.test/graphql?deny=1", "ws_close_4403"}, {"http://gql.test/graphql", ErrGraphQL}} {
 			d := newDriver(t, Options{URL: c.url, Hold: time.Second, Query: `subscription { orderUpdated { emittedAt } }`})
-			d.sub.dial = ln.dial
+			d.sub.dial = ln.Dial
 			w, _ := d.NewWorker(t.Context(), 0)
 			out := w.Do(t.Context(), load.NewOp(0, &latencySink{}))
 			if out.Err != c.want {

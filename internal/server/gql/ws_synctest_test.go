@@ -4,61 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/loadrig/loadrig/internal/pipenet"
 	"github.com/loadrig/loadrig/internal/server/gql"
 	"github.com/loadrig/loadrig/internal/server/stack"
 )
-
-// pipeListener is an in-memory listener: every dial is a net.Pipe, so a
-// real http.Server, gqlgen's WebSocket transport and a real coder/websocket
-// client run inside a synctest bubble, on its fake clock.
-type pipeListener struct {
-	conns chan net.Conn
-	once  sync.Once
-	done  chan struct{}
-}
-
-func newPipeListener() *pipeListener {
-	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *pipeListener) Close() error   { l.once.Do(func() { close(l.done) }); return nil }
-func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
-
-func (l *pipeListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
-	c, s := net.Pipe()
-	select {
-	case l.conns <- s:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-type pipeAddr struct{}
-
-func (pipeAddr) Network() string { return "pipe" }
-func (pipeAddr) String() string  { return "pipe" }
 
 // bubbleWS serves a GraphQL handler over a pipeListener inside the
 // current synctest bubble and dials /graphql over it; everything it starts
@@ -70,10 +27,10 @@ func bubbleWS(t *testing.T, opts gql.Options, proto string) *websocket.Conn {
 		t.Fatal(err)
 	}
 	h := gql.NewHandler(gql.Deps{Catalog: st.Catalog, Auth: st.Auth, Feed: st.Feed, Options: opts})
-	ln := newPipeListener()
+	ln := pipenet.Listen()
 	hs := &http.Server{Handler: h}
 	go func() { _ = hs.Serve(ln) }()
-	client := &http.Client{Transport: &http.Transport{DialContext: ln.dial}}
+	client := &http.Client{Transport: &http.Transport{DialContext: ln.Dial}}
 	c, _, err := websocket.Dial(t.Context(), "ws://pipe/graphql", &websocket.DialOptions{
 		HTTPClient: client, Subprotocols: []string{proto},
 	})

@@ -4,66 +4,23 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/loadrig/loadrig/internal/pipenet"
 	"github.com/loadrig/loadrig/internal/server"
 )
-
-// pipeListener is an in-memory listener: every Dial is a net.Pipe, so a
-// real http.Server and real coder/websocket clients run inside a synctest
-// bubble on fake time.
-type pipeListener struct {
-	conns chan net.Conn
-	once  sync.Once
-	done  chan struct{}
-}
-
-func newPipeListener() *pipeListener {
-	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *pipeListener) Close() error   { l.once.Do(func() { close(l.done) }); return nil }
-func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
-
-func (l *pipeListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
-	c, s := net.Pipe()
-	select {
-	case l.conns <- s:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-type pipeAddr struct{}
-
-func (pipeAddr) Network() string { return "pipe" }
-func (pipeAddr) String() string  { return "pipe" }
 
 // bubbleServer serves s over a pipeListener; stop shuts everything down
 // (call it before the bubble ends).
 type bubbleServer struct {
 	s      *Server
-	ln     *pipeListener
+	ln     *pipenet.Listener
 	hs     *http.Server
 	client *http.Client
 	auth   *server.JWTAuth
@@ -73,10 +30,10 @@ func newBubbleServer(d Options) *bubbleServer {
 	auth := server.NewJWT(server.JWTOptions{Key: testKey})
 	d.Auth = auth
 	s := NewHandler(d)
-	ln := newPipeListener()
+	ln := pipenet.Listen()
 	hs := &http.Server{Handler: s}
 	go func() { _ = hs.Serve(ln) }()
-	tr := &http.Transport{DialContext: ln.dial}
+	tr := &http.Transport{DialContext: ln.Dial}
 	return &bubbleServer{s: s, ln: ln, hs: hs, client: &http.Client{Transport: tr}, auth: auth}
 }
 
