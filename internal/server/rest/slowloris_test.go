@@ -64,22 +64,7 @@ func slowloris(tb testing.TB, addr string, n int, interval time.Duration) (opene
 // p99Of runs n sequential GETs of url and returns their p99.
 func p99Of(tb testing.TB, c *http.Client, url string, n int) time.Duration {
 	tb.Helper()
-	d := make([]time.Duration, 0, n)
-	for range n {
-		t0 := time.Now()
-		resp, err := c.Get(url)
-		if err != nil {
-			tb.Fatalf("normal client: %v", err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			tb.Fatalf("normal client: status %d", resp.StatusCode)
-		}
-		d = append(d, time.Since(t0))
-	}
-	slices.Sort(d)
-	return d[len(d)*99/100]
+	return p99(samplesOf(tb, c, url, n))
 }
 
 func slowlorisServer(tb testing.TB, headerTimeout time.Duration) *server.HTTP {
