@@ -14,8 +14,8 @@ import (
 // ---- keys ----
 
 func (l *Layer) key(kind string, id int64) string {
-	b := make([]byte, 0, len(l.prefix)+len(kind)+21)
-	b = append(b, l.prefix...)
+	var buf [64]byte // on the stack: the string conversion is the one allocation
+	b := append(buf[:0], l.prefix...)
 	b = append(b, kind...)
 	b = strconv.AppendInt(b, id, 10)
 	return string(b)

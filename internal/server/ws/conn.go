@@ -73,6 +73,17 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, needAuth, lim
 		httpError(w, http.StatusServiceUnavailable, "too many connections (--max-conns)")
 		return nil
 	}
+	// The peak is the most of active ever seen, so it is raised with the
+	// count that admitted this connection (n), here, before the upgrade:
+	// the client may see its 101 (and a stats reader the next handshake)
+	// before this handler runs on, and a later reading of active could
+	// miss the moment connections overlapped.
+	for {
+		p := s.stats.peak.Load()
+		if n <= p || s.stats.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		OriginPatterns:     s.d.Origins,
 		InsecureSkipVerify: s.d.Dev,
@@ -85,15 +96,6 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, needAuth, lim
 		return nil
 	}
 	c.SetReadLimit(s.d.ReadLimit)
-	// The peak counts this connection with those open when it was admitted
-	// (n), not with a later reading of active: by now others may have
-	// closed, and the peak would miss the moment they overlapped.
-	for {
-		p := s.stats.peak.Load()
-		if n <= p || s.stats.peak.CompareAndSwap(p, n) {
-			break
-		}
-	}
 	s.stats.total.Add(1)
 	ctx, stop := context.WithCancel(context.WithoutCancel(r.Context()))
 	cn := &conn{s: s, id: s.ids.Add(1), user: user, ws: c, wake: make(chan struct{}, 1), ctx: ctx, stop: stop}
