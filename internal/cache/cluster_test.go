@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/loadrig/loadrig/internal/cache/rediscache"
+	"github.com/loadrig/loadrig/internal/cache/rediscache/redistest"
 	"github.com/loadrig/loadrig/internal/domain"
 	"github.com/loadrig/loadrig/internal/store"
 )
@@ -21,14 +22,8 @@ import (
 // (CROSSSLOT) exactly as a many-node cluster does. It returns the port.
 func redisCluster(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("SKIPPED LOUDLY: redis-server is not installed (apt-get install redis-server); the Redis Cluster hash-tag test needs a real one")
-	}
-	cli, err := exec.LookPath("redis-cli")
-	if err != nil {
-		t.Skip("SKIPPED LOUDLY: redis-cli is not installed; the Redis Cluster hash-tag test needs it to assign slots")
-	}
+	bins := redistest.Require(t, "redis-server", "redis-cli") // redis-cli assigns the slots
+	bin, cli := bins[0], bins[1]
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/loadrig/loadrig/internal/cache/rediscache"
+	"github.com/loadrig/loadrig/internal/cache/rediscache/redistest"
 	"github.com/loadrig/loadrig/internal/store/pgtest"
 )
 
@@ -187,9 +188,7 @@ func TestKill9UnderWriteBehindLosesNothing(t *testing.T) {
 			} else {
 				spec = pgCluster.NewDatabase(t)
 			}
-			if _, err := exec.LookPath("redis-server"); err != nil {
-				t.Skip("SKIPPED: no redis-server on PATH")
-			}
+			redistest.Require(t, "redis-server")
 			// The Redis outlives the loadrig processes (it is the test's).
 			rin, err := rediscache.Start(t.Context(), rediscache.StartOptions{DataDir: filepath.Join(t.TempDir(), "redis")})
 			if err != nil {

@@ -3,11 +3,11 @@ package rest
 import (
 	"fmt"
 	"net/http"
-	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/loadrig/loadrig/internal/cache/rediscache"
+	"github.com/loadrig/loadrig/internal/cache/rediscache/redistest"
 	"github.com/loadrig/loadrig/internal/server/stack"
 )
 
@@ -15,9 +15,7 @@ import (
 // answering (never a 5xx: the cache falls through to the store, writes go
 // to the store), and the cache serves hits again once Redis is back.
 func TestRedisKilledMidRun(t *testing.T) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("SKIPPED: no redis-server on PATH: the fault needs a real process to kill")
-	}
+	redistest.Require(t, "redis-server") // the fault needs a real process to kill
 	for _, strategy := range []string{"aside", "write-through", "write-behind"} {
 		t.Run(strategy, func(t *testing.T) {
 			in, err := rediscache.Start(t.Context(), rediscache.StartOptions{}) // this test's own Redis, to kill

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/loadrig/loadrig/internal/cache/rediscache"
+	"github.com/loadrig/loadrig/internal/cache/rediscache/redistest"
 	"github.com/loadrig/loadrig/internal/server"
 )
 
@@ -41,9 +42,7 @@ func TestRateLimitSurvivesRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	if in.Mode() != rediscache.ModeSpawned {
-		t.Skipf("needs a spawned redis-server to kill (mode %s)", in.Mode())
-	}
+	redistest.RequireSpawned(t, in) // killed mid-test
 	logs := &lockedBuffer{}
 	s := newStack(t, Config{Redis: in, RateLimit: server.Rate{Events: 5, Per: time.Minute, Burst: 5},
 		KeyPrefix: "rlfault:", Logger: slog.New(slog.NewTextHandler(logs, nil))})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/loadrig/loadrig/internal/cache/rediscache"
+	"github.com/loadrig/loadrig/internal/cache/rediscache/redistest"
 )
 
 // TestRedisRestartedEmptySeqsContinue: Redis stopped mid-test and started
@@ -20,9 +21,7 @@ import (
 func TestRedisRestartedEmptySeqsContinue(t *testing.T) {
 	t.Parallel()
 	in := startRedis(t)
-	if in.Mode() != rediscache.ModeSpawned {
-		t.Skip("needs redis-server on PATH to kill and restart")
-	}
+	redistest.RequireSpawned(t, in) // killed and restarted
 	n1, n2 := newNode(t, in, "n1", false), newNode(t, in, "n2", false)
 	a := n1.dial(t, "/ws/chat", 1)
 	a2 := n1.dial(t, "/ws/chat", 2)
@@ -399,9 +398,7 @@ func TestTickerOneLeaderAcrossNodes(t *testing.T) {
 func TestDocsAcrossRedisRestart(t *testing.T) {
 	t.Parallel()
 	in := startRedis(t)
-	if in.Mode() != rediscache.ModeSpawned {
-		t.Skip("needs redis-server on PATH to kill and restart")
-	}
+	redistest.RequireSpawned(t, in) // killed and restarted
 	n1, n2 := newNode(t, in, "n1", false), newNode(t, in, "n2", false)
 	a, b := n1.dial(t, "/ws/docs/r", 1), n2.dial(t, "/ws/docs/r", 2)
 	a.expect(TypeSnapshot)
