@@ -92,32 +92,10 @@ func trailing(b []byte, i int) error {
 }
 
 // objectString returns the contents of the string field key of the JSON
-// object obj (already validated), or nil.
+// object obj (already validated), or nil (absent, or not a string).
 func objectString(obj []byte, key string) []byte {
-	i := skipWS(obj, 1)
-	for i < len(obj) && obj[i] == '"' {
-		ks, ke, next, ok := scanString(obj, i)
-		if !ok {
-			return nil
-		}
-		i = skipWS(obj, next)
-		if i >= len(obj) || obj[i] != ':' {
-			return nil
-		}
-		i = skipWS(obj, i+1)
-		vs := i
-		end, ok := skipValue(obj, i, 1)
-		if !ok {
-			return nil
-		}
-		if string(obj[ks:ke]) == key && obj[vs] == '"' {
-			return unquote(obj[vs:end])
-		}
-		i = skipWS(obj, end)
-		if i >= len(obj) || obj[i] != ',' {
-			return nil
-		}
-		i = skipWS(obj, i+1)
+	if v := objectValue(obj, key); len(v) > 0 && v[0] == '"' {
+		return unquote(v)
 	}
 	return nil
 }
