@@ -133,6 +133,9 @@ type Handler struct {
 	requests, storeCalls, storeMax, subsActive, subsDropped atomic.Int64
 	errMu                                                   sync.Mutex
 	errorsByCode                                            map[string]int64
+
+	generatedOnly bool   // tests: newServer without fastSchema's shortcut
+	onShortcut    func() // tests: called when the shortcut takes an operation
 }
 
 // NewHandler returns a stand-alone GraphQL server: a spine of its own with
@@ -199,7 +202,13 @@ func (h *Handler) Stats() map[string]any { return h.sp.Stats() }
 func (h *Handler) newServer(post graphql.Transport) *handler.Server {
 	cfg := Config{Resolvers: &resolver{h: h}, Complexity: complexityRoot()}
 	cfg.Directives.RequireAuth = h.requireAuth
-	srv := handler.New(NewExecutableSchema(cfg))
+	es := NewExecutableSchema(cfg)
+	if !h.generatedOnly {
+		// product(id) without the generic field walk (fastpath.go); it
+		// skips field middleware, so this server registers none.
+		es = fastSchema{es.(*executableSchema), h.onShortcut}
+	}
+	srv := handler.New(es)
 
 	readLimit := h.o.WSReadLimit
 	srv.AddTransport(transport.Websocket{
