@@ -195,7 +195,7 @@ func (w *discard) Write(b []byte) (int, error) { return len(b), nil }
 
 // TestProductByIDAllocs bounds the allocations of a whole product(id)
 // request from the warm cache (spine, transport, gqlgen's operation,
-// limits, extensions.loadrig): 68 today (71 under -race), against ~210 through the
+// limits, extensions.loadrig): 66 today (69 under -race), against ~210 through the
 // generated executor; the bound leaves room for sync.Pool's random drops
 // under the race detector.
 func TestProductByIDAllocs(t *testing.T) {

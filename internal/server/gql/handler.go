@@ -374,7 +374,7 @@ func (h *Handler) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 	if a := r.Header.Get("Authorization"); a != "" {
 		r = r.WithContext(withToken(r.Context(), a))
 	}
-	w.Header()["Cache-Control"] = []string{"no-store"}
+	w.Header()["Cache-Control"] = hdrNoStore
 	h.gql.ServeHTTP(w, r)
 }
 

@@ -70,6 +70,15 @@ func responseType(r *http.Request) string {
 	return mediaGraphQLResponse
 }
 
+// Header values shared by every response, as REST's are: net/http and
+// this package only ever replace or append to a header's slice, never
+// write into it, so one slice serves all (an allocation each saved).
+var (
+	hdrNoStore         = []string{"no-store"}
+	hdrJSON            = []string{mediaJSON}
+	hdrGraphQLResponse = []string{mediaGraphQLResponse}
+)
+
 // bufPool holds request and response buffers; ones grown past 64 KiB are
 // dropped, so a large request does not pin its memory.
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -87,7 +96,11 @@ func putBuf(b *bytes.Buffer) {
 func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctx := r.Context()
 	contentType := responseType(r)
-	w.Header()["Content-Type"] = []string{contentType}
+	if contentType == mediaJSON {
+		w.Header()["Content-Type"] = hdrJSON
+	} else {
+		w.Header()["Content-Type"] = hdrGraphQLResponse
+	}
 	start := graphql.Now()
 
 	body := getBuf()
