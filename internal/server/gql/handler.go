@@ -257,12 +257,16 @@ func (h *Handler) wsInit(ctx context.Context, p transport.InitPayload) (context.
 // aroundOperation gives each operation its own store tally and, for queries
 // and mutations with DataLoader on, its own loaders.
 func (h *Handler) aroundOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-	st := &opState{}
+	st := opFrom(ctx)
+	if st == nil || !st.post || st.inUse {
+		st = &opState{}
+		ctx = context.WithValue(ctx, opKey, st)
+	}
+	st.inUse = true
 	opCtx := graphql.GetOperationContext(ctx)
 	if h.o.DataLoader && opCtx.Operation != nil && opCtx.Operation.Operation != ast.Subscription {
 		st.loaderOf = h // loaders made on first use, no closure per operation
 	}
-	ctx = context.WithValue(ctx, opKey, st)
 	ctx = domain.WithStoreTrace(ctx, &st.tally)
 	return next(ctx)
 }
@@ -309,19 +313,24 @@ func (h *Handler) aroundResponse(ctx context.Context, next graphql.ResponseHandl
 		return nil
 	}
 	ext := loadrigExt{DataLoader: h.o.DataLoader}
-	if st := opFrom(ctx); st != nil {
+	st := opFrom(ctx)
+	if st != nil {
 		ext.StoreCalls, ext.StoreRows = st.tally.Calls(), st.tally.Rows()
 		ext.StoreWaitUS = st.tally.Wait().Microseconds()
 		// A subscription event reports the calls since the last one.
 		st.tally = domain.StoreTrace{}
 	}
 	if graphql.HasOperationContext(ctx) {
-		ext.Depth, ext.Complexity = limitStatsOf(graphql.GetOperationContext(ctx))
+		ext.Depth, ext.Complexity = limitStatsOf(ctx, graphql.GetOperationContext(ctx))
 	}
-	if resp.Extensions == nil {
-		resp.Extensions = map[string]any{}
+	if st != nil && st.post {
+		st.ext, st.hasExt = ext, true // postJSON writes it
+	} else {
+		if resp.Extensions == nil {
+			resp.Extensions = map[string]any{}
+		}
+		resp.Extensions["loadrig"] = ext
 	}
-	resp.Extensions["loadrig"] = ext
 	h.count(resp, ext.StoreCalls)
 	return resp
 }
