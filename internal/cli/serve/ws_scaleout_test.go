@@ -31,12 +31,19 @@ const hangGuard = 20 * time.Second
 // receivers on both nodes in one strictly increasing seq order. Then the
 // redis-server is killed: both nodes keep delivering locally (no 5xx, no
 // crash) and count ws.redis.errors; restarted on the same socket, delivery
-// crosses again.
+// crosses again. Once over PUBLISH/PSUBSCRIBE, once with --redis-sharded.
 func TestWSTwoProcessesShareRedis(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the loadrig binary")
 	}
 	redistest.Require(t, "redis-server")
+	loadrigBinary(t) // built once, outside the subtests' clocks
+	for _, sharded := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sharded=%v", sharded), func(t *testing.T) { testTwoProcesses(t, sharded) })
+	}
+}
+
+func testTwoProcesses(t *testing.T, sharded bool) {
 	start := time.Now()
 	rin, err := rediscache.Start(t.Context(), rediscache.StartOptions{})
 	if err != nil {
@@ -50,6 +57,9 @@ func TestWSTwoProcessesShareRedis(t *testing.T) {
 	env := []string{"LOADRIG_JWT_SECRET=" + hex.EncodeToString(key[:])}
 	args := []string{"serve", "ws", "--addr", "127.0.0.1:0", "--redis-url", rin.URL(),
 		"--tick-rate", "0", "--msg-rate", "10000", "--msg-burst", "10000"}
+	if sharded {
+		args = append(args, "--redis-sharded")
+	}
 	na := startProcEnv(t, env, args...)
 	nb := startProcEnv(t, env, args...)
 	for _, p := range []*proc{na, nb} {
