@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -478,20 +479,11 @@ func (w *wsClient) expectSkipping(typ string, skip ...string) wsEnv {
 		if e.Type == typ {
 			return e
 		}
-		if e.Type == "presence" || contains(skip, e.Type) {
+		if e.Type == "presence" || slices.Contains(skip, e.Type) {
 			continue
 		}
 		w.t.Fatalf("%s: got %s %+v (%s), want %s", w.name, e.Type, e, e.Data, typ)
 	}
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // listening returns once a /ws/notifications connection is subscribed:
