@@ -353,8 +353,8 @@ func TestBenchGraphQLSubscriptions(t *testing.T) {
 			if res.Bytes != nil {
 				perMsg = float64(res.Bytes.Received) / float64(res.Messages.Received)
 			}
-			t.Logf("round %d %-22s subscribed %d, published %d (%d sent late), expected %d, received %d (%.4f), not received %d, subscribers the server dropped as slow %d, latency p50 %.1fms p90 %.1fms p99 %.1fms max %.1fms, %.0f B received per event, process CPU %.1fs (%.0f µs per delivered event, clients and server), handshake through ack p50 %.1fms p99 %.1fms, session errors %v",
-				r+1, sd.name, sub.Subscribers, sub.Published, sub.PublishLate, sub.Expected, sub.Received, sub.DeliveryRatio, sub.Drops, dropped,
+			t.Logf("round %d %-22s subscribed %d, published %d (%d sent late), expected %d, received %d (%.4f; %.4f of published × subscribed), not received %d, subscribers the server dropped as slow %d, latency p50 %.1fms p90 %.1fms p99 %.1fms max %.1fms, %.0f B received per event, process CPU %.1fs (%.0f µs per delivered event, clients and server), handshake through ack p50 %.1fms p99 %.1fms, session errors %v",
+				r+1, sd.name, sub.Subscribers, sub.Published, sub.PublishLate, sub.Expected, sub.Received, sub.DeliveryRatio, float64(sub.Received)/float64(max(sub.Published*sub.Subscribers, 1)), sub.Drops, dropped,
 				float64(ml.P50)/1e3, float64(ml.P90)/1e3, float64(ml.P99)/1e3, float64(ml.Max)/1e3, perMsg,
 				cpu.Seconds(), float64(cpu.Microseconds())/float64(res.Messages.Received),
 				float64(res.Phases["handshake"].P50)/1e3, float64(res.Phases["handshake"].P99)/1e3, res.Requests.ErrorsByKind)

@@ -228,6 +228,13 @@ func (x *sharedExec) run(ctx context.Context, responses graphql.ResponseHandler)
 		// gqlgen reuses the buffer behind Data for the next event; the
 		// subscribers marshal this one concurrently, read only.
 		r.Data = bytes.Clone(r.Data)
+		// Each subscriber's transport marshals the response again: encode
+		// the extensions (extensions.loadrig) once, here.
+		for k, v := range r.Extensions {
+			if b, err := json.Marshal(v); err == nil {
+				r.Extensions[k] = json.RawMessage(b)
+			}
+		}
 		x.mu.Lock()
 		for s := range x.subs {
 			select {
