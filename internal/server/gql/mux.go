@@ -153,7 +153,7 @@ func (m *subMux) join(ctx context.Context, rc *graphql.OperationContext, key mux
 	if start {
 		m.h.subsExecs.Add(1)
 		responses, xctx := exec.DispatchOperation(xctx, rc)
-		go x.run(xctx, responses)
+		go x.run(xctx, rc, responses)
 	}
 	s.stop = context.AfterFunc(ctx, s.leave)
 	return s
@@ -201,9 +201,14 @@ func (s *muxSub) leave() {
 // subscriber, dropping (and counting) one whose buffer is full; when the
 // stream ends (the last subscriber left, the broker dropped it, the server
 // shut down) it ends every subscriber's stream.
-func (x *sharedExec) run(ctx context.Context, responses graphql.ResponseHandler) {
+func (x *sharedExec) run(ctx context.Context, rc *graphql.OperationContext, responses graphql.ResponseHandler) {
 	m := x.m
 	defer func() {
+		// As gqlgen's own subscription loop does: a panic is the recover
+		// function's (logged), and here it ends the subscribers' streams.
+		if v := recover(); v != nil && rc != nil && rc.RecoverFunc != nil {
+			_ = rc.Recover(ctx, v)
+		}
 		m.mu.Lock()
 		x.mu.Lock()
 		if !x.ended {

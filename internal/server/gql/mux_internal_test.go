@@ -128,3 +128,31 @@ func TestMuxExecutionEnds(t *testing.T) {
 		}
 	})
 }
+
+// panicExec's stream panics on its first event.
+type panicExec struct{ graphql.GraphExecutor }
+
+func (panicExec) DispatchOperation(ctx context.Context, _ *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
+	return func(context.Context) *graphql.Response { panic("resolver bug") }, ctx
+}
+
+// TestMuxPanic: a panic in the shared execution goes to the recover
+// function (as gqlgen's own loop sends it there) and ends every
+// subscriber's stream; the process goes on.
+func TestMuxPanic(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := &Handler{}
+		m := newSubMux(h)
+		var got any
+		rc := &graphql.OperationContext{RecoverFunc: func(_ context.Context, v any) error { got = v; return nil }}
+		s1 := m.join(t.Context(), rc, muxKey{query: "q"}, panicExec{})
+		s2 := m.join(t.Context(), rc, muxKey{query: "q"}, panicExec{})
+		if s1.next(t.Context()) != nil || s2.next(t.Context()) != nil {
+			t.Fatal("a stream went on after the panic")
+		}
+		synctest.Wait()
+		if got != "resolver bug" || h.subsExecs.Load() != 0 || h.subsActive.Load() != 0 {
+			t.Fatalf("recovered %v, executions %d, active %d", got, h.subsExecs.Load(), h.subsActive.Load())
+		}
+	})
+}
