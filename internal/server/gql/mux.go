@@ -152,8 +152,7 @@ func (m *subMux) join(ctx context.Context, rc *graphql.OperationContext, key mux
 	m.h.subsActive.Add(1)
 	if start {
 		m.h.subsExecs.Add(1)
-		responses, xctx := exec.DispatchOperation(xctx, rc)
-		go x.run(xctx, rc, responses)
+		go x.run(xctx, rc, exec)
 	}
 	s.stop = context.AfterFunc(ctx, s.leave)
 	return s
@@ -197,11 +196,12 @@ func (s *muxSub) leave() {
 	}
 }
 
-// run resolves each event once and queues the response on every
+// run dispatches the operation (the resolver subscribes to the broker),
+// resolves each event once and queues the response on every
 // subscriber, dropping (and counting) one whose buffer is full; when the
 // stream ends (the last subscriber left, the broker dropped it, the server
 // shut down) it ends every subscriber's stream.
-func (x *sharedExec) run(ctx context.Context, rc *graphql.OperationContext, responses graphql.ResponseHandler) {
+func (x *sharedExec) run(ctx context.Context, rc *graphql.OperationContext, exec graphql.GraphExecutor) {
 	m := x.m
 	defer func() {
 		// As gqlgen's own subscription loop does: a panic is the recover
@@ -225,6 +225,7 @@ func (x *sharedExec) run(ctx context.Context, rc *graphql.OperationContext, resp
 		x.cancel()
 		m.h.subsExecs.Add(-1)
 	}()
+	responses, ctx := exec.DispatchOperation(ctx, rc)
 	for {
 		r := responses(ctx)
 		if r == nil {

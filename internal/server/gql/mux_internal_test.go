@@ -2,7 +2,9 @@ package gql
 
 import (
 	"context"
+	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"testing/synctest"
 
@@ -13,11 +15,21 @@ import (
 type fakeExec struct {
 	graphql.GraphExecutor // unused: only DispatchOperation is called
 	events                chan *graphql.Response
-	dispatched            []context.Context
+	mu                    sync.Mutex
+	ctxs                  []context.Context
+}
+
+// dispatched is the contexts of the executions dispatched so far.
+func (f *fakeExec) dispatched() []context.Context {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.ctxs)
 }
 
 func (f *fakeExec) DispatchOperation(ctx context.Context, _ *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
-	f.dispatched = append(f.dispatched, ctx)
+	f.mu.Lock()
+	f.ctxs = append(f.ctxs, ctx)
+	f.mu.Unlock()
 	return func(ctx context.Context) *graphql.Response {
 		select {
 		case r := <-f.events:
@@ -49,8 +61,9 @@ func TestMuxDropsSlowSubscriber(t *testing.T) {
 		defer cancelB()
 		a := m.join(ctxA, nil, key, fe)
 		b := m.join(ctxB, nil, key, fe)
-		if len(fe.dispatched) != 1 || h.subsActive.Load() != 2 || h.subsExecs.Load() != 1 {
-			t.Fatalf("dispatched %d, active %d, executions %d; want 1, 2, 1", len(fe.dispatched), h.subsActive.Load(), h.subsExecs.Load())
+		synctest.Wait()
+		if len(fe.dispatched()) != 1 || h.subsActive.Load() != 2 || h.subsExecs.Load() != 1 {
+			t.Fatalf("dispatched %d, active %d, executions %d; want 1, 2, 1", len(fe.dispatched()), h.subsActive.Load(), h.subsExecs.Load())
 		}
 		for i := range subBuffer + 1 {
 			fe.events <- event(i)
@@ -79,8 +92,8 @@ func TestMuxDropsSlowSubscriber(t *testing.T) {
 		// The last subscriber leaving ends the execution.
 		cancelA()
 		synctest.Wait()
-		if fe.dispatched[0].Err() == nil || h.subsExecs.Load() != 0 || h.subsActive.Load() != 0 || len(m.execs) != 0 {
-			t.Fatalf("after the last left: execution ctx %v, executions %d, active %d, keys %d", fe.dispatched[0].Err(), h.subsExecs.Load(), h.subsActive.Load(), len(m.execs))
+		if fe.dispatched()[0].Err() == nil || h.subsExecs.Load() != 0 || h.subsActive.Load() != 0 || len(m.execs) != 0 {
+			t.Fatalf("after the last left: execution ctx %v, executions %d, active %d, keys %d", fe.dispatched()[0].Err(), h.subsExecs.Load(), h.subsActive.Load(), len(m.execs))
 		}
 		if r := a.next(ctxA); r != nil {
 			t.Fatalf("a after leaving: %+v", r)
@@ -89,8 +102,9 @@ func TestMuxDropsSlowSubscriber(t *testing.T) {
 		// A new subscriber: a new execution.
 		ctxC, cancelC := context.WithCancel(t.Context())
 		c := m.join(ctxC, nil, key, fe)
-		if len(fe.dispatched) != 2 || fe.dispatched[1].Err() != nil {
-			t.Fatalf("dispatched %d", len(fe.dispatched))
+		synctest.Wait()
+		if d := fe.dispatched(); len(d) != 2 || d[1].Err() != nil {
+			t.Fatalf("dispatched %d", len(d))
 		}
 		fe.events <- event(7)
 		if r := c.next(ctxC); r == nil || string(r.Data) != `{"i":7}` {
@@ -129,10 +143,17 @@ func TestMuxExecutionEnds(t *testing.T) {
 	})
 }
 
-// panicExec's stream panics on its first event.
-type panicExec struct{ graphql.GraphExecutor }
+// panicExec's stream panics on its first event, or (dispatch) its
+// dispatch panics.
+type panicExec struct {
+	graphql.GraphExecutor
+	dispatch bool
+}
 
-func (panicExec) DispatchOperation(ctx context.Context, _ *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
+func (p panicExec) DispatchOperation(ctx context.Context, _ *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
+	if p.dispatch {
+		panic("resolver bug")
+	}
 	return func(context.Context) *graphql.Response { panic("resolver bug") }, ctx
 }
 
@@ -140,13 +161,19 @@ func (panicExec) DispatchOperation(ctx context.Context, _ *graphql.OperationCont
 // function (as gqlgen's own loop sends it there) and ends every
 // subscriber's stream; the process goes on.
 func TestMuxPanic(t *testing.T) {
+	for _, dispatch := range []bool{false, true} {
+		t.Run(map[bool]string{false: "stream", true: "dispatch"}[dispatch], func(t *testing.T) { testMuxPanic(t, panicExec{dispatch: dispatch}) })
+	}
+}
+
+func testMuxPanic(t *testing.T, exec panicExec) {
 	synctest.Test(t, func(t *testing.T) {
 		h := &Handler{}
 		m := newSubMux(h)
 		var got any
 		rc := &graphql.OperationContext{RecoverFunc: func(_ context.Context, v any) error { got = v; return nil }}
-		s1 := m.join(t.Context(), rc, muxKey{query: "q"}, panicExec{})
-		s2 := m.join(t.Context(), rc, muxKey{query: "q"}, panicExec{})
+		s1 := m.join(t.Context(), rc, muxKey{query: "q"}, exec)
+		s2 := m.join(t.Context(), rc, muxKey{query: "q"}, exec)
 		if s1.next(t.Context()) != nil || s2.next(t.Context()) != nil {
 			t.Fatal("a stream went on after the panic")
 		}
