@@ -141,17 +141,17 @@ func (m *subMux) join(ctx context.Context, rc *graphql.OperationContext, key mux
 	var xctx context.Context
 	if start {
 		// Cancelled by the last subscriber's leave, which may come before
-		// the dispatch below: the stream then ends at once.
+		// run dispatches: the stream then ends at once.
 		xctx, x.cancel = context.WithCancel(context.WithValue(context.WithoutCancel(ctx), muxedKey, true))
+		m.h.subsExecs.Add(1)
 	}
 	s.x = x
 	x.mu.Lock()
 	x.subs[s] = struct{}{}
+	m.h.subsActive.Add(1)
 	x.mu.Unlock()
 	m.mu.Unlock()
-	m.h.subsActive.Add(1)
 	if start {
-		m.h.subsExecs.Add(1)
 		go x.run(xctx, rc, exec)
 	}
 	s.stop = context.AfterFunc(ctx, s.leave)
