@@ -54,6 +54,9 @@ type Subscriptions struct {
 	Drops         int64   `json:"drops"`
 	Published     int64   `json:"published,omitempty"`
 	PublishErrors int64   `json:"publish_errors,omitempty"`
+	// PublishLate counts publishes sent more than one interval after their
+	// intended time (the publisher's in-flight bound was reached).
+	PublishLate int64 `json:"publish_late,omitempty"`
 	// PublishErrorsByKind says why publishes failed (graphql_error:CODE for
 	// an errors array, e.g. graphql_error:UNAUTHENTICATED).
 	PublishErrorsByKind map[string]int64 `json:"publish_errors_by_kind,omitempty"`
@@ -231,6 +234,7 @@ func mergeSubscriptions(results []*Result) *Subscriptions {
 		out.Received += s.Received
 		out.Published += s.Published
 		out.PublishErrors += s.PublishErrors
+		out.PublishLate += s.PublishLate
 		for k, n := range s.PublishErrorsByKind {
 			if out.PublishErrorsByKind == nil {
 				out.PublishErrorsByKind = map[string]int64{}

@@ -51,7 +51,11 @@ func graphqlTables(r *metrics.Result) []table {
 		t := table{title: "subscriptions"}
 		t.rows = append(t.rows, []string{"subscribers", count(s.Subscribers)})
 		if s.Published > 0 || s.PublishErrors > 0 {
-			t.rows = append(t.rows, []string{"published", fmt.Sprintf("%d ok, %d failed", s.Published, s.PublishErrors)})
+			pub := fmt.Sprintf("%d ok, %d failed", s.Published, s.PublishErrors)
+			if s.PublishLate > 0 {
+				pub += fmt.Sprintf(", %d sent late (16 in flight)", s.PublishLate)
+			}
+			t.rows = append(t.rows, []string{"published", pub})
 			if len(s.PublishErrorsByKind) > 0 {
 				t.rows = append(t.rows, []string{"publish errors", kindList(s.PublishErrorsByKind)})
 			}

@@ -66,7 +66,10 @@
 //
 // A publisher (Options.Publish) sends a mutation at a fixed rate through a
 // second, query driver once every subscriber has subscribed (plus 100 ms
-// for the server to register them) until 0.5 s before the window ends, and
+// for the server to register them) until 0.5 s before the window ends. It
+// is an open model: mutation i goes at i/rate after the first whatever the
+// server's response time, up to 16 in flight (a send that had to wait for
+// one is counted late, publish_late), and it
 // counts one expected event per subscriber subscribed at each successful
 // publish: it assumes every event matches every subscription. Delivery
 // ratio = received / expected.

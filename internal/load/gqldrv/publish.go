@@ -29,6 +29,9 @@ type publisher struct {
 	once  sync.Once
 	done  chan struct{}
 	begun atomic.Bool
+	// late counts mutations sent more than one interval after their
+	// intended time (every worker was busy).
+	late atomic.Int64
 }
 
 func newPublisher(s *subscriber, o Options) (*publisher, error) {
@@ -89,32 +92,90 @@ func (p *publisher) run(ctx context.Context) {
 		return
 	case <-time.After(settle):
 	}
-	w, err := p.d.NewWorker(ctx, 0)
-	if err != nil {
-		return
-	}
-	defer w.Close()
-	tick := time.NewTicker(time.Duration(float64(time.Second) / p.rate))
-	defer tick.Stop()
+	p.paced(ctx, time.Now(), stopAt)
+}
+
+// publishInflight bounds the publish mutations in flight: the publisher is
+// an open model (each mutation goes at its intended time, seq/rate after
+// the first, however slowly the server answers the ones before), and this
+// many outstanding mutations are what a slow server can make it hold.
+const publishInflight = 16
+
+// paced sends mutation seq at start + seq/rate until stopAt (or ctx's end),
+// each on a free worker (up to publishInflight, made as needed). When every
+// worker is busy the send waits for one and is late; later sends keep their
+// intended times, so the schedule catches up rather than shifting.
+func (p *publisher) paced(ctx context.Context, start, stopAt time.Time) {
+	free := make(chan load.Worker, publishInflight)
+	var (
+		wg      sync.WaitGroup
+		workers []load.Worker
+	)
+	defer func() {
+		wg.Wait()
+		for _, w := range workers {
+			_ = w.Close()
+		}
+	}()
+	interval := time.Duration(float64(time.Second) / p.rate)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	for seq := uint64(0); ; seq++ {
-		if !stopAt.IsZero() && !time.Now().Before(stopAt) {
+		at := start.Add(time.Duration(seq) * interval)
+		if !stopAt.IsZero() && !at.Before(stopAt) {
 			return
 		}
-		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		out := w.Do(pctx, load.NewOp(seq, nopSink{})) // recorded: its error codes are counted
-		cancel()
-		if out.Err == metrics.OK {
-			p.ok.Add(1)
-			s.expected.Add(s.active.Load())
-		} else if ctx.Err() == nil {
-			p.errs.Add(1)
-			p.fail(out.Err)
+		if d := time.Until(at); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
 		}
+		var w load.Worker
 		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
+		case w = <-free:
+		default:
+			if len(workers) < publishInflight {
+				nw, err := p.d.NewWorker(ctx, len(workers))
+				if err != nil {
+					return
+				}
+				workers = append(workers, nw)
+				w = nw
+				break
+			}
+			select {
+			case w = <-free:
+			case <-ctx.Done():
+				return
+			}
 		}
+		if time.Since(at) > interval {
+			p.late.Add(1)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.send(ctx, w, seq)
+			free <- w
+		}()
+	}
+}
+
+// send sends one publish mutation and counts what it should deliver.
+func (p *publisher) send(ctx context.Context, w load.Worker, seq uint64) {
+	s := p.s
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	out := w.Do(pctx, load.NewOp(seq, nopSink{})) // recorded: its error codes are counted
+	cancel()
+	if out.Err == metrics.OK {
+		p.ok.Add(1)
+		s.expected.Add(s.active.Load())
+	} else if ctx.Err() == nil {
+		p.errs.Add(1)
+		p.fail(out.Err)
 	}
 }
 

@@ -9,19 +9,24 @@ package gqldrv
 //
 // N subscribers (LOADRIG_GQL_SUB_BENCH_N, default 1000) hold
 // productUpdated(id: 1) while a publisher sends updateProduct at R per
-// second (LOADRIG_GQL_SUB_BENCH_RATE, default 10) for the window
-// (LOADRIG_GQL_SUB_BENCH_HOLD, default 20s), all through this package's
-// driver, against two servers in turn, ROUNDS times each, alternating
-// (LOADRIG_GQL_SUB_BENCH_ROUNDS, default 2):
+// second (LOADRIG_GQL_SUB_BENCH_RATE, default 10; an open model: each
+// mutation at its intended time, up to 16 in flight, so every server gets
+// the same event rate) for the window (LOADRIG_GQL_SUB_BENCH_HOLD, default
+// 20s), all through this package's driver, against three servers in turn,
+// ROUNDS times each, alternating (LOADRIG_GQL_SUB_BENCH_ROUNDS, default 2):
 //
-//   - loadrig's GraphQL server (gqlgen over the stack: the mutation writes
-//     the store through the cache layer, the broker fans the event out,
-//     gqlgen resolves and marshals it per subscriber);
 //   - a bare coder/websocket broadcast: the chat example's hub speaking
 //     just enough graphql-transport-ws (ack, subscribe, next), which
 //     answers the same mutation by sending every subscriber one message of
-//     the same shape and size, stamped with emittedAt when it arrives.
+//     the same shape and size, stamped with emittedAt when it arrives;
+//   - loadrig's GraphQL server with gql.Options.NoMultiplex (gqlgen over
+//     the stack: the mutation writes the store through the cache layer,
+//     the broker fans the event out, gqlgen resolves and marshals it per
+//     subscriber);
+//   - loadrig's GraphQL server as it ships: subscribers of one operation
+//     share one execution per event (mux.go in internal/server/gql).
 //
+// LOADRIG_GQL_SUB_BENCH_PROFILE=DIR writes a CPU profile of each round.
 // Latency is each event's arrival minus its emittedAt (one clock: one
 // process). Server and clients share this process and the machine's cores.
 
@@ -34,6 +39,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -174,13 +181,17 @@ func startBenchHTTP(t *testing.T, h http.Handler) (string, func()) {
 	}
 }
 
-func startLoadrigSubServer(t *testing.T) benchSubServer {
+func startLoadrigSubServer(t *testing.T) benchSubServer { return startLoadrigSub(t, false) }
+
+// startLoadrigSub starts loadrig's GraphQL server; noMux runs every
+// subscription on its own execution (gql.Options.NoMultiplex).
+func startLoadrigSub(t *testing.T, noMux bool) benchSubServer {
 	t.Helper()
 	st, err := stack.New(context.Background(), stack.Config{Cache: "lru"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := gql.NewHandler(gql.Deps{Catalog: st.Catalog, Auth: st.Auth, Feed: st.Feed, Stats: st.Stats, Options: gql.Options{DataLoader: true}})
+	h := gql.NewHandler(gql.Deps{Catalog: st.Catalog, Auth: st.Auth, Feed: st.Feed, Stats: st.Stats, Options: gql.Options{DataLoader: true, NoMultiplex: noMux}})
 	tok, err := st.Auth.Issue(context.Background(), 1)
 	if err != nil {
 		t.Fatal(err)
@@ -308,14 +319,30 @@ func TestBenchGraphQLSubscriptions(t *testing.T) {
 	t.Logf("one event as loadrig's server sends it (%d bytes; the bare hub sends it restamped): %s", len(event), event)
 	sides := []*side{
 		{name: "bare coder/websocket", start: func(t *testing.T) benchSubServer { return startBareSubServer(t, event) }},
-		{name: "loadrig graphql", start: startLoadrigSubServer},
+		{name: "loadrig, per subscriber", start: func(t *testing.T) benchSubServer { return startLoadrigSub(t, true) }},
+		{name: "loadrig, multiplexed", start: startLoadrigSubServer},
 	}
+	pubs := make([][]int64, len(sides))
+	profDir := os.Getenv("LOADRIG_GQL_SUB_BENCH_PROFILE")
 	for r := range rounds {
-		for _, sd := range sides {
+		for si, sd := range sides {
 			s := sd.start(t)
+			if profDir != "" {
+				f, err := os.Create(filepath.Join(profDir, fmt.Sprintf("%s-%d.cpu", strings.NewReplacer(" ", "-", "/", "-").Replace(sd.name), r+1)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+			}
 			cpu0 := benchCPU()
 			res := benchSubRun(t, s, n, rate, hold)
 			cpu := benchCPU() - cpu0
+			if profDir != "" {
+				pprof.StopCPUProfile()
+			}
 			dropped := s.dropped()
 			s.close()
 			sub, ml := res.Subscriptions, res.MessageLatency
@@ -326,17 +353,20 @@ func TestBenchGraphQLSubscriptions(t *testing.T) {
 			if res.Bytes != nil {
 				perMsg = float64(res.Bytes.Received) / float64(res.Messages.Received)
 			}
-			t.Logf("round %d %-22s subscribed %d, published %d, expected %d, received %d (%.4f), not received %d, subscribers the server dropped as slow %d, latency p50 %.1fms p90 %.1fms p99 %.1fms max %.1fms, %.0f B received per event, process CPU %.1fs (%.0f µs per delivered event, clients and server), handshake through ack p50 %.1fms p99 %.1fms, session errors %v",
-				r+1, sd.name, sub.Subscribers, sub.Published, sub.Expected, sub.Received, sub.DeliveryRatio, sub.Drops, dropped,
+			t.Logf("round %d %-22s subscribed %d, published %d (%d sent late), expected %d, received %d (%.4f; %.4f of published × subscribed), not received %d, subscribers the server dropped as slow %d, latency p50 %.1fms p90 %.1fms p99 %.1fms max %.1fms, %.0f B received per event, process CPU %.1fs (%.0f µs per delivered event, clients and server), handshake through ack p50 %.1fms p99 %.1fms, session errors %v",
+				r+1, sd.name, sub.Subscribers, sub.Published, sub.PublishLate, sub.Expected, sub.Received, sub.DeliveryRatio, float64(sub.Received)/float64(max(sub.Published*sub.Subscribers, 1)), sub.Drops, dropped,
 				float64(ml.P50)/1e3, float64(ml.P90)/1e3, float64(ml.P99)/1e3, float64(ml.Max)/1e3, perMsg,
 				cpu.Seconds(), float64(cpu.Microseconds())/float64(res.Messages.Received),
 				float64(res.Phases["handshake"].P50)/1e3, float64(res.Phases["handshake"].P99)/1e3, res.Requests.ErrorsByKind)
 			sd.p99s = append(sd.p99s, ml.P99)
+			pubs[si] = append(pubs[si], sub.Published)
 		}
 	}
-	var line []string
-	for i := range sides[0].p99s {
-		line = append(line, fmt.Sprintf("%.2f×", float64(sides[1].p99s[i])/float64(max(sides[0].p99s[i], 1))))
+	for si := 1; si < len(sides); si++ {
+		var line []string
+		for i := range sides[0].p99s {
+			line = append(line, fmt.Sprintf("%.2f× (published %d vs %d)", float64(sides[si].p99s[i])/float64(max(sides[0].p99s[i], 1)), pubs[si][i], pubs[0][i]))
+		}
+		t.Logf("p99 %s ÷ bare, per round: %s", sides[si].name, strings.Join(line, ", "))
 	}
-	t.Logf("p99 loadrig ÷ bare, per round: %s", strings.Join(line, ", "))
 }

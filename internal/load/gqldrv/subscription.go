@@ -188,7 +188,7 @@ func (s *subscriber) result() *metrics.Subscriptions {
 		Received:    s.received.Load(),
 	}
 	if s.pub != nil {
-		r.Published, r.PublishErrors = s.pub.ok.Load(), s.pub.errs.Load()
+		r.Published, r.PublishErrors, r.PublishLate = s.pub.ok.Load(), s.pub.errs.Load(), s.pub.late.Load()
 		r.PublishErrorsByKind = s.pub.errorKinds()
 	}
 	s.mu.Lock()

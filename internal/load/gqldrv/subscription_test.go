@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -289,5 +290,45 @@ func TestSubscriptionsWithPublisher(t *testing.T) {
 	}
 	if err := d.Close(); err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
+	}
+}
+
+// The publisher is an open model: against a server whose mutation takes
+// 200 ms, 100/s over 0.5 s still sends all 50 mutations (a closed loop
+// would send 3), never more than publishInflight at once, and the ones
+// that waited for a free worker are counted late.
+func TestPublisherPacedOpenModel(t *testing.T) {
+	var inflight, peak atomic.Int64
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inflight.Add(1)
+		for {
+			old := peak.Load()
+			if n <= old || peak.CompareAndSwap(old, n) {
+				break
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+		inflight.Add(-1)
+		w.Write([]byte(`{"data":{"updateProduct":{"id":"1"}}}`))
+	}))
+	defer s.Close()
+	d := newDriver(t, Options{URL: s.URL + "/graphql", Subscribers: 1,
+		Query:       `subscription { productUpdated(id: 1) { emittedAt } }`,
+		Publish:     `mutation { updateProduct(id: 1, input: {price: 10}) { id } }`,
+		PublishRate: 100})
+	p := d.sub.pub
+	start := time.Now()
+	p.paced(t.Context(), start, start.Add(500*time.Millisecond))
+	if p.ok.Load() != 50 || p.errs.Load() != 0 {
+		t.Fatalf("published %d ok, %d failed (%v), want 50 ok", p.ok.Load(), p.errs.Load(), p.errorKinds())
+	}
+	if got := peak.Load(); got > publishInflight {
+		t.Fatalf("%d mutations in flight at once, want at most %d", got, publishInflight)
+	}
+	if p.late.Load() == 0 {
+		t.Fatal("no send counted late, though 50 sends of 200 ms over 0.5 s need more than 16 in flight")
+	}
+	if inflight.Load() != 0 {
+		t.Fatalf("paced returned with %d mutations in flight", inflight.Load())
 	}
 }

@@ -23,6 +23,12 @@
 //   - apqExt replaces extension.AutomaticPersistedQuery: same protocol, but
 //     a query is registered only after it parsed, validated and passed the
 //     limits, so a refused query never occupies the APQ store.
+//   - muxExec wraps the executor gqlgen's WebSocket transport is handed:
+//     subscribers with the same document, operation name, variables and
+//     viewer share one execution (one broker subscription, one resolution
+//     per event), each getting the response under its own id (mux.go).
+//     The fan-out benchmark's profile: the execution went from ~23 µs per
+//     delivery to under 1 µs; Options.NoMultiplex turns it off.
 //
 //go:generate go tool gqlgen generate --config gqlgen.yml
 package gql

@@ -91,6 +91,11 @@ type Options struct {
 	WSReadLimit int64
 	// Dev turns on introspection and GraphiQL at /graphiql. Default false.
 	Dev bool
+	// NoMultiplex runs every WebSocket subscription on an execution of its
+	// own, as gqlgen does, instead of one shared execution per document,
+	// operation, variables and viewer (mux.go): for comparisons. Default
+	// false.
+	NoMultiplex bool
 }
 
 // Deps configures NewHandler, the stand-alone GraphQL server (its own
@@ -130,9 +135,11 @@ type Handler struct {
 	sp  *server.Spine
 	gql *handler.Server
 
-	requests, storeCalls, storeMax, subsActive, subsDropped atomic.Int64
-	errMu                                                   sync.Mutex
-	errorsByCode                                            map[string]int64
+	mux *subMux
+
+	requests, storeCalls, storeMax, subsActive, subsDropped, subsExecs atomic.Int64
+	errMu                                                              sync.Mutex
+	errorsByCode                                                       map[string]int64
 
 	generatedOnly bool   // tests: newServer without fastSchema's shortcut
 	onShortcut    func() // tests: called when the shortcut takes an operation
@@ -211,7 +218,7 @@ func (h *Handler) newServer(post graphql.Transport) *handler.Server {
 	srv := handler.New(es)
 
 	readLimit := h.o.WSReadLimit
-	srv.AddTransport(transport.Websocket{
+	var ws graphql.Transport = transport.Websocket{
 		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{
 			OriginPatterns: h.o.Origins, InsecureSkipVerify: h.o.AnyOrigin,
 		}},
@@ -219,7 +226,12 @@ func (h *Handler) newServer(post graphql.Transport) *handler.Server {
 		InitTimeout:           h.o.InitTimeout,
 		KeepAlivePingInterval: h.o.PingInterval,
 		PayloadReadLimit:      &readLimit,
-	})
+	}
+	if !h.o.NoMultiplex {
+		h.mux = newSubMux(h)
+		ws = muxTransport{ws: ws, m: h.mux}
+	}
+	srv.AddTransport(ws)
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(post)
 
@@ -452,7 +464,7 @@ func (h *Handler) GraphQLStats() map[string]any {
 		"store_calls_max":         h.storeMax.Load(),
 		"dataloader":              h.o.DataLoader,
 		"apq":                     apq,
-		"subscriptions":           map[string]any{"active": h.subsActive.Load(), "dropped": h.subsDropped.Load()},
+		"subscriptions":           map[string]any{"active": h.subsActive.Load(), "dropped": h.subsDropped.Load(), "executions": h.subsExecs.Load(), "multiplexed": !h.o.NoMultiplex},
 	}
 }
 

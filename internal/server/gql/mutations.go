@@ -164,11 +164,18 @@ func stream[T any](ctx context.Context, h *Handler, topic string, keys []int64, 
 	}
 	sub := h.d.Feed.Subscribe(topic, subBuffer, keys...)
 	out := make(chan *T)
-	h.subsActive.Add(1)
+	// A shared execution's subscribers are counted by the mux, not here.
+	own := int64(1)
+	if muxed(ctx) {
+		own = 0
+	}
+	h.subsActive.Add(own)
+	h.subsExecs.Add(own)
 	go func() {
 		defer func() {
 			sub.Close()
-			h.subsActive.Add(-1)
+			h.subsActive.Add(-own)
+			h.subsExecs.Add(-own)
 			close(out)
 		}()
 		for {
