@@ -46,6 +46,15 @@ type GraphQLFlags struct {
 	// Dev is --dev: introspection, GraphiQL at /graphiql and WebSocket
 	// handshakes from any Origin. Default false.
 	Dev bool
+	// Multiplex is --multiplex: on (subscribers of one document, variables
+	// and viewer share one execution per event) or off (one execution per
+	// subscriber, as stock gqlgen). Default on.
+	Multiplex string
+	// FastPath is --fast-path: on (product(id) selecting plain Product
+	// fields is written without gqlgen's generic field walk) or off (every
+	// operation through the generated executor, as stock gqlgen). Default
+	// on.
+	FastPath string
 }
 
 func (g *GraphQLFlags) addFlags(fs *pflag.FlagSet) {
@@ -63,6 +72,8 @@ func (g *GraphQLFlags) addSharedFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&g.MaxTokens, "max-tokens", gql.DefaultMaxTokens, "most parser tokens in a query document (0: no limit)")
 	fs.StringVar(&g.APQ, "apq", "lru", "automatic persisted queries: lru (in process), redis (shared, with --apq-ttl) or off")
 	fs.DurationVar(&g.APQTTL, "apq-ttl", gql.DefaultAPQTTL, "lifetime of a persisted query in Redis (--apq redis)")
+	fs.StringVar(&g.Multiplex, "multiplex", "on", "subscriptions: on (one shared execution per document, variables and viewer) or off (one per subscriber, as stock gqlgen)")
+	fs.StringVar(&g.FastPath, "fast-path", "on", "product(id) of plain Product fields: on (written without gqlgen's per-field walk, same bytes) or off (every operation through gqlgen's generated executor)")
 }
 
 func (g *GraphQLFlags) validate() error {
@@ -75,6 +86,11 @@ func (g *GraphQLFlags) validate() error {
 	case "lru", "redis", "off":
 	default:
 		return cmdutil.FlagErrorf("--apq %q: use lru, redis or off", g.APQ)
+	}
+	for _, f := range []struct{ name, v string }{{"multiplex", g.Multiplex}, {"fast-path", g.FastPath}} {
+		if f.v != "on" && f.v != "off" {
+			return cmdutil.FlagErrorf("--%s %q: use on or off", f.name, f.v)
+		}
 	}
 	switch {
 	case g.MaxDepth < 0:
@@ -195,6 +211,7 @@ func graphqlTransport(sf *ServerFlags, gf *GraphQLFlags) transport {
 				DataLoader: gf.DataLoader == "on",
 				MaxDepth:   noLimit(gf.MaxDepth), MaxComplexity: noLimit(gf.MaxComplexity), MaxTokens: noLimit(gf.MaxTokens),
 				BodyLimit: sf.BodyLimit, Origins: gf.Origins, Dev: gf.Dev, AnyOrigin: gf.Dev,
+				NoMultiplex: gf.Multiplex == "off", NoFastPath: gf.FastPath == "off",
 			}
 			switch gf.APQ {
 			case "lru":

@@ -31,17 +31,19 @@ func TestGraphQLFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.Addr != DefaultGraphQLAddr || o.DataLoader != "on" || o.MaxDepth != 10 || o.MaxComplexity != 1000 || o.MaxTokens != 10000 ||
-		o.APQ != "lru" || o.Dev || len(o.Origins) != 0 || o.Stack.Cache != "none" || o.Stack.StorePool != 8 {
+		o.APQ != "lru" || o.Dev || len(o.Origins) != 0 || o.Stack.Cache != "none" || o.Stack.StorePool != 8 ||
+		o.Multiplex != "on" || o.FastPath != "on" {
 		t.Fatalf("defaults = %+v", o)
 	}
 	o, err = parseGraphQL(t, "--addr", "127.0.0.1:0", "--dataloader", "off", "--max-depth", "5", "--max-complexity", "0",
 		"--max-tokens", "500", "--apq", "redis", "--apq-ttl", "1h", "--origins", "app.example,*.example.org", "--dev",
-		"--cache", "lru", "--store-latency", "1ms")
+		"--cache", "lru", "--store-latency", "1ms", "--multiplex", "off", "--fast-path", "off")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if o.DataLoader != "off" || o.MaxDepth != 5 || o.MaxComplexity != 0 || o.MaxTokens != 500 || o.APQ != "redis" ||
-		o.APQTTL != time.Hour || strings.Join(o.Origins, " ") != "app.example *.example.org" || !o.Dev || o.Stack.Cache != "lru" {
+		o.APQTTL != time.Hour || strings.Join(o.Origins, " ") != "app.example *.example.org" || !o.Dev || o.Stack.Cache != "lru" ||
+		o.Multiplex != "off" || o.FastPath != "off" {
 		t.Fatalf("parsed = %+v", o)
 	}
 }
@@ -52,7 +54,7 @@ func TestGraphQLBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--dataloader", "maybe"}, {"--apq", "memcached"}, {"--max-depth", "-1"}, {"--max-complexity", "-5"},
 		{"--max-tokens", "-1"}, {"--apq-ttl", "0s"}, {"--origins", "http://app.example"}, {"--addr", "nope"},
-		{"--cache", "mongo"},
+		{"--cache", "mongo"}, {"--multiplex", "maybe"}, {"--fast-path", "yes"},
 	} {
 		_, err := parseGraphQL(t, args...)
 		var fe *cmdutil.FlagError

@@ -226,3 +226,34 @@ func TestProductByIDAllocs(t *testing.T) {
 	}
 	t.Logf("%v allocations per product(id) request", n)
 }
+
+// TestNoFastPathOption: Options.NoFastPath (serve graphql --fast-path off)
+// sends product(id) through the generated executor, and /stats says which.
+func TestNoFastPathOption(t *testing.T) {
+	st, err := stack.New(context.Background(), stack.Config{Cache: "lru", Dataset: "users=5,products=10,reviews=2,orders=3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close(context.Background()) })
+	for _, off := range []bool{false, true} {
+		var taken atomic.Int64
+		h := New(server.NewSpine(server.SpineOptions{}), server.Deps{Catalog: st.Catalog, Auth: st.Auth, Feed: st.Feed},
+			Options{DataLoader: true, NoFastPath: off})
+		h.onShortcut = func() { taken.Add(1) }
+		h.gql = h.newServer(postJSON{})
+		r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(`{"query":"{ product(id: 7) { id name price } }"}`))
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != 200 || !strings.Contains(w.Body.String(), `"product":{"id":"7"`) {
+			t.Fatalf("off=%v: %d %s", off, w.Code, w.Body)
+		}
+		if got := taken.Load(); (got == 1) == off {
+			t.Errorf("NoFastPath=%v: the shortcut took %d operations", off, got)
+		}
+		g, _ := h.Stats()["graphql"].(map[string]any)
+		if g["fast_path"] != !off {
+			t.Errorf("NoFastPath=%v: /stats graphql.fast_path = %v", off, g["fast_path"])
+		}
+	}
+}

@@ -96,6 +96,11 @@ type Options struct {
 	// operation, variables and viewer (mux.go): for comparisons. Default
 	// false.
 	NoMultiplex bool
+	// NoFastPath runs every operation through gqlgen's generated executor,
+	// as a stock gqlgen server does: product(id) selecting plain Product
+	// fields then pays the generic per-field walk too (fastpath.go).
+	// Default false: the shortcut is on.
+	NoFastPath bool
 }
 
 // Deps configures NewHandler, the stand-alone GraphQL server (its own
@@ -210,7 +215,7 @@ func (h *Handler) newServer(post graphql.Transport) *handler.Server {
 	cfg := Config{Resolvers: &resolver{h: h}, Complexity: complexityRoot()}
 	cfg.Directives.RequireAuth = h.requireAuth
 	es := NewExecutableSchema(cfg)
-	if !h.generatedOnly {
+	if !h.generatedOnly && !h.o.NoFastPath {
 		// product(id) without the generic field walk (fastpath.go); it
 		// skips field middleware, so this server registers none.
 		es = fastSchema{es.(*executableSchema), h.onShortcut}
@@ -465,6 +470,7 @@ func (h *Handler) GraphQLStats() map[string]any {
 		"dataloader":              h.o.DataLoader,
 		"apq":                     apq,
 		"subscriptions":           map[string]any{"active": h.subsActive.Load(), "dropped": h.subsDropped.Load(), "executions": h.subsExecs.Load(), "multiplexed": !h.o.NoMultiplex},
+		"fast_path":               !h.o.NoFastPath,
 	}
 }
 
