@@ -1,10 +1,14 @@
 package ws
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
+	"io"
+	"net"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -223,4 +227,41 @@ func TestPingWheelFirstPingAfterOneInterval(t *testing.T) {
 			t.Fatalf("a peer that cannot take a ping is still open %v after opening: active %d", time.Since(start), n)
 		}
 	})
+}
+
+// A client that sends its first frame with the handshake, before the 101,
+// loses nothing: net/http has read it into its buffer, so that buffer is
+// kept for the connection (hijackWriter) and the frame is echoed.
+func TestFrameSentWithHandshakeIsRead(t *testing.T) {
+	ts := newTestServer(t, nil)
+	addr := strings.TrimPrefix(ts.URL, "http://")
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(30 * time.Second)) // a hang guard only
+	payload := "sent before the 101"
+	frame := append([]byte{0x81, 0x80 | byte(len(payload)), 0, 0, 0, 0}, payload...) // text, masked with a zero key
+	req := "GET /ws/echo HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if _, err := nc.Write(append([]byte(req), frame...)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	hdr := make([]byte, 2)
+	if _, err := io.ReadFull(br, hdr); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, hdr[1]&0x7f)
+	if _, err := io.ReadFull(br, got); err != nil {
+		t.Fatal(err)
+	}
+	if hdr[0] != 0x81 || string(got) != payload {
+		t.Fatalf("echo: header %x payload %q, want 81 and %q", hdr, got, payload)
+	}
 }

@@ -296,7 +296,7 @@ const pingSlots = 16
 // visits the connections of the next slot (heartbeat), so each is visited
 // once per PingInterval.
 func (s *Server) runPings(ctx context.Context) {
-	t := time.NewTicker(s.d.PingInterval / pingSlots)
+	t := time.NewTicker(max(s.d.PingInterval/pingSlots, time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
