@@ -11,7 +11,8 @@ package ws
 // 1000,2000,5000,10000), LOADRIG_WS_BENCH_STEP=1 (then +1,000 a step until
 // p99 passes 250 ms), LOADRIG_WS_BENCH_IDLE (idle connections, default
 // 5000; 0 skips), LOADRIG_WS_BENCH_ECHO=0 (skips echo),
-// LOADRIG_WS_BENCH_PPROF=DIR (server CPU profiles of the broadcasts).
+// LOADRIG_WS_BENCH_PPROF=DIR (server CPU profiles of the broadcasts and
+// heap profiles of the idle connections).
 // The driver's side is pinned by running the test under taskset:
 //
 //	LOADRIG_WS_BENCH=1 LOADRIG_WS_BENCH_CPUS=0 taskset -c 1 go test -run TestBenchWS -v -timeout 30m ./internal/server/ws
