@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
@@ -264,4 +266,56 @@ func TestFrameSentWithHandshakeIsRead(t *testing.T) {
 	if hdr[0] != 0x81 || string(got) != payload {
 		t.Fatalf("echo: header %x payload %q, want 81 and %q", hdr, got, payload)
 	}
+}
+
+// A detached handler's panic before the detach (in the handler or in the
+// upgrade run on net/http's goroutine) is raised on net/http's goroutine,
+// where the spine's recovery sees it; one after the detach is logged and
+// the caller has long returned.
+func TestDetachedHandlerPanics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs syncBuffer
+		s := NewHandler(Options{PingInterval: time.Hour, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		defer func() { _ = s.Shutdown(context.Background()) }()
+		serve := func(h http.HandlerFunc) (v any) {
+			defer func() { v = recover() }()
+			s.detached(h).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/ws/x", nil))
+			return nil
+		}
+		if v := serve(func(http.ResponseWriter, *http.Request) { panic("in the handler") }); v != "in the handler" {
+			t.Errorf("panic in the handler: caller recovered %v", v)
+		}
+		if v := serve(func(w http.ResponseWriter, _ *http.Request) {
+			onNetHTTP(w, func() { panic("in the upgrade") })
+		}); v != "in the upgrade" {
+			t.Errorf("panic in the upgrade: caller recovered %v", v)
+		}
+		if v := serve(func(w http.ResponseWriter, _ *http.Request) {
+			detach(w)
+			panic("after the detach")
+		}); v != nil {
+			t.Errorf("panic after the detach reached the caller: %v", v)
+		}
+		synctest.Wait()
+		if got := logs.String(); !strings.Contains(got, "websocket handler panic") || !strings.Contains(got, "after the detach") {
+			t.Errorf("panic after the detach not logged: %q", got)
+		}
+	})
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
