@@ -11,7 +11,8 @@ package ws
 // 1000,2000,5000,10000), LOADRIG_WS_BENCH_STEP=1 (then +1,000 a step until
 // p99 passes 250 ms), LOADRIG_WS_BENCH_IDLE (idle connections, default
 // 5000; 0 skips), LOADRIG_WS_BENCH_ECHO=0 (skips echo),
-// LOADRIG_WS_BENCH_PPROF=DIR (server CPU profiles of the broadcasts).
+// LOADRIG_WS_BENCH_PPROF=DIR (server CPU profiles of the broadcasts and
+// heap profiles of the idle connections).
 // The driver's side is pinned by running the test under taskset:
 //
 //	LOADRIG_WS_BENCH=1 LOADRIG_WS_BENCH_CPUS=0 taskset -c 1 go test -run TestBenchWS -v -timeout 30m ./internal/server/ws
@@ -25,6 +26,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -120,13 +122,22 @@ func bareEcho(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// memNow is the server's heap and stack in use after a full GC.
-func memNow(w http.ResponseWriter, _ *http.Request) {
+// memNow is the server's heap and stack in use after a full GC, and its
+// goroutines. With LOADRIG_WS_BENCH_PPROF=DIR and ?name=X it also writes
+// the heap profile to DIR/heap-X.pprof (allocations sampled every 512
+// bytes in the server process, so per-connection structures show).
+func memNow(w http.ResponseWriter, r *http.Request) {
 	runtime.GC()
 	debug.FreeOSMemory()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	fmt.Fprintf(w, "%d %d", m.HeapInuse+m.StackInuse, runtime.NumGoroutine())
+	if dir, name := os.Getenv("LOADRIG_WS_BENCH_PPROF"), r.URL.Query().Get("name"); dir != "" && name != "" {
+		if f, err := os.Create(filepath.Join(dir, "heap-"+name+".pprof")); err == nil {
+			_ = pprof.Lookup("heap").WriteTo(f, 0)
+			f.Close()
+		}
+	}
+	fmt.Fprintf(w, "%d %d %d", m.HeapInuse, m.StackInuse, runtime.NumGoroutine())
 }
 
 // cpuNow is the process's CPU time (user + system) in microseconds.
@@ -141,6 +152,9 @@ func cpuNow() int64 {
 func TestBenchServerProcess(t *testing.T) {
 	if os.Getenv("LOADRIG_WS_BENCH_SERVER") != "1" {
 		t.Skip("the benchmark's server process")
+	}
+	if os.Getenv("LOADRIG_WS_BENCH_PPROF") != "" {
+		runtime.MemProfileRate = 512
 	}
 	auth := server.NewJWT(server.JWTOptions{Key: testKey})
 	// Pings every 10 min: the raw idle clients never answer them, and the
@@ -236,14 +250,17 @@ func (p *benchProc) profile(op, name string) {
 	}
 }
 
-func (p *benchProc) mem(t *testing.T) (bytes, goroutines int64) {
+// mem is the server's heap and stack in use after a GC and its goroutines;
+// name (optional) names the heap profile written with
+// LOADRIG_WS_BENCH_PPROF.
+func (p *benchProc) mem(t *testing.T, name string) (heap, stack, goroutines int64) {
 	t.Helper()
-	resp, err := http.Get("http://" + p.addr + "/bench/mem")
+	resp, err := http.Get("http://" + p.addr + "/bench/mem?name=" + url.QueryEscape(name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	_, _ = fmt.Fscan(resp.Body, &bytes, &goroutines)
+	_, _ = fmt.Fscan(resp.Body, &heap, &stack, &goroutines)
 	return
 }
 
@@ -310,17 +327,17 @@ func TestBenchWS(t *testing.T) {
 	if v := envInts("LOADRIG_WS_BENCH_IDLE", nil); len(v) > 0 {
 		idle = v[0]
 	}
-	idleCases := []struct{ name, path, token string }{
-		{"bare chat-example hub", "/bare/subscribe", ""},
-		{"loadrig /ws/chat", "/ws/chat", tok.Value},
-		{"loadrig /ws/echo", "/ws/echo", ""},
-		{"bare chat-example hub (again)", "/bare/subscribe", ""},
+	idleCases := []struct{ name, path, token, prof string }{
+		{"bare chat-example hub", "/bare/subscribe", "", "bare"},
+		{"loadrig /ws/chat", "/ws/chat", tok.Value, "chat"},
+		{"loadrig /ws/echo", "/ws/echo", "", "echo"},
+		{"bare chat-example hub (again)", "/bare/subscribe", "", "bare2"},
 	}
 	if os.Getenv("LOADRIG_WS_BENCH_IDLE") == "0" {
 		idleCases = nil
 	}
 	for _, c := range idleCases {
-		before, g0 := p.mem(t)
+		h0, s0, g0 := p.mem(t, "")
 		conns := make([]net.Conn, 0, idle)
 		for range idle {
 			cn, err := rawUpgrade(p.addr, c.path, c.token)
@@ -330,9 +347,10 @@ func TestBenchWS(t *testing.T) {
 			conns = append(conns, cn)
 		}
 		time.Sleep(time.Second)
-		after, g1 := p.mem(t)
-		t.Logf("idle memory %-30s %d conns: %6.1f KiB heap+stack per connection, %.1f goroutines per connection",
-			c.name, idle, float64(after-before)/float64(idle)/1024, float64(g1-g0)/float64(idle))
+		h1, s1, g1 := p.mem(t, c.prof)
+		per := func(a, b int64) float64 { return float64(b-a) / float64(idle) / 1024 }
+		t.Logf("idle memory %-30s %d conns: %6.1f KiB heap+stack per connection (heap %.1f, stacks %.1f), %.1f goroutines per connection",
+			c.name, idle, per(h0+s0, h1+s1), per(h0, h1), per(s0, s1), float64(g1-g0)/float64(idle))
 		for _, cn := range conns {
 			cn.Close()
 		}

@@ -1,9 +1,12 @@
 package ws
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,27 +17,35 @@ import (
 	"github.com/loadrig/loadrig/internal/server"
 )
 
-// conn is one WebSocket connection: a bounded outgoing queue drained by one
-// writer goroutine (the chat example's subscriber), and the handler
-// goroutine reading frames, so pings are always answered.
+// conn is one WebSocket connection: the handler goroutine reads frames
+// (so pings are always answered) and a bounded outgoing queue is drained
+// by a writer goroutine that runs only while the queue is not empty. The
+// server's ping wheel (runPings) pings it every PingInterval. An idle
+// connection so costs one goroutine, parked in a read.
 type conn struct {
 	s    *Server
 	id   int64
 	user int64 // 0: anonymous
 	ws   *websocket.Conn
+	nc   net.Conn // the hijacked socket: write deadlines (nil: none)
 	ctx  context.Context
 	stop context.CancelFunc
 	lim  *rate.Limiter // nil: unlimited (/ws/echo)
+	slot int           // the ping wheel's slot (under Server.connsMu)
 
 	// The outgoing queue: a slice under qmu rather than a channel, so an
 	// idle connection holds no queue memory (a 256-slot channel is 6 KiB).
-	// pending counts queued and unwritten messages; wake signals the
-	// writer.
+	// pending counts queued and unwritten messages. writing is true while
+	// a writer goroutine owns the queue: send starts one when it queues
+	// onto an idle connection, and the writer exits only after finding the
+	// queue empty under qmu, so no message is left without a writer.
 	qmu     sync.Mutex
 	q       [][]byte
 	spare   [][]byte
+	writing bool
 	pending atomic.Int64
-	wake    chan struct{}
+
+	pinging atomic.Bool // a ping is out and its pong not back
 
 	token   string    // the handshake credential, checked again every tokenRecheck
 	checked time.Time // last check of token (reader goroutine only)
@@ -47,9 +58,56 @@ type conn struct {
 	typing map[string]time.Time // last typing per room (reader goroutine only)
 }
 
+// Buffer sizes of an upgraded connection. net/http hands a hijacked
+// connection its 4 KiB reader and 4 KiB writer; these replace them (see
+// hijackWriter). A frame up to writeBufSize bytes with its header is one
+// write(2), a longer one two; reads take what is there up to readBufSize,
+// and a longer payload is read straight into the message.
+const (
+	readBufSize  = 512
+	writeBufSize = 1024
+)
+
+// hijackWriter is the ResponseWriter handed to websocket.Accept: its
+// Hijack keeps the socket (for write deadlines) and gives coder/websocket
+// buffers of readBufSize and writeBufSize instead of net/http's 8 KiB.
+// When bytes arrived with the handshake (a client that did not wait for
+// the 101), net/http's buffers are kept, so none is lost.
+type hijackWriter struct {
+	http.ResponseWriter
+	nc net.Conn
+}
+
+func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	h.nc = nc
+	if brw.Reader.Buffered() > 0 || brw.Writer.Buffered() > 0 {
+		return nc, brw, nil
+	}
+	return nc, bufio.NewReadWriter(bufio.NewReaderSize(nc, readBufSize), bufio.NewWriterSize(nc, writeBufSize)), nil
+}
+
+// Unwrap lets http.ResponseController reach the writer underneath.
+func (h *hijackWriter) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
 // handshake is the common part of every /ws/ path: capacity, auth, origin,
-// upgrade. It returns nil when it has answered the request itself.
+// upgrade. It returns nil when it has answered the request itself. The
+// upgrade runs on net/http's goroutine, and a connection it returns is
+// detached from net/http (detach.go).
 func (s *Server) handshake(w http.ResponseWriter, r *http.Request, needAuth, limited bool) *conn {
+	var cn *conn
+	onNetHTTP(w, func() { cn = s.upgrade(w, r, needAuth, limited) })
+	if cn != nil {
+		detach(w)
+	}
+	return cn
+}
+
+// upgrade is handshake's work.
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, needAuth, limited bool) *conn {
 	if s.closing.Load() {
 		s.stats.rejected.Add(1)
 		httpError(w, http.StatusServiceUnavailable, "server is shutting down")
@@ -84,7 +142,8 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, needAuth, lim
 			break
 		}
 	}
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	hw := &hijackWriter{ResponseWriter: w}
+	c, err := websocket.Accept(hw, r, &websocket.AcceptOptions{
 		OriginPatterns:     s.d.Origins,
 		InsecureSkipVerify: s.d.Dev,
 		CompressionMode:    websocket.CompressionDisabled,
@@ -97,8 +156,11 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, needAuth, lim
 	}
 	c.SetReadLimit(s.d.ReadLimit)
 	s.stats.total.Add(1)
-	ctx, stop := context.WithCancel(context.WithoutCancel(r.Context()))
-	cn := &conn{s: s, id: s.ids.Add(1), user: user, ws: c, wake: make(chan struct{}, 1), ctx: ctx, stop: stop}
+	// Not derived from r.Context(): that holds the request and net/http's
+	// connection (with its buffers), which the handler lets go of once
+	// the connection is registered (detach).
+	ctx, stop := context.WithCancel(context.Background())
+	cn := &conn{s: s, id: s.ids.Add(1), user: user, ws: c, nc: hw.nc, ctx: ctx, stop: stop}
 	cn.token, cn.checked = bearerToken(r), time.Now()
 	if limited {
 		cn.lim = rate.NewLimiter(rate.Limit(s.d.MsgRate), s.d.MsgBurst)
@@ -110,10 +172,12 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, needAuth, lim
 		_ = c.Close(websocket.StatusGoingAway, "server shutting down")
 		return nil
 	}
-	s.conns[cn] = struct{}{}
+	// The wheel's current slot: its next visit is a whole turn away, so
+	// the first ping comes PingInterval (less at most one tick) from now.
+	cn.slot = s.pingTick % pingSlots
+	s.conns[cn.slot][cn] = struct{}{}
 	s.connsWG.Add(1)
 	s.connsMu.Unlock()
-	go cn.writeLoop()
 	return cn
 }
 
@@ -124,7 +188,7 @@ func (c *conn) finish() {
 	c.close(websocket.StatusNormalClosure, "")
 	c.stop()
 	c.s.connsMu.Lock()
-	delete(c.s.conns, c)
+	delete(c.s.conns[c.slot], c)
 	c.s.connsMu.Unlock()
 	c.s.stats.active.Add(-1)
 	c.s.connsWG.Done()
@@ -162,100 +226,117 @@ func (c *conn) send(b []byte) bool {
 	}
 	c.qmu.Lock()
 	c.q = append(c.q, b)
+	start := !c.writing
+	c.writing = true
 	c.qmu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if start {
+		go c.writeLoop()
 	}
 	return true
 }
 
-// writeLoop drains the queue, one frame per message, and pings every
-// PingInterval; a pong missing by the next ping closes the connection.
+// spareCap is the largest queue backing array an idle connection keeps
+// for its next batch; a burst's larger one is let go when the writer
+// exits.
+const spareCap = 8
+
+// writeLoop drains the queue, one frame per message, and exits when it
+// finds the queue empty (send starts the next one).
 //
-// A batch is bounded by WriteTimeout with one timer per connection, reset
-// per batch: a stalled peer's connection is closed, which ends the blocked
-// write. The writes themselves get a context without Done, so
-// coder/websocket registers no watch per frame: on a broadcast to 10,000
-// connections a context and a timer per write cost more CPU than
-// everything but the write syscall (README, WebSocket server).
+// A batch is bounded by WriteTimeout through the socket's write deadline,
+// set per batch and cleared after it: a stalled peer's write fails, and
+// the connection is closed and counted in ws.write_timeouts. The deadline
+// lives in the runtime's poller, so it costs no timer of our own, and the
+// writes get a context without Done, so coder/websocket registers no watch
+// per frame: on a broadcast to 10,000 connections a context and a timer
+// per write cost more CPU than everything but the write syscall (README,
+// WebSocket server).
 func (c *conn) writeLoop() {
-	t := time.NewTicker(c.s.d.PingInterval)
-	defer t.Stop()
-	var (
-		pinging  atomic.Bool
-		timedOut atomic.Bool
-		wt       *time.Timer
-	)
-	defer func() {
-		if wt != nil {
-			wt.Stop()
-		}
-	}()
 	for {
-		select {
-		case <-c.wake:
-			c.qmu.Lock()
-			batch := c.q
-			c.q, c.spare = c.spare[:0], nil
-			c.qmu.Unlock()
-			if wt == nil {
-				wt = time.AfterFunc(c.s.d.WriteTimeout, func() {
-					timedOut.Store(true) // the peer stopped reading for WriteTimeout
-					c.closed.Store(true)
-					c.stop()
-					_ = c.ws.CloseNow()
-				})
-			} else {
-				wt.Reset(c.s.d.WriteTimeout)
+		c.qmu.Lock()
+		batch := c.q
+		if len(batch) == 0 {
+			c.writing = false
+			if cap(batch) > spareCap {
+				c.q = nil
 			}
-			for i, b := range batch {
-				err := c.ws.Write(context.Background(), websocket.MessageText, b)
-				batch[i] = nil
-				if err != nil {
-					wt.Stop()
-					if timedOut.Load() {
-						c.s.stats.writeTimeouts.Add(1)
-					}
-					c.stop()
-					return
-				}
-				c.pending.Add(-1)
-				c.s.stats.out.Add(1)
-			}
-			if !wt.Stop() { // fired as the batch ended: the connection is closed
-				if timedOut.Load() {
-					c.s.stats.writeTimeouts.Add(1)
-				}
-				return
-			}
-			c.qmu.Lock()
-			if c.spare == nil && cap(batch) <= 2*c.s.d.Queue {
-				c.spare = batch[:0]
+			if cap(c.spare) > spareCap {
+				c.spare = nil
 			}
 			c.qmu.Unlock()
-		case <-t.C:
-			if !pinging.CompareAndSwap(false, true) {
-				c.close(websocket.StatusPolicyViolation, "no pong")
-				return
-			}
-			go func() {
-				ctx, cancel := context.WithTimeout(c.ctx, c.s.d.PingInterval)
-				defer cancel()
-				if err := c.ws.Ping(ctx); err != nil {
-					if c.ctx.Err() == nil {
-						c.closed.Store(true)
-						c.stop()
-						_ = c.ws.CloseNow()
-					}
-					return
-				}
-				pinging.Store(false)
-			}()
-		case <-c.ctx.Done():
 			return
 		}
+		c.q, c.spare = c.spare[:0], nil
+		c.qmu.Unlock()
+		if c.nc != nil {
+			_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.d.WriteTimeout))
+		}
+		for i, b := range batch {
+			err := c.ws.Write(context.Background(), websocket.MessageText, b)
+			batch[i] = nil
+			if err != nil {
+				c.writeFailed(err)
+				return
+			}
+			c.pending.Add(-1)
+			c.s.stats.out.Add(1)
+		}
+		if c.nc != nil {
+			_ = c.nc.SetWriteDeadline(time.Time{})
+		}
+		c.qmu.Lock()
+		if c.spare == nil {
+			c.spare = batch[:0]
+		}
+		c.qmu.Unlock()
 	}
+}
+
+// writeFailed ends the connection after a failed write: a write past the
+// deadline is counted as a write timeout. The writer keeps the queue
+// (writing stays true), so no other writer starts; what is queued is let
+// go.
+func (c *conn) writeFailed(err error) {
+	if errors.Is(err, os.ErrDeadlineExceeded) && !c.closed.Load() {
+		c.s.stats.writeTimeouts.Add(1)
+	}
+	c.closed.Store(true)
+	c.stop()
+	_ = c.ws.CloseNow()
+	c.qmu.Lock()
+	c.q, c.spare = nil, nil
+	c.qmu.Unlock()
+}
+
+// heartbeat is the ping wheel's visit, every PingInterval: a ping still
+// unanswered since the last visit closes the connection (1008), else a
+// new ping goes out. It never blocks the wheel.
+func (c *conn) heartbeat() {
+	if c.closed.Load() {
+		return
+	}
+	if !c.pinging.CompareAndSwap(false, true) {
+		go c.close(websocket.StatusPolicyViolation, "no pong")
+		return
+	}
+	go c.ping()
+}
+
+// ping sends a ping and waits for its pong (read by the handler's
+// reader) within PingInterval; a ping that cannot be sent or answered in
+// time closes the connection.
+func (c *conn) ping() {
+	ctx, cancel := context.WithTimeout(c.ctx, c.s.d.PingInterval)
+	defer cancel()
+	if err := c.ws.Ping(ctx); err != nil {
+		if c.ctx.Err() == nil {
+			c.closed.Store(true)
+			c.stop()
+			_ = c.ws.CloseNow()
+		}
+		return
+	}
+	c.pinging.Store(false)
 }
 
 // allow applies the per-connection rate limit to one incoming frame. A
@@ -281,7 +362,9 @@ func (c *conn) allow(e *Envelope) bool {
 // ones get an error invalid.
 func (c *conn) readLoop(handle func(e *Envelope)) {
 	for {
-		typ, b, err := c.ws.Read(c.ctx)
+		// No context watch per read: every way a connection ends closes
+		// the socket, which ends this read.
+		typ, b, err := c.ws.Read(context.Background())
 		if err != nil {
 			return
 		}

@@ -9,13 +9,16 @@
 // middleware, with a "ws" section in /stats; `serve ws` and `serve all`
 // use it. NewHandler(options) is the same server with a mux of its own
 // (tests and benchmarks). Each connection is the coder/websocket chat example's
-// subscriber: a bounded outgoing queue (Options.Queue) drained by one writer
-// goroutine with a write timeout; a full queue closes the connection with
-// 1008 and counts it (ws.kicked_slow), so one slow reader never slows a
-// broadcast. The handler goroutine always reads (pings need a reader),
-// decodes the envelope and applies the per-connection rate limit
-// (golang.org/x/time/rate). Compression is off: context takeover costs
-// about 1.2 MB per connection.
+// subscriber: a bounded outgoing queue (Options.Queue) drained by a writer
+// goroutine that runs only while the queue has messages, with a write
+// timeout; a full queue closes the connection with 1008 and counts it
+// (ws.kicked_slow), so one slow reader never slows a broadcast. The
+// handler goroutine always reads (pings need a reader), decodes the
+// envelope and applies the per-connection rate limit
+// (golang.org/x/time/rate); it runs detached from net/http once the
+// connection is upgraded (detach.go), and one ping wheel pings every
+// connection, so an idle connection is one goroutine and ~9 KiB.
+// Compression is off: context takeover costs about 1.2 MB per connection.
 //
 // # Events: one broker, one log
 //

@@ -16,11 +16,12 @@ import (
 // routes lists the whole surface of the WebSocket server, registered
 // through handle (its own mux, or a shared spine).
 func (s *Server) routes(handle func(pattern string, h http.Handler)) {
-	handle("GET /ws/chat", http.HandlerFunc(s.serveChat))
-	handle("GET /ws/notifications", http.HandlerFunc(s.serveNotifications))
-	handle("GET /ws/ticker", http.HandlerFunc(s.serveTicker))
-	handle("GET /ws/docs/{id}", http.HandlerFunc(s.serveDoc))
-	handle("GET /ws/echo", http.HandlerFunc(s.serveEcho))
+	// WebSocket handlers return to net/http once upgraded (detach.go).
+	handle("GET /ws/chat", s.detached(s.serveChat))
+	handle("GET /ws/notifications", s.detached(s.serveNotifications))
+	handle("GET /ws/ticker", s.detached(s.serveTicker))
+	handle("GET /ws/docs/{id}", s.detached(s.serveDoc))
+	handle("GET /ws/echo", s.detached(s.serveEcho))
 
 	handle("GET /api/events", http.HandlerFunc(s.pollEvents))
 	handle("GET /api/events/stream", http.HandlerFunc(s.streamEvents))

@@ -213,7 +213,8 @@ type Server struct {
 	bg       context.CancelFunc
 	bgWG     sync.WaitGroup
 	connsMu  sync.Mutex
-	conns    map[*conn]struct{}
+	conns    [pingSlots]map[*conn]struct{} // open connections by ping wheel slot
+	pingTick int                           // the wheel's turns so far (under connsMu)
 	connsWG  sync.WaitGroup
 	shutOnce sync.Once
 }
@@ -263,7 +264,10 @@ func New(sp *server.Spine, d server.Deps, o Options) *Server {
 }
 
 func newServer(d Options) *Server {
-	s := &Server{d: d, mux: http.NewServeMux(), done: make(chan struct{}), conns: map[*conn]struct{}{}, order: newOrderLocks()}
+	s := &Server{d: d, mux: http.NewServeMux(), done: make(chan struct{}), order: newOrderLocks()}
+	for i := range s.conns {
+		s.conns[i] = map[*conn]struct{}{}
+	}
 	s.hub = newHub(s)
 	s.docs = newDocs(s)
 	s.observe, _ = d.Log.(observer)
@@ -273,12 +277,39 @@ func newServer(d Options) *Server {
 func (s *Server) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.bg, s.bgCtx = cancel, ctx
-	s.bgWG.Add(1)
+	s.bgWG.Add(2)
 	go func() { defer s.bgWG.Done(); s.runTicker(ctx) }()
+	go func() { defer s.bgWG.Done(); s.runPings(ctx) }()
 	if s.d.Cluster != nil {
 		s.bgWG.Add(2)
 		go func() { defer s.bgWG.Done(); s.runLease(ctx) }()
 		go func() { defer s.bgWG.Done(); s.runPresence(ctx) }()
+	}
+}
+
+// pingSlots is the ping wheel's size: a connection is pinged every
+// PingInterval, within PingInterval/pingSlots of its turn.
+const pingSlots = 16
+
+// runPings is the ping wheel: one goroutine and one ticker for all
+// connections rather than a timer each. Every PingInterval/pingSlots it
+// visits the connections of the next slot (heartbeat), so each is visited
+// once per PingInterval.
+func (s *Server) runPings(ctx context.Context) {
+	t := time.NewTicker(max(s.d.PingInterval/pingSlots, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.connsMu.Lock()
+			s.pingTick++
+			for c := range s.conns[s.pingTick%pingSlots] {
+				c.heartbeat()
+			}
+			s.connsMu.Unlock()
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
@@ -330,8 +361,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.bg()
 	})
 	s.connsMu.Lock()
-	for c := range s.conns {
-		go c.close(1001, "server shutting down")
+	for _, slot := range s.conns {
+		for c := range slot {
+			go c.close(1001, "server shutting down")
+		}
 	}
 	s.connsMu.Unlock()
 	wait := make(chan struct{})
