@@ -6,6 +6,10 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"math"
+	"reflect"
+	"unsafe"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // HdrHistogram's V2 format cookies (hdrhistogram-go's V2EncodingCookieBase
@@ -36,7 +40,7 @@ type histEncoder struct {
 
 // encode returns h encoded.
 func (e *histEncoder) encode(h *Histogram) (string, error) {
-	s := h.Export()
+	s := histView(h)
 	last := 0
 	for i, c := range s.Counts {
 		if c != 0 {
@@ -99,6 +103,45 @@ func (e *histEncoder) encode(h *Histogram) (string, error) {
 	e.out = base64.StdEncoding.AppendEncode(e.out[:0], f)
 	return string(e.out), nil
 }
+
+// histView is h's header and counts as Export returns them, but with
+// Counts being h's own slice, not a copy: read-only, valid until h next
+// changes. Export copies every bucket (~180 KB for loadrig's 1 µs–1 h
+// geometry) into fresh memory, and a one-shot process pays a page fault per
+// 4 KiB of it (a result encodes ~9 histograms; on the measuring VM a fault
+// costs far more than the copy); the encoder only reads the counts. When
+// the library's fields are not what histFields expects (another version),
+// it falls back to Export.
+func histView(h *Histogram) *hdrhistogram.Snapshot {
+	if !histFields.ok {
+		return h.Export()
+	}
+	p := unsafe.Pointer(h)
+	return &hdrhistogram.Snapshot{
+		LowestTrackableValue:           h.LowestTrackableValue(),
+		HighestTrackableValue:          h.HighestTrackableValue(),
+		SignificantFigures:             h.SignificantFigures(),
+		Counts:                         *(*[]int64)(unsafe.Add(p, histFields.counts)),
+		IntegerToDoubleConversionRatio: *(*float64)(unsafe.Add(p, histFields.ratio)),
+	}
+}
+
+// histFields locates hdrhistogram.Histogram's unexported counts and
+// conversionRatio fields (the ones Export copies into Counts and
+// IntegerToDoubleConversionRatio); ok only when both exist with the
+// expected types. TestHistViewMatchesExport checks the view equals Export.
+var histFields = func() (f struct {
+	counts, ratio uintptr
+	ok            bool
+}) {
+	t := reflect.TypeFor[hdrhistogram.Histogram]()
+	c, ok1 := t.FieldByName("counts")
+	r, ok2 := t.FieldByName("conversionRatio")
+	if ok1 && ok2 && c.Type == reflect.TypeFor[[]int64]() && r.Type == reflect.TypeFor[float64]() {
+		f.counts, f.ratio, f.ok = c.Offset, r.Offset, true
+	}
+	return f
+}()
 
 // appendZigZag appends v as HdrHistogram's ZigZag LEB128-64b9B: seven bits
 // a byte, low first, and the ninth byte carrying the last eight.

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"io"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -123,4 +124,34 @@ func BenchmarkEncodeInterval(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestHistViewMatchesExport: the encoder's zero-copy view of a histogram
+// (hdrhistogram-go's unexported counts and conversion ratio, located by
+// reflection) is exactly what Export copies, for the pinned library version
+// (a version whose fields moved would fall back to Export: this test then
+// says so), including a decoded histogram's non-default conversion ratio.
+func TestHistViewMatchesExport(t *testing.T) {
+	if !histFields.ok {
+		t.Fatal("hdrhistogram-go's Histogram has no counts []int64 / conversionRatio float64: histView copies with Export")
+	}
+	h := NewHistogram()
+	for v := range int64(5000) {
+		h.RecordValue(1 + v*v)
+	}
+	s := h.Export()
+	s.IntegerToDoubleConversionRatio = 2.5
+	imported := hdrhistogram.Import(s)
+	for i, x := range []*Histogram{NewHistogram(), h, imported} {
+		got, want := histView(x), x.Export()
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("histogram %d: view %+v differs from Export", i, got)
+		}
+		if len(got.Counts) > 0 && &got.Counts[0] == &want.Counts[0] {
+			t.Fatalf("histogram %d: Export did not copy", i)
+		}
+	}
+	if histView(imported).IntegerToDoubleConversionRatio != 2.5 {
+		t.Fatal("conversion ratio not read")
+	}
 }
