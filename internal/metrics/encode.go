@@ -131,17 +131,46 @@ func histView(h *Histogram) *hdrhistogram.Snapshot {
 // IntegerToDoubleConversionRatio); ok only when both exist with the
 // expected types. TestHistViewMatchesExport checks the view equals Export.
 var histFields = func() (f struct {
-	counts, ratio uintptr
-	ok            bool
+	counts, ratio, total uintptr
+	ok                   bool
 }) {
 	t := reflect.TypeFor[hdrhistogram.Histogram]()
 	c, ok1 := t.FieldByName("counts")
 	r, ok2 := t.FieldByName("conversionRatio")
-	if ok1 && ok2 && c.Type == reflect.TypeFor[[]int64]() && r.Type == reflect.TypeFor[float64]() {
-		f.counts, f.ratio, f.ok = c.Offset, r.Offset, true
+	n, ok3 := t.FieldByName("totalCount")
+	if ok1 && ok2 && ok3 && c.Type == reflect.TypeFor[[]int64]() && r.Type == reflect.TypeFor[float64]() && n.Type == reflect.TypeFor[int64]() {
+		f.counts, f.ratio, f.total, f.ok = c.Offset, r.Offset, n.Offset, true
 	}
 	return f
 }()
+
+// resetHist empties h as h.Reset does, but zeroes only the buckets up to
+// the last one holding a count (found by counting down TotalCount), where
+// Reset writes every bucket: ~180 KB for loadrig's geometry, a page fault
+// per 4 KiB the first time a recorder's histogram is reset (a recording
+// touches only the pages of the buckets it uses), and 180 KB of stores
+// every second after. A histogram with a tag or start/end time (Reset
+// clears those too; the Recorder's never have one) is reset with Reset.
+func resetHist(h *Histogram) {
+	if !histFields.ok || h.Tag() != "" || h.StartTimeMs() != 0 || h.EndTimeMs() != 0 {
+		h.Reset()
+		return
+	}
+	p := unsafe.Pointer(h)
+	counts := *(*[]int64)(unsafe.Add(p, histFields.counts))
+	total := (*int64)(unsafe.Add(p, histFields.total))
+	left := *total
+	for i := 0; left > 0 && i < len(counts); i++ {
+		if c := counts[i]; c != 0 {
+			counts[i] = 0
+			left -= c
+		}
+	}
+	if left != 0 { // the counts did not add up to the total: clear them all
+		clear(counts)
+	}
+	*total = 0
+}
 
 // appendZigZag appends v as HdrHistogram's ZigZag LEB128-64b9B: seven bits
 // a byte, low first, and the ninth byte carrying the last eight.

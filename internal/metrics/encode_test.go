@@ -155,3 +155,41 @@ func TestHistViewMatchesExport(t *testing.T) {
 		t.Fatal("conversion ratio not read")
 	}
 }
+
+// TestResetHistMatchesReset: the sparse reset leaves a histogram exactly as
+// Reset does (no count, every bucket zero, reusable), for empty, narrow,
+// hour-wide and huge-count histograms, and for one whose counts were
+// recorded, reset and recorded again.
+func TestResetHistMatchesReset(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for k := range 8 {
+		a := NewHistogram()
+		switch k % 4 {
+		case 1:
+			a.RecordValues(300, 7)
+		case 2:
+			for range 2000 {
+				a.RecordValue(1 + rng.Int64N(HistHighest))
+			}
+		case 3:
+			a.RecordValues(HistHighest, 1<<50)
+			a.RecordValues(1, 3)
+		}
+		b := NewHistogram()
+		b.Merge(a)
+		resetHist(a)
+		b.Reset()
+		if a.TotalCount() != 0 || !a.Equals(b) {
+			t.Fatalf("case %d: sparse reset left total %d", k, a.TotalCount())
+		}
+		for i, c := range histView(a).Counts {
+			if c != 0 {
+				t.Fatalf("case %d: bucket %d still holds %d", k, i, c)
+			}
+		}
+		a.RecordValues(42, 2)
+		if a.TotalCount() != 2 || a.ValueAtQuantile(50) != 42 {
+			t.Fatalf("case %d: histogram not reusable after the sparse reset", k)
+		}
+	}
+}

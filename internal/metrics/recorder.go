@@ -344,9 +344,9 @@ func (r *Recorder) Collect() Interval {
 
 func (r *Recorder) collectLocked() Interval {
 	var iv Interval
-	r.interval.Reset()
+	resetHist(r.interval)
 	if r.imsg != nil {
-		r.imsg.Reset()
+		resetHist(r.imsg)
 	}
 	for si := range r.shards {
 		sh := &r.shards[si]
@@ -404,7 +404,7 @@ func (r *Recorder) collectLocked() Interval {
 				r.opTotal[i] = NewHistogram()
 			}
 			r.opTotal[i].Merge(r.opSpare[i])
-			r.opSpare[i].Reset()
+			resetHist(r.opSpare[i])
 		}
 		for m := range numHists {
 			if !used[m] {
@@ -425,7 +425,7 @@ func (r *Recorder) collectLocked() Interval {
 				}
 				r.total[m].Merge(h)
 			}
-			h.Reset()
+			resetHist(h)
 		}
 	}
 	iv.OK, iv.Errors = r.scratch.ok, r.scratch.errors
