@@ -26,18 +26,26 @@ import (
 // ~5.6 ms service time at 5,000 req/s where the same target answered in
 // 130 µs (measured with the peer harness, see README design notes).
 //
-// Both calls per sleep are raw (no runtime syscall state): the first
-// ordinary syscall after the process was idle wakes the runtime's sysmon
-// thread, which then polls every 20 µs for a while, and the scheduler goes
-// idle on every tick. With raw calls here and in the HTTP fast path's
-// socket I/O, sysmon sleeps through an open-model run (README design notes).
+// A sleep is one syscall: the timer is armed inside RawConn.Read's
+// callback, after Read has reset the poller's readiness, so the expiry's
+// edge always lands after that reset and ends the wait; the callback then
+// returns without the speculative read (EAGAIN) that Read would otherwise
+// start with, and the wake-up is the expiry itself, so its count is not
+// read either (the next arm clears it). Three syscalls per scheduler
+// wake-up became one (README design notes, "Two shards at R/2").
+//
+// The call is raw (no runtime syscall state): the first ordinary syscall
+// after the process was idle wakes the runtime's sysmon thread, which then
+// polls every 20 µs for a while, and the scheduler goes idle on every tick.
+// With raw calls here and in the HTTP fast path's socket I/O, sysmon sleeps
+// through an open-model run (README design notes).
 type fineSleeper struct {
 	fd     int
 	f      *os.File
 	rc     syscall.RawConn
-	buf    [8]byte
 	its    unix.ItimerSpec
-	readFn func(fd uintptr) bool
+	waitFn func(fd uintptr) bool
+	armed  bool // the current sleep's timer is set (waitFn's first call)
 	ok     bool
 	// stopped is set by interrupt: sleeps return at once from then on.
 	stopped atomic.Bool
@@ -58,45 +66,46 @@ func newFineSleeper() *fineSleeper {
 		return nil
 	}
 	s.rc = rc
-	s.readFn = s.readExpiry
+	s.waitFn = s.armOrExpired
 	return s
 }
 
-// readExpiry consumes the expiry count; false (not yet expired) makes
-// RawConn.Read wait in the poller until the timer fires.
-func (s *fineSleeper) readExpiry(fd uintptr) bool {
-	for {
-		_, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&s.buf[0])), uintptr(len(s.buf)))
-		switch e {
-		case 0:
-			s.ok = true
-			return true
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return false
-		default:
-			s.ok = false
-			return true
-		}
+// armOrExpired is RawConn.Read's callback. Its first call in a sleep arms
+// the timer and returns false, so Read waits in the poller: Read reset the
+// descriptor's readiness just before, so the expiry (or interrupt's 1 ns
+// re-arm) is an edge after that reset and ends the wait, however soon it
+// comes. Read calls it again only once the poller reported the descriptor
+// readable, which only an expiry makes it: the sleep is over. The expiry
+// count is left unread; the next arm resets it.
+func (s *fineSleeper) armOrExpired(fd uintptr) bool {
+	if s.armed {
+		s.ok = true
+		return true
 	}
+	s.armed = true
+	if _, _, e := unix.RawSyscall6(unix.SYS_TIMERFD_SETTIME, fd, 0, uintptr(unsafe.Pointer(&s.its)), 0, 0, 0); e != 0 {
+		s.ok = false
+		return true
+	}
+	// An interrupt whose re-arm came before the arm above (and was
+	// overwritten by it) stored stopped before that re-arm: seen here. One
+	// that comes later re-arms the timer to expire at once.
+	if s.stopped.Load() {
+		s.ok = true
+		return true
+	}
+	return false
 }
 
 // sleep waits d (> 0). It reports false when the timer could not be used,
 // so the caller falls back to Go timers.
 func (s *fineSleeper) sleep(d time.Duration) bool {
-	s.its.Value = unix.NsecToTimespec(int64(d))
-	if _, _, e := unix.RawSyscall6(unix.SYS_TIMERFD_SETTIME, uintptr(s.fd), 0, uintptr(unsafe.Pointer(&s.its)), 0, 0, 0); e != 0 {
-		return false
-	}
-	s.ok = false
-	// An interrupt that came before the timer was set above is seen here;
-	// one that comes after it re-arms the timer to expire at once, so the
-	// read below returns either way.
 	if s.stopped.Load() {
 		return true
 	}
-	if err := s.rc.Read(s.readFn); err != nil {
+	s.its.Value = unix.NsecToTimespec(int64(d))
+	s.armed, s.ok = false, false
+	if err := s.rc.Read(s.waitFn); err != nil {
 		return false
 	}
 	return s.ok

@@ -37,3 +37,25 @@ func TestFineSleeperInterrupt(t *testing.T) {
 		t.Fatal("a sleep after interrupt did not return at once")
 	}
 }
+
+// TestFineSleeperWaitsTheWhileEverySleep: the timer is armed inside the
+// poller wait and its expiry is not read back, so a sleep must still never
+// end before its time: neither on the readiness left by the last expiry nor
+// on an expiry from the sleep before. Only a lower bound is checked (a
+// timerfd never fires early); a slow machine can only make sleeps longer.
+func TestFineSleeperWaitsTheWhileEverySleep(t *testing.T) {
+	s := newFineSleeper()
+	if s == nil {
+		t.Skip("no timerfd")
+	}
+	defer s.close()
+	for i, d := range []time.Duration{time.Microsecond, 2 * time.Millisecond, time.Nanosecond, 3 * time.Millisecond, 2 * time.Millisecond, time.Millisecond} {
+		start := time.Now()
+		if !s.sleep(d) {
+			t.Fatalf("sleep %d (%v) reported the timer unusable", i, d)
+		}
+		if el := time.Since(start); el < d {
+			t.Fatalf("sleep %d of %v returned after %v", i, d, el)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -215,7 +216,7 @@ func Parse(file string, data []byte) (*Profile, error) {
 	return p, nil
 }
 
-var lineRe = regexp.MustCompile(`^line (\d+): (.*)$`)
+var lineRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^line (\d+): (.*)$`) })
 
 // fileErr rewrites yaml.v3 errors ("yaml: unmarshal errors: line 5: ...")
 // as "file:5: ..." lines.
@@ -224,7 +225,7 @@ func fileErr(file string, err error) error {
 	if errors.As(err, &te) {
 		var lines []string
 		for _, e := range te.Errors {
-			if m := lineRe.FindStringSubmatch(e); m != nil {
+			if m := lineRe().FindStringSubmatch(e); m != nil {
 				msg := m[2]
 				msg = strings.Replace(msg, "field ", "unknown key ", 1)
 				msg = strings.Replace(msg, " not found in type profile.", " in ", 1)
@@ -236,7 +237,7 @@ func fileErr(file string, err error) error {
 		return errors.New(strings.Join(lines, "; "))
 	}
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if m := lineRe.FindStringSubmatch(msg); m != nil {
+	if m := lineRe().FindStringSubmatch(msg); m != nil {
 		return fmt.Errorf("%s:%s: %s", file, m[1], m[2])
 	}
 	return fmt.Errorf("%s: %s", file, msg)
@@ -409,7 +410,7 @@ func (p *Profile) validate() error {
 	for i, v := range p.Variants {
 		path := []string{"variants", strconv.Itoa(i)}
 		switch {
-		case !variantName.MatchString(v.Name):
+		case !variantName().MatchString(v.Name):
 			return p.errf(append(path, "name"), "%q must be 1-40 letters, digits, '-' or '_' (it names a result file)", v.Name)
 		case vnames[v.Name]:
 			return p.errf(append(path, "name"), "duplicate variant name %q", v.Name)
@@ -428,4 +429,4 @@ func (p *Profile) validate() error {
 	return p.validateRealtime()
 }
 
-var variantName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
+var variantName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`) })

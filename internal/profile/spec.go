@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -159,7 +160,7 @@ var (
 // run sets to 127.0.0.1:0.
 func serverAddrFlag(name string) bool { return name == "addr" || strings.HasSuffix(name, "-addr") }
 
-var nameRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,39}$`)
+var nameRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,39}$`) })
 
 type specParser struct {
 	file  string
@@ -264,7 +265,7 @@ func ParseSpec(file string, data []byte, flags Flags) (*Spec, error) {
 
 func yamlErr(file string, err error) error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if m := regexp.MustCompile(`^line (\d+): (.*)$`).FindStringSubmatch(msg); m != nil {
+	if m := lineRe().FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		return &Error{Pos: Pos{File: file, Line: line, Col: 1}, Msg: m[2]}
 	}
@@ -295,7 +296,7 @@ func (sp *specParser) scalar(v *yaml.Node, what string) (string, error) {
 
 func (sp *specParser) name(v *yaml.Node, what string) (string, error) {
 	s, err := sp.scalar(v, what)
-	if err == nil && !nameRe.MatchString(s) {
+	if err == nil && !nameRe().MatchString(s) {
 		err = sp.errf(v, "%s %q must be 1-40 letters, digits, '.', '-' or '_' (it names files)", what, s)
 	}
 	return s, err

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // RunPlan is one variant of a Spec resolved for running: each server and
@@ -63,17 +64,17 @@ func (s *Spec) Plan(variant string, getenv func(string) string, flags Flags) (*R
 	return nil, fmt.Errorf("variant %q is not in profile %s; choose from %s", variant, s.Name, strings.Join(s.VariantNames(), ", "))
 }
 
-var refRe = regexp.MustCompile(`\$\{([a-z]+)\.([A-Za-z0-9_.-]*)(:-[^}]*)?\}`)
+var refRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$\{([a-z]+)\.([A-Za-z0-9_.-]*)(:-[^}]*)?\}`) })
 
 // expand resolves ${vars.X} and ${env.X[:-default]} in val, and checks
 // ${servers.NAME[.listener]} names a server.
 func (s *Spec) expand(val string, at Pos, vars map[string]string, getenv func(string) string) (string, error) {
 	var err error
-	out := refRe.ReplaceAllStringFunc(val, func(m string) string {
+	out := refRe().ReplaceAllStringFunc(val, func(m string) string {
 		if err != nil {
 			return m
 		}
-		sub := refRe.FindStringSubmatch(m)
+		sub := refRe().FindStringSubmatch(m)
 		kind, name, def := sub[1], sub[2], sub[3]
 		switch kind {
 		case "vars":
@@ -233,8 +234,8 @@ func (p *RunPlan) Resolve(addrs map[string]map[string]string) (*RunPlan, error) 
 	out.Workloads = nil
 	var err error
 	sub := func(s string) string {
-		return refRe.ReplaceAllStringFunc(s, func(m string) string {
-			sm := refRe.FindStringSubmatch(m)
+		return refRe().ReplaceAllStringFunc(s, func(m string) string {
+			sm := refRe().FindStringSubmatch(m)
 			if sm[1] != "servers" {
 				return m
 			}
@@ -264,8 +265,8 @@ func (p *RunPlan) Resolve(addrs map[string]map[string]string) (*RunPlan, error) 
 // before any server runs: an address of the form the server prints (gRPC
 // listeners are host:port, the others URLs), on the discard port.
 func placeholders(s string, spec *Spec) string {
-	return refRe.ReplaceAllStringFunc(s, func(m string) string {
-		sm := refRe.FindStringSubmatch(m)
+	return refRe().ReplaceAllStringFunc(s, func(m string) string {
+		sm := refRe().FindStringSubmatch(m)
 		if sm[1] != "servers" {
 			return m
 		}

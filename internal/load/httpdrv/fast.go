@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/loadrig/loadrig/internal/load"
+	"github.com/loadrig/loadrig/internal/load/netcount"
 	"github.com/loadrig/loadrig/internal/load/rawconn"
 	"github.com/loadrig/loadrig/internal/metrics"
 )
@@ -20,7 +21,8 @@ import (
 type fconn struct {
 	c        net.Conn
 	w        io.Writer     // c with raw-syscall Read and Write (package rawconn)
-	br       *bufio.Reader // reads through w's raw Read
+	br       *bufio.Reader // reads through x, or w's raw Read when x is nil
+	x        *exchange     // br's source when w can write a request and read in one call
 	aborted  bool          // a past deadline was set to abort I/O; guarded by the worker's mu
 	lastUsed time.Time     // when the last request was written
 }
@@ -312,7 +314,38 @@ func (w *fastWorker) dial(ctx context.Context, op *load.Op) (*fconn, metrics.Err
 
 func (d *Driver) newFconn(c net.Conn) *fconn {
 	rw := d.conns.CountConn(rawconn.Wrap(c))
-	return &fconn{c: c, w: rw, br: bufio.NewReaderSize(rw, readBufSize)}
+	fc := &fconn{c: c, w: rw}
+	if wr, ok := rw.(netcount.WriteThenReader); ok {
+		fc.x = &exchange{c: rw, wr: wr}
+		fc.br = bufio.NewReaderSize(fc.x, readBufSize)
+	} else {
+		fc.br = bufio.NewReaderSize(rw, readBufSize)
+	}
+	return fc
+}
+
+// exchange is a fast-path connection's read side: a request queued in req
+// is written by the next Read, in the same call that waits for and reads
+// the reply's first bytes (netcount.Conn.WriteThenRead, over rawconn's),
+// which saves the read(2) that a Read after a Write starts with — one of
+// the ~7 syscalls of a low-rate operation (README design notes, "Two shards
+// at R/2"). wn is how much of the last queued request was written.
+type exchange struct {
+	c   io.Reader
+	wr  netcount.WriteThenReader
+	req []byte
+	wn  int
+}
+
+func (x *exchange) Read(p []byte) (int, error) {
+	if x.req == nil {
+		return x.c.Read(p)
+	}
+	req := x.req
+	x.req = nil
+	wn, rn, err := x.wr.WriteThenRead(req, p)
+	x.wn = wn
+	return rn, err
 }
 
 // release returns fc to the pool, or closes it when it cannot be reused.
@@ -356,12 +389,26 @@ func (w *fastWorker) roundTrip(ctx context.Context, op *load.Op, fc *fconn, fres
 		w.reused.Add(1)
 	}
 	fc.lastUsed = t0
-	if _, err := fc.w.Write(req); err != nil {
-		w.release(fc, false)
-		return load.Outcome{Err: classifyErr(ctx, w.run, err)}, w.staleRetry(fresh, err)
+	var peekErr error
+	if fc.x != nil && fc.br.Buffered() == 0 {
+		// The request goes out in the read that waits for the reply's
+		// first byte (exchange); it was written unless wn falls short.
+		fc.x.req, fc.x.wn = req, 0
+		_, peekErr = fc.br.Peek(1)
+		fc.x.req = nil
+		if fc.x.wn < len(req) {
+			w.release(fc, false)
+			return load.Outcome{Err: classifyErr(ctx, w.run, peekErr)}, w.staleRetry(fresh, peekErr)
+		}
+	} else {
+		if _, err := fc.w.Write(req); err != nil {
+			w.release(fc, false)
+			return load.Outcome{Err: classifyErr(ctx, w.run, err)}, w.staleRetry(fresh, err)
+		}
+		_, peekErr = fc.br.Peek(1)
 	}
 	out.BytesSent = int64(len(req))
-	if _, err := fc.br.Peek(1); err != nil {
+	if err := peekErr; err != nil {
 		w.release(fc, false)
 		out.Err = classifyErr(ctx, w.run, err)
 		return out, w.staleRetry(fresh, err)

@@ -51,6 +51,30 @@ func (c *Conn) Write(b []byte) (int, error) {
 // Unwrap returns the connection underneath.
 func (c *Conn) Unwrap() net.Conn { return c.Conn }
 
+// WriteThenReader is a connection that writes a request and reads the
+// first bytes of its reply in one call (package rawconn's, which saves the
+// read that a Read after a Write starts with).
+type WriteThenReader interface {
+	WriteThenRead(req, p []byte) (wn, rn int, err error)
+}
+
+// WriteThenRead calls the wrapped connection's WriteThenRead, counting both
+// directions, or else Write and then Read.
+func (c *Conn) WriteThenRead(req, p []byte) (wn, rn int, err error) {
+	if wr, ok := c.Conn.(WriteThenReader); ok {
+		wn, rn, err = wr.WriteThenRead(req, p)
+	} else if wn, err = c.Conn.Write(req); err == nil {
+		rn, err = c.Conn.Read(p)
+	}
+	if wn > 0 {
+		c.c.sent.Add(int64(wn))
+	}
+	if rn > 0 {
+		c.c.received.Add(int64(rn))
+	}
+	return wn, rn, err
+}
+
 // DialFunc is the shape of net.Dialer.DialContext and
 // http.Transport.DialContext.
 type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)

@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/loadrig/loadrig/internal/load/rawconn"
 )
 
 // TestCountsHeadersAndBody: an HTTP/1.1 exchange through a counting dialer
@@ -97,5 +99,53 @@ func TestRawExact(t *testing.T) {
 	}
 	if conn.(*Conn).Unwrap() == nil {
 		t.Fatal("Unwrap")
+	}
+}
+
+// TestWriteThenReadCounts: a request written and its reply read in one
+// WriteThenRead are counted like a Write and a Read, whether the wrapped
+// connection does it in one poller wait (rawconn) or not (a plain conn:
+// Write, then Read).
+func TestWriteThenReadCounts(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			s, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer s.Close()
+				line, _ := bufio.NewReader(s).ReadString('\n')
+				io.WriteString(s, strings.ToUpper(line))
+			}()
+		}
+	}()
+	for _, raw := range []bool{true, false} {
+		var c Counter
+		nc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if raw {
+			nc = rawconn.Wrap(nc)
+		}
+		conn := Wrap(nc, &c)
+		p := make([]byte, 16)
+		wn, rn, err := conn.WriteThenRead([]byte("ping\n"), p)
+		if err != nil || wn != 5 {
+			t.Fatalf("raw %v: WriteThenRead = %d, %d, %v", raw, wn, rn, err)
+		}
+		got := string(p[:rn])
+		rest, _ := io.ReadAll(conn)
+		got += string(rest)
+		if got != "PING\n" || c.Sent() != 5 || c.Received() != 5 {
+			t.Fatalf("raw %v: read %q, counted sent %d received %d", raw, got, c.Sent(), c.Received())
+		}
+		conn.Close()
 	}
 }

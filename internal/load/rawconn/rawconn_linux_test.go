@@ -5,6 +5,7 @@ package rawconn
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -165,5 +166,91 @@ func TestWrapKeepsConnMethods(t *testing.T) {
 	}
 	if _, err := c.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("after the wrapper's Close: Write = %v, want net.ErrClosed", err)
+	}
+}
+
+// WriteThenRead: a request-response exchange in one poller wait gets every
+// reply (the peer answers after it read the whole request), including when
+// the request is far larger than the socket buffers (the write then
+// finishes as Write does) and when the reply is already there (a 1-byte
+// request answered at once, many times in a row).
+func TestWriteThenRead(t *testing.T) {
+	c, s := tcpPair(t)
+	r := Wrap(c).(*conn)
+	go func() { // answer each request "n:<len>" with "ok<len>"
+		buf := make([]byte, 64<<10)
+		for {
+			var hdr [16]byte
+			if _, err := io.ReadFull(s, hdr[:]); err != nil {
+				return
+			}
+			var n int
+			fmt.Sscanf(string(bytes.TrimSpace(hdr[:])), "%d", &n)
+			for n > 0 {
+				k, err := s.Read(buf[:min(n, len(buf))])
+				if err != nil {
+					return
+				}
+				n -= k
+			}
+			if _, err := s.Write([]byte("ok")); err != nil {
+				return
+			}
+		}
+	}()
+	for i, size := range []int{0, 1, 100, 4 << 20, 3, 0, 1 << 16} {
+		req := fmt.Appendf(nil, "%-16d", size)
+		req = append(req, bytes.Repeat([]byte{'x'}, size)...)
+		for range 50 {
+			p := make([]byte, 8)
+			got := 0
+			wn, rn, err := r.WriteThenRead(req, p)
+			if err != nil || wn != len(req) {
+				t.Fatalf("exchange %d (%d B): WriteThenRead = %d, %d, %v; want %d written", i, size, wn, rn, err, len(req))
+			}
+			got += rn
+			for got < 2 { // the reply may come in two reads
+				n, err := r.Read(p[got:])
+				if err != nil {
+					t.Fatal(err)
+				}
+				got += n
+			}
+			if string(p[:got]) != "ok" {
+				t.Fatalf("exchange %d: reply %q, want ok", i, p[:got])
+			}
+			if size > 1<<10 {
+				break
+			}
+		}
+	}
+}
+
+// WriteThenRead's errors read like Write's and Read's: a past deadline
+// before the request went is a write timeout (nothing written), a peer
+// that closes after the request is io.EOF with the request written, and a
+// closed connection is net.ErrClosed.
+func TestWriteThenReadErrors(t *testing.T) {
+	c, s := tcpPair(t)
+	r := Wrap(c).(*conn)
+	c.SetDeadline(time.Now().Add(-time.Second))
+	wn, _, err := r.WriteThenRead([]byte("req"), make([]byte, 8))
+	var oe *net.OpError
+	if wn != 0 || !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &oe) || oe.Op != "write" {
+		t.Fatalf("past deadline: WriteThenRead = %d, %v; want 0 and a write timeout", wn, err)
+	}
+	c.SetDeadline(time.Time{})
+	go func() {
+		b := make([]byte, 3)
+		io.ReadFull(s, b)
+		s.Close()
+	}()
+	wn, rn, err := r.WriteThenRead([]byte("req"), make([]byte, 8))
+	if wn != 3 || rn != 0 || err != io.EOF {
+		t.Fatalf("peer closed: WriteThenRead = %d, %d, %v; want 3, 0, io.EOF", wn, rn, err)
+	}
+	c.Close()
+	if _, _, err := r.WriteThenRead([]byte("req"), make([]byte, 8)); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("closed: WriteThenRead = %v, want net.ErrClosed", err)
 	}
 }
