@@ -25,7 +25,11 @@
 // compares REST/JSON with gRPC/protobuf on a grid of operations (get, list)
 // and payload sizes, each cell a closed-model run of its own. It resolves
 // to Plan.Protocols; the CLI maps its operations to the HTTP and gRPC
-// drivers.
+// drivers. The graphql and realtime sections (sections.go) likewise set
+// the store, rates, durations and client counts of the demo's GraphQL and
+// realtime comparisons, whose queries and transports the demo fixes; they
+// resolve to Plan.GraphQL and Plan.Realtime. A section a profile leaves
+// out is skipped by the demo.
 //
 // Parsing is strict: an unknown key, a value of the wrong type, a bad
 // duration or an unknown enum value is an error naming the file and line

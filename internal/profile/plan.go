@@ -24,6 +24,12 @@ type Plan struct {
 	// Protocols is the resolved protocols section; nil when the profile
 	// has none.
 	Protocols *ProtocolPlan
+	// GraphQL is the resolved graphql section; nil when the profile has
+	// none.
+	GraphQL *GraphQLPlan
+	// Realtime is the resolved realtime section; nil when the profile has
+	// none.
+	Realtime *RealtimePlan
 }
 
 // VariantPlan is one variant with its settings merged over the profile's.
@@ -64,7 +70,8 @@ func (p *Profile) Plan(quick bool) Plan {
 		}
 	}
 	pl := Plan{Name: p.Name, Description: p.Description, Load: cfg, Operations: append([]Operation(nil), w.Operations...),
-		Keys: w.Keys.IDs(), Protocols: p.protocolPlan(quick)}
+		Keys: w.Keys.IDs(), Protocols: p.protocolPlan(quick),
+		GraphQL: p.graphQLPlan(quick), Realtime: p.realtimePlan(quick)}
 	for _, v := range p.Variants {
 		pl.Variants = append(pl.Variants, VariantPlan{
 			Name: v.Name, Description: v.Description, Revalidate: v.Revalidate,

@@ -34,6 +34,12 @@ type Profile struct {
 	// Protocols, when present, compares REST/JSON and gRPC/protobuf over
 	// one server stack (protocols.go). Optional.
 	Protocols *Protocols `yaml:"protocols"`
+	// GraphQL, when present, is the demo's REST-vs-GraphQL page and N+1
+	// section (sections.go). Optional.
+	GraphQL *GraphQL `yaml:"graphql"`
+	// Realtime, when present, is the demo's ticker-over-every-transport and
+	// chat section (sections.go). Optional.
+	Realtime *Realtime `yaml:"realtime"`
 
 	file string
 	root *yaml.Node
@@ -413,7 +419,13 @@ func (p *Profile) validate() error {
 			return err
 		}
 	}
-	return p.validateProtocols()
+	if err := p.validateProtocols(); err != nil {
+		return err
+	}
+	if err := p.validateGraphQL(); err != nil {
+		return err
+	}
+	return p.validateRealtime()
 }
 
 var variantName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)

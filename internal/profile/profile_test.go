@@ -151,6 +151,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(valid))
 	f.Add(profiles.Demo)
 	f.Add([]byte(withProtocols))
+	f.Add([]byte(withSections))
 	f.Add([]byte("version: 1\nvariants: [{name: x}]\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := Parse("f.yaml", b)

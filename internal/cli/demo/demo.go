@@ -109,9 +109,10 @@ descriptors per client; when the open-file limit stays too low after raising
 it, the section is skipped with a note.
 
 No setup: the Redis variants use redis-server from PATH when there is one,
-else an embedded Redis. The cache and protocols comparisons are described in the embedded
-profile profiles/demo.yaml (the GraphQL page takes its product ids from it);
---profile runs another file of the same format.`,
+else an embedded Redis. Every section's settings (servers, rates, durations,
+clients, and what --quick shortens) are in the embedded profile
+profiles/demo.yaml; --profile runs another file of the same format, and a section the file leaves out is
+skipped.`,
 		Example: `  # every comparison, shortened
   loadrig demo --quick
 
@@ -211,8 +212,11 @@ func loadPlan(opts *Options) (profile.Plan, error) {
 		}
 		plan.Variants = keep
 	}
-	if opts.Section == SectionProtocols && plan.Protocols == nil {
-		return profile.Plan{}, cmdutil.FlagErrorf("--section protocols: the profile has no protocols section")
+	switch {
+	case opts.Section == SectionProtocols && plan.Protocols == nil,
+		opts.Section == SectionGraphQL && plan.GraphQL == nil,
+		opts.Section == SectionRealtime && plan.Realtime == nil:
+		return profile.Plan{}, cmdutil.FlagErrorf("--section %s: the profile has no %s section", opts.Section, opts.Section)
 	}
 	if opts.Tune != nil {
 		opts.Tune(&plan)
@@ -323,7 +327,11 @@ func DemoRun(ctx context.Context, opts *Options) error {
 	} else if opts.runs(SectionProtocols) {
 		fmt.Fprintln(opts.IO.ErrOut, "loadrig demo: the profile has no protocols section; skipped")
 	}
-	if opts.runs(SectionGraphQL) && ctx.Err() == nil {
+	gqlOn := opts.runs(SectionGraphQL) && plan.GraphQL != nil
+	if opts.runs(SectionGraphQL) && plan.GraphQL == nil {
+		fmt.Fprintln(opts.IO.ErrOut, "loadrig demo: the profile has no graphql section; skipped")
+	}
+	if gqlOn && ctx.Err() == nil {
 		if cacheOn || protoOn {
 			fmt.Fprintln(opts.IO.Out)
 		}
@@ -340,8 +348,11 @@ func DemoRun(ctx context.Context, opts *Options) error {
 			return cmdutil.ErrInterrupted
 		}
 	}
-	if opts.runs(SectionRealtime) && ctx.Err() == nil {
-		sec, w, failed, err := realtimeSection(ctx, opts, log, cacheOn || protoOn || opts.runs(SectionGraphQL))
+	if opts.runs(SectionRealtime) && plan.Realtime == nil {
+		fmt.Fprintln(opts.IO.ErrOut, "loadrig demo: the profile has no realtime section; skipped")
+	}
+	if opts.runs(SectionRealtime) && plan.Realtime != nil && ctx.Err() == nil {
+		sec, w, failed, err := realtimeSection(ctx, opts, plan.Realtime, log, cacheOn || protoOn || gqlOn)
 		if sec != nil {
 			page = append(page, *sec)
 		}

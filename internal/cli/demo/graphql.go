@@ -54,8 +54,9 @@ const (
 	screenMaxInflight = 64
 )
 
-// gqlPlan is the section's shape. The product ids of the screens come from
-// the profile's key sequence; the rest is fixed here (newGQLPlan).
+// gqlPlan is the section's shape: the queries are fixed here, the store,
+// rates and durations come from the profile's graphql section
+// (newGQLPlan), the product ids of the screens from its key sequence.
 type gqlPlan struct {
 	dataset string
 	seed    int64
@@ -79,23 +80,29 @@ type gqlPlan struct {
 	timeout    time.Duration
 }
 
-func newGQLPlan(pl profile.Plan, quick bool) gqlPlan {
-	p := gqlPlan{
-		dataset: "small", seed: 1, storeLatency: 2 * time.Millisecond, storePerRow: 20 * time.Microsecond, storePool: 8,
-		keys: pl.Keys, screenRate: 100, screenDur: 4 * time.Second, warmup: 500 * time.Millisecond,
-		n1Rate: 5, n1Dur: 6 * time.Second, satWorkers: 8, satDur: 3 * time.Second, unbounded: 3 * time.Second,
-		samples: 20, timeout: 10 * time.Second,
-	}
-	if len(pl.Variants) > 0 {
-		if s := pl.Variants[0].Server; s.Dataset != nil {
+// newGQLPlan maps the profile's graphql section (nil: the section is not
+// in the profile) onto the section's plan. Unset server keys get the
+// stack defaults the cache section uses (dataset small, seed 1, store
+// without latency or pool).
+func newGQLPlan(pl profile.Plan) gqlPlan {
+	p := gqlPlan{dataset: "small", seed: 1, keys: pl.Keys}
+	if g := pl.GraphQL; g != nil {
+		s := g.Server
+		if s.Dataset != nil {
 			p.dataset = string(*s.Dataset)
 		}
-		if s := pl.Variants[0].Server; s.Seed != nil {
+		if s.Seed != nil {
 			p.seed = *s.Seed
 		}
-	}
-	if quick {
-		p.screenDur, p.warmup, p.n1Dur, p.satDur, p.unbounded = 1200*time.Millisecond, 200*time.Millisecond, 1800*time.Millisecond, time.Second, time.Second
+		if s.StoreLatency != nil {
+			p.storeLatency = s.StoreLatency.D()
+		}
+		if s.StorePool != nil && *s.StorePool > 0 {
+			p.storePool = *s.StorePool
+		}
+		p.storePerRow, p.loaderWait, p.warmup, p.timeout = g.StorePerRow, g.LoaderWait, g.Warmup, g.Timeout
+		p.screenRate, p.screenDur, p.samples = g.PageRate, g.PageDuration, g.GzipSamples
+		p.n1Rate, p.n1Dur, p.satWorkers, p.satDur, p.unbounded = g.NPlusOneRate, g.NPlusOneDuration, g.SaturationWorkers, g.SaturationDuration, g.UnboundedDuration
 	}
 	if len(p.keys) == 0 {
 		p.keys = []int64{1}
@@ -698,7 +705,7 @@ func sampleScreens(ctx context.Context, d *screenDriver, n int) (raw, gz float64
 // part of report.html, whether result files were written, the failed runs
 // (as error text) and an error that ends the demo.
 func runGraphQLSection(ctx context.Context, opts *Options, plan profile.Plan, log *slog.Logger) (*report.HTMLSection, bool, []string, error) {
-	p := newGQLPlan(plan, opts.Quick)
+	p := newGQLPlan(plan)
 	if opts.TuneGraphQL != nil {
 		opts.TuneGraphQL(&p)
 	}

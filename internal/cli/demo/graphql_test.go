@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +13,6 @@ import (
 	"github.com/loadrig/loadrig/internal/cli/cmdutil"
 	"github.com/loadrig/loadrig/internal/cli/iostreams"
 	"github.com/loadrig/loadrig/internal/metrics"
-	"github.com/loadrig/loadrig/internal/profile"
 	"github.com/loadrig/loadrig/internal/server/stack"
 )
 
@@ -29,9 +29,36 @@ func TestGraphQLSectionFlag(t *testing.T) {
 	if !(&Options{Section: SectionAll}).runs(SectionGraphQL) || (&Options{Section: SectionCache}).runs(SectionGraphQL) {
 		t.Fatal("graphql is part of all, and only of all")
 	}
-	q, full := newGQLPlan(profile.Plan{}, true), newGQLPlan(profile.Plan{}, false)
-	if q.screenDur >= full.screenDur || q.n1Dur >= full.n1Dur || q.storePool != 8 || q.storeLatency != 2*time.Millisecond || len(q.keys) == 0 {
+	qp, err := loadPlan(&Options{Quick: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp, err := loadPlan(&Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, full := newGQLPlan(qp), newGQLPlan(fp)
+	// The embedded profile's graphql section: the values the README's
+	// figures were measured with.
+	want := gqlPlan{dataset: "small", seed: 1, storeLatency: 2 * time.Millisecond, storePerRow: 20 * time.Microsecond, storePool: 8,
+		keys: fp.Keys, screenRate: 100, screenDur: 4 * time.Second, warmup: 500 * time.Millisecond,
+		n1Rate: 5, n1Dur: 6 * time.Second, satWorkers: 8, satDur: 3 * time.Second, unbounded: 3 * time.Second,
+		samples: 20, timeout: 10 * time.Second}
+	if !reflect.DeepEqual(full, want) {
+		t.Fatalf("full plan\n got %+v\nwant %+v", full, want)
+	}
+	if q.screenDur >= full.screenDur || q.n1Dur >= full.n1Dur || q.satDur >= full.satDur || q.warmup >= full.warmup ||
+		q.storePool != 8 || q.n1Rate != full.n1Rate || len(q.keys) == 0 {
 		t.Fatalf("plans: quick %+v, full %+v", q, full)
+	}
+	noGQL := filepath.Join(t.TempDir(), "p.yaml")
+	if err := os.WriteFile(noGQL, []byte("version: 1\nname: x\nworkload: {rate: 1, duration: 1s, keys: {n: 1}, operations: [{name: r, weight: 1, path: /}]}\nvariants: [{name: a}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, sec := range []string{SectionGraphQL, SectionRealtime} {
+		if _, err := loadPlan(&Options{Profile: noGQL, Section: sec}); !errors.As(err, &fe) || err.Error() != "--section "+sec+": the profile has no "+sec+" section" {
+			t.Errorf("%s section missing: %v", sec, err)
+		}
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/loadrig/loadrig/internal/load"
 	"github.com/loadrig/loadrig/internal/load/wsdrv"
 	"github.com/loadrig/loadrig/internal/metrics"
+	"github.com/loadrig/loadrig/internal/profile"
 	"github.com/loadrig/loadrig/internal/report"
 	"github.com/loadrig/loadrig/internal/server"
 	"github.com/loadrig/loadrig/internal/server/ws"
@@ -45,13 +46,11 @@ type realtimePlan struct {
 	noFile func(need uint64) (soft, hard uint64, err error)
 }
 
-func newRealtimePlan(quick bool) realtimePlan {
-	if quick {
-		return realtimePlan{clients: 200, connect: 250 * time.Millisecond, dur: 750 * time.Millisecond, pollDur: 1500 * time.Millisecond,
-			rates: []float64{1, 4, 50}, chatRoom: 100, chatRate: 10, drain: 2 * time.Second, chatDrain: 500 * time.Millisecond}
-	}
-	return realtimePlan{clients: 1000, connect: 500 * time.Millisecond, dur: 2500 * time.Millisecond, pollDur: 3 * time.Second,
-		rates: []float64{1, 4, 50}, chatRoom: 100, chatRate: 10, drain: 3 * time.Second, chatDrain: time.Second}
+// newRealtimePlan maps the profile's realtime section onto the section's
+// plan.
+func newRealtimePlan(r *profile.RealtimePlan) realtimePlan {
+	return realtimePlan{clients: r.Clients, connect: r.Connect, dur: r.Duration, pollDur: r.PollDuration,
+		rates: append([]float64(nil), r.Rates...), chatRoom: r.ChatMembers, chatRate: r.ChatRate, drain: r.Drain, chatDrain: r.ChatDrain}
 }
 
 // holdFor is how long a push transport's clients are held at rate: dur,
@@ -154,8 +153,8 @@ func (s *rtServer) close() {
 // A box whose open-file limit cannot hold the section skips it with a note
 // (an error only when it is the one section asked for). failed names the
 // cells that failed; err is a failure to write.
-func realtimeSection(ctx context.Context, opts *Options, log *slog.Logger, after bool) (sec *report.HTMLSection, written bool, failed string, err error) {
-	p := newRealtimePlan(opts.Quick)
+func realtimeSection(ctx context.Context, opts *Options, r *profile.RealtimePlan, log *slog.Logger, after bool) (sec *report.HTMLSection, written bool, failed string, err error) {
+	p := newRealtimePlan(r)
 	if opts.tuneRealtime != nil {
 		opts.tuneRealtime(&p)
 	}

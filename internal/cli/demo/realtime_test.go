@@ -3,6 +3,7 @@ package demo
 import (
 	"errors"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +64,11 @@ func TestRealtimeSkipsOnLowFileLimit(t *testing.T) {
 	}
 	ios, _, out, errOut := iostreams.Test()
 	opts := &Options{IO: ios, Section: SectionAll, tuneRealtime: low}
-	sec, written, failed, err := realtimeSection(t.Context(), opts, nil, true)
+	full, err := loadPlan(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, written, failed, err := realtimeSection(t.Context(), opts, full.Realtime, nil, true)
 	if err != nil || sec != nil || written || failed != "" {
 		t.Fatalf("section all: %v %v %v %q", err, sec, written, failed)
 	}
@@ -72,9 +77,37 @@ func TestRealtimeSkipsOnLowFileLimit(t *testing.T) {
 		t.Fatalf("stdout %q stderr %q", out, errOut)
 	}
 	opts = &Options{IO: ios, Section: SectionRealtime, Quick: true, tuneRealtime: low}
-	_, _, _, err = realtimeSection(t.Context(), opts, nil, false)
+	quick, err := loadPlan(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, err = realtimeSection(t.Context(), opts, quick.Realtime, nil, false)
 	var fe *cmdutil.FlagError
 	if !errors.As(err, &fe) || err.Error() != "--section realtime: it needs about 1456 file descriptors but the open-file limit is 256 (hard limit 512); raise it (ulimit -n 1456)" {
 		t.Fatalf("section realtime: %v", err)
+	}
+}
+
+// TestRealtimePlanFromProfile: the embedded profile's realtime section is
+// the plan the README's figures were measured with, 1,000 clients and 200
+// with --quick.
+func TestRealtimePlanFromProfile(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		quick bool
+		want  realtimePlan
+	}{
+		{false, realtimePlan{clients: 1000, connect: 500 * time.Millisecond, dur: 2500 * time.Millisecond, pollDur: 3 * time.Second,
+			rates: []float64{1, 4, 50}, chatRoom: 100, chatRate: 10, drain: 3 * time.Second, chatDrain: time.Second}},
+		{true, realtimePlan{clients: 200, connect: 250 * time.Millisecond, dur: 750 * time.Millisecond, pollDur: 1500 * time.Millisecond,
+			rates: []float64{1, 4, 50}, chatRoom: 100, chatRate: 10, drain: 2 * time.Second, chatDrain: 500 * time.Millisecond}},
+	} {
+		pl, err := loadPlan(&Options{Quick: c.quick})
+		if err != nil || pl.Realtime == nil {
+			t.Fatalf("quick %v: %v", c.quick, err)
+		}
+		if got := newRealtimePlan(pl.Realtime); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("quick %v:\n got %+v\nwant %+v", c.quick, got, c.want)
+		}
 	}
 }

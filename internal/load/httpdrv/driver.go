@@ -69,6 +69,9 @@ type Driver struct {
 	pool      *connPool       // fast path with Connections > 0
 	transport *http.Transport // net/http path
 	dialer    net.Dialer
+	// dial makes every connection: dialer.DialContext (tests dial an
+	// in-memory network, internal/pipenet, to run under testing/synctest).
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 type header struct {
@@ -190,6 +193,7 @@ func New(opts Options) (*Driver, error) {
 		}
 	}
 	d.dialer = net.Dialer{}
+	d.dial = d.dialer.DialContext
 	d.idleCheck = idleCheckAfter
 	if d.scheme == "http" && !opts.HTTP2 && proxy == nil && !opts.ForceNetHTTP {
 		d.path = PathFast
@@ -434,7 +438,7 @@ func (d *Driver) newTransport(proxy *url.URL) *http.Transport {
 
 // dialCounted dials for net/http and counts the connection until closed.
 func (d *Driver) dialCounted(ctx context.Context, network, addr string) (net.Conn, error) {
-	c, err := d.dialer.DialContext(ctx, network, addr)
+	c, err := d.dial(ctx, network, addr)
 	if err != nil {
 		return nil, err
 	}

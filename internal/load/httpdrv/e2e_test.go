@@ -1,23 +1,26 @@
 package httpdrv_test
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/loadrig/loadrig/internal/load"
 	"github.com/loadrig/loadrig/internal/load/httpdrv"
 	"github.com/loadrig/loadrig/internal/metrics"
+	"github.com/loadrig/loadrig/internal/pipenet"
 )
 
 // These end-to-end tests check the instrument against targets of known
 // behaviour (MEASUREMENT.md "Checking the instrument"): the real engine,
-// the real HTTP driver and a real HTTP server on 127.0.0.1. They run in
-// wall-clock time, so their tolerances are wide enough for a loaded 2-core
-// CI machine and still far from what a wrong implementation gives.
+// the real HTTP driver and a real http.Server. The ones that check timing
+// (a fixed delay, a stalling target) run in a testing/synctest bubble over
+// an in-memory network (runPipe), so their figures are exact; the rest
+// use 127.0.0.1 and assert no durations.
 
 func run(t *testing.T, o httpdrv.Options, cfg load.Config) (*metrics.Result, *httpdrv.Driver) {
 	t.Helper()
@@ -54,129 +57,162 @@ func fractionAbove(t *testing.T, res *metrics.Result, hist string, x time.Durati
 
 func ms(us int64) time.Duration { return time.Duration(us) * time.Microsecond }
 
-func TestE2EFixedDelay(t *testing.T) {
-	if testing.Short() {
-		t.Skip("wall-clock end-to-end test")
+// runPipe serves h with a real http.Server over an in-memory network
+// (internal/pipenet) and runs the real engine and driver against it; called
+// inside a testing/synctest bubble, the whole run is on the bubble's fake
+// clock, so a schedule, a server's delay and the latency the instrument
+// records are exact, however loaded the machine.
+func runPipe(t *testing.T, h http.Handler, o httpdrv.Options, cfg load.Config) (*metrics.Result, *httpdrv.Driver) {
+	t.Helper()
+	ln := pipenet.Listen()
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	defer srv.Close()
+	o.URL = "http://" + ln.Addr().String() + "/"
+	d, err := httpdrv.New(o)
+	if err != nil {
+		t.Fatal(err)
 	}
+	httpdrv.SetDial(d, ln.Dial)
+	defer d.Close()
+	res, err := load.Run(t.Context(), d, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests.Errors != 0 {
+		t.Fatalf("errors: %+v", res.Requests)
+	}
+	return res, d
+}
+
+// TestE2EFixedDelay: a target that answers every request after exactly
+// 20 ms, at 100/s for 1.5 s, on both client paths: latency and service time
+// are the delay (nothing queues: 2 in flight), connections are kept alive
+// and reused, and the ttfb phase is recorded.
+func TestE2EFixedDelay(t *testing.T) {
 	const delay = 20 * time.Millisecond
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(delay)
 		io.WriteString(w, "done")
-	}))
-	defer s.Close()
+	})
 	for _, force := range []bool{false, true} {
-		res, d := run(t, httpdrv.Options{URL: s.URL, ForceNetHTTP: force}, load.Config{Rate: 100, Duration: 1500 * time.Millisecond})
-		t.Logf("%s: latency %+v service %+v connections %+v", d.Path(), res.Latency, res.ServiceTime, res.Connections)
-		if res.Requests.OK < 140 {
-			t.Errorf("%s: only %d requests at 100/s for 1.5 s", d.Path(), res.Requests.OK)
-		}
-		for name, s := range map[string]metrics.Summary{"latency": res.Latency, "service time": res.ServiceTime} {
-			if p := ms(s.P50); p < delay || p > delay+15*time.Millisecond {
-				t.Errorf("%s: %s p50 %v, want %v..%v", d.Path(), name, p, delay, delay+15*time.Millisecond)
+		synctest.Test(t, func(t *testing.T) {
+			res, d := runPipe(t, h, httpdrv.Options{ForceNetHTTP: force}, load.Config{Rate: 100, Duration: 1500 * time.Millisecond})
+			t.Logf("%s: latency %+v service %+v connections %+v", d.Path(), res.Latency, res.ServiceTime, res.Connections)
+			if res.Requests.OK != 150 {
+				t.Errorf("%s: %d requests at 100/s for 1.5 s, want 150", d.Path(), res.Requests.OK)
 			}
-			if m := ms(s.Min); m < delay {
-				t.Errorf("%s: %s min %v below the server's delay", d.Path(), name, m)
+			for name, s := range map[string]metrics.Summary{"latency": res.Latency, "service time": res.ServiceTime} {
+				// HDR buckets hold 3 significant digits.
+				if p, m := ms(s.P50), ms(s.Max); p < delay || m > delay+delay/100 {
+					t.Errorf("%s: %s p50 %v max %v, want %v", d.Path(), name, p, m, delay)
+				}
+				if m := ms(s.Min); m < delay {
+					t.Errorf("%s: %s min %v below the server's delay", d.Path(), name, m)
+				}
 			}
-		}
-		// 100/s × 20 ms is 2 in flight: a few connections (more when the
-		// machine stalls this process), kept alive and reused.
-		if c := res.Connections; c.Opened < 1 || c.Opened > res.Requests.Total/3 || c.Opened+c.Reused < res.Requests.Total {
-			t.Errorf("%s: connections %+v for %d requests", d.Path(), c, res.Requests.Total)
-		}
-		if _, ok := res.Phases["ttfb"]; !ok {
-			t.Errorf("%s: no ttfb phase in %v", d.Path(), res.Phases)
-		}
+			// 100/s × 20 ms is 2 in flight: two connections, kept alive
+			// and reused (a third when an operation falls due at the
+			// instant another's response arrives, before its connection is
+			// back in the pool).
+			if c := res.Connections; c.Opened < 2 || c.Opened > 3 || c.Opened+c.Reused != res.Requests.Total {
+				t.Errorf("%s: connections %+v for %d requests", d.Path(), c, res.Requests.Total)
+			}
+			if _, ok := res.Phases["ttfb"]; !ok {
+				t.Errorf("%s: no ttfb phase in %v", d.Path(), res.Phases)
+			}
+		})
 	}
 }
 
-// stallServer answers at once, except that a request arriving during a
-// stall window (the first S of every T since t0) is held until the window
-// ends — a GC pause or a lock convoy at the target.
-func stallServer(t *testing.T, S, T time.Duration) string {
+// stallHandler answers at once, except that a request arriving during a
+// stall window (the first S of every T since the handler was made) is held
+// until the window ends — a GC pause or a lock convoy at the target.
+func stallHandler(S, T time.Duration) http.Handler {
 	t0 := time.Now()
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if phase := time.Since(t0) % T; phase < S {
 			time.Sleep(S - phase)
 		}
 		io.WriteString(w, "ok")
-	}))
-	t.Cleanup(s.Close)
-	return s.URL
+	})
 }
 
 // TestE2EStall: a target that stalls S = 100 ms of every T = 500 ms, loaded
 // at a constant 100/s for 3 s. Operations scheduled during a stall are
-// delayed until its end, uniformly over 0..S, so the latency (from the
-// intended start) of a fraction S/T = 20 % is spread over 0..100 ms: the
-// fraction above S/4 is (S − S/4)/T = 15 %, and p99 is ~0.95·S.
+// delayed until its end: the ones sent 0, 10, ..., 90 ms into a window wait
+// 100, 90, ..., 10 ms, so with latency measured from the intended start, 8
+// of every 50 operations (16 %) are above S/4 and p99 is S (the one sent as
+// each window opens). A generator with coordinated omission reports ~0 and a
+// p99 of a few ms.
 //
 // What service time shows depends on where the wait happens:
 //
 //   - Ample connections: every request is sent on schedule and waits AT THE
 //     SERVER, so service time shows the stall just like latency (a server
 //     that only delays responses cannot hide from service time).
-//   - One connection (Connections: 1): during a stall one request holds the
-//     connection at the server; the others wait IN THE GENERATOR for the
-//     connection and are sent after the stall. Their service time is short:
-//     service time hides the stall (coordinated omission, as in a tool that
-//     times from the actual send), while latency from the intended start
-//     still shows the analytic distribution.
+//   - One connection: requests queue IN THE GENERATOR behind the stalled
+//     one; only one per stall waits at the server, so service time looks
+//     healthy while latency does not. This is the case where service time
+//     hides the stall and only the corrected latency reveals it.
+//
+// The run is on a synctest bubble's fake clock (runPipe), so these are exact.
 func TestE2EStall(t *testing.T) {
-	if testing.Short() {
-		t.Skip("wall-clock end-to-end test")
-	}
 	const S, T = 100 * time.Millisecond, 500 * time.Millisecond
-	url := stallServer(t, S, T)
 	cfg := load.Config{Rate: 100, Duration: 3 * time.Second}
 	checkLatency := func(t *testing.T, res *metrics.Result) {
 		t.Helper()
-		if res.Requests.OK < 280 {
-			t.Fatalf("only %d requests at 100/s for 3 s", res.Requests.OK)
+		if res.Requests.OK != 300 {
+			t.Fatalf("%d requests at 100/s for 3 s, want 300", res.Requests.OK)
 		}
-		// The lower bounds catch coordinated omission (a stall hidden from
-		// latency gives ~0.01 and a p99 of a few ms); the upper bounds are
-		// loose because a loaded machine that pauses this process adds its
-		// own late sends on top of the stall.
-		if f := fractionAbove(t, res, metrics.HistLatency, S/4); f < 0.09 || f > 0.28 {
-			t.Errorf("latency: %.3f of operations above S/4, want ~0.15", f)
+		if f := fractionAbove(t, res, metrics.HistLatency, S/4); f != 0.16 {
+			t.Errorf("latency: %.3f of operations above S/4, want 0.16", f)
 		}
-		if p := ms(res.Latency.P99); p < 70*time.Millisecond || p > 250*time.Millisecond {
-			t.Errorf("latency p99 %v, want ~95 ms", p)
+		if p := ms(res.Latency.P99); p < S || p > S+S/100 {
+			t.Errorf("latency p99 %v, want %v", p, S)
 		}
-		if p := ms(res.Latency.P50); p > 15*time.Millisecond {
-			t.Errorf("latency p50 %v, want that of an idle server", p)
+		if p := ms(res.Latency.P50); p != 0 {
+			t.Errorf("latency p50 %v, want that of an idle server (0 on the fake clock)", p)
 		}
 	}
 	t.Run("ample connections: service time shows the stall too", func(t *testing.T) {
-		res, _ := run(t, httpdrv.Options{URL: url}, cfg)
-		checkLatency(t, res)
-		if f := fractionAbove(t, res, metrics.HistServiceTime, S/4); f < 0.09 || f > 0.28 {
-			t.Errorf("service time: %.3f above S/4, want ~0.15 (requests wait at the server)", f)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			res, _ := runPipe(t, stallHandler(S, T), httpdrv.Options{}, cfg)
+			checkLatency(t, res)
+			if f := fractionAbove(t, res, metrics.HistServiceTime, S/4); f != 0.16 {
+				t.Errorf("service time: %.3f above S/4, want 0.16 (requests wait at the server)", f)
+			}
+		})
 	})
 	t.Run("one connection: service time hides the stall, latency does not", func(t *testing.T) {
-		res, d := run(t, httpdrv.Options{URL: url, Connections: 1}, cfg)
-		checkLatency(t, res)
-		// Per stall one request waits at the server: 6 of ~300.
-		if f := fractionAbove(t, res, metrics.HistServiceTime, S/4); f > 0.05 {
-			t.Errorf("service time: %.3f above S/4, want ~0.01 (the wait is in the generator)", f)
-		}
-		if p := ms(res.ServiceTime.P90); p > S/4 {
-			t.Errorf("service time p90 %v shows the stall", p)
-		}
-		if c := d.Connections(); c.Opened != 1 || c.PeakOpen != 1 {
-			t.Errorf("connections %+v, want exactly one", c)
-		}
-		t.Logf("latency %+v\nservice %+v\nlag %+v", res.Latency, res.ServiceTime, res.ScheduleLag)
+		synctest.Test(t, func(t *testing.T) {
+			res, d := runPipe(t, stallHandler(S, T), httpdrv.Options{Connections: 1}, cfg)
+			checkLatency(t, res)
+			// Per stall one request waits at the server: 6 of 300.
+			if f := fractionAbove(t, res, metrics.HistServiceTime, S/4); f != 0.02 {
+				t.Errorf("service time: %.3f above S/4, want 0.02 (the wait is in the generator)", f)
+			}
+			if p := ms(res.ServiceTime.P90); p != 0 {
+				t.Errorf("service time p90 %v shows the stall", p)
+			}
+			if c := d.Connections(); c.Opened != 1 || c.PeakOpen != 1 {
+				t.Errorf("connections %+v, want exactly one", c)
+			}
+			t.Logf("latency %+v\nservice %+v\nlag %+v", res.Latency, res.ServiceTime, res.ScheduleLag)
+		})
 	})
 }
 
 // runErrs runs and returns the result, expecting every operation to fail.
-func runErrs(t *testing.T, o httpdrv.Options, cfg load.Config) *metrics.Result {
+// A non-nil dial replaces the network (an in-memory one, in a bubble).
+func runErrs(t *testing.T, o httpdrv.Options, cfg load.Config, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *metrics.Result {
 	t.Helper()
 	d, err := httpdrv.New(o)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if dial != nil {
+		httpdrv.SetDial(d, dial)
 	}
 	defer d.Close()
 	start := time.Now()
@@ -202,7 +238,7 @@ func TestE2ERefused(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	for _, force := range []bool{false, true} {
-		res := runErrs(t, httpdrv.Options{URL: "http://" + addr + "/", ForceNetHTTP: force}, load.Config{Rate: 100, Duration: 300 * time.Millisecond})
+		res := runErrs(t, httpdrv.Options{URL: "http://" + addr + "/", ForceNetHTTP: force}, load.Config{Rate: 100, Duration: 300 * time.Millisecond}, nil)
 		if n := res.Requests.ErrorsByKind[string(metrics.ErrRefused)]; n != res.Requests.Total {
 			t.Errorf("errors %v, want all refused", res.Requests.ErrorsByKind)
 		}
@@ -210,24 +246,31 @@ func TestE2ERefused(t *testing.T) {
 }
 
 // The engine's per-operation timeout ends a request the server never
-// answers, on both paths, as a timeout.
+// answers, on both paths, as a timeout, exactly at the timeout (a synctest
+// bubble's fake clock, over an in-memory network).
 func TestE2ETimeout(t *testing.T) {
-	release := make(chan struct{})
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer s.Close()
-	defer close(release)
 	for _, force := range []bool{false, true} {
-		res := runErrs(t, httpdrv.Options{URL: s.URL, ForceNetHTTP: force}, load.Config{Rate: 50, Duration: 400 * time.Millisecond, Timeout: 100 * time.Millisecond})
-		if n := res.Requests.ErrorsByKind[string(metrics.ErrTimeout)]; n != res.Requests.Total {
-			t.Errorf("errors %v, want all timeouts", res.Requests.ErrorsByKind)
-		}
-		if res.ErrorLatency == nil || ms(res.ErrorLatency.P50) < 100*time.Millisecond || ms(res.ErrorLatency.P50) > 160*time.Millisecond {
-			t.Errorf("error latency %+v, want ~100 ms", res.ErrorLatency)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			release := make(chan struct{})
+			ln := pipenet.Listen()
+			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+			})}
+			go srv.Serve(ln)
+			defer srv.Close()
+			defer close(release)
+			cfg := load.Config{Rate: 50, Duration: 400 * time.Millisecond, Timeout: 100 * time.Millisecond}
+			res := runErrs(t, httpdrv.Options{URL: "http://" + ln.Addr().String() + "/", ForceNetHTTP: force}, cfg, ln.Dial)
+			if n := res.Requests.ErrorsByKind[string(metrics.ErrTimeout)]; n != res.Requests.Total || n != 20 {
+				t.Errorf("errors %v of %d, want 20 timeouts", res.Requests.ErrorsByKind, res.Requests.Total)
+			}
+			// HDR buckets hold 3 significant digits (64 µs wide at 100 ms).
+			if e := res.ErrorLatency; e == nil || ms(e.Min) < cfg.Timeout-cfg.Timeout/1000 || ms(e.Max) > cfg.Timeout+cfg.Timeout/1000 || e.N != 20 {
+				t.Errorf("error latency %+v, want %v", res.ErrorLatency, cfg.Timeout)
+			}
+		})
 	}
 }

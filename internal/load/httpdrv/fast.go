@@ -301,7 +301,7 @@ func (w *fastWorker) dial(ctx context.Context, op *load.Op) (*fconn, metrics.Err
 		addr = net.JoinHostPort(ip.Unmap().String(), d.port)
 	}
 	t0 := time.Now()
-	c, err := d.dialer.DialContext(ctx, "tcp", addr)
+	c, err := d.dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, classifyErr(ctx, w.run, err)
 	}

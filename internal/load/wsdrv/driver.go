@@ -32,6 +32,10 @@ type Driver struct {
 	hdr http.Header
 	tr  *http.Transport
 	hc  *http.Client
+	// netDial makes a connection from local (nil: any address): a
+	// net.Dialer; tests dial an in-memory network (internal/pipenet) to
+	// run under testing/synctest.
+	netDial func(ctx context.Context, network, addr string, local net.Addr) (net.Conn, error)
 
 	// rate per connection (echo, raw) or per sender (chat), messages/s.
 	interval   time.Duration
@@ -125,7 +129,7 @@ func New(opts Options) (*Driver, error) {
 	}
 	opts.Backoff = opts.Backoff.withDefaults()
 
-	d := &Driver{opts: opts, codes: map[string]int64{}}
+	d := &Driver{opts: opts, codes: map[string]int64{}, netDial: dialNet}
 	if opts.Message == "" {
 		opts.Message = DefaultEchoMessage
 		if opts.Scenario == ScenarioChat {
@@ -215,12 +219,12 @@ func checkURL(raw string, tr Transport) error {
 // its bytes into the attempt's counter.
 func (d *Driver) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	di, _ := ctx.Value(dialKey{}).(*dialInfo)
-	nd := net.Dialer{}
-	if di != nil && di.local != nil {
-		nd.LocalAddr = di.local
+	var local net.Addr
+	if di != nil {
+		local = di.local
 	}
 	start := time.Now()
-	c, err := nd.DialContext(ctx, network, addr)
+	c, err := d.netDial(ctx, network, addr, local)
 	if err != nil {
 		return nil, err
 	}
@@ -229,6 +233,12 @@ func (d *Driver) dial(ctx context.Context, network, addr string) (net.Conn, erro
 	}
 	di.connect = time.Since(start)
 	return di.conns.Track(netcount.Wrap(c, di.count)), nil
+}
+
+// dialNet dials addr from local (nil: any local address).
+func dialNet(ctx context.Context, network, addr string, local net.Addr) (net.Conn, error) {
+	nd := net.Dialer{LocalAddr: local}
+	return nd.DialContext(ctx, network, addr)
 }
 
 // Protocol implements load.Driver.

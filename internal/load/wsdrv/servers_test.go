@@ -209,8 +209,13 @@ func tickerServer(t *testing.T, tk *ticker) string {
 // resuming after Last-Event-ID; with dropAfter > 0 it ends each stream
 // after that many events.
 func sseServer(t *testing.T, tk *ticker, dropAfter int) string {
+	return serve(t, sseHandler(tk, dropAfter))
+}
+
+// sseHandler is sseServer's handler, its ticker started now.
+func sseHandler(tk *ticker, dropAfter int) http.Handler {
 	tk.start = time.Now()
-	return serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		fl := w.(http.Flusher)
 		next := tk.seqNow() + 1
@@ -239,7 +244,7 @@ func sseServer(t *testing.T, tk *ticker, dropAfter int) string {
 			}
 			fl.Flush()
 		}
-	}))
+	})
 }
 
 // pollServer answers GET ?since=SEQ[&wait=D] from the ticker: events after
