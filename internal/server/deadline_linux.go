@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -23,9 +24,10 @@ import (
 // second at ten times the latency, its CPU mostly idle.
 type lazyConn struct {
 	net.Conn
-	rc     syscall.RawConn
-	rd, wd lazyDeadline
-	r, w   rawCall
+	rc       syscall.RawConn
+	rd, wd   lazyDeadline
+	rmu, wmu sync.Mutex // one Read and one Write at a time use r and w
+	r, w     rawCall
 }
 
 // rawCall is the state of one read or write, used by its callback, which
@@ -120,6 +122,8 @@ func (c *lazyConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
 	if c.rd.interrupt.Load() {
 		return 0, c.opError("read", os.ErrDeadlineExceeded)
 	}
@@ -147,6 +151,8 @@ func (c *lazyConn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	if c.wd.interrupt.Load() {
 		return 0, c.opError("write", os.ErrDeadlineExceeded)
 	}

@@ -279,3 +279,41 @@ func BenchmarkDeadlineMoves(b *testing.B) {
 		})
 	}
 }
+
+// Concurrent writers, as net.Conn allows: every byte arrives once.
+func TestLazyConnConcurrentWrites(t *testing.T) {
+	srv, cli := lazyPair(t, true)
+	const writers, each = 8, 200
+	done := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			msg := bytes.Repeat([]byte{byte('a' + w)}, 64)
+			for range each {
+				if _, err := srv.Write(msg); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	got := make([]byte, writers*each*64)
+	_ = cli.SetReadDeadline(time.Now().Add(hang))
+	if _, err := io.ReadFull(cli, got); err != nil {
+		t.Fatal(err)
+	}
+	for range writers {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	counts := map[byte]int{}
+	for _, b := range got {
+		counts[b]++
+	}
+	for w := range writers {
+		if n := counts[byte('a'+w)]; n != each*64 {
+			t.Fatalf("writer %d: %d bytes arrived, want %d", w, n, each*64)
+		}
+	}
+}
