@@ -58,6 +58,12 @@ type Event struct {
 	// Origin is the node that published the event; Publish sets it to the
 	// broker's node. A relay uses it so no node delivers its own event twice.
 	Origin string `json:"origin,omitempty"`
+	// Ordered marks an event that a relay published for every node, its
+	// origin included, in an order only the relay keeps (a replay log that
+	// numbers and publishes in one step: rediscache.EventLog.AppendEvent).
+	// Receive delivers it even on its origin, which did not deliver it
+	// when it was emitted.
+	Ordered bool `json:"ordered,omitempty"`
 }
 
 // Relay carries events to the brokers of other processes (Redis pub/sub in
@@ -240,9 +246,9 @@ func (f *Feed) Publish(e Event) {
 
 // Receive delivers an event that came from another node through the relay.
 // Events this node published itself are ignored (they were delivered
-// locally already).
+// locally already), except Ordered ones.
 func (f *Feed) Receive(e Event) {
-	if node := f.Node(); node != "" && e.Origin == node {
+	if node := f.Node(); node != "" && e.Origin == node && !e.Ordered {
 		return
 	}
 	f.deliver(e)

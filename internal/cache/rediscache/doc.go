@@ -34,7 +34,12 @@
 // subscribes again by itself when Redis comes back. EventLog numbers the
 // WebSocket server's events per topic and keeps them in a Stream (INCR and
 // XADD MAXLEN ~ in one script, entry id "<seq>-0", XRANGE by seq), so
-// every node shares one numbering and it survives a server restart.
+// every node shares one numbering and it survives a server restart. With
+// the relay (WithRelay), AppendEvent also PUBLISHes (SPUBLISH) the
+// numbered event in that script, on a channel with the topic's hash tag
+// ("<prefix>feed:{topic}", the slot of its keys): Redis runs one script at
+// a time, so every node, the appending one included, receives a topic's
+// events in seq order.
 //
 // Start finds a Redis for a server: the user's --redis-url (mode
 // "external"), else a redis-server from PATH spawned as a child on a free

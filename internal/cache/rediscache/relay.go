@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
@@ -89,7 +90,10 @@ func NewRelay(b *Backend, o RelayOptions) *Relay {
 	return r
 }
 
-func (r *Relay) channel(topic string) string { return r.o.Prefix + "feed:" + topic }
+// channel is topic's channel. The {topic} hash tag puts it in the slot of
+// the topic's EventLog keys, so the log's append script may SPUBLISH it
+// on a cluster.
+func (r *Relay) channel(topic string) string { return r.o.Prefix + "feed:{" + topic + "}" }
 
 // Watch subscribes to topic's channel (sharded mode; otherwise every topic
 // is received already). Idempotent.
@@ -254,10 +258,17 @@ type LogEntry struct {
 // nodes numbered) and the append script numbers above it. So a Redis that
 // restarts empty continues the numbering instead of reusing seqs that
 // clients already hold (a client skips seqs at or below its last one).
+//
+// With a Relay (WithRelay), AppendEvent also publishes the numbered event
+// on the relay's channel inside the same script: Redis runs one script at
+// a time, so the channel carries a topic's events in seq order whichever
+// node numbered them, and every node — the numbering one included —
+// delivers them from there (domain.Event.Ordered).
 type EventLog struct {
 	b      *Backend
 	prefix string
 	maxLen int64
+	relay  *Relay
 
 	mu     sync.Mutex
 	floors map[string]int64 // topic → highest seq seen here (bounded by maxFloors)
@@ -277,6 +288,16 @@ func NewEventLog(b *Backend, prefix string, maxLen int64) *EventLog {
 	}
 	return &EventLog{b: b, prefix: prefix, maxLen: maxLen, floors: map[string]int64{}}
 }
+
+// WithRelay makes AppendEvent publish on r's channels (PUBLISH, or SPUBLISH
+// when r is sharded). Call it before the log is in use.
+func (l *EventLog) WithRelay(r *Relay) *EventLog {
+	l.relay = r
+	return l
+}
+
+// Publishes reports whether AppendEvent publishes (WithRelay was called).
+func (l *EventLog) Publishes() bool { return l.relay != nil }
 
 // Observe records that seq of topic exists (numbered by any node), so this
 // node's appends number above it.
@@ -328,6 +349,66 @@ func (l *EventLog) Append(ctx context.Context, topic string, prefix, suffix []by
 	data = append(data, prefix...)
 	data = strconv.AppendInt(data, seq, 10)
 	return seq, append(data, suffix...), nil
+}
+
+// appendPublishScript is appendScript that also publishes the numbered
+// event: ARGV[5] is the event's JSON without its closing brace and ending
+// with "data":, ARGV[6] the channel, ARGV[7] PUBLISH or SPUBLISH. It
+// returns the seq and how many subscribers received the event.
+var appendPublishScript = redis.NewScript(`
+local s = redis.call('INCR', KEYS[1])
+local f = tonumber(ARGV[4])
+if s <= f then
+  s = f + 1
+  redis.call('SET', KEYS[1], s)
+end
+local d = ARGV[1] .. s .. ARGV[2]
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], s .. '-0', 'd', d)
+local n = redis.call(ARGV[7], ARGV[6], ARGV[5] .. d .. '}')
+return {s, n}`)
+
+// errNoRelay is AppendEvent's error on a log without WithRelay.
+var errNoRelay = errors.New("rediscache: AppendEvent on an EventLog without a relay")
+
+// AppendEvent is Append that also publishes e, with Data set to the
+// stored envelope and Ordered set, on the relay's channel of e.Topic, in
+// the same atomic step: so every node, this one included, receives a
+// topic's numbered events in seq order (the caller does not publish e
+// itself). topic is the log topic (it may differ from e.Topic: a user's
+// notifications are logged apart but published on one topic). received is
+// how many subscribers got the event: 0 means none, not even this node's
+// relay (a subscription not yet back after an outage), and the caller
+// delivers it locally itself.
+func (l *EventLog) AppendEvent(ctx context.Context, topic string, e domain.Event, prefix, suffix []byte) (seq int64, data []byte, received int64, err error) {
+	if l.relay == nil {
+		return 0, nil, 0, errNoRelay
+	}
+	e.Data, e.Ordered = nil, true
+	head, err := json.Marshal(e)
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	head = append(head[:len(head)-1], `,"data":`...)
+	cmd := "PUBLISH"
+	if l.relay.o.Sharded {
+		cmd = "SPUBLISH"
+	}
+	ks, kl := l.keys(topic)
+	res, err := appendPublishScript.Run(ctx, l.b.c, []string{ks, kl}, prefix, suffix, l.maxLen, l.floor(topic),
+		head, l.relay.channel(e.Topic), cmd).Int64Slice()
+	if err == nil && len(res) != 2 {
+		err = fmt.Errorf("rediscache: append script returned %v", res)
+	}
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	seq, received = res[0], res[1]
+	l.relay.sent.Add(1)
+	l.Observe(topic, seq)
+	data = make([]byte, 0, len(prefix)+20+len(suffix))
+	data = append(data, prefix...)
+	data = strconv.AppendInt(data, seq, 10)
+	return seq, append(data, suffix...), received, nil
 }
 
 // Since returns up to limit events with seq > since, oldest first.

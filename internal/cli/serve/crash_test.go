@@ -87,7 +87,17 @@ func startServe(t *testing.T, args ...string) *proc {
 // after "listening on ".
 func startProc(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startProcEnv(t, nil, args...)
+}
+
+// startProcEnv is startProc with env added to the test's environment
+// (secrets go there, never in argv).
+func startProcEnv(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(loadrigBinary(t), args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	p := &proc{cmd: cmd, logs: &bytes.Buffer{}, mu: &sync.Mutex{}}
 	cmd.Stderr = syncWriter{p.mu, p.logs}
 	out, err := cmd.StdoutPipe()

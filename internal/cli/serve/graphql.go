@@ -164,6 +164,7 @@ the request cost, whether DataLoader was on, and its depth and complexity.
 	cmd.Flags().StringVar(&opts.Addr, "addr", DefaultGraphQLAddr, "HOST:PORT to listen on (port 0: any free port; the bound address is printed)")
 	opts.GraphQLFlags.addFlags(cmd.Flags())
 	opts.ServerFlags.AddFlags(cmd.Flags())
+	opts.ServerFlags.Getenv = f.Getenv
 	return cmd
 }
 

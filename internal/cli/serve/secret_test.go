@@ -80,3 +80,39 @@ func TestJWTSecretSources(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryServeCommandReadsTheEnvSecret: serve rest, grpc, graphql, ws and
+// all take LOADRIG_JWT_SECRET from the environment, so two processes of
+// any of them accept each other's tokens (serve ws and serve graphql once
+// ignored it and signed with a random key per process).
+func TestEveryServeCommandReadsTheEnvSecret(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("s", 32)
+	ios, _, _, _ := iostreams.Test()
+	f := &cmdutil.Factory{IOStreams: ios, Getenv: func(k string) string {
+		if k == "LOADRIG_JWT_SECRET" {
+			return long
+		}
+		return ""
+	}}
+	var got *ServerFlags
+	for name, cmd := range map[string]interface {
+		SetArgs([]string)
+		Execute() error
+	}{
+		"rest":    NewCmdServeREST(f, func(o *RESTOptions) error { got = &o.ServerFlags; return nil }),
+		"grpc":    NewCmdServeGRPC(f, func(o *GRPCOptions) error { got = &o.ServerFlags; return nil }),
+		"graphql": NewCmdServeGraphQL(f, func(o *GraphQLOptions) error { got = &o.ServerFlags; return nil }),
+		"ws":      NewCmdServeWS(f, func(o *WSOptions) error { got = &o.ServerFlags; return nil }),
+		"all":     NewCmdServeAll(f, func(o *AllOptions) error { got = &o.ServerFlags; return nil }),
+	} {
+		got = nil
+		cmd.SetArgs([]string{}) // nil would read os.Args
+		if err := cmd.Execute(); err != nil || got == nil {
+			t.Fatalf("serve %s: %v", name, err)
+		}
+		if cfg, err := got.StackConfig(nil); err != nil || string(cfg.JWTKey) != long {
+			t.Errorf("serve %s: JWT key %q (%v), want LOADRIG_JWT_SECRET's", name, cfg.JWTKey, err)
+		}
+	}
+}

@@ -179,6 +179,7 @@ LOADRIG_JWT_SECRET so each accepts the others' tokens.`,
 	cmd.Flags().StringVar(&opts.Addr, "addr", DefaultWSAddr, "HOST:PORT to listen on (port 0: any free port; the bound address is printed)")
 	opts.WSFlags.addFlags(cmd.Flags())
 	opts.ServerFlags.AddFlags(cmd.Flags())
+	opts.ServerFlags.Getenv = f.Getenv
 	return cmd
 }
 
@@ -257,7 +258,7 @@ func mountWS(sp *server.Spine, d server.Deps, wf *WSFlags, sf *ServerFlags, logi
 		n.relay = rediscache.NewRelay(rb, rediscache.RelayOptions{Prefix: prefix, Sharded: wf.RedisSharded, Deliver: d.Feed.Receive, Logger: log})
 		d.Feed.SetRelay(o.Node, n.relay)
 		o.Watch, o.RelayErrors = n.relay.Watch, n.relay.Errors
-		o.Log = ws.RedisLog{L: rediscache.NewEventLog(rb, prefix, int64(wf.ReplaySize))}
+		o.Log = ws.RedisLog{L: rediscache.NewEventLog(rb, prefix, int64(wf.ReplaySize)).WithRelay(n.relay)}
 		o.Cluster = ws.RedisCluster{C: rediscache.NewCoord(rb, prefix, 0)}
 		sp.AddStats(func(out map[string]any) { out["ws_relay"] = n.relay.Stats() })
 		log.Info("ws scale-out over redis", "node", o.Node, "sharded", wf.RedisSharded, "replay", ReplayRedis)

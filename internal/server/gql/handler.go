@@ -133,6 +133,9 @@ type Handler struct {
 	requests, storeCalls, storeMax, subsActive, subsDropped atomic.Int64
 	errMu                                                   sync.Mutex
 	errorsByCode                                            map[string]int64
+
+	generatedOnly bool   // tests: newServer without fastSchema's shortcut
+	onShortcut    func() // tests: called when the shortcut takes an operation
 }
 
 // NewHandler returns a stand-alone GraphQL server: a spine of its own with
@@ -199,7 +202,13 @@ func (h *Handler) Stats() map[string]any { return h.sp.Stats() }
 func (h *Handler) newServer(post graphql.Transport) *handler.Server {
 	cfg := Config{Resolvers: &resolver{h: h}, Complexity: complexityRoot()}
 	cfg.Directives.RequireAuth = h.requireAuth
-	srv := handler.New(NewExecutableSchema(cfg))
+	es := NewExecutableSchema(cfg)
+	if !h.generatedOnly {
+		// product(id) without the generic field walk (fastpath.go); it
+		// skips field middleware, so this server registers none.
+		es = fastSchema{es.(*executableSchema), h.onShortcut}
+	}
+	srv := handler.New(es)
 
 	readLimit := h.o.WSReadLimit
 	srv.AddTransport(transport.Websocket{
@@ -248,12 +257,16 @@ func (h *Handler) wsInit(ctx context.Context, p transport.InitPayload) (context.
 // aroundOperation gives each operation its own store tally and, for queries
 // and mutations with DataLoader on, its own loaders.
 func (h *Handler) aroundOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-	st := &opState{}
+	st := opFrom(ctx)
+	if st == nil || !st.post || st.inUse {
+		st = &opState{}
+		ctx = context.WithValue(ctx, opKey, st)
+	}
+	st.inUse = true
 	opCtx := graphql.GetOperationContext(ctx)
 	if h.o.DataLoader && opCtx.Operation != nil && opCtx.Operation.Operation != ast.Subscription {
 		st.loaderOf = h // loaders made on first use, no closure per operation
 	}
-	ctx = context.WithValue(ctx, opKey, st)
 	ctx = domain.WithStoreTrace(ctx, &st.tally)
 	return next(ctx)
 }
@@ -300,19 +313,24 @@ func (h *Handler) aroundResponse(ctx context.Context, next graphql.ResponseHandl
 		return nil
 	}
 	ext := loadrigExt{DataLoader: h.o.DataLoader}
-	if st := opFrom(ctx); st != nil {
+	st := opFrom(ctx)
+	if st != nil {
 		ext.StoreCalls, ext.StoreRows = st.tally.Calls(), st.tally.Rows()
 		ext.StoreWaitUS = st.tally.Wait().Microseconds()
 		// A subscription event reports the calls since the last one.
 		st.tally = domain.StoreTrace{}
 	}
 	if graphql.HasOperationContext(ctx) {
-		ext.Depth, ext.Complexity = limitStatsOf(graphql.GetOperationContext(ctx))
+		ext.Depth, ext.Complexity = limitStatsOf(ctx, graphql.GetOperationContext(ctx))
 	}
-	if resp.Extensions == nil {
-		resp.Extensions = map[string]any{}
+	if st != nil && st.post {
+		st.ext, st.hasExt = ext, true // postJSON writes it
+	} else {
+		if resp.Extensions == nil {
+			resp.Extensions = map[string]any{}
+		}
+		resp.Extensions["loadrig"] = ext
 	}
-	resp.Extensions["loadrig"] = ext
 	h.count(resp, ext.StoreCalls)
 	return resp
 }
@@ -365,7 +383,7 @@ func (h *Handler) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 	if a := r.Header.Get("Authorization"); a != "" {
 		r = r.WithContext(withToken(r.Context(), a))
 	}
-	w.Header()["Cache-Control"] = []string{"no-store"}
+	w.Header()["Cache-Control"] = hdrNoStore
 	h.gql.ServeHTTP(w, r)
 }
 

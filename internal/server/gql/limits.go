@@ -160,7 +160,7 @@ func (l *limits) MutateOperationContext(ctx context.Context, opCtx *graphql.Oper
 	key := passedKey(opCtx)
 	if st, ok := l.passed.Get(ctx, key); ok {
 		if st != nil {
-			opCtx.Stats.SetExtension(limitStatsKey, st)
+			recordLimits(ctx, opCtx, st)
 		}
 		return nil
 	}
@@ -169,7 +169,7 @@ func (l *limits) MutateOperationContext(ctx context.Context, opCtx *graphql.Oper
 		return nil
 	}
 	st := &limitStats{depth: Depth(opCtx.Doc, opCtx.Operation)}
-	opCtx.Stats.SetExtension(limitStatsKey, st)
+	recordLimits(ctx, opCtx, st)
 	if l.maxDepth > 0 && st.depth > l.maxDepth {
 		err := gqlerror.Errorf("operation is %d levels deep, over the limit of %d", st.depth, l.maxDepth)
 		errcode.Set(err, CodeDepthLimit)
@@ -239,7 +239,20 @@ func hasVariable(v *ast.Value) bool {
 	return false
 }
 
-func limitStatsOf(opCtx *graphql.OperationContext) (depth, complexity int) {
+// recordLimits keeps what the limits measured for extensions.loadrig: in
+// the POST transport's operation state, else in the operation's stats.
+func recordLimits(ctx context.Context, opCtx *graphql.OperationContext, st *limitStats) {
+	if s := opFrom(ctx); s != nil && s.post {
+		s.limits = st
+		return
+	}
+	opCtx.Stats.SetExtension(limitStatsKey, st)
+}
+
+func limitStatsOf(ctx context.Context, opCtx *graphql.OperationContext) (depth, complexity int) {
+	if s := opFrom(ctx); s != nil && s.limits != nil {
+		return s.limits.depth, s.limits.complexity
+	}
 	if opCtx == nil {
 		return 0, 0
 	}

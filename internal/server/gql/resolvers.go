@@ -44,6 +44,17 @@ type opState struct {
 	authOnce sync.Once // the credential, verified at most once per operation
 	who      domain.Principal
 	authErr  error
+
+	// The POST transport (postJSON) makes the state before gqlgen sees the
+	// request and aroundOperation takes it over; then the limits record
+	// their measure in limits and aroundResponse leaves extensions.loadrig
+	// in ext for the transport to write: two maps per request fewer
+	// (gqlgen's Stats extensions, Response.Extensions) and no boxed ext.
+	post   bool
+	inUse  bool        // aroundOperation has taken it
+	limits *limitStats // post: what the limits measured
+	ext    loadrigExt  // post: extensions.loadrig, once hasExt
+	hasExt bool
 }
 
 func opFrom(ctx context.Context) *opState {

@@ -2,7 +2,9 @@ package gql
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"maps"
 	"mime"
 	"net/http"
 	"slices"
@@ -70,6 +72,15 @@ func responseType(r *http.Request) string {
 	return mediaGraphQLResponse
 }
 
+// Header values shared by every response, as REST's are: net/http and
+// this package only ever replace or append to a header's slice, never
+// write into it, so one slice serves all (an allocation each saved).
+var (
+	hdrNoStore         = []string{"no-store"}
+	hdrJSON            = []string{mediaJSON}
+	hdrGraphQLResponse = []string{mediaGraphQLResponse}
+)
+
 // bufPool holds request and response buffers; ones grown past 64 KiB are
 // dropped, so a large request does not pin its memory.
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -85,9 +96,16 @@ func putBuf(b *bytes.Buffer) {
 }
 
 func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	ctx := r.Context()
+	// The operation state, made here so the limits and aroundResponse leave
+	// their figures in it rather than in maps (opState.post).
+	st := &opState{post: true}
+	ctx := context.WithValue(r.Context(), opKey, st)
 	contentType := responseType(r)
-	w.Header()["Content-Type"] = []string{contentType}
+	if contentType == mediaJSON {
+		w.Header()["Content-Type"] = hdrJSON
+	} else {
+		w.Header()["Content-Type"] = hdrGraphQLResponse
+	}
 	start := graphql.Now()
 
 	body := getBuf()
@@ -97,14 +115,14 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 	}
 	if _, err := body.ReadFrom(r.Body); err != nil {
 		gqlErr := gqlerror.Errorf("could not read request body: %+v", err)
-		writeResponse(w, 0, exec.DispatchError(ctx, gqlerror.List{gqlErr}))
+		writeResponse(w, 0, exec.DispatchError(ctx, gqlerror.List{gqlErr}), st)
 		return
 	}
 
 	params := &graphql.RawParams{}
 	if err := decodeParams(body.Bytes(), params); err != nil {
 		gqlErr := gqlerror.Errorf("json request body could not be decoded: %+v body:%s", err, body.String())
-		writeResponse(w, http.StatusBadRequest, exec.DispatchError(ctx, gqlerror.List{gqlErr}))
+		writeResponse(w, http.StatusBadRequest, exec.DispatchError(ctx, gqlerror.List{gqlErr}), st)
 		return
 	}
 	params.Headers = r.Header
@@ -119,20 +137,21 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 				status = http.StatusBadRequest
 			}
 		}
-		writeResponse(w, status, exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs))
+		writeResponse(w, status, exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs), st)
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
-	writeResponse(w, 0, responses(ctx))
+	writeResponse(w, 0, responses(ctx), st)
 }
 
 // writeResponse writes resp as encoding/json would marshal a
 // graphql.Response, in one Write with its Content-Length; status 0 leaves
-// it to net/http (200).
-func writeResponse(w http.ResponseWriter, status int, resp *graphql.Response) {
+// it to net/http (200). st's extensions.loadrig, when aroundResponse left
+// it there, is written as one of resp.Extensions.
+func writeResponse(w http.ResponseWriter, status int, resp *graphql.Response, st *opState) {
 	buf := getBuf()
 	defer putBuf(buf)
-	if err := appendResponse(buf, resp); err != nil {
+	if err := appendResponse(buf, resp, st); err != nil {
 		// As transport.POST: a response that cannot be marshaled is a bug;
 		// the panic reaches gqlgen's and the spine's recovery.
 		panic("gql: unable to marshal response: " + err.Error())
@@ -144,15 +163,27 @@ func writeResponse(w http.ResponseWriter, status int, resp *graphql.Response) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-// appendResponse writes resp to buf exactly as json.Marshal(resp) would.
+// appendResponse writes resp to buf exactly as json.Marshal(resp) would,
+// with st's extensions.loadrig (if any) as resp.Extensions["loadrig"].
 // The common shape (data, errors, extensions) is written directly; anything
 // else (an incremental @defer part) goes through encoding/json.
-func appendResponse(buf *bytes.Buffer, resp *graphql.Response) error {
+func appendResponse(buf *bytes.Buffer, resp *graphql.Response, st *opState) error {
 	if resp == nil {
 		buf.WriteString("null")
 		return nil
 	}
+	var lx *loadrigExt // extensions.loadrig kept outside resp.Extensions
+	if st != nil && st.hasExt {
+		lx = &st.ext
+	}
 	if resp.Label != "" || resp.Path != nil || resp.HasNext != nil {
+		if lx != nil {
+			r := *resp
+			r.Extensions = make(map[string]any, len(resp.Extensions)+1)
+			maps.Copy(r.Extensions, resp.Extensions)
+			r.Extensions["loadrig"] = *lx
+			resp = &r
+		}
 		b, err := json.Marshal(resp)
 		buf.Write(b)
 		return err
@@ -173,16 +204,28 @@ func appendResponse(buf *bytes.Buffer, resp *graphql.Response) error {
 	} else {
 		appendRaw(buf, resp.Data)
 	}
-	if len(resp.Extensions) > 0 {
+	if len(resp.Extensions) == 0 && lx != nil { // the usual: loadrig alone
+		buf.WriteString(`,"extensions":{"loadrig":`)
+		buf.Write(lx.appendJSON(buf.AvailableBuffer()))
+		buf.WriteByte('}')
+	} else if len(resp.Extensions) > 0 {
 		buf.WriteString(`,"extensions":{`)
-		keys := make([]string, 0, len(resp.Extensions))
+		keys := make([]string, 0, len(resp.Extensions)+1)
 		for k := range resp.Extensions {
 			keys = append(keys, k)
+		}
+		if _, ok := resp.Extensions["loadrig"]; lx != nil && !ok {
+			keys = append(keys, "loadrig")
 		}
 		slices.Sort(keys)
 		for i, k := range keys {
 			if i > 0 {
 				buf.WriteByte(',')
+			}
+			if k == "loadrig" && lx != nil {
+				buf.WriteString(`"loadrig":`)
+				buf.Write(lx.appendJSON(buf.AvailableBuffer()))
+				continue
 			}
 			if e, ok := resp.Extensions[k].(loadrigExt); ok && k == "loadrig" {
 				buf.WriteString(`"loadrig":`)

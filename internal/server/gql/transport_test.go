@@ -1,13 +1,17 @@
 package gql
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/loadrig/loadrig/internal/server"
 	"github.com/loadrig/loadrig/internal/server/stack"
@@ -87,5 +91,67 @@ func TestPostJSONMatchesGqlgen(t *testing.T) {
 				t.Fatal("no Content-Length")
 			}
 		})
+	}
+}
+
+// TestPostJSONOtherExtensions: extensions.loadrig, which postJSON keeps out
+// of Response.Extensions, still lands in key order among the extensions
+// others register, as transport.POST writes them from the map.
+func TestPostJSONOtherExtensions(t *testing.T) {
+	st, err := stack.New(context.Background(), stack.Config{Cache: "lru", Dataset: "users=5,products=10,reviews=2,orders=3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close(context.Background()) })
+	h := New(server.NewSpine(server.SpineOptions{}), server.Deps{Catalog: st.Catalog, Auth: st.Auth, Feed: st.Feed}, Options{DataLoader: true})
+	register := func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		graphql.RegisterExtension(ctx, "zeta", map[string]int{"n": 1})
+		graphql.RegisterExtension(ctx, "alpha", "<a>")
+		return next(ctx)
+	}
+	ours, ref := h.newServer(postJSON{}), h.newServer(transport.POST{})
+	ours.AroundResponses(register)
+	ref.AroundResponses(register)
+	for _, body := range []string{
+		`{"query":"{ product(id: 2) { id name } }"}`,
+		`{"query":"{ products(first: 2) { id } }"}`,
+		`{"query":"{ product(id: 1) { nope } }"}`,
+	} {
+		do := func(srv http.Handler) *httptest.ResponseRecorder {
+			r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(body))
+			r.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			srv.ServeHTTP(w, r)
+			return w
+		}
+		do(ours)
+		got, want := do(ours), do(ref)
+		if got.Code != want.Code || got.Body.String() != want.Body.String() {
+			t.Fatalf("postJSON:\n%d %s\ntransport.POST:\n%d %s", got.Code, got.Body, want.Code, want.Body)
+		}
+		if !strings.Contains(got.Body.String(), `"extensions":{"alpha":"\u003ca\u003e","loadrig":{`) {
+			t.Fatalf("extensions not merged: %s", got.Body)
+		}
+	}
+}
+
+// TestAppendResponseIncremental: an incremental (@defer) part goes through
+// encoding/json, with extensions.loadrig from the operation state.
+func TestAppendResponseIncremental(t *testing.T) {
+	next := true
+	resp := &graphql.Response{Data: []byte(`{"a":1}`), Label: "l", Path: ast.Path{ast.PathName("x")}, HasNext: &next,
+		Extensions: map[string]any{"other": 2}}
+	st := &opState{post: true, hasExt: true, ext: loadrigExt{StoreCalls: 3, Depth: 2}}
+	var buf bytes.Buffer
+	if err := appendResponse(&buf, resp, st); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(&graphql.Response{Data: resp.Data, Label: "l", Path: resp.Path, HasNext: &next,
+		Extensions: map[string]any{"other": 2, "loadrig": st.ext}})
+	if buf.String() != string(want) {
+		t.Fatalf("got  %s\nwant %s", buf.String(), want)
+	}
+	if len(resp.Extensions) != 1 {
+		t.Fatalf("resp.Extensions changed: %v", resp.Extensions)
 	}
 }

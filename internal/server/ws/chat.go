@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/loadrig/loadrig/internal/domain"
 )
 
 // logTimeout bounds one replay-log call made while serving a frame.
@@ -39,10 +41,59 @@ func (s *Server) stamp(ctx context.Context, topic string, e *Envelope) []byte {
 // hub pump, and through it each connection's queue — gets logTopic's
 // events in seq order. Without the lock two senders in one room could take
 // seqs 5 and 6 and publish 6 first.
+//
+// Across nodes a lock per process cannot order anything: a node would
+// deliver its own seq 6 at once while seq 5, numbered by another node,
+// was still on its way through Redis. So with a publishingLog (RedisLog
+// with the relay) numbering and publishing are one step in Redis
+// (broadcastOrdered), and every node delivers from Redis's one order.
 func (s *Server) broadcast(ctx context.Context, logTopic, topic string, key int64, kind string, e *Envelope) {
+	if pl, ok := s.d.Log.(publishingLog); ok && pl.Publishes() {
+		s.broadcastOrdered(ctx, pl, logTopic, topic, key, kind, e)
+		return
+	}
 	unlock := s.order.lock(logTopic)
 	defer unlock()
 	s.publish(topic, key, kind, s.stamp(ctx, logTopic, e))
+}
+
+// publishingLog is a Log that publishes each event it numbers to every
+// node, this one included, in the same atomic step (RedisLog over an
+// EventLog with the Feed's relay), so a topic's events reach every node in
+// seq order whichever node numbered them.
+type publishingLog interface {
+	Publishes() bool
+	// AppendPublish numbers and stores prefix+seq+suffix in topic's log
+	// and publishes e with that as its Data; received is how many
+	// subscribers (nodes) got it.
+	AppendPublish(ctx context.Context, topic string, e domain.Event, prefix, suffix []byte) (seq int64, data []byte, received int64, err error)
+}
+
+// broadcastOrdered is broadcast over a publishingLog: this node delivers
+// its own numbered event when it comes back from Redis, like every other
+// node, so no node sees a room's seqs out of order. When nobody received
+// it (this node's subscription not back yet after an outage) it is
+// delivered here at once; when the log fails (Redis gone) it is delivered
+// locally without a seq, as stamp does.
+func (s *Server) broadcastOrdered(ctx context.Context, pl publishingLog, logTopic, topic string, key int64, kind string, e *Envelope) {
+	e.STS = Micros(time.Now())
+	prefix, suffix := splitEnvelope(e)
+	ctx, cancel := context.WithTimeout(ctx, logTimeout)
+	defer cancel()
+	ev := domain.Event{Topic: topic, Kind: kind, Key: key, At: time.Now(), Origin: s.d.Node}
+	seq, data, received, err := pl.AppendPublish(ctx, logTopic, ev, prefix, suffix)
+	if err != nil {
+		s.stats.logErrors.Add(1)
+		s.d.Logger.Debug("replay log append failed; delivering without a seq", "topic", logTopic, "err", err)
+		e.Seq = 0
+		s.publish(topic, key, kind, AppendEnvelope(nil, e))
+		return
+	}
+	e.Seq = seq
+	if received == 0 {
+		ev.Data, ev.Ordered = data, true
+		s.d.Feed.Receive(ev)
+	}
 }
 
 // orderLocks are the broadcast order locks, striped by log topic (a fixed

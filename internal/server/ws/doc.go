@@ -31,7 +31,9 @@
 //
 // Seqs come from the Log (replay.go): MemoryLog, a ring per topic, or
 // RedisLog (a Redis Stream per topic, INCR + XADD in one script), which
-// numbers events for every node on that Redis and survives a restart.
+// numbers events for every node on that Redis and survives a restart. On
+// one node, broadcast holds a per-topic order lock from numbering to
+// publishing, so the Feed carries a topic in seq order.
 // History on join, resume, long-poll since and SSE Last-Event-ID all read
 // it. A join reads history under the hub lock and records a floor seq per
 // connection and topic, so history and live events neither overlap nor
@@ -44,7 +46,15 @@
 // reach the others over Redis pub/sub (PUBLISH + PSUBSCRIBE, or SPUBLISH +
 // SSUBSCRIBE per watched topic with --redis-sharded); each node delivers
 // to its own connections and ignores its own events coming back, so
-// nothing arrives twice. The Cluster (cluster.go; RedisCluster over
+// nothing arrives twice. Numbered events (room messages, notifications,
+// ticks) are the exception: the log's append script publishes them itself
+// (RedisLog.AppendPublish), so Redis's one thread puts them on the channel
+// in seq order, and every node — the numbering one too — delivers them
+// from there (domain.Event.Ordered). A lock per node could not order
+// them: a node would deliver its own seq 6 while another node's seq 5 was
+// still on its way. When nobody received one (this node's subscription
+// not yet back after an outage) the numbering node delivers it itself.
+// The Cluster (cluster.go; RedisCluster over
 // rediscache.Coord) is what the nodes agree on beyond that:
 //
 //   - the ticker: one node holds a lease (SET NX PX, renewed every TTL/3,

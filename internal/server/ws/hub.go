@@ -211,18 +211,18 @@ func (h *hub) fanout(t *hubTopic, e domain.Event) {
 		return
 	}
 	seq := envelopeSeq(e.Data)
+	topic := t.name // the log topic, whose floors join and resume set
+	if t.name == TopicNotifications {
+		topic = notifTopic(e.Key)
+	}
 	if seq > 0 && h.s.observe != nil {
-		topic := t.name
-		if t.name == TopicNotifications {
-			topic = notifTopic(e.Key)
-		}
 		h.s.observe.Observe(topic, seq)
 	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if keyed(t.name) {
 		for c := range t.byKey[e.Key] {
-			c.deliver(t.name, seq, e.Data)
+			c.deliver(topic, seq, e.Data)
 		}
 		return
 	}

@@ -40,7 +40,7 @@ func newNode(t *testing.T, in *rediscache.Instance, name string, sharded bool, m
 	feed.SetRelay(name, relay)
 	return newTestServer(t, func(d *Options) {
 		d.Feed, d.Node, d.Watch, d.RelayErrors = feed, name, relay.Watch, relay.Errors
-		d.Log = RedisLog{L: rediscache.NewEventLog(b, "t:", 1000)}
+		d.Log = RedisLog{L: rediscache.NewEventLog(b, "t:", 1000).WithRelay(relay)}
 		d.Cluster = RedisCluster{C: rediscache.NewCoord(b, "t:", 0)}
 		for _, m := range mods {
 			m(d)

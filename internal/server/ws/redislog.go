@@ -5,15 +5,27 @@ import (
 	"time"
 
 	"github.com/loadrig/loadrig/internal/cache/rediscache"
+	"github.com/loadrig/loadrig/internal/domain"
 )
 
 // RedisLog is the Log of --replay redis: rediscache.EventLog (a Stream per
-// topic), shared by every node on that Redis.
+// topic), shared by every node on that Redis. With the Feed's relay on the
+// EventLog (WithRelay) it is a publishingLog.
 type RedisLog struct{ L *rediscache.EventLog }
 
 // Append implements Log.
 func (r RedisLog) Append(ctx context.Context, topic string, prefix, suffix []byte) (int64, []byte, error) {
 	return r.L.Append(ctx, topic, prefix, suffix)
+}
+
+// Publishes reports whether AppendPublish publishes (the EventLog has the
+// Feed's relay).
+func (r RedisLog) Publishes() bool { return r.L.Publishes() }
+
+// AppendPublish numbers, stores and publishes e in one step
+// (rediscache.EventLog.AppendEvent).
+func (r RedisLog) AppendPublish(ctx context.Context, topic string, e domain.Event, prefix, suffix []byte) (int64, []byte, int64, error) {
+	return r.L.AppendEvent(ctx, topic, e, prefix, suffix)
 }
 
 // Since implements Log.

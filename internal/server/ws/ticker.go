@@ -73,6 +73,6 @@ func (s *Server) runTicker(ctx context.Context) {
 			s.stats.ticks.Add(1)
 		}
 		env := Envelope{Type: TypeTick, Data: mustJSON(d)}
-		s.publish(TopicTicker, 0, TypeTick, s.stamp(ctx, TopicTicker, &env))
+		s.broadcast(ctx, TopicTicker, TopicTicker, 0, TypeTick, &env)
 	}
 }
