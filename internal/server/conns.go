@@ -55,9 +55,11 @@ func (c *ConnStats) Snapshot() map[string]int64 {
 	return map[string]int64{"active": c.Active(), "total": c.Total(), "rejected": c.Rejected()}
 }
 
-// capListener turns connections away past max open ones: each gets a 503
-// (written within a second, by its own goroutine, so a client that does
-// not read cannot stall Accept) and is closed.
+// capListener turns connections away past max open ones (max <= 0: no
+// cap): each gets a 503 (written within a second, by its own goroutine, so
+// a client that does not read cannot stall Accept) and is closed. The
+// connections it hands out have lazy deadlines where the system allows
+// (lazyConn).
 type capListener struct {
 	net.Listener
 	max   int64
@@ -75,7 +77,10 @@ func (l *capListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if l.open.Add(1) <= l.max {
+		if l.max <= 0 || l.open.Add(1) <= l.max {
+			if lc := newLazyConn(c); lc != nil {
+				c = lc
+			}
 			return &capConn{Conn: c, l: l}, nil
 		}
 		l.open.Add(-1)
@@ -98,7 +103,7 @@ type capConn struct {
 }
 
 func (c *capConn) Close() error {
-	if c.closed.CompareAndSwap(false, true) {
+	if c.closed.CompareAndSwap(false, true) && c.l.max > 0 {
 		c.l.open.Add(-1)
 	}
 	return c.Conn.Close()

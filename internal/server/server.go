@@ -158,9 +158,7 @@ func (s *HTTP) Serve(ln net.Listener) error {
 		return errors.New("server: already open")
 	}
 	s.ln = ln
-	if s.opts.MaxConns > 0 {
-		ln = &capListener{Listener: ln, max: int64(s.opts.MaxConns), stats: s.conns, log: s.opts.Logger}
-	}
+	ln = &capListener{Listener: ln, max: int64(s.opts.MaxConns), stats: s.conns, log: s.opts.Logger}
 	s.srv = &http.Server{
 		Handler:           s.opts.Handler,
 		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,

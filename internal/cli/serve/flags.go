@@ -55,6 +55,11 @@ type ServerFlags struct {
 	BodyLimit int64
 	// Pprof is --pprof: mount /debug/pprof. Default false.
 	Pprof bool
+	// GCHeadroom is --gc-headroom: the heap growth, in bytes, the garbage
+	// collector allows at least between cycles (server.PaceGC); 0 keeps
+	// Go's own pacing, and so does GOGC or GOMEMLIMIT in the environment.
+	// Default server.DefaultGCHeadroom (64 MiB).
+	GCHeadroom int64
 	// LogLevel is --log-level: debug, info, warn or error. Default info.
 	LogLevel string
 	// LogFormat is --log-format: text or json. Default text.
@@ -96,6 +101,7 @@ func (f *ServerFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.RateLimit, "rate-limit", "", "per-client rate limit, e.g. 100/s or 100/s:20 (burst); Redis GCRA when a Redis is in use")
 	fs.Int64Var(&f.BodyLimit, "body-limit", 1<<20, "largest request body in bytes (larger: 413)")
 	fs.BoolVar(&f.Pprof, "pprof", false, "serve /debug/pprof")
+	fs.Int64Var(&f.GCHeadroom, "gc-headroom", server.DefaultGCHeadroom, "heap growth in bytes the garbage collector allows at least between cycles, so a small live heap is not marked every few MiB of garbage (0: Go's own pacing; GOGC or GOMEMLIMIT in the environment also keep it)")
 	fs.StringVar(&f.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&f.LogFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&f.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM, the one deadline for everything: listeners, in-flight requests and streams, then the write-behind backlog")
@@ -119,6 +125,8 @@ func (f *ServerFlags) Validate() error {
 		return cmdutil.FlagErrorf("--max-conns must be > 0 (got %d)", f.MaxConns)
 	case f.BodyLimit <= 0:
 		return cmdutil.FlagErrorf("--body-limit must be > 0 bytes (got %d)", f.BodyLimit)
+	case f.GCHeadroom < 0:
+		return cmdutil.FlagErrorf("--gc-headroom must not be negative (got %d; 0 keeps Go's own garbage collector pacing)", f.GCHeadroom)
 	case f.ShutdownTimeout <= 0:
 		return cmdutil.FlagErrorf("--shutdown-timeout must be > 0 (got %v)", f.ShutdownTimeout)
 	case f.Stack.TokenTTL <= 0:

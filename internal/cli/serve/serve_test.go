@@ -13,6 +13,7 @@ import (
 
 	"github.com/loadrig/loadrig/internal/cli/cmdutil"
 	"github.com/loadrig/loadrig/internal/cli/iostreams"
+	"github.com/loadrig/loadrig/internal/server"
 )
 
 func testFactory() *cmdutil.Factory {
@@ -38,7 +39,8 @@ func TestRESTFlagDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.Addr != "127.0.0.1:8080" || o.Stack.Cache != "none" || o.Stack.Strategy != "aside" || o.Stack.StoreLatency != 2*time.Millisecond ||
-		o.Stack.StorePool != 8 || o.MaxAge != 0 || o.Stack.Dataset != "small" || o.Stack.Session != "jwt" || o.BodyLimit != 1<<20 || o.Stack.TTL != time.Minute {
+		o.Stack.StorePool != 8 || o.MaxAge != 0 || o.Stack.Dataset != "small" || o.Stack.Session != "jwt" || o.BodyLimit != 1<<20 || o.Stack.TTL != time.Minute ||
+		o.GCHeadroom != server.DefaultGCHeadroom {
 		t.Fatalf("defaults = %+v", o)
 	}
 }
@@ -48,7 +50,7 @@ func TestRESTFlagsContract(t *testing.T) {
 	o, err := parseREST(t, "--addr", "127.0.0.1:0", "--cache", "redis", "--strategy", "write-behind", "--ttl", "30s",
 		"--redis-url", "redis://127.0.0.1:6379", "--store-latency", "5ms", "--store-pool", "4", "--max-age", "10s",
 		"--seed", "7", "--dataset", "medium", "--pprof", "--log-level", "debug", "--log-format", "json",
-		"--session", "redis", "--rate-limit", "100/s", "--body-limit", "2048")
+		"--session", "redis", "--rate-limit", "100/s", "--body-limit", "2048", "--gc-headroom", "1048576")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +63,7 @@ func TestRESTFlagsContract(t *testing.T) {
 		cfg.Session != "redis" || cfg.RateLimit.Events != 100 || cfg.RateLimit.Per != time.Second {
 		t.Fatalf("stack config = %+v", cfg)
 	}
-	if o.MaxAge != 10*time.Second || !o.Pprof || o.BodyLimit != 2048 || o.LogFormat != "json" {
+	if o.MaxAge != 10*time.Second || !o.Pprof || o.BodyLimit != 2048 || o.LogFormat != "json" || o.GCHeadroom != 1<<20 {
 		t.Fatalf("options = %+v", o)
 	}
 }
@@ -88,6 +90,7 @@ func TestRESTBadFlags(t *testing.T) {
 		{[]string{"--cache-mode", "response"}, "needs a cache"},
 		{[]string{"extra-arg"}, "takes no arguments"},
 		{[]string{"--store-pool", "-3"}, "--store-pool"},
+		{[]string{"--gc-headroom", "-1"}, "--gc-headroom"},
 		{[]string{"--redis-url", "foo://x"}, "--redis-url"},
 		{[]string{"--store", "mysql://x"}, "unknown store"},
 		{[]string{"--store", "sqlite:"}, "needs a file path"},

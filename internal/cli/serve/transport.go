@@ -75,6 +75,7 @@ func serveTransports(ctx context.Context, spec serveSpec) error {
 	out := printer(printTo(spec.io.Out))
 	d := st.Deps()
 	d.Logger = log
+	paceGC(sf, log)
 
 	var runners []server.Named
 	// stopStarted stops what already runs when a later listener fails.
@@ -125,6 +126,20 @@ func serveTransports(ctx context.Context, spec serveSpec) error {
 		closeErr = fmt.Errorf("draining the server stack: %w", closeErr)
 	}
 	return errors.Join(runErr, closeErr)
+}
+
+// paceGC applies --gc-headroom unless the environment sets the garbage
+// collector itself (GOGC, GOMEMLIMIT: the runtime already applied those).
+func paceGC(sf *ServerFlags, log *slog.Logger) {
+	for _, k := range []string{"GOGC", "GOMEMLIMIT"} {
+		if sf.Getenv != nil && sf.Getenv(k) != "" {
+			log.Debug("garbage collector paced by the environment; --gc-headroom not applied", "env", k)
+			return
+		}
+	}
+	if server.PaceGC(sf.GCHeadroom) {
+		log.Debug("garbage collector headroom", "bytes", sf.GCHeadroom)
+	}
 }
 
 // openHTTP mounts the HTTP transports of spec on one spine and binds the
