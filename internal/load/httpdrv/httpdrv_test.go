@@ -146,8 +146,16 @@ func TestConnectionClose(t *testing.T) {
 				t.Fatal(out.Err)
 			}
 		}
-		if c := d.Connections(); c.Opened != 4 || c.Reused != 0 || c.PeakOpen != 1 {
-			t.Errorf("connections %+v, want 4 opened, 0 reused, peak 1", c)
+		// net/http closes a "Connection: close" connection on its read
+		// loop's goroutine after handing over the body, so the next
+		// request can dial before the previous socket is closed: peak 1
+		// or 2 there. The fast path closes it before returning.
+		peak := int64(1)
+		if force {
+			peak = 2
+		}
+		if c := d.Connections(); c.Opened != 4 || c.Reused != 0 || c.PeakOpen < 1 || c.PeakOpen > peak {
+			t.Errorf("connections %+v, want 4 opened, 0 reused, peak 1..%d", c, peak)
 		}
 		if n := s.conns.Load(); n != 4 {
 			t.Errorf("server saw %d connections", n)
