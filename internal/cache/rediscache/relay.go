@@ -326,7 +326,12 @@ func (l *EventLog) keys(topic string) (seq, log string) {
 // appendScript assigns the next seq (above ARGV[4], the highest seq the
 // node has seen) and stores prefix..seq..suffix in one atomic step, so
 // every stored envelope carries its own seq.
-var appendScript = redis.NewScript(`
+var appendScript = redis.NewScript(appendLua + `
+return s`)
+
+// appendLua numbers and stores the event (s: its seq, d: the stored
+// envelope): the body both append scripts share.
+const appendLua = `
 local s = redis.call('INCR', KEYS[1])
 local f = tonumber(ARGV[4])
 if s <= f then
@@ -334,8 +339,7 @@ if s <= f then
   redis.call('SET', KEYS[1], s)
 end
 local d = ARGV[1] .. s .. ARGV[2]
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], s .. '-0', 'd', d)
-return s`)
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], s .. '-0', 'd', d)`
 
 // Append stores prefix+seq+suffix under topic's next seq.
 func (l *EventLog) Append(ctx context.Context, topic string, prefix, suffix []byte) (int64, []byte, error) {
@@ -355,15 +359,7 @@ func (l *EventLog) Append(ctx context.Context, topic string, prefix, suffix []by
 // event: ARGV[5] is the event's JSON without its closing brace and ending
 // with "data":, ARGV[6] the channel, ARGV[7] PUBLISH or SPUBLISH. It
 // returns the seq and how many subscribers received the event.
-var appendPublishScript = redis.NewScript(`
-local s = redis.call('INCR', KEYS[1])
-local f = tonumber(ARGV[4])
-if s <= f then
-  s = f + 1
-  redis.call('SET', KEYS[1], s)
-end
-local d = ARGV[1] .. s .. ARGV[2]
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], s .. '-0', 'd', d)
+var appendPublishScript = redis.NewScript(appendLua + `
 local n = redis.call(ARGV[7], ARGV[6], ARGV[5] .. d .. '}')
 return {s, n}`)
 

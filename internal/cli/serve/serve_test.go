@@ -7,13 +7,13 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/loadrig/loadrig/internal/cli/cmdutil"
 	"github.com/loadrig/loadrig/internal/cli/iostreams"
 	"github.com/loadrig/loadrig/internal/server"
+	"github.com/loadrig/loadrig/internal/syncbuf"
 )
 
 func testFactory() *cmdutil.Factory {
@@ -103,23 +103,8 @@ func TestRESTBadFlags(t *testing.T) {
 	}
 }
 
-// syncBuffer is a goroutine-safe writer for the server's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a goroutine-safe sink for logs and output.
+type syncBuffer = syncbuf.Buffer
 
 func TestRESTRunServesAndShutsDown(t *testing.T) {
 	t.Parallel()

@@ -22,23 +22,6 @@ import (
 // an in-memory network (runPipe), so their figures are exact; the rest
 // use 127.0.0.1 and assert no durations.
 
-func run(t *testing.T, o httpdrv.Options, cfg load.Config) (*metrics.Result, *httpdrv.Driver) {
-	t.Helper()
-	d, err := httpdrv.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	res, err := load.Run(t.Context(), d, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Requests.Errors != 0 {
-		t.Fatalf("errors: %+v", res.Requests)
-	}
-	return res, d
-}
-
 // fractionAbove is the fraction of recorded values above x.
 func fractionAbove(t *testing.T, res *metrics.Result, hist string, x time.Duration) float64 {
 	t.Helper()

@@ -1,11 +1,9 @@
 package stack
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,24 +11,6 @@ import (
 	"github.com/loadrig/loadrig/internal/cache/rediscache/redistest"
 	"github.com/loadrig/loadrig/internal/server"
 )
-
-// lockedBuffer is a log sink safe for concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestRateLimitSurvivesRedis: with Redis killed mid-run the limit holds
 // (in process) instead of lifting, no decision fails, and the failure is
@@ -43,7 +23,7 @@ func TestRateLimitSurvivesRedis(t *testing.T) {
 	}
 	defer in.Close()
 	redistest.RequireSpawned(t, in) // killed mid-test
-	logs := &lockedBuffer{}
+	logs := &syncBuffer{}
 	s := newStack(t, Config{Redis: in, RateLimit: server.Rate{Events: 5, Per: time.Minute, Burst: 5},
 		KeyPrefix: "rlfault:", Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	allowed := func(key string, n int) int {

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/loadrig/loadrig/internal/cache/rediscache/redistest"
 	"github.com/loadrig/loadrig/internal/domain"
 	"github.com/loadrig/loadrig/internal/server"
+	"github.com/loadrig/loadrig/internal/syncbuf"
 )
 
 // One Redis for the package (COMMON.md): redis-server when installed,
@@ -188,23 +188,8 @@ func TestCloseLogsDrain(t *testing.T) {
 	}
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a goroutine-safe sink for logs and output.
+type syncBuffer = syncbuf.Buffer
 
 func TestSpawnsRedisWhenNeeded(t *testing.T) {
 	t.Parallel()

@@ -20,6 +20,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/loadrig/loadrig/internal/pipenet"
+	"github.com/loadrig/loadrig/internal/syncbuf"
 )
 
 // serverConns returns the server's open connections.
@@ -303,19 +304,5 @@ func TestDetachedHandlerPanics(t *testing.T) {
 	})
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a goroutine-safe sink for logs and output.
+type syncBuffer = syncbuf.Buffer
