@@ -93,20 +93,13 @@ func (w *wsClient) subscribe(id, query string) {
 // event reads the next data message of subscription id and decodes it.
 func (w *wsClient) event(id string, v any) {
 	w.t.Helper()
-	m := w.next()
-	want := "next"
-	if w.proto == "graphql-ws" {
-		want = "data"
-	}
-	if m.Type != want || m.ID != id {
-		w.t.Fatalf("want %s for %s, got %+v (%s)", want, id, m, m.Payload)
-	}
+	payload := w.raw(id)
 	var p struct {
 		Data   json.RawMessage `json:"data"`
 		Errors []gqlError      `json:"errors"`
 	}
-	if err := json.Unmarshal(m.Payload, &p); err != nil || len(p.Errors) > 0 {
-		w.t.Fatalf("event payload %s: %v", m.Payload, err)
+	if err := json.Unmarshal(payload, &p); err != nil || len(p.Errors) > 0 {
+		w.t.Fatalf("event payload %s: %v", payload, err)
 	}
 	if err := json.Unmarshal(p.Data, v); err != nil {
 		w.t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/loadrig/loadrig/internal/cache/rediscache"
+	"github.com/loadrig/loadrig/internal/cache/rediscache/redistest"
 	"github.com/loadrig/loadrig/internal/domain"
 )
 
@@ -123,9 +124,7 @@ func TestScaleOutRedis(t *testing.T) {
 func TestRedisLostAndBack(t *testing.T) {
 	t.Parallel()
 	in := startRedis(t)
-	if in.Mode() != rediscache.ModeSpawned {
-		t.Skip("needs redis-server on PATH to kill and restart")
-	}
+	redistest.RequireSpawned(t, in) // killed and restarted
 	n1, n2 := newNode(t, in, "n1", false), newNode(t, in, "n2", false)
 	a := n1.dial(t, "/ws/chat", 1)
 	a2 := n1.dial(t, "/ws/chat", 2)
