@@ -58,8 +58,8 @@ func (c *ConnStats) Snapshot() map[string]int64 {
 // capListener turns connections away past max open ones (max <= 0: no
 // cap): each gets a 503 (written within a second, by its own goroutine, so
 // a client that does not read cannot stall Accept) and is closed. The
-// connections it hands out have lazy deadlines where the system allows
-// (lazyConn).
+// connections it hands out have their deadlines kept by its watchdog
+// (watchConn).
 type capListener struct {
 	net.Listener
 	max   int64
@@ -67,6 +67,7 @@ type capListener struct {
 	stats *ConnStats
 	log   *slog.Logger
 	every logEvery
+	watch watchdog
 }
 
 const overCapResponse = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 43\r\n\r\nserver at its connection cap (--max-conns)\n"
@@ -77,11 +78,11 @@ func (l *capListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if l.max <= 0 || l.open.Add(1) <= l.max {
-			if lc := newLazyConn(c); lc != nil {
-				c = lc
-			}
-			return &capConn{Conn: c, l: l}, nil
+		if l.max <= 0 {
+			return newWatchConn(c, &l.watch, nil), nil
+		}
+		if l.open.Add(1) <= l.max {
+			return newWatchConn(c, &l.watch, l.release), nil
 		}
 		l.open.Add(-1)
 		l.stats.rejected.Add(1)
@@ -96,18 +97,8 @@ func (l *capListener) Accept() (net.Conn, error) {
 	}
 }
 
-type capConn struct {
-	net.Conn
-	l      *capListener
-	closed atomic.Bool
-}
-
-func (c *capConn) Close() error {
-	if c.closed.CompareAndSwap(false, true) && c.l.max > 0 {
-		c.l.open.Add(-1)
-	}
-	return c.Conn.Close()
-}
+// release gives a closed connection's slot under the cap back.
+func (l *capListener) release() { l.open.Add(-1) }
 
 // logEvery lets a log line through at most once per interval.
 type logEvery struct{ last atomic.Int64 }

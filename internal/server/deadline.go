@@ -1,90 +1,260 @@
 package server
 
 import (
+	"errors"
+	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Deadlines, set when they can matter. net/http moves a connection's
-// deadlines several times per request when the server has timeouts: the
-// read deadline to the whole-request bound, off for the background read,
-// to the past to stop that read, off again, to the idle bound, to the
-// header bound; the write deadline to the write bound and off again. Each
-// move is a timer operation in the runtime (and its clock read), and
-// together they cost about a microsecond per request here — while on a
-// keep-alive connection under load almost every read and write completes
-// at once, without waiting, so almost none of those deadlines is ever
-// looked at.
+// Deadlines, kept by a watchdog. net/http moves a connection's deadlines
+// eight times per request when the server has timeouts: the read deadline
+// to the header bound, the whole-request bound, off for the background
+// read, to the past to stop that read, off again, to the idle bound; the
+// write deadline to the write bound and off again. On a net.Conn each move
+// is a timer operation in the runtime's poller; and the wrapper that
+// before this deferred them until an operation was about to wait (a
+// mutex per move, every read and write through syscall.RawConn) still
+// cost more than a bare handler's whole connection handling.
 //
-// A lazyDeadline records what was asked and hands it to the poller only
-// when an operation is about to wait (or is waiting: a move while an
-// operation waits applies at once, so a deadline set in the past still
-// interrupts a blocked read). What a deadline protects against is the
-// wait: a peer that sends too slowly (slowloris, a stalled body), one that
-// does not read its responses, one idle too long; those all wait, so each
-// meets the deadline it would have met. The one difference: an operation
-// that can complete at once completes, even after its deadline passed
-// (net.Conn would fail it) — except a deadline before the process
-// started, net/http's way of interrupting a read, which fails at once as
-// before.
+// A watchConn only records the deadline asked for (one atomic store) and
+// marks each read and write as in progress while it runs (two). Its
+// listener's watchdog looks at the connections every tick (deadlineTick)
+// and interrupts an operation in progress whose deadline has passed, by
+// giving the connection a deadline in the past. What a deadline protects
+// against is a wait: a peer that sends too slowly (slowloris, a stalled
+// body), one that does not read its responses, one idle too long; each
+// meets its deadline at most a tick late, and never early (the watchdog
+// and the operation both compare the deadline with the clock). A deadline
+// set while an operation is in progress, or one before the process
+// started (net/http's way of interrupting a read), takes effect at once,
+// as a net.Conn's does. The one difference: an operation that can
+// complete at once, without waiting, completes even after its deadline
+// passed.
 
-// lazyDeadline is one direction's (read or write) deadline of a
-// connection.
-type lazyDeadline struct {
-	mu     sync.Mutex
-	want   time.Time // what was asked last
-	armed  time.Time // what the poller has
-	parked bool      // an operation waits in the poller with armed
-	// interrupt is want.Before(monoEpoch): an operation fails at once.
-	interrupt atomic.Bool
-	set       func(time.Time) error // the connection's own Set*Deadline
+// deadlineTick is the watchdog's period, the most a deadline is enforced
+// late; a listener whose timeouts are short ticks faster (watchTick).
+const deadlineTick = 25 * time.Millisecond
+
+// watchTick is the watchdog period for timeouts as short as shortest: a
+// tenth of it, within [1ms, deadlineTick].
+func watchTick(shortest time.Duration) time.Duration {
+	return min(max(shortest/10, time.Millisecond), deadlineTick)
 }
 
-// request records t as the deadline; an operation waiting now gets it at
-// once.
-func (d *lazyDeadline) request(t time.Time) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.want = t
-	d.interrupt.Store(!t.IsZero() && t.Before(monoEpoch))
-	if d.parked && !t.Equal(d.armed) {
-		d.armed = t
-		return d.set(t)
+// aLongTimeAgo is a deadline that has passed: it interrupts at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// watchdog enforces the deadlines of one listener's connections.
+type watchdog struct {
+	tick    time.Duration
+	mu      sync.Mutex
+	conns   []*watchConn // registered, open; each knows its index (slot)
+	running bool         // run is ticking (it stops when conns is empty)
+}
+
+// add registers c; the watchdog starts ticking if it was not.
+func (w *watchdog) add(c *watchConn) {
+	w.mu.Lock()
+	c.slot = len(w.conns)
+	w.conns = append(w.conns, c)
+	if !w.running {
+		w.running = true
+		go w.run()
+	}
+	w.mu.Unlock()
+}
+
+// remove unregisters c (closed).
+func (w *watchdog) remove(c *watchConn) {
+	w.mu.Lock()
+	if i := c.slot; i >= 0 && i < len(w.conns) && w.conns[i] == c {
+		last := len(w.conns) - 1
+		w.conns[i] = w.conns[last]
+		w.conns[i].slot = i
+		w.conns[last] = nil
+		w.conns = w.conns[:last]
+		c.slot = -1
+	}
+	w.mu.Unlock()
+}
+
+// run checks every registered connection each tick until none is left.
+func (w *watchdog) run() {
+	t := time.NewTicker(w.tick)
+	defer t.Stop()
+	for range t.C {
+		w.mu.Lock()
+		if len(w.conns) == 0 {
+			w.running = false
+			w.mu.Unlock()
+			return
+		}
+		n := int64(now())
+		for _, c := range w.conns {
+			c.rd.check(n, c.Conn.SetReadDeadline)
+			c.wd.check(n, c.Conn.SetWriteDeadline)
+		}
+		w.mu.Unlock()
+	}
+}
+
+// direction is one direction's (read or write) deadline state.
+type direction struct {
+	// want is the deadline asked for last: nanoseconds since monoEpoch; 0
+	// none; negative, before the process started: fail at once.
+	want atomic.Int64
+	// busy counts the operations in progress.
+	busy atomic.Int32
+	// real says the connection itself may hold a deadline (one set while
+	// an operation was in progress, or the watchdog's interrupt), which a
+	// later move must clear.
+	real atomic.Bool
+	// timeout is the error a deadline failure returns, made once.
+	timeout atomic.Pointer[net.OpError]
+}
+
+// monoOf is t as a direction's want.
+func monoOf(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	if d := t.Sub(monoEpoch); d > 0 {
+		return int64(d)
+	}
+	return -1
+}
+
+// set records t; an operation in progress gets it at once.
+func (d *direction) set(t time.Time, conn func(time.Time) error) error {
+	v := monoOf(t)
+	d.want.Store(v)
+	if d.busy.Load() > 0 {
+		d.real.Store(true)
+		return conn(t)
+	}
+	if d.real.Load() {
+		// A deadline the connection still holds from before: it is not the
+		// one asked for now.
+		d.real.Store(false)
+		return conn(time.Time{})
 	}
 	return nil
 }
 
-// park is called by an operation about to wait in the poller: the
-// poller's deadline becomes the one asked last.
-func (d *lazyDeadline) park() {
-	d.mu.Lock()
-	d.parked = true
-	if !d.want.Equal(d.armed) {
-		d.armed = d.want
-		_ = d.set(d.want) // fails only on a closed connection; the wait says so
+// check is the watchdog's: an operation in progress past its deadline is
+// interrupted.
+func (d *direction) check(now int64, conn func(time.Time) error) {
+	if d.busy.Load() == 0 {
+		return
 	}
-	d.mu.Unlock()
+	if w := d.want.Load(); w > 0 && w <= now {
+		d.real.Store(true)
+		_ = conn(aLongTimeAgo)
+	}
 }
 
-// unpark is called when the operation that parked has returned.
-func (d *lazyDeadline) unpark() {
-	d.mu.Lock()
-	d.parked = false
-	d.mu.Unlock()
+// expired reports whether the deadline asked for has passed.
+func (d *direction) expired() bool {
+	w := d.want.Load()
+	return w < 0 || (w > 0 && w <= int64(now()))
 }
 
-// rearm is called when the poller refused an operation because its
-// deadline passed: when a later deadline was asked since, the poller gets
-// it and the operation is retried (true); otherwise the deadline really
-// passed.
-func (d *lazyDeadline) rearm() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.want.Equal(d.armed) {
-		return false
+// watchConn is an accepted connection whose deadlines the listener's
+// watchdog keeps, and which gives its slot under the connection cap back
+// when it closes.
+type watchConn struct {
+	net.Conn
+	w       *watchdog
+	slot    int // index in w.conns; guarded by w.mu
+	rd, wd  direction
+	onClose func() // once, at the first Close (nil: nothing)
+	closed  atomic.Bool
+}
+
+// newWatchConn registers c with w.
+func newWatchConn(c net.Conn, w *watchdog, onClose func()) *watchConn {
+	wc := &watchConn{Conn: c, w: w, onClose: onClose}
+	w.add(wc)
+	return wc
+}
+
+// timeoutErr is the error net.Conn returns for an operation past its
+// deadline.
+func (c *watchConn) timeoutErr(d *direction, op string) error {
+	if e := d.timeout.Load(); e != nil {
+		return e
 	}
-	d.armed = d.want
-	_ = d.set(d.want)
-	return true
+	e := &net.OpError{Op: op, Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.ErrDeadlineExceeded}
+	d.timeout.Store(e)
+	return e
+}
+
+// Read reads as net.Conn.Read does, under the read deadline.
+func (c *watchConn) Read(p []byte) (int, error) {
+	d := &c.rd
+	d.busy.Add(1)
+	if d.want.Load() < 0 {
+		d.busy.Add(-1)
+		return 0, c.timeoutErr(d, "read")
+	}
+	n, err := c.Conn.Read(p)
+	for tries := 0; err != nil && n == 0 && tries < 3 && errors.Is(err, os.ErrDeadlineExceeded) && !d.expired(); tries++ {
+		// The watchdog's interrupt met a deadline moved later since.
+		d.real.Store(false)
+		_ = c.Conn.SetReadDeadline(time.Time{})
+		n, err = c.Conn.Read(p)
+	}
+	d.busy.Add(-1)
+	return n, err
+}
+
+// Write writes all of p as net.Conn.Write does, under the write deadline.
+func (c *watchConn) Write(p []byte) (int, error) {
+	d := &c.wd
+	d.busy.Add(1)
+	if d.want.Load() < 0 {
+		d.busy.Add(-1)
+		return 0, c.timeoutErr(d, "write")
+	}
+	n, err := c.Conn.Write(p)
+	for tries := 0; err != nil && n < len(p) && tries < 3 && errors.Is(err, os.ErrDeadlineExceeded) && !d.expired(); tries++ {
+		d.real.Store(false)
+		_ = c.Conn.SetWriteDeadline(time.Time{})
+		var m int
+		m, err = c.Conn.Write(p[n:])
+		n += m
+	}
+	d.busy.Add(-1)
+	return n, err
+}
+
+// SetDeadline sets both deadlines.
+func (c *watchConn) SetDeadline(t time.Time) error {
+	err := c.rd.set(t, c.Conn.SetReadDeadline)
+	if werr := c.wd.set(t, c.Conn.SetWriteDeadline); err == nil {
+		err = werr
+	}
+	return err
+}
+
+// SetReadDeadline sets the read deadline.
+func (c *watchConn) SetReadDeadline(t time.Time) error { return c.rd.set(t, c.Conn.SetReadDeadline) }
+
+// SetWriteDeadline sets the write deadline.
+func (c *watchConn) SetWriteDeadline(t time.Time) error {
+	return c.wd.set(t, c.Conn.SetWriteDeadline)
+}
+
+// Close closes the connection and leaves the watchdog (and the cap).
+func (c *watchConn) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		c.w.remove(c)
+		if c.onClose != nil {
+			c.onClose()
+		}
+	}
+	return c.Conn.Close()
 }

@@ -158,7 +158,9 @@ func (s *HTTP) Serve(ln net.Listener) error {
 		return errors.New("server: already open")
 	}
 	s.ln = ln
-	ln = &capListener{Listener: ln, max: int64(s.opts.MaxConns), stats: s.conns, log: s.opts.Logger}
+	cl := &capListener{Listener: ln, max: int64(s.opts.MaxConns), stats: s.conns, log: s.opts.Logger}
+	cl.watch.tick = watchTick(min(s.opts.ReadHeaderTimeout, s.opts.ReadTimeout, s.opts.WriteTimeout, s.opts.IdleTimeout))
+	ln = cl
 	s.srv = &http.Server{
 		Handler:           s.opts.Handler,
 		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,

@@ -1,5 +1,3 @@
-//go:build linux
-
 package server
 
 import (
@@ -12,9 +10,10 @@ import (
 	"time"
 )
 
-// lazyPair returns a lazyConn (the server side) and the plain client side
-// of one loopback TCP connection.
-func lazyPair(tb testing.TB, lazy bool) (srv, cli net.Conn) {
+// watchPair returns a watchConn (the server side, with a watchdog of its
+// own) and the plain client side of one loopback TCP connection; watched
+// false: the server side is the plain net.Conn.
+func watchPair(tb testing.TB, watched bool) (srv, cli net.Conn) {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -38,12 +37,8 @@ func lazyPair(tb testing.TB, lazy bool) (srv, cli net.Conn) {
 	if srv == nil {
 		tb.Fatal("accept failed")
 	}
-	if lazy {
-		lc := newLazyConn(srv)
-		if lc == nil {
-			tb.Fatal("no lazyConn for a TCP connection")
-		}
-		srv = lc
+	if watched {
+		srv = newWatchConn(srv, &watchdog{tick: deadlineTick}, nil)
 	}
 	tb.Cleanup(func() { srv.Close(); cli.Close() })
 	return srv, cli
@@ -57,8 +52,8 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout() && errors.Is(err, os.ErrDeadlineExceeded)
 }
 
-func TestLazyConnReadsWritesAndEOF(t *testing.T) {
-	srv, cli := lazyPair(t, true)
+func TestWatchConnReadsWritesAndEOF(t *testing.T) {
+	srv, cli := watchPair(t, true)
 	if _, err := cli.Write([]byte("ping")); err != nil {
 		t.Fatal(err)
 	}
@@ -82,15 +77,19 @@ func TestLazyConnReadsWritesAndEOF(t *testing.T) {
 
 // A read deadline set while nothing waits still bounds the read that then
 // waits (slowloris, idle connections).
-func TestLazyConnReadDeadlineBoundsAWait(t *testing.T) {
-	srv, _ := lazyPair(t, true)
-	if err := srv.SetReadDeadline(time.Now().Add(50 * time.Millisecond)); err != nil {
+func TestWatchConnReadDeadlineBoundsAWait(t *testing.T) {
+	srv, _ := watchPair(t, true)
+	deadline := time.Now().Add(50 * time.Millisecond)
+	if err := srv.SetReadDeadline(deadline); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { _, err := srv.Read(make([]byte, 8)); done <- err }()
 	select {
 	case err := <-done:
+		if early := time.Until(deadline); early > 0 {
+			t.Fatalf("Read ended %v before its deadline", early)
+		}
 		if !isTimeout(err) {
 			t.Fatalf("Read = %v, want a timeout (os.ErrDeadlineExceeded)", err)
 		}
@@ -105,8 +104,8 @@ func TestLazyConnReadDeadlineBoundsAWait(t *testing.T) {
 
 // A deadline in the past interrupts a read that waits (net/http's
 // abortPendingRead), and fails one that has not started.
-func TestLazyConnPastDeadlineInterrupts(t *testing.T) {
-	srv, cli := lazyPair(t, true)
+func TestWatchConnPastDeadlineInterrupts(t *testing.T) {
+	srv, cli := watchPair(t, true)
 	done := make(chan error, 1)
 	go func() { _, err := srv.Read(make([]byte, 8)); done <- err }()
 	// The read may or may not be waiting yet; either way it must end.
@@ -140,8 +139,8 @@ func TestLazyConnPastDeadlineInterrupts(t *testing.T) {
 
 // A deadline that expired in the poller is replaced by a later one asked
 // for while nothing waited.
-func TestLazyConnDeadlineMovedLaterAfterExpiry(t *testing.T) {
-	srv, cli := lazyPair(t, true)
+func TestWatchConnDeadlineMovedLaterAfterExpiry(t *testing.T) {
+	srv, cli := watchPair(t, true)
 	_ = srv.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
 	if _, err := srv.Read(make([]byte, 8)); !isTimeout(err) {
 		t.Fatalf("Read = %v, want a timeout", err)
@@ -160,8 +159,8 @@ func TestLazyConnDeadlineMovedLaterAfterExpiry(t *testing.T) {
 
 // A peer that does not read: the write waits for buffer space and its
 // deadline ends it.
-func TestLazyConnWriteDeadlineBoundsAWait(t *testing.T) {
-	srv, _ := lazyPair(t, true)
+func TestWatchConnWriteDeadlineBoundsAWait(t *testing.T) {
+	srv, _ := watchPair(t, true)
 	_ = srv.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 	done := make(chan error, 1)
 	go func() {
@@ -184,8 +183,8 @@ func TestLazyConnWriteDeadlineBoundsAWait(t *testing.T) {
 	}
 }
 
-func TestLazyConnCloseEndsAWaitingRead(t *testing.T) {
-	srv, _ := lazyPair(t, true)
+func TestWatchConnCloseEndsAWaitingRead(t *testing.T) {
+	srv, _ := watchPair(t, true)
 	done := make(chan error, 1)
 	go func() { _, err := srv.Read(make([]byte, 8)); done <- err }()
 	time.Sleep(10 * time.Millisecond)
@@ -206,18 +205,18 @@ func TestLazyConnCloseEndsAWaitingRead(t *testing.T) {
 // write bound, idle, header), the read of the request and the write of
 // the response. A client goroutine keeps requests queued and drains the
 // responses, so the server side seldom waits. plain is net.Conn's own
-// deadlines, lazy is lazyConn; the difference is what lazy deadlines save
-// per request.
+// deadlines, watched is watchConn; the difference is what the watchdog
+// saves per request.
 //
 //	go test -run '^$' -bench ConnCycle -cpu 1 ./internal/server/
 func BenchmarkConnCycle(b *testing.B) {
-	for _, lazy := range []bool{false, true} {
+	for _, watched := range []bool{false, true} {
 		name := "plain"
-		if lazy {
-			name = "lazy"
+		if watched {
+			name = "watched"
 		}
 		b.Run(name, func(b *testing.B) {
-			srv, cli := lazyPair(b, lazy)
+			srv, cli := watchPair(b, watched)
 			resp := make([]byte, 412)
 			req := []byte("GET /api/products/1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 			reqs := bytes.Repeat(req, 64)
@@ -257,13 +256,13 @@ func BenchmarkConnCycle(b *testing.B) {
 //
 //	go test -run '^$' -bench DeadlineMoves -cpu 1 ./internal/server/
 func BenchmarkDeadlineMoves(b *testing.B) {
-	for _, lazy := range []bool{false, true} {
+	for _, watched := range []bool{false, true} {
 		name := "plain"
-		if lazy {
-			name = "lazy"
+		if watched {
+			name = "watched"
 		}
 		b.Run(name, func(b *testing.B) {
-			srv, _ := lazyPair(b, lazy)
+			srv, _ := watchPair(b, watched)
 			aLongTimeAgo := time.Unix(1, 0)
 			for b.Loop() {
 				_ = srv.SetReadDeadline(time.Now().Add(2 * time.Minute))
@@ -281,8 +280,8 @@ func BenchmarkDeadlineMoves(b *testing.B) {
 }
 
 // Concurrent writers, as net.Conn allows: every byte arrives once.
-func TestLazyConnConcurrentWrites(t *testing.T) {
-	srv, cli := lazyPair(t, true)
+func TestWatchConnConcurrentWrites(t *testing.T) {
+	srv, cli := watchPair(t, true)
 	const writers, each = 8, 200
 	done := make(chan error, writers)
 	for w := range writers {
@@ -315,5 +314,98 @@ func TestLazyConnConcurrentWrites(t *testing.T) {
 		if n := counts[byte('a'+w)]; n != each*64 {
 			t.Fatalf("writer %d: %d bytes arrived, want %d", w, n, each*64)
 		}
+	}
+}
+
+// A deadline moved later while a read waits holds: the read goes on past
+// the first deadline and returns the data that comes after it.
+func TestWatchConnDeadlineMovedLaterWhileWaiting(t *testing.T) {
+	srv, cli := watchPair(t, true)
+	_ = srv.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+	type result struct {
+		s   string
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		buf := make([]byte, 8)
+		n, err := srv.Read(buf)
+		done <- result{string(buf[:n]), err}
+	}()
+	time.Sleep(5 * time.Millisecond)
+	_ = srv.SetReadDeadline(time.Now().Add(hang))
+	time.Sleep(30*time.Millisecond + 2*deadlineTick) // past the first deadline and the watchdog's ticks
+	if _, err := cli.Write([]byte("late")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		if r.err != nil || r.s != "late" {
+			t.Fatalf("Read = %q, %v; want \"late\" (the deadline was moved later)", r.s, r.err)
+		}
+	case <-time.After(hang):
+		t.Fatal("Read did not return")
+	}
+}
+
+// An interrupt the connection still holds although no deadline is asked
+// for any more (the watchdog's, raced by a move) does not fail the next
+// read or write: they clear it and go on.
+func TestWatchConnStaleInterruptIsCleared(t *testing.T) {
+	srv, cli := watchPair(t, true)
+	wc := srv.(*watchConn)
+	_ = wc.Conn.SetReadDeadline(aLongTimeAgo)
+	_ = wc.Conn.SetWriteDeadline(aLongTimeAgo)
+	wc.rd.real.Store(true)
+	wc.wd.real.Store(true)
+	if _, err := cli.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := srv.Read(make([]byte, 8)); n != 1 || err != nil {
+		t.Fatalf("Read = %d, %v; want 1, nil", n, err)
+	}
+	if n, err := srv.Write([]byte("y")); n != 1 || err != nil {
+		t.Fatalf("Write = %d, %v; want 1, nil", n, err)
+	}
+}
+
+// The watchdog ticks only while it has connections: it stops once the
+// last one closes and starts again with the next.
+func TestWatchdogStopsWhenIdle(t *testing.T) {
+	w := &watchdog{tick: time.Millisecond}
+	running := func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.running
+	}
+	waitFor := func(want bool) {
+		t.Helper()
+		for start := time.Now(); running() != want; time.Sleep(time.Millisecond) {
+			if time.Since(start) > hang {
+				t.Fatalf("watchdog running = %v, want %v", !want, want)
+			}
+		}
+	}
+	for range 2 {
+		srv, _ := watchPair(t, false)
+		c := newWatchConn(srv, w, nil)
+		waitFor(true)
+		c.Close()
+		waitFor(false)
+		if len(w.conns) != 0 {
+			t.Fatalf("%d connections still registered", len(w.conns))
+		}
+	}
+}
+
+// Closing gives the cap's slot back once, however often Close is called.
+func TestWatchConnCloseReleasesOnce(t *testing.T) {
+	srv, _ := watchPair(t, false)
+	released := 0
+	c := newWatchConn(srv, &watchdog{tick: deadlineTick}, func() { released++ })
+	c.Close()
+	c.Close()
+	if released != 1 {
+		t.Fatalf("released %d times, want 1", released)
 	}
 }
