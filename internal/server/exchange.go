@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/loadrig/loadrig/internal/domain"
@@ -41,9 +42,67 @@ type Exchange struct {
 	bypass   bool          // Cache-Control: no-cache on the request
 	xcache   bool          // stamp X-Cache on the response
 	hijacked bool          // the connection was taken over (WebSocket)
+	// done is set when the spine has finished the request: a connection
+	// scope still answers it (for goroutines that outlive the request),
+	// but Enter no longer adopts it.
+	done atomic.Bool
 }
 
 type exchangeKey struct{}
+
+// connScope is the base context of one connection's requests (the server's
+// ConnContext). It answers the request-scoped keys (the Exchange, request
+// id, cache trace, bypass) from the Exchange of the request the connection
+// serves now, so the spine need not copy every request (Request.WithContext
+// is a 250-byte allocation and copy) to hang its Exchange on the request's
+// context: the context net/http makes for each request already derives
+// from this one. An HTTP/1 connection serves one request at a time; the
+// scope keeps the last Exchange after its request ends, so a goroutine the
+// request started still finds its request id and trace (a WebSocket's, for
+// the life of the connection) — until the connection's next request
+// begins.
+type connScope struct {
+	context.Context
+	cur atomic.Pointer[Exchange]
+}
+
+type connScopeKey struct{}
+
+// ConnScope is an http.Server.ConnContext hook: it gives each connection a
+// connScope (server.HTTP installs it).
+func ConnScope(ctx context.Context, _ net.Conn) context.Context { return &connScope{Context: ctx} }
+
+// Value answers the request-scoped keys from the current Exchange.
+func (c *connScope) Value(key any) any {
+	switch key {
+	case connScopeKey{}:
+		return c
+	case exchangeKey{}, requestIDKey{}, domain.TraceKey{}, domain.BypassKey{}:
+		if e := c.cur.Load(); e != nil {
+			if v := e.own(key); v != nil {
+				return v
+			}
+		}
+	}
+	return c.Context.Value(key)
+}
+
+// enterScoped starts r's Exchange in its connection's scope, without
+// copying r; ok is false outside a connection scope or when w already is
+// an Exchange (Enter's business).
+func enterScoped(w http.ResponseWriter, r *http.Request) (e *Exchange, ok bool) {
+	if _, nested := w.(*Exchange); nested {
+		return nil, false
+	}
+	ctx := r.Context()
+	cs, ok := ctx.Value(connScopeKey{}).(*connScope)
+	if !ok {
+		return nil, false
+	}
+	e = &Exchange{Context: ctx, w: w, start: now(), req: r}
+	cs.cur.Store(e)
+	return e, true
+}
 
 // Enter returns the request's Exchange, creating it (and the request copy
 // that carries it as its context) when no earlier piece has. Pieces call it
@@ -52,7 +111,7 @@ func Enter(w http.ResponseWriter, r *http.Request) (*Exchange, *http.Request) {
 	if e, ok := w.(*Exchange); ok {
 		return e, r
 	}
-	if e, ok := r.Context().Value(exchangeKey{}).(*Exchange); ok {
+	if e, ok := r.Context().Value(exchangeKey{}).(*Exchange); ok && !e.done.Load() {
 		// Someone wrapped the writer between two pieces: keep theirs.
 		return e, r
 	}
@@ -71,6 +130,14 @@ func ExchangeOf(ctx context.Context) *Exchange {
 // Value answers the request-scoped keys from the Exchange's fields and
 // everything else from the original context.
 func (e *Exchange) Value(key any) any {
+	if v := e.own(key); v != nil {
+		return v
+	}
+	return e.Context.Value(key)
+}
+
+// own is the value of a request-scoped key the Exchange holds, or nil.
+func (e *Exchange) own(key any) any {
 	switch key {
 	case exchangeKey{}:
 		return e
@@ -85,7 +152,7 @@ func (e *Exchange) Value(key any) any {
 			return true
 		}
 	}
-	return e.Context.Value(key)
+	return nil
 }
 
 // ID is the request id ("" before the RequestID piece ran).

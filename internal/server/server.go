@@ -169,6 +169,7 @@ func (s *HTTP) Serve(ln net.Listener) error {
 		MaxHeaderBytes:    s.opts.MaxHeaderBytes,
 		IdleTimeout:       s.opts.IdleTimeout,
 		ConnState:         s.conns.ConnState,
+		ConnContext:       ConnScope,
 		ErrorLog:          slog.NewLogLogger(s.opts.Logger.Handler(), slog.LevelWarn),
 	}
 	srv := s.srv

@@ -147,7 +147,10 @@ func (s *Spine) Fallback(h http.Handler) { s.mux.Handle("/", h) }
 // writer type check and a defer per piece (TestSpineMatchesChain checks
 // that the two answer and count alike).
 func (s *Spine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	e, r := Enter(w, r)
+	e, scoped := enterScoped(w, r)
+	if !scoped {
+		e, r = Enter(w, r)
+	}
 	e.assignID(s.o.IDs, r) // AssignRequestID
 	e.xcache = true        // CacheStatus
 	if NoCache(r.Header) { // Bypass
@@ -161,6 +164,7 @@ func (s *Spine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Spine) finish(e *Exchange, r *http.Request) {
 	s.metrics.record(e)
 	logRequest(s.o.Logger, e, r)
+	e.done.Store(true)
 }
 
 // serve is Recover and RateLimit around the mux.

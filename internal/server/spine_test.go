@@ -292,3 +292,96 @@ func TestSpineMatchesChain(t *testing.T) {
 		t.Errorf("requests = %v", q)
 	}
 }
+
+// In a connection scope (server.HTTP's ConnContext) the spine does not copy
+// the request: the Exchange is its only allocation.
+func TestScopedExchangeIsOneAllocation(t *testing.T) {
+	sp := NewSpine(SpineOptions{})
+	sp.Handle("GET /p", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		domain.CacheTraceFrom(r.Context()).Mark(domain.CacheHit)
+		w.WriteHeader(204)
+	}))
+	r := httptest.NewRequest(http.MethodGet, "/p", nil)
+	r = r.WithContext(ConnScope(context.Background(), nil))
+	r.Header.Set("X-Request-ID", "fixed")
+	w := &discardWriter{h: http.Header{}}
+	sp.ServeHTTP(w, r)
+	allocs := testing.AllocsPerRun(200, func() {
+		clear(w.h)
+		sp.ServeHTTP(w, r)
+	})
+	if allocs > 1 {
+		t.Errorf("spine allocations per request in a connection scope = %v, want ≤ 1 (the Exchange)", allocs)
+	}
+	if w.h.Get("X-Cache") != "HIT" || w.h.Get("X-Request-Id") != "fixed" {
+		t.Errorf("headers %v", w.h)
+	}
+}
+
+// Requests one after another on one keep-alive connection each see their
+// own Exchange through the connection scope: their own id, trace and
+// bypass flag, never the previous request's; a goroutine a request
+// started still reads that request's id after the handler returned, until
+// the connection's next request begins.
+func TestConnScopeAcrossKeepAliveRequests(t *testing.T) {
+	sp := NewSpine(SpineOptions{})
+	type seen struct {
+		id, ctxID string
+		bypass    bool
+		exchange  *Exchange
+	}
+	got := make(chan seen, 8)
+	var later atomic.Pointer[context.Context]
+	sp.Handle("GET /p", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if r.URL.Query().Get("miss") != "" {
+			domain.CacheTraceFrom(ctx).Mark(domain.CacheMiss)
+		} else {
+			domain.CacheTraceFrom(ctx).Mark(domain.CacheHit)
+		}
+		ctx2 := context.WithoutCancel(ctx)
+		later.Store(&ctx2)
+		got <- seen{id: w.Header().Get("X-Request-Id"), ctxID: RequestID(ctx), bypass: domain.Bypass(ctx), exchange: ExchangeOf(ctx)}
+		w.WriteHeader(204)
+	}))
+	s := newHTTP(t, sp)
+	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	defer c.CloseIdleConnections()
+	do := func(query string, hdr map[string]string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, s.URL()+"/p"+query, nil)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	r1 := do("?miss=1", map[string]string{"X-Request-Id": "first", "Cache-Control": "no-cache"})
+	s1 := <-got
+	ctx1 := *later.Load()
+	if s1.id != "first" || s1.ctxID != "first" || !s1.bypass || s1.exchange == nil {
+		t.Fatalf("first request saw %+v", s1)
+	}
+	if x := r1.Header.Get("X-Cache"); x != "MISS" {
+		t.Fatalf("first request X-Cache %q, want MISS", x)
+	}
+	if id := RequestID(ctx1); id != "first" {
+		t.Fatalf("after the first request ended, its context answers id %q, want first", id)
+	}
+	r2 := do("", map[string]string{"X-Request-Id": "second"})
+	s2 := <-got
+	if s2.id != "second" || s2.ctxID != "second" || s2.bypass || s2.exchange == nil || s2.exchange == s1.exchange {
+		t.Fatalf("second request on the same connection saw %+v (first: %+v)", s2, s1)
+	}
+	if x := r2.Header.Get("X-Cache"); x != "HIT" {
+		t.Fatalf("second request X-Cache %q, want HIT (the first request's MISS must not carry over)", x)
+	}
+	if n := s.Conns().Total(); n != 1 {
+		t.Fatalf("%d connections, want the two requests on one", n)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loadrig/loadrig/internal/server"
 	"github.com/loadrig/loadrig/internal/server/stack"
 )
 
@@ -36,6 +37,8 @@ func (w *benchWriter) reset()                      { clear(w.h); w.code, w.n = 0
 func hotPath(b *testing.B, h http.Handler, wantCache string) {
 	w := &benchWriter{h: http.Header{}}
 	r := httptest.NewRequest(http.MethodGet, "/api/products/1", nil)
+	// The connection scope server.HTTP gives every request (ConnContext).
+	r = r.WithContext(server.ConnScope(r.Context(), nil))
 	r.Header.Set("Accept", "*/*")
 	h.ServeHTTP(w, r) // the miss that fills the cache
 	w.reset()
