@@ -47,7 +47,8 @@ func watchTick(shortest time.Duration) time.Duration {
 // aLongTimeAgo is a deadline that has passed: it interrupts at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// watchdog enforces the deadlines of one listener's connections.
+// watchdog enforces the deadlines of one listener's connections. The zero
+// value ticks every deadlineTick.
 type watchdog struct {
 	tick    time.Duration
 	mu      sync.Mutex
@@ -83,7 +84,11 @@ func (w *watchdog) remove(c *watchConn) {
 
 // run checks every registered connection each tick until none is left.
 func (w *watchdog) run() {
-	t := time.NewTicker(w.tick)
+	tick := w.tick
+	if tick <= 0 {
+		tick = deadlineTick
+	}
+	t := time.NewTicker(tick)
 	defer t.Stop()
 	for range t.C {
 		w.mu.Lock()
