@@ -59,17 +59,26 @@ type Stats struct {
 type item struct {
 	val  []byte
 	obj  any           // the decoded value, when the writer supplied it (SetValue)
-	exp  int64         // LRU: unix nanos deadline; 0 = never
+	exp  int64         // LRU: deadline on the LRU's clock (nanoseconds); 0 = never
 	ttl  time.Duration // TinyLFU: lifetime handed to otter; <= 0 = never
 	cost int64         // EntryCost, fixed at insertion
 }
 
-func deadline(now time.Time, ttl time.Duration) int64 {
+func deadline(now int64, ttl time.Duration) int64 {
 	if ttl <= 0 {
 		return 0
 	}
-	return now.Add(ttl).UnixNano()
+	return now + int64(ttl)
 }
+
+// monoEpoch anchors monoNow.
+var monoEpoch = time.Now()
+
+// monoNow is the LRU's default clock: nanoseconds on the monotonic clock
+// since the process started. It reads only the monotonic clock, half the
+// cost of time.Now (wall and monotonic) on a virtual machine's clock
+// source, once per hit of an entry with a TTL.
+func monoNow() int64 { return int64(time.Since(monoEpoch)) }
 
 // LRU is a least-recently-used backend with per-entry TTL, bounded in bytes:
 // hashicorp's simplelru keeps the recency order under one mutex, and each
@@ -80,7 +89,7 @@ type LRU struct {
 	c         *simplelru.LRU[string, item]
 	bytes     int64 // guarded by mu
 	max       int64
-	now       func() time.Time
+	now       func() int64 // nanoseconds; monoNow unless Options.Now is set
 	evictions atomic.Int64
 	expired   atomic.Int64
 	tooLarge  atomic.Int64
@@ -91,8 +100,10 @@ func NewLRU(o Options) *LRU {
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = DefaultMaxBytes
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	now := monoNow
+	if o.Now != nil {
+		clock := o.Now
+		now = func() int64 { return clock().UnixNano() }
 	}
 	// simplelru's own count bound is out of reach (the byte bound always
 	// binds first: every entry costs at least EntryOverhead); it never
@@ -101,13 +112,13 @@ func NewLRU(o Options) *LRU {
 	if err != nil {
 		panic(err) // only for a size <= 0
 	}
-	return &LRU{c: c, max: o.MaxBytes, now: o.Now}
+	return &LRU{c: c, max: o.MaxBytes, now: now}
 }
 
 func (l *LRU) get(key string) (item, bool) {
 	l.mu.Lock()
 	it, ok := l.c.Get(key)
-	if ok && it.exp != 0 && l.now().UnixNano() >= it.exp {
+	if ok && it.exp != 0 && l.now() >= it.exp {
 		l.c.Remove(key)
 		l.bytes -= it.cost
 		l.mu.Unlock()
