@@ -199,40 +199,34 @@ func (c *watchConn) timeoutErr(d *direction, op string) error {
 
 // Read reads as net.Conn.Read does, under the read deadline.
 func (c *watchConn) Read(p []byte) (int, error) {
-	d := &c.rd
-	d.busy.Add(1)
-	if d.want.Load() < 0 {
-		d.busy.Add(-1)
-		return 0, c.timeoutErr(d, "read")
-	}
-	n, err := c.Conn.Read(p)
-	for tries := 0; err != nil && n == 0 && tries < 3 && errors.Is(err, os.ErrDeadlineExceeded) && !d.expired(); tries++ {
-		// The watchdog's interrupt met a deadline moved later since.
-		d.real.Store(false)
-		_ = c.Conn.SetReadDeadline(time.Time{})
-		n, err = c.Conn.Read(p)
-	}
-	d.busy.Add(-1)
-	return n, err
+	return c.op(&c.rd, "read", p, false, c.Conn.Read, c.Conn.SetReadDeadline)
 }
 
 // Write writes all of p as net.Conn.Write does, under the write deadline.
 func (c *watchConn) Write(p []byte) (int, error) {
-	d := &c.wd
+	return c.op(&c.wd, "write", p, true, c.Conn.Write, c.Conn.SetWriteDeadline)
+}
+
+// op runs one read or write (all: until p is done, as Write) under d,
+// marked in progress for the watchdog.
+func (c *watchConn) op(d *direction, name string, p []byte, all bool,
+	do func([]byte) (int, error), conn func(time.Time) error) (int, error) {
 	d.busy.Add(1)
+	defer d.busy.Add(-1)
 	if d.want.Load() < 0 {
-		d.busy.Add(-1)
-		return 0, c.timeoutErr(d, "write")
+		return 0, c.timeoutErr(d, name)
 	}
-	n, err := c.Conn.Write(p)
-	for tries := 0; err != nil && n < len(p) && tries < 3 && errors.Is(err, os.ErrDeadlineExceeded) && !d.expired(); tries++ {
+	n, err := do(p)
+	for tries := 0; err != nil && (all || n == 0) && n < len(p) && tries < 3 &&
+		errors.Is(err, os.ErrDeadlineExceeded) && !d.expired(); tries++ {
+		// The watchdog's interrupt met a deadline moved later since: clear
+		// it and go on.
 		d.real.Store(false)
-		_ = c.Conn.SetWriteDeadline(time.Time{})
+		_ = conn(time.Time{})
 		var m int
-		m, err = c.Conn.Write(p[n:])
+		m, err = do(p[n:])
 		n += m
 	}
-	d.busy.Add(-1)
 	return n, err
 }
 
