@@ -182,6 +182,7 @@ type Layer struct {
 	fill    fillGuard // drops fills that raced a write (see fillguard.go)
 	listGen atomic.Int64
 	gens    [genStripes]atomic.Int64 // review generations, striped by product id
+	pkeys   [keySlots]atomic.Pointer[keySlot]
 	resp    *Responses
 	wb      *writeBehind
 

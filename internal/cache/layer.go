@@ -34,9 +34,32 @@ func (l *Layer) key(kind string, id int64) string {
 // them atomic); users, orders, lists and responses spread over all slots.
 const ProductSlotTag = "{p}"
 
-func (l *Layer) productKey(id int64) string { return l.key(ProductSlotTag+":", id) }
-func (l *Layer) userKey(id int64) string    { return l.key("u:", id) }
-func (l *Layer) orderKey(id int64) string   { return l.key("o:", id) }
+// productKey is the cache key of product id. The hot read (a cached GET
+// /api/products/{id}) would format and allocate it on every request; the
+// key of each recently read id is kept instead in a fixed array of slots
+// (id modulo keySlots, the id checked), so a repeated id costs no
+// allocation and a client asking for many ids cannot grow it.
+func (l *Layer) productKey(id int64) string {
+	slot := &l.pkeys[uint64(id)%keySlots]
+	if k := slot.Load(); k != nil && k.id == id {
+		return k.key
+	}
+	k := &keySlot{id: id, key: l.key(ProductSlotTag+":", id)}
+	slot.Store(k)
+	return k.key
+}
+
+// keySlots is the number of product key slots (about 40 bytes each when
+// filled).
+const keySlots = 1024
+
+type keySlot struct {
+	id  int64
+	key string
+}
+
+func (l *Layer) userKey(id int64) string  { return l.key("u:", id) }
+func (l *Layer) orderKey(id int64) string { return l.key("o:", id) }
 func (l *Layer) userOrdersKey(id int64) string {
 	return l.key("uo:", id)
 }

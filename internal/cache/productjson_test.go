@@ -69,3 +69,29 @@ func TestGetProductJSON(t *testing.T) {
 		})
 	}
 }
+
+// TestProductKeySlots: product keys come from a fixed array of slots; ids
+// sharing a slot each get their own key, a repeated id costs no allocation,
+// and reads of colliding ids through the cache return their own products.
+func TestProductKeySlots(t *testing.T) { // not parallel: AllocsPerRun
+	l := newLayer(t, newStore(t, store.Options{}), Config{Backend: BackendLRU})
+	for _, id := range []int64{1, 1 + keySlots, 1, 1 + 2*keySlots, 1 + keySlots, -1} {
+		if got, want := l.productKey(id), l.key(ProductSlotTag+":", id); got != want {
+			t.Fatalf("productKey(%d) = %q, want %q", id, got, want)
+		}
+	}
+	l.productKey(42)
+	if n := testing.AllocsPerRun(100, func() { l.productKey(42) }); n != 0 {
+		t.Fatalf("a repeated id allocates %v times", n)
+	}
+	// A read after another id took its slot finds the entry it cached.
+	ctx := context.Background()
+	if _, _, err := l.GetProductJSON(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	l.productKey(2 + keySlots)
+	c, tr := traced(ctx)
+	if p, _, err := l.GetProductJSON(c, 2); err != nil || p.ID != 2 || tr.Status() != domain.CacheHit {
+		t.Fatalf("product 2 again: %+v, %v, trace %v", p, err, tr.Status())
+	}
+}

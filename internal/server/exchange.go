@@ -32,7 +32,8 @@ type Exchange struct {
 	start time.Duration // monotonic: since monoEpoch (one clock read, see now)
 
 	id    string
-	idHdr [1]string // the X-Request-Id header value, without a slice allocation
+	idHdr [1]string   // the X-Request-Id header value, without a slice allocation
+	idBuf [idLen]byte // a generated id's bytes (assignID)
 	trace domain.CacheTrace
 
 	code     int           // status written (0: none yet)

@@ -115,10 +115,18 @@ func NewRequestIDs() *RequestIDs {
 
 // Next returns a new id such as "9f86d081-1k3".
 func (g *RequestIDs) Next() string {
-	var buf [32]byte
-	b := append(buf[:0], g.prefix...)
-	b = strconv.AppendUint(b, g.n.Add(1), 36)
-	return string(b)
+	var buf [idLen]byte
+	return string(g.appendNext(buf[:0]))
+}
+
+// idLen is the longest generated id: an 8-digit hex prefix, '-', and a
+// uint64 in base 36 (13 digits).
+const idLen = 8 + 1 + 13
+
+// appendNext appends a new id to b.
+func (g *RequestIDs) appendNext(b []byte) []byte {
+	b = append(b, g.prefix...)
+	return strconv.AppendUint(b, g.n.Add(1), 36)
 }
 
 // ValidRequestID reports whether a client-supplied id may be echoed: 1 to

@@ -54,6 +54,11 @@ type Spine struct {
 	metrics *Metrics
 	limit   *limitPiece // nil: no rate limiting
 
+	// patterns are the routes mounted (Handle), segs the segment routes'
+	// shortcuts (HandleSegment); both are set up before serving.
+	patterns []string
+	segs     []*segRoute
+
 	mu       sync.Mutex
 	sections []func(out map[string]any)
 }
@@ -121,6 +126,10 @@ func (s *Spine) limitOptions() RateLimitOptions {
 func (s *Spine) Handle(pattern string, h http.Handler) {
 	s.metrics.Register(pattern)
 	s.mux.Handle(pattern, routed{s.metrics.registered(pattern), h})
+	s.patterns = append(s.patterns, pattern)
+	for _, rt := range s.segs {
+		rt.shadow(pattern)
+	}
 }
 
 // routed hands the matched route's counters to the request's Exchange, so
@@ -177,7 +186,9 @@ func (s *Spine) serve(e *Exchange, r *http.Request) {
 	if s.limit != nil && limited(r.URL.Path, s.limit.o.Prefixes) && !s.limit.allow(e, r) {
 		return
 	}
-	s.mux.ServeHTTP(e, r)
+	if len(s.segs) == 0 || !s.route(e, r) {
+		s.mux.ServeHTTP(e, r)
+	}
 }
 
 // Metrics is the listener's request accounting.

@@ -52,8 +52,8 @@ func (h *Handler) listProducts(w http.ResponseWriter, r *http.Request) error {
 // getProduct answers conditional requests from the version alone when the
 // Catalog knows it without a store read (a cache does): the 304 then costs
 // no store call. A bypassing request always reads the store.
-func (h *Handler) getProduct(w http.ResponseWriter, r *http.Request) error {
-	id, err := jsonPathID(r)
+func (h *Handler) getProduct(w http.ResponseWriter, r *http.Request, seg string) error {
+	id, err := jsonID(r, seg)
 	if err != nil {
 		return err
 	}

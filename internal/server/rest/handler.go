@@ -188,6 +188,20 @@ func (h *Handler) handle(pattern string, hh http.Handler) {
 // apiFunc is a handler that returns its error instead of writing it.
 type apiFunc func(w http.ResponseWriter, r *http.Request) error
 
+// segFunc is an apiFunc for a segment route: seg is its {id}.
+type segFunc func(w http.ResponseWriter, r *http.Request, seg string) error
+
+// handleSegment mounts a "METHOD /path/{id}" route through the spine's
+// segment shortcut (server.Spine.HandleSegment).
+func (h *Handler) handleSegment(pattern string, f segFunc) {
+	h.sp.HandleSegment(pattern, func(w http.ResponseWriter, r *http.Request, seg string) {
+		if err := f(w, r, seg); err != nil {
+			h.writeError(w, r, err)
+		}
+	})
+	h.probe.Handle(pattern, http.NotFoundHandler())
+}
+
 // api adapts an apiFunc, writing a returned error as problem+json.
 func (h *Handler) api(f apiFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -317,15 +331,22 @@ func (h *Handler) decodeJSON(w http.ResponseWriter, r *http.Request, v any) erro
 // jsonPathID is the preamble of a GET of one resource by id: 406 when the
 // client does not accept JSON (checked first), else pathID.
 func jsonPathID(r *http.Request) (int64, error) {
+	return jsonID(r, r.PathValue("id"))
+}
+
+// jsonID is jsonPathID with the {id} value given (a segment route's).
+func jsonID(r *http.Request, s string) (int64, error) {
 	if !acceptsJSON(r.Header) {
 		return 0, errNotAcceptable
 	}
-	return pathID(r)
+	return parseID(s)
 }
 
 // pathID parses the {id} path value as a positive integer.
-func pathID(r *http.Request) (int64, error) {
-	s := r.PathValue("id")
+func pathID(r *http.Request) (int64, error) { return parseID(r.PathValue("id")) }
+
+// parseID parses an id path segment as a positive integer.
+func parseID(s string) (int64, error) {
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 {
 		return 0, domain.Errorf(domain.CodeInvalid, "id must be a positive integer, got %q", s)

@@ -7,7 +7,8 @@ func (h *Handler) registerRoutes() {
 	// Reads. The two product reads take ?pad=N (padding.go): N filler
 	// bytes per product, the twin of the gRPC server's pad_bytes.
 	h.handle("GET /api/products", h.api(h.listProducts))
-	h.handle("GET /api/products/{id}", h.api(h.getProduct))
+	// The hot path (hot.go): the spine serves it without the mux.
+	h.handleSegment("GET /api/products/{id}", h.getProduct)
 	h.handle("GET /api/products/{id}/reviews", h.api(h.productReviews))
 	// A user's data: its owner or an admin (others get 404); 401 without
 	// a credential.
