@@ -99,8 +99,8 @@ func (w *watchdog) run() {
 		}
 		n := int64(now())
 		for _, c := range w.conns {
-			c.rd.check(n, c.Conn.SetReadDeadline)
-			c.wd.check(n, c.Conn.SetWriteDeadline)
+			c.check(&c.rd, false, n)
+			c.check(&c.wd, true, n)
 		}
 		w.mu.Unlock()
 	}
@@ -132,32 +132,41 @@ func monoOf(t time.Time) int64 {
 	return -1
 }
 
-// set records t; an operation in progress gets it at once.
-func (d *direction) set(t time.Time, conn func(time.Time) error) error {
+// set records t as d's deadline; an operation in progress gets it at once.
+// write says which of c's directions d is.
+func (c *watchConn) set(d *direction, write bool, t time.Time) error {
 	v := monoOf(t)
 	d.want.Store(v)
 	if d.busy.Load() > 0 {
 		d.real.Store(true)
-		return conn(t)
+		return c.connDeadline(write, t)
 	}
 	if d.real.Load() {
 		// A deadline the connection still holds from before: it is not the
 		// one asked for now.
 		d.real.Store(false)
-		return conn(time.Time{})
+		return c.connDeadline(write, time.Time{})
 	}
 	return nil
 }
 
+// connDeadline sets the connection's own deadline of one direction.
+func (c *watchConn) connDeadline(write bool, t time.Time) error {
+	if write {
+		return c.Conn.SetWriteDeadline(t)
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
 // check is the watchdog's: an operation in progress past its deadline is
 // interrupted.
-func (d *direction) check(now int64, conn func(time.Time) error) {
+func (c *watchConn) check(d *direction, write bool, now int64) {
 	if d.busy.Load() == 0 {
 		return
 	}
 	if w := d.want.Load(); w > 0 && w <= now {
 		d.real.Store(true)
-		_ = conn(aLongTimeAgo)
+		_ = c.connDeadline(write, aLongTimeAgo)
 	}
 }
 
@@ -197,34 +206,54 @@ func (c *watchConn) timeoutErr(d *direction, op string) error {
 	return e
 }
 
-// Read reads as net.Conn.Read does, under the read deadline.
+// Read reads as net.Conn.Read does, under the read deadline. Read and
+// Write are marked in progress for the watchdog (two atomic adds, no
+// defer: net.Conn's methods return errors, they do not panic).
 func (c *watchConn) Read(p []byte) (int, error) {
-	return c.op(&c.rd, "read", p, false, c.Conn.Read, c.Conn.SetReadDeadline)
+	d := &c.rd
+	d.busy.Add(1)
+	if d.want.Load() < 0 {
+		d.busy.Add(-1)
+		return 0, c.timeoutErr(d, "read")
+	}
+	n, err := c.Conn.Read(p)
+	if err != nil && n == 0 {
+		n, err = c.retry(d, false, p, n, err)
+	}
+	d.busy.Add(-1)
+	return n, err
 }
 
 // Write writes all of p as net.Conn.Write does, under the write deadline.
 func (c *watchConn) Write(p []byte) (int, error) {
-	return c.op(&c.wd, "write", p, true, c.Conn.Write, c.Conn.SetWriteDeadline)
+	d := &c.wd
+	d.busy.Add(1)
+	if d.want.Load() < 0 {
+		d.busy.Add(-1)
+		return 0, c.timeoutErr(d, "write")
+	}
+	n, err := c.Conn.Write(p)
+	if err != nil && n < len(p) {
+		n, err = c.retry(d, true, p, n, err)
+	}
+	d.busy.Add(-1)
+	return n, err
 }
 
-// op runs one read or write (all: until p is done, as Write) under d,
-// marked in progress for the watchdog.
-func (c *watchConn) op(d *direction, name string, p []byte, all bool,
-	do func([]byte) (int, error), conn func(time.Time) error) (int, error) {
-	d.busy.Add(1)
-	defer d.busy.Add(-1)
-	if d.want.Load() < 0 {
-		return 0, c.timeoutErr(d, name)
-	}
-	n, err := do(p)
-	for tries := 0; err != nil && (all || n == 0) && n < len(p) && tries < 3 &&
+// retry goes on with a read or write (a write until p is done) that failed
+// after n bytes with err, when the failure was the watchdog's interrupt
+// meeting a deadline moved later since: the interrupt is cleared first.
+func (c *watchConn) retry(d *direction, write bool, p []byte, n int, err error) (int, error) {
+	for tries := 0; err != nil && (write || n == 0) && n < len(p) && tries < 3 &&
 		errors.Is(err, os.ErrDeadlineExceeded) && !d.expired(); tries++ {
-		// The watchdog's interrupt met a deadline moved later since: clear
-		// it and go on.
 		d.real.Store(false)
-		_ = conn(time.Time{})
+		_ = c.connDeadline(write, time.Time{})
 		var m int
-		m, err = do(p[n:])
+		if write {
+			m, err = c.Conn.Write(p[n:])
+		} else {
+			m, err = c.Conn.Read(p[n:])
+		}
 		n += m
 	}
 	return n, err
@@ -232,19 +261,19 @@ func (c *watchConn) op(d *direction, name string, p []byte, all bool,
 
 // SetDeadline sets both deadlines.
 func (c *watchConn) SetDeadline(t time.Time) error {
-	err := c.rd.set(t, c.Conn.SetReadDeadline)
-	if werr := c.wd.set(t, c.Conn.SetWriteDeadline); err == nil {
+	err := c.set(&c.rd, false, t)
+	if werr := c.set(&c.wd, true, t); err == nil {
 		err = werr
 	}
 	return err
 }
 
 // SetReadDeadline sets the read deadline.
-func (c *watchConn) SetReadDeadline(t time.Time) error { return c.rd.set(t, c.Conn.SetReadDeadline) }
+func (c *watchConn) SetReadDeadline(t time.Time) error { return c.set(&c.rd, false, t) }
 
 // SetWriteDeadline sets the write deadline.
 func (c *watchConn) SetWriteDeadline(t time.Time) error {
-	return c.wd.set(t, c.Conn.SetWriteDeadline)
+	return c.set(&c.wd, true, t)
 }
 
 // Close closes the connection and leaves the watchdog (and the cap).
