@@ -211,9 +211,7 @@ func (c *watchConn) timeoutErr(d *direction, op string) error {
 // defer: net.Conn's methods return errors, they do not panic).
 func (c *watchConn) Read(p []byte) (int, error) {
 	d := &c.rd
-	d.busy.Add(1)
-	if d.want.Load() < 0 {
-		d.busy.Add(-1)
+	if !d.begin() {
 		return 0, c.timeoutErr(d, "read")
 	}
 	n, err := c.Conn.Read(p)
@@ -227,9 +225,7 @@ func (c *watchConn) Read(p []byte) (int, error) {
 // Write writes all of p as net.Conn.Write does, under the write deadline.
 func (c *watchConn) Write(p []byte) (int, error) {
 	d := &c.wd
-	d.busy.Add(1)
-	if d.want.Load() < 0 {
-		d.busy.Add(-1)
+	if !d.begin() {
 		return 0, c.timeoutErr(d, "write")
 	}
 	n, err := c.Conn.Write(p)
@@ -238,6 +234,19 @@ func (c *watchConn) Write(p []byte) (int, error) {
 	}
 	d.busy.Add(-1)
 	return n, err
+}
+
+// begin marks an operation of direction d in progress; false (and no
+// mark) when d's deadline is before the process started (net/http's abort
+// of its background read): the operation fails at once. The caller ends
+// the mark (busy.Add(-1)).
+func (d *direction) begin() bool {
+	d.busy.Add(1)
+	if d.want.Load() < 0 {
+		d.busy.Add(-1)
+		return false
+	}
+	return true
 }
 
 // retry goes on with a read or write (a write until p is done) that failed

@@ -20,14 +20,16 @@
 # before/after comparisons), EXTRA (more `serve rest` flags), BARE_FLAGS
 # (-bounded: the bare server gets loadrig's timeouts and header cap),
 # PPROF=FILE (also take a 5 s CPU profile of loadrig under load into FILE,
-# after the rounds). Builds the binaries into a temp dir. Traffic goes to 127.0.0.1 only; every wrk run is bounded
+# after the rounds), BASE (another loadrig binary, e.g. main's build, served
+# the same way and measured in every round between bare and loadrig: a
+# before/after in one run, each against the same bare rounds). Builds the binaries into a temp dir. Traffic goes to 127.0.0.1 only; every wrk run is bounded
 # by DUR; the script stops only the servers it started, by PID.
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 ROUNDS=${ROUNDS:-3} DUR=${DUR:-5} CONNS=${CONNS:-50} CACHE=${CACHE:-lru} MODE=${MODE:-object}
 SRV_CPU=${SRV_CPU:-0} GEN_CPU=${GEN_CPU:-1} EXTRA=${EXTRA:-} PPROF=${PPROF:-} BARE_FLAGS=${BARE_FLAGS:-}
-LR_ADDR=127.0.0.1:18181 BARE_ADDR=127.0.0.1:18180
+LR_ADDR=127.0.0.1:18181 BARE_ADDR=127.0.0.1:18180 BASE_ADDR=127.0.0.1:18182 BASE=${BASE:-}
 PATH_=/api/products/1
 
 tmp=$(mktemp -d)
@@ -48,20 +50,24 @@ go build -o "$tmp/restbare" ./testdata/bench/restbare
 
 pprof_flag=
 [ -n "$PPROF" ] && pprof_flag=--pprof
-# shellcheck disable=SC2086
-taskset -c "$SRV_CPU" "$tmp/loadrig" serve rest --addr "$LR_ADDR" --cache "$CACHE" --cache-mode "$MODE" \
-	--log-level warn $pprof_flag $EXTRA >"$tmp/lr.out" 2>"$tmp/lr.err" &
-pids+=($!)
-for _ in $(seq 100); do
-	curl -fsS -o /dev/null "http://$LR_ADDR/healthz" 2>/dev/null && break
-	sleep 0.1
-done
-curl -fsS -o /dev/null "http://$LR_ADDR$PATH_" # the MISS that fills the cache
-xc=$(curl -fsS -D - -o /dev/null "http://$LR_ADDR$PATH_" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-cache"{print $2}')
-if [ "$xc" != HIT ]; then
-	echo "resthot: X-Cache is '$xc' on the second GET, want HIT" >&2
-	exit 1
-fi
+start_loadrig() { # BINARY ADDR PPROF_FLAG: serve rest pinned, the cache filled, X-Cache HIT checked
+	local addr=$2 xc
+	# shellcheck disable=SC2086
+	taskset -c "$SRV_CPU" "$1" serve rest --addr "$addr" --cache "$CACHE" --cache-mode "$MODE" \
+		--log-level warn $3 $EXTRA >>"$tmp/lr.out" 2>>"$tmp/lr.err" &
+	pids+=($!)
+	for _ in $(seq 100); do
+		curl -fsS -o /dev/null "http://$addr/healthz" 2>/dev/null && break
+		sleep 0.1
+	done
+	curl -fsS -o /dev/null "http://$addr$PATH_" # the MISS that fills the cache
+	xc=$(curl -fsS -D - -o /dev/null "http://$addr$PATH_" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-cache"{print $2}')
+	if [ "$xc" != HIT ]; then
+		echo "resthot: X-Cache is '$xc' on the second GET from $1, want HIT" >&2
+		exit 1
+	fi
+}
+start_loadrig "$tmp/loadrig" "$LR_ADDR" "$pprof_flag"
 # shellcheck disable=SC2086
 taskset -c "$SRV_CPU" "$tmp/restbare" $BARE_FLAGS -addr "$BARE_ADDR" -like "http://$LR_ADDR$PATH_" 2>"$tmp/bare.err" &
 pids+=($!)
@@ -69,6 +75,10 @@ for _ in $(seq 100); do
 	curl -fsS -o /dev/null "http://$BARE_ADDR$PATH_" 2>/dev/null && break
 	sleep 0.1
 done
+if [ -n "$BASE" ]; then
+	cp "$BASE" "$tmp/base"
+	start_loadrig "$tmp/base" "$BASE_ADDR" ""
+fi
 echo "loadrig response:"; curl -sS -D - -o /dev/null "http://$LR_ADDR$PATH_" | tr -d '\r' | sed 's/^/  /'
 echo "bare response:"; curl -sS -D - -o /dev/null "http://$BARE_ADDR$PATH_" | tr -d '\r' | sed 's/^/  /'
 
@@ -95,11 +105,18 @@ run() { # URL PID -> "req/s cpu_us_per_req", after checking wrk saw no errors
 # Warm both (connections, caches, the Go runtime's heap) before measuring.
 run "http://$BARE_ADDR$PATH_" "${pids[1]}" >/dev/null
 run "http://$LR_ADDR$PATH_" "${pids[0]}" >/dev/null
+[ -n "$BASE" ] && run "http://$BASE_ADDR$PATH_" "${pids[2]}" >/dev/null
 
 median() { sort -n | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
-ratios=() cpuratios=()
+ratios=() cpuratios=() bratios=() bcpuratios=()
 for r in $(seq "$ROUNDS"); do
 	read -r b bc < <(run "http://$BARE_ADDR$PATH_" "${pids[1]}")
+	if [ -n "$BASE" ]; then
+		read -r x xc < <(run "http://$BASE_ADDR$PATH_" "${pids[2]}")
+		bratios+=("$(echo "$x / $b" | bc -l | xargs printf '%.3f')")
+		bcpuratios+=("$(echo "$bc / $xc" | bc -l | xargs printf '%.3f')")
+		printf 'round %s  base %s req/s (%s CPU µs/req)  base/bare req/s %s  CPU %s\n' "$r" "$x" "$xc" "${bratios[-1]}" "${bcpuratios[-1]}"
+	fi
 	read -r l lc < <(run "http://$LR_ADDR$PATH_" "${pids[0]}")
 	ratio=$(echo "$l / $b" | bc -l | xargs printf '%.3f')
 	cpuratio=$(echo "$bc / $lc" | bc -l | xargs printf '%.3f')
@@ -110,6 +127,10 @@ done
 echo "cache=$CACHE mode=$MODE conns=$CONNS dur=${DUR}s rounds=$ROUNDS bare=${BARE_FLAGS:-plain}"
 echo "  loadrig/bare req/s: ${ratios[*]}; median $(printf '%s\n' "${ratios[@]}" | median)"
 echo "  bare/loadrig CPU per request: ${cpuratios[*]}; median $(printf '%s\n' "${cpuratios[@]}" | median)"
+if [ -n "$BASE" ]; then
+	echo "  base/bare req/s: ${bratios[*]}; median $(printf '%s\n' "${bratios[@]}" | median)"
+	echo "  bare/base CPU per request: ${bcpuratios[*]}; median $(printf '%s\n' "${bcpuratios[@]}" | median)"
+fi
 
 if [ -n "$PPROF" ]; then
 	taskset -c "$GEN_CPU" timeout $((DUR + 30)) wrk -t1 -c"$CONNS" -d8s "http://$LR_ADDR$PATH_" >/dev/null &
