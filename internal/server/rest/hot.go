@@ -19,7 +19,10 @@ import (
 //     Content-Length header values of a product version are kept in a
 //     fixed array of slots (validatorMemo), so a hit sets three headers
 //     from ready []string values, with no allocation and no time
-//     formatting.
+//     formatting;
+//   - a second Write for the newline json.Encoder ends a body with: the
+//     slot keeps the body with its newline, made once from the cached
+//     JSON it was made from.
 
 // productJSONReader is the optional capability of a Catalog (the cache
 // layer, cache.Layer.GetProductJSON) to return, with a product, the JSON
@@ -30,17 +33,19 @@ type productJSONReader interface {
 }
 
 // memoSlots is the number of validator slots; products share slots by id
-// modulo memoSlots (a collision costs a re-format, never a wrong header:
-// a slot is used only when id, version, modification time and body length
-// all match). The array is fixed, so a client asking for many ids cannot
-// grow it: at most memoSlots entries of about 200 bytes.
+// modulo memoSlots (a collision costs a re-format, never a wrong header or
+// body: a slot is used only when id, version, modification time and the
+// very cached JSON it was made from all match). The array is fixed, so a
+// client asking for many ids cannot grow it: at most memoSlots entries of
+// about 200 bytes and a body each.
 const memoSlots = 1024
 
 // validators are the ready header values of one product version.
 type validators struct {
 	id, version int64
-	modified    int64 // UpdatedAt, Unix nanoseconds
-	bodyLen     int   // Content-Length the clen value is for
+	modified    int64  // UpdatedAt, Unix nanoseconds
+	src         []byte // the cached JSON body is made from (compared by identity)
+	body        []byte // src and a newline
 	etag        []string
 	lastMod     []string // nil when the product has no modification time
 	clen        []string
@@ -48,16 +53,19 @@ type validators struct {
 
 type validatorMemo [memoSlots]atomic.Pointer[validators]
 
-// get returns the validators of product p with a body of n bytes,
-// formatting and keeping them when its slot holds another version.
-func (m *validatorMemo) get(p *domain.Product, n int) *validators {
+// get returns the validators and body of product p whose cached JSON is
+// raw (non-empty), formatting and keeping them when its slot holds another
+// version or was made from other bytes.
+func (m *validatorMemo) get(p *domain.Product, raw []byte) *validators {
 	slot := &m[uint64(p.ID)%memoSlots]
 	mod := p.UpdatedAt.UnixNano()
-	if v := slot.Load(); v != nil && v.id == p.ID && v.version == p.Version && v.modified == mod && v.bodyLen == n {
+	if v := slot.Load(); v != nil && v.id == p.ID && v.version == p.Version && v.modified == mod &&
+		len(v.src) == len(raw) && &v.src[0] == &raw[0] {
 		return v
 	}
-	v := &validators{id: p.ID, version: p.Version, modified: mod, bodyLen: n,
-		etag: []string{etag('p', p.ID, p.Version)}, clen: []string{strconv.Itoa(n)}}
+	body := append(append(make([]byte, 0, len(raw)+1), raw...), '\n')
+	v := &validators{id: p.ID, version: p.Version, modified: mod, src: raw, body: body,
+		etag: []string{etag('p', p.ID, p.Version)}, clen: []string{strconv.Itoa(len(body))}}
 	if !p.UpdatedAt.IsZero() {
 		v.lastMod = []string{p.UpdatedAt.UTC().Format(http.TimeFormat)}
 	}
@@ -65,14 +73,16 @@ func (m *validatorMemo) get(p *domain.Product, n int) *validators {
 	return v
 }
 
-// nl ends a JSON body as json.Encoder does.
-var nl = []byte{'\n'}
-
 // writeProductJSON answers a GET of product p whose JSON encoding (without
 // the newline json.Encoder adds) is raw: 304 when the client's validator
-// matches, else raw and a newline — the bytes writeJSON would have written.
+// matches, else raw and a newline — the bytes writeJSON would have written —
+// in one Write.
 func (h *Handler) writeProductJSON(w http.ResponseWriter, r *http.Request, p *domain.Product, raw []byte) {
-	v := h.memo.get(p, len(raw)+1)
+	if len(raw) == 0 {
+		h.writeEntity(w, r, etag('p', p.ID, p.Version), p.UpdatedAt, *p)
+		return
+	}
+	v := h.memo.get(p, raw)
 	hd := w.Header()
 	hd["Etag"] = v.etag
 	if v.lastMod != nil {
@@ -88,6 +98,5 @@ func (h *Handler) writeProductJSON(w http.ResponseWriter, r *http.Request, p *do
 	hd["Content-Type"] = jsonCT
 	hd["Content-Length"] = v.clen
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(raw)
-	_, _ = w.Write(nl)
+	_, _ = w.Write(v.body)
 }

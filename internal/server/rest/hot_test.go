@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/loadrig/loadrig/internal/domain"
 	"github.com/loadrig/loadrig/internal/server/stack"
@@ -98,5 +100,37 @@ func TestCachedProductAllocations(t *testing.T) {
 	}
 	if allocs > 5 {
 		t.Errorf("allocations per cached GET = %v, want ≤ 5", allocs)
+	}
+}
+
+// TestValidatorMemoBody: a slot's body is its cached JSON and a newline,
+// rebuilt when the cache holds other bytes for the same product version
+// (a refill) or another product shares the slot; never another's body.
+func TestValidatorMemoBody(t *testing.T) {
+	t.Parallel()
+	var m validatorMemo
+	p := domain.Product{ID: 7, Version: 3, UpdatedAt: time.Unix(1_700_000_000, 0)}
+	raw1 := []byte(`{"id":7,"name":"a"}`)
+	raw2 := []byte(`{"id":7,"name":"b"}`) // a refill: same version, same length, other bytes
+	other := domain.Product{ID: 7 + memoSlots, Version: 3}
+	rawO := []byte(`{"id":1031}`)
+	for i, c := range []struct {
+		p    *domain.Product
+		raw  []byte
+		want string
+	}{
+		{&p, raw1, `{"id":7,"name":"a"}` + "\n"},
+		{&p, raw1, `{"id":7,"name":"a"}` + "\n"},
+		{&p, raw2, `{"id":7,"name":"b"}` + "\n"},
+		{&other, rawO, `{"id":1031}` + "\n"},
+		{&p, raw2, `{"id":7,"name":"b"}` + "\n"},
+	} {
+		v := m.get(c.p, c.raw)
+		if string(v.body) != c.want || v.clen[0] != strconv.Itoa(len(c.want)) || v.etag[0] != etag('p', c.p.ID, c.p.Version) {
+			t.Fatalf("step %d: body %q, Content-Length %s, ETag %s; want body %q", i, v.body, v.clen[0], v.etag[0], c.want)
+		}
+	}
+	if a, b := m.get(&p, raw2), m.get(&p, raw2); a != b {
+		t.Fatal("the same bytes twice made two slots' worth of values")
 	}
 }
