@@ -23,7 +23,19 @@ import (
 
 var pgCluster *pgtest.Cluster
 
-func TestMain(m *testing.M) { pgtest.Main(m, &pgCluster) }
+func TestMain(m *testing.M) { pgtest.Main(runThenRemoveBinary{m}, &pgCluster) }
+
+// runThenRemoveBinary runs the tests, then removes the loadrig binary
+// loadrigBinary built (63 MB a run, left in the temp dir otherwise).
+type runThenRemoveBinary struct{ m *testing.M }
+
+func (r runThenRemoveBinary) Run() int {
+	code := r.m.Run()
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+	return code
+}
 
 var (
 	binOnce sync.Once

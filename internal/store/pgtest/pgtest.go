@@ -206,7 +206,8 @@ func (c *Cluster) NewDatabase(t testing.TB) string {
 // in *cl, runs m, removes the cluster and exits with m's code. Without
 // binaries it prints a loud warning and runs the tests with *cl nil (they
 // skip through NewDatabase) — or, with CI=true, fails without running them.
-func Main(m *testing.M, cl **Cluster) {
+// m is a *testing.M, or a wrapper whose Run also cleans up after it.
+func Main(m interface{ Run() int }, cl **Cluster) {
 	c, err := Start()
 	switch {
 	case err == ErrNoBinaries && os.Getenv("CI") != "true":
