@@ -36,8 +36,9 @@ type segRoute struct {
 // pattern), the shortcut is off.
 func (s *Spine) HandleSegment(pattern string, h SegmentHandler) {
 	method, path, ok := strings.Cut(pattern, " ")
-	name, wild := strings.CutPrefix(path[strings.LastIndexByte(path, '/')+1:], "{")
-	prefix := path[:strings.LastIndexByte(path, '/')+1]
+	cut := strings.LastIndexByte(path, '/') + 1
+	prefix := path[:cut]
+	name, wild := strings.CutPrefix(path[cut:], "{")
 	if !ok || method == "" || !wild || !strings.HasPrefix(path, "/") || !strings.HasSuffix(name, "}") ||
 		strings.ContainsAny(prefix, "{}") || strings.Contains(prefix, "//") || strings.Contains(prefix, "/.") {
 		panic(fmt.Sprintf("server: HandleSegment(%q): want \"METHOD /literal/path/{name}\"", pattern))

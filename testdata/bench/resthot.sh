@@ -105,7 +105,9 @@ run() { # URL PID -> "req/s cpu_us_per_req", after checking wrk saw no errors
 # Warm both (connections, caches, the Go runtime's heap) before measuring.
 run "http://$BARE_ADDR$PATH_" "${pids[1]}" >/dev/null
 run "http://$LR_ADDR$PATH_" "${pids[0]}" >/dev/null
-[ -n "$BASE" ] && run "http://$BASE_ADDR$PATH_" "${pids[2]}" >/dev/null
+if [ -n "$BASE" ]; then
+	run "http://$BASE_ADDR$PATH_" "${pids[2]}" >/dev/null
+fi
 
 median() { sort -n | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
 ratios=() cpuratios=() bratios=() bcpuratios=()

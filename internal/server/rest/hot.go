@@ -21,8 +21,8 @@ import (
 //     from ready []string values, with no allocation and no time
 //     formatting;
 //   - a second Write for the newline json.Encoder ends a body with: the
-//     slot keeps the body with its newline, made once from the cached
-//     JSON it was made from.
+//     slot also keeps the body (the cached JSON and the newline), copied
+//     once per cached copy of the JSON.
 
 // productJSONReader is the optional capability of a Catalog (the cache
 // layer, cache.Layer.GetProductJSON) to return, with a product, the JSON
@@ -37,7 +37,8 @@ type productJSONReader interface {
 // body: a slot is used only when id, version, modification time and the
 // very cached JSON it was made from all match). The array is fixed, so a
 // client asking for many ids cannot grow it: at most memoSlots entries of
-// about 200 bytes and a body each.
+// about 200 bytes plus a body each (and the cached JSON a slot was made
+// from stays reachable until the slot is reused).
 const memoSlots = 1024
 
 // validators are the ready header values of one product version.
