@@ -117,8 +117,6 @@ type direction struct {
 	// an operation was in progress, or the watchdog's interrupt), which a
 	// later move must clear.
 	real atomic.Bool
-	// timeout is the error a deadline failure returns, made once.
-	timeout atomic.Pointer[net.OpError]
 }
 
 // monoOf is t as a direction's want.
@@ -179,13 +177,21 @@ func (d *direction) expired() bool {
 // watchConn is an accepted connection whose deadlines the listener's
 // watchdog keeps, and which gives its slot under the connection cap back
 // when it closes.
+//
+// It also holds the connection's request scope (ConnScope), so a request
+// touches one per-connection object, not two. The fields every request
+// reads come first.
 type watchConn struct {
 	net.Conn
+	rd, wd direction
+	scope  connScope
+
 	w       *watchdog
-	slot    int // index in w.conns; guarded by w.mu
-	rd, wd  direction
+	slot    int    // index in w.conns; guarded by w.mu
 	onClose func() // once, at the first Close (nil: nothing)
 	closed  atomic.Bool
+	// rdErr and wdErr are the errors a deadline failure returns, made once.
+	rdErr, wdErr atomic.Pointer[net.OpError]
 }
 
 // newWatchConn registers c with w.
@@ -197,12 +203,16 @@ func newWatchConn(c net.Conn, w *watchdog, onClose func()) *watchConn {
 
 // timeoutErr is the error net.Conn returns for an operation past its
 // deadline.
-func (c *watchConn) timeoutErr(d *direction, op string) error {
-	if e := d.timeout.Load(); e != nil {
+func (c *watchConn) timeoutErr(write bool) error {
+	p, op := &c.rdErr, "read"
+	if write {
+		p, op = &c.wdErr, "write"
+	}
+	if e := p.Load(); e != nil {
 		return e
 	}
 	e := &net.OpError{Op: op, Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.ErrDeadlineExceeded}
-	d.timeout.Store(e)
+	p.Store(e)
 	return e
 }
 
@@ -212,7 +222,7 @@ func (c *watchConn) timeoutErr(d *direction, op string) error {
 func (c *watchConn) Read(p []byte) (int, error) {
 	d := &c.rd
 	if !d.begin() {
-		return 0, c.timeoutErr(d, "read")
+		return 0, c.timeoutErr(false)
 	}
 	n, err := c.Conn.Read(p)
 	if err != nil && n == 0 {
@@ -226,7 +236,7 @@ func (c *watchConn) Read(p []byte) (int, error) {
 func (c *watchConn) Write(p []byte) (int, error) {
 	d := &c.wd
 	if !d.begin() {
-		return 0, c.timeoutErr(d, "write")
+		return 0, c.timeoutErr(true)
 	}
 	n, err := c.Conn.Write(p)
 	if err != nil && n < len(p) {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -407,5 +408,36 @@ func TestWatchConnCloseReleasesOnce(t *testing.T) {
 	c.Close()
 	if released != 1 {
 		t.Fatalf("released %d times, want 1", released)
+	}
+}
+
+// A watched connection carries its own request scope: ConnScope hands out
+// the one inside it (one per-connection object per request instead of
+// two), a second scope for the same connection is a new one, and any
+// other connection gets a new one.
+func TestConnScopeInsideWatchConn(t *testing.T) {
+	srv, _ := watchPair(t, true)
+	wc := srv.(*watchConn)
+	ctx := context.WithValue(context.Background(), exchangeKey{}, "base")
+	got := ConnScope(ctx, wc)
+	if got != context.Context(&wc.scope) {
+		t.Fatalf("ConnScope(watchConn) = %p, want the connection's own scope %p", got, &wc.scope)
+	}
+	if again := ConnScope(ctx, wc); again == got {
+		t.Fatal("a second ConnScope for the same connection reused the first")
+	}
+	plain, _ := watchPair(t, false)
+	if s, ok := ConnScope(ctx, plain).(*connScope); !ok || s == &wc.scope {
+		t.Fatalf("ConnScope(plain conn) = %T, want a new *connScope", s)
+	}
+	// The scope answers the request's Exchange and falls back to its base.
+	e := &Exchange{Context: got}
+	wc.scope.cur.Store(e)
+	if v := got.Value(exchangeKey{}); v != e {
+		t.Fatalf("scope Value(exchangeKey) = %v, want the current Exchange", v)
+	}
+	wc.scope.cur.Store(nil)
+	if v := got.Value(exchangeKey{}); v != "base" {
+		t.Fatalf("scope Value(exchangeKey) with no request = %v, want the base context's", v)
 	}
 }

@@ -70,8 +70,15 @@ type connScope struct {
 type connScopeKey struct{}
 
 // ConnScope is an http.Server.ConnContext hook: it gives each connection a
-// connScope (server.HTTP installs it).
-func ConnScope(ctx context.Context, _ net.Conn) context.Context { return &connScope{Context: ctx} }
+// connScope (server.HTTP installs it), the one inside the connection when
+// it is the listener's watchConn.
+func ConnScope(ctx context.Context, c net.Conn) context.Context {
+	if wc, ok := c.(*watchConn); ok && wc.scope.Context == nil {
+		wc.scope.Context = ctx
+		return &wc.scope
+	}
+	return &connScope{Context: ctx}
+}
 
 // Value answers the request-scoped keys from the current Exchange.
 func (c *connScope) Value(key any) any {
@@ -120,6 +127,17 @@ func Enter(w http.ResponseWriter, r *http.Request) (*Exchange, *http.Request) {
 	r = r.WithContext(e)
 	e.req = r
 	return e, r
+}
+
+// Context is r's context as a handler behind the spine should read it: the
+// Exchange when w is one (it is r.Context() with the request-scoped values
+// answered from its own fields, without walking r's context chain to the
+// connection scope for each), else r.Context().
+func Context(w http.ResponseWriter, r *http.Request) context.Context {
+	if e, ok := w.(*Exchange); ok && e.req == r {
+		return e
+	}
+	return r.Context()
 }
 
 // ExchangeOf returns the Exchange in ctx, or nil outside the spine.

@@ -10,10 +10,16 @@ import (
 )
 
 // Metrics counts the requests of one HTTP listener: per route pattern, per
-// status class, rate limited, limiter failures and panics; and feeds the
-// Prometheus request histogram and counter. The pieces Count, RateLimit and
-// Recover write to it; Stats reads it. Routes are registered up front
+// status class, rate limited, limiter failures and panics; and exports the
+// request histogram and counter to Prometheus. The pieces Count, RateLimit
+// and Recover write to it; Stats reads it. Routes are registered up front
 // (Register), so the hot path is one atomic load and one map lookup.
+//
+// A route's counters (requests, status codes, the duration histogram) sit
+// in its routeStat, side by side, and are turned into Prometheus metrics
+// only when /metrics is scraped (routeCollector): a request adds to two
+// cache lines of one struct instead of walking client_golang's
+// histogram and counter objects (a dozen lines on a cold cache).
 type Metrics struct {
 	mu     sync.Mutex                            // serializes Register
 	routes atomic.Pointer[map[string]*routeStat] // copy on write
@@ -23,35 +29,24 @@ type Metrics struct {
 	rateLimited, limiterErrors, panics atomic.Int64
 	byClass                            [6]atomic.Int64 // responses by status class, index status/100
 
-	reqDur *prometheus.HistogramVec
-	reqs   *prometheus.CounterVec
-	start  time.Time
+	start time.Time
 }
 
-// NewMetrics returns metrics whose Prometheus collectors are registered in
+// NewMetrics returns metrics whose Prometheus collector is registered in
 // reg (nil: not exported).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{start: time.Now()}
-	m.reqDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "loadrig_http_request_duration_seconds",
-		Help:    "Time from request arrival to handler return, by route pattern.",
-		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
-	}, []string{"route"})
-	m.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "loadrig_http_requests_total",
-		Help: "Requests by route pattern and status code.",
-	}, []string{"route", "code"})
-	if reg != nil {
-		reg.MustRegister(m.reqDur, m.reqs)
-	}
 	m.routes.Store(&map[string]*routeStat{})
 	m.unmatched = m.newRoute(RouteUnmatched)
 	m.limited = m.newRoute(RouteRateLimited)
+	if reg != nil {
+		reg.MustRegister(newRouteCollector(m))
+	}
 	return m
 }
 
 func (m *Metrics) newRoute(pattern string) *routeStat {
-	return &routeStat{dur: m.reqDur.WithLabelValues(pattern), route: pattern}
+	return &routeStat{route: pattern}
 }
 
 // Register adds a route pattern, so its requests are counted under it.
@@ -102,10 +97,8 @@ func (m *Metrics) record(e *Exchange) {
 	if rs == nil || e.route != "" {
 		rs = m.stat(e.Route())
 	}
-	rs.n.Add(1)
 	e.dur = e.elapsed()
-	rs.dur.Observe(e.dur.Seconds())
-	rs.count(m.reqs, code)
+	rs.observe(e.dur, code)
 }
 
 // Stats adds the listener's sections to out: "requests" (per route, only
@@ -144,24 +137,98 @@ func (m *Metrics) Stats(out map[string]any) {
 func (m *Metrics) Panics() int64 { return m.panics.Load() }
 
 type routeStat struct {
-	n     atomic.Int64
-	dur   prometheus.Observer
-	codes [600]atomic.Pointer[prometheus.Counter] // resolved lazily per status code
+	n   atomic.Int64 // requests
+	sum atomic.Int64 // their durations, nanoseconds
+	// buckets counts the requests per duration bucket (durBounds; the last
+	// is +Inf), not cumulated.
+	buckets [len(durBounds) + 1]atomic.Uint64
+	// codes counts the requests per status code from 100 to 599; other
+	// codes (net/http allows up to 999) go to more.
+	codes [500]atomic.Uint64
 	route string
+
+	moreMu sync.Mutex
+	more   map[int]uint64 // guarded by moreMu
 }
 
-// count increments loadrig_http_requests_total{route, code} without a
-// label lookup after the first request with that code.
-func (rs *routeStat) count(vec *prometheus.CounterVec, code int) {
-	if code < 100 || code >= 600 {
-		vec.WithLabelValues(rs.route, strconv.Itoa(code)).Inc()
+// durBounds are the upper bounds of the request duration histogram's
+// buckets (loadrig_http_request_duration_seconds), in nanoseconds.
+var durBounds = [...]int64{100e3, 250e3, 500e3, 1e6, 2.5e6, 5e6, 10e6, 25e6, 50e6, 100e6, 250e6, 500e6, 1e9, 2.5e9}
+
+// observe counts one request that took d and answered code.
+func (rs *routeStat) observe(d time.Duration, code int) {
+	rs.n.Add(1)
+	rs.sum.Add(int64(d))
+	b := 0
+	for b < len(durBounds) && int64(d) > durBounds[b] {
+		b++
+	}
+	rs.buckets[b].Add(1)
+	if i := code - 100; i >= 0 && i < len(rs.codes) {
+		rs.codes[i].Add(1)
 		return
 	}
-	c := rs.codes[code].Load()
-	if c == nil {
-		cc := vec.WithLabelValues(rs.route, strconv.Itoa(code))
-		c = &cc
-		rs.codes[code].Store(c)
+	rs.moreMu.Lock()
+	if rs.more == nil {
+		rs.more = map[int]uint64{}
 	}
-	(*c).Inc()
+	rs.more[code]++
+	rs.moreMu.Unlock()
+}
+
+// routeCollector exports every route's counters as
+// loadrig_http_request_duration_seconds{route} (a histogram; every
+// registered route, requests or not) and
+// loadrig_http_requests_total{route, code} (codes seen only). A scrape
+// during requests may see a histogram's sum a request ahead of or behind
+// its count, as a metric scraped a moment later would.
+type routeCollector struct {
+	m        *Metrics
+	dur, req *prometheus.Desc
+}
+
+func newRouteCollector(m *Metrics) *routeCollector {
+	return &routeCollector{
+		m: m,
+		dur: prometheus.NewDesc("loadrig_http_request_duration_seconds",
+			"Time from request arrival to handler return, by route pattern.", []string{"route"}, nil),
+		req: prometheus.NewDesc("loadrig_http_requests_total",
+			"Requests by route pattern and status code.", []string{"route", "code"}, nil),
+	}
+}
+
+func (c *routeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.dur
+	ch <- c.req
+}
+
+func (c *routeCollector) Collect(ch chan<- prometheus.Metric) {
+	routes := *c.m.routes.Load()
+	all := make([]*routeStat, 0, len(routes)+2)
+	for _, rs := range routes {
+		all = append(all, rs)
+	}
+	all = append(all, c.m.unmatched, c.m.limited)
+	for _, rs := range all {
+		// A new map each: the metric keeps it until the registry has
+		// written it out.
+		bounds := make(map[float64]uint64, len(durBounds))
+		var cum uint64
+		for i, ub := range durBounds {
+			cum += rs.buckets[i].Load()
+			bounds[float64(ub)/1e9] = cum
+		}
+		count := cum + rs.buckets[len(durBounds)].Load()
+		ch <- prometheus.MustNewConstHistogram(c.dur, count, float64(rs.sum.Load())/1e9, bounds, rs.route)
+		for i := range rs.codes {
+			if v := rs.codes[i].Load(); v > 0 {
+				ch <- prometheus.MustNewConstMetric(c.req, prometheus.CounterValue, float64(v), rs.route, strconv.Itoa(i+100))
+			}
+		}
+		rs.moreMu.Lock()
+		for code, v := range rs.more {
+			ch <- prometheus.MustNewConstMetric(c.req, prometheus.CounterValue, float64(v), rs.route, strconv.Itoa(code))
+		}
+		rs.moreMu.Unlock()
+	}
 }

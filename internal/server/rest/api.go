@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/loadrig/loadrig/internal/domain"
+	"github.com/loadrig/loadrig/internal/server"
 )
 
 // ---- products ----
@@ -64,7 +65,7 @@ func (h *Handler) getProduct(w http.ResponseWriter, r *http.Request, seg string)
 	if h.d.Responses != nil {
 		return h.cachedProduct(w, r, id, pad)
 	}
-	ctx := r.Context()
+	ctx := server.Context(w, r)
 	if conditional(r) && !domain.Bypass(ctx) {
 		if v, ok := h.d.Catalog.ProductVersion(ctx, id); ok {
 			tag := padTag(etag('p', id, v.Version), pad)

@@ -58,7 +58,7 @@ func hotPath(b *testing.B, h http.Handler, wantCache string) {
 
 // bareHandler writes the REST product response's header set and body as a
 // plain handler does (Header().Set, one Write).
-func bareHandler(b *testing.B) http.Handler {
+func bareHandler(b testing.TB) http.Handler {
 	st := newTestStack(b, stack.Config{})
 	h := NewHandler(Deps{Catalog: st.Catalog, Auth: st.Auth})
 	w := httptest.NewRecorder()
