@@ -159,6 +159,13 @@ type Upserter interface {
 // Layer is a domain.Catalog that caches another Catalog (the store) with
 // one strategy over one backend. Create it with New; call Close when done.
 type Layer struct {
+	// What a cached read touches comes first, side by side: the backend
+	// as a ValueBackend (in-process; nil otherwise: resolved once, not
+	// asserted per read), whether reads go past the cache, the hit counts.
+	vb          ValueBackend
+	through     bool // no backend, or response mode: objects are not cached
+	hits, saved atomic.Int64
+
 	store   domain.Catalog
 	b       Backend // nil: no cache
 	redis   *rediscache.Backend
@@ -186,7 +193,7 @@ type Layer struct {
 	resp    *Responses
 	wb      *writeBehind
 
-	hits, misses, sets, errs, saved, bypassed, loads atomic.Int64
+	misses, sets, errs, bypassed, loads atomic.Int64
 
 	closeOnce sync.Once
 	closeErr  error
@@ -306,6 +313,8 @@ func New(store domain.Catalog, cfg Config) (*Layer, error) {
 	if l.b != nil {
 		l.resp = &Responses{l: l}
 	}
+	l.vb, _ = l.b.(ValueBackend)
+	l.through = l.b == nil || l.mode == ModeResponse
 	if l.strat == StrategyWriteBehind {
 		switch {
 		case l.redis == nil:

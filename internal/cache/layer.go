@@ -102,7 +102,7 @@ func (l *Layer) reviewsKey(productID int64, offset, limit int) string {
 // error counts in Stats.Errors and reads as a miss: the caller falls through
 // to the store.
 func getObj[T any](l *Layer, ctx context.Context, key string, dst *T) bool {
-	if vb, ok := l.b.(ValueBackend); ok {
+	if vb := l.vb; vb != nil {
 		raw, obj, ok, err := vb.GetValue(ctx, key)
 		if err != nil {
 			l.errs.Add(1)
@@ -147,7 +147,7 @@ func (l *Layer) setJSON(ctx context.Context, key string, v any, ttl time.Duratio
 		l.errs.Add(1)
 		return
 	}
-	if vb, ok := l.b.(ValueBackend); ok {
+	if vb := l.vb; vb != nil {
 		err = vb.SetValue(ctx, key, b, v, l.entryTTL(ttl))
 	} else {
 		err = l.b.Set(ctx, key, b, l.entryTTL(ttl))
@@ -175,7 +175,7 @@ func (l *Layer) passThrough(ctx context.Context) bool {
 		domain.CacheTraceFrom(ctx).Mark(domain.CacheBypass)
 		return true
 	}
-	return l.b == nil || l.mode == ModeResponse
+	return l.through
 }
 
 // read is the cache-aside read of one key: a hit is decoded and returned; a
@@ -249,7 +249,7 @@ func (l *Layer) GetProductJSON(ctx context.Context, id int64) (p domain.Product,
 		return p, nil, err
 	}
 	key := l.productKey(id)
-	if vb, ok := l.b.(ValueBackend); ok {
+	if vb := l.vb; vb != nil {
 		raw, obj, ok, err := vb.GetValue(ctx, key)
 		if p, isP := obj.(domain.Product); ok && err == nil && isP {
 			l.hits.Add(1)
@@ -280,7 +280,7 @@ func (l *Layer) GetProducts(ctx context.Context, ids []int64) ([]domain.Product,
 	out := make([]domain.Product, len(ids))
 	var missIDs []int64
 	var missAt []int
-	if _, ok := l.b.(ValueBackend); ok {
+	if l.vb != nil {
 		for i, k := range keys {
 			if !getObj(l, ctx, k, &out[i]) {
 				missIDs = append(missIDs, ids[i])
@@ -340,7 +340,7 @@ func (l *Layer) GetProducts(ctx context.Context, ids []int64) ([]domain.Product,
 			return ps, nil
 		}
 		l.fill.fillMany(fkeys, fgens, func(ok []int) {
-			if _, isVB := l.b.(ValueBackend); isVB {
+			if l.vb != nil {
 				for _, i := range ok {
 					l.setJSON(c, fkeys[i], fps[i], l.ttl)
 				}

@@ -82,10 +82,13 @@ func ConnScope(ctx context.Context, c net.Conn) context.Context {
 
 // Value answers the request-scoped keys from the current Exchange.
 func (c *connScope) Value(key any) any {
-	switch key {
-	case connScopeKey{}:
+	// Type switches: the keys are empty structs, so a key of the type is
+	// the key; comparing interface values would call the type's equality
+	// function for each.
+	switch key.(type) {
+	case connScopeKey:
 		return c
-	case exchangeKey{}, requestIDKey{}, domain.TraceKey{}, domain.BypassKey{}:
+	case exchangeKey, requestIDKey, domain.TraceKey, domain.BypassKey:
 		if e := c.cur.Load(); e != nil {
 			if v := e.own(key); v != nil {
 				return v
@@ -157,16 +160,16 @@ func (e *Exchange) Value(key any) any {
 
 // own is the value of a request-scoped key the Exchange holds, or nil.
 func (e *Exchange) own(key any) any {
-	switch key {
-	case exchangeKey{}:
+	switch key.(type) { // empty-struct keys: see connScope.Value
+	case exchangeKey:
 		return e
-	case requestIDKey{}:
+	case requestIDKey:
 		if e.id != "" {
 			return e // RequestID reads e.id: no string boxing
 		}
-	case domain.TraceKey{}:
+	case domain.TraceKey:
 		return &e.trace
-	case domain.BypassKey{}:
+	case domain.BypassKey:
 		if e.bypass {
 			return true
 		}
