@@ -3,7 +3,7 @@
 # handler against the bare handler, counted by valgrind's cachegrind on a
 # simulated cache (32 KiB L1, 2 MiB last level) with every request
 # starting cold (internal/server/rest TestColdPath). Unlike wrk's
-# throughput on a shared machine the count is the same run after run, so a
+# throughput on a shared machine the count hardly moves from run to run, so a
 # change to the hot path can be judged by it before the noisy
 # end-to-end measurement (resthot.sh).
 #
