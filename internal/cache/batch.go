@@ -86,7 +86,7 @@ func batchRead[T any](l *Layer, ctx context.Context, keys []string, ttl time.Dur
 		if j < len(vs) {
 			out[at] = vs[j]
 			if keep(vs[j]) {
-				l.setJSON(ctx, keys[at], vs[j], ttl)
+				setJSON(l, ctx, keys[at], vs[j], ttl)
 			}
 		}
 	}

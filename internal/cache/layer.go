@@ -111,8 +111,8 @@ func getObj[T any](l *Layer, ctx context.Context, key string, dst *T) bool {
 		if !ok {
 			return false
 		}
-		if v, ok := obj.(T); ok {
-			*dst = v
+		if v, ok := obj.(*T); ok {
+			*dst = *v
 			return true
 		}
 		if err := json.Unmarshal(raw, dst); err != nil {
@@ -141,14 +141,18 @@ func (l *Layer) getJSON(ctx context.Context, key string, dst any) bool {
 	return true
 }
 
-func (l *Layer) setJSON(ctx context.Context, key string, v any, ttl time.Duration) {
+// setJSON stores v encoded and, in an in-process backend, decoded: as a
+// pointer to its own copy, so a reader that only needs a few of its fields
+// or the bytes beside it (GetProductJSON) shares it instead of copying it
+// out of the interface. Readers treat it as read-only.
+func setJSON[T any](l *Layer, ctx context.Context, key string, v T, ttl time.Duration) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		l.errs.Add(1)
 		return
 	}
 	if vb := l.vb; vb != nil {
-		err = vb.SetValue(ctx, key, b, v, l.entryTTL(ttl))
+		err = vb.SetValue(ctx, key, b, &v, l.entryTTL(ttl))
 	} else {
 		err = l.b.Set(ctx, key, b, l.entryTTL(ttl))
 	}
@@ -197,7 +201,7 @@ func read[T any](l *Layer, ctx context.Context, key string, ttl time.Duration, l
 		gen := l.fill.gen(key) // before the store read: see fillGuard
 		v, err := load(lctx)
 		if err == nil {
-			l.fill.fill(key, gen, func() { l.setJSON(lctx, key, v, ttl) })
+			l.fill.fill(key, gen, func() { setJSON(l, lctx, key, v, ttl) })
 		}
 		return v, err
 	})
@@ -237,21 +241,24 @@ func (l *Layer) GetProduct(ctx context.Context, id int64) (domain.Product, error
 }
 
 // GetProductJSON is GetProduct for a server that answers with the product
-// as JSON: on a hit in an in-process backend (ValueBackend) it also returns
-// the bytes stored beside the decoded product — json.Marshal of that very
-// product, written by setJSON — so the server writes them instead of
-// encoding the entity again on every hit. raw is nil on a miss, a bypass, a
-// Redis backend or no cache (the caller encodes p); it is shared and
-// read-only. Hits, misses and the trace count exactly as in GetProduct.
-func (l *Layer) GetProductJSON(ctx context.Context, id int64) (p domain.Product, raw []byte, err error) {
+// as JSON: on a hit in an in-process backend (ValueBackend) it returns the
+// product the backend keeps and the bytes stored beside it — json.Marshal
+// of that very product, written by setJSON — so the server writes them
+// instead of encoding the entity again on every hit, and reads no more of
+// the product than it needs (nothing, once it has seen those bytes). Both
+// are shared and read-only. raw is nil on a miss, a bypass, a Redis
+// backend or no cache (the caller encodes p, then its own copy). Hits,
+// misses and the trace count exactly as in GetProduct.
+func (l *Layer) GetProductJSON(ctx context.Context, id int64) (p *domain.Product, raw []byte, err error) {
+	var v domain.Product
 	if l.passThrough(ctx) {
-		p, err = l.store.GetProduct(ctx, id)
-		return p, nil, err
+		v, err = l.store.GetProduct(ctx, id)
+		return &v, nil, err
 	}
 	key := l.productKey(id)
 	if vb := l.vb; vb != nil {
 		raw, obj, ok, err := vb.GetValue(ctx, key)
-		if p, isP := obj.(domain.Product); ok && err == nil && isP {
+		if p, isP := obj.(*domain.Product); ok && err == nil && isP {
 			l.hits.Add(1)
 			l.saved.Add(1)
 			domain.CacheTraceFrom(ctx).Mark(domain.CacheHit)
@@ -260,10 +267,10 @@ func (l *Layer) GetProductJSON(ctx context.Context, id int64) (p domain.Product,
 	}
 	// Not a ready in-process hit: the ordinary read (which looks once more,
 	// and counts the hit or the miss).
-	p, err = read(l, ctx, key, l.ttl, func(c context.Context) (domain.Product, error) {
+	v, err = read(l, ctx, key, l.ttl, func(c context.Context) (domain.Product, error) {
 		return l.store.GetProduct(c, id)
 	})
-	return p, nil, err
+	return &v, nil, err
 }
 
 // GetProducts reads a batch: one multi-get from the cache, then the misses
@@ -342,7 +349,7 @@ func (l *Layer) GetProducts(ctx context.Context, ids []int64) ([]domain.Product,
 		l.fill.fillMany(fkeys, fgens, func(ok []int) {
 			if l.vb != nil {
 				for _, i := range ok {
-					l.setJSON(c, fkeys[i], fps[i], l.ttl)
+					setJSON(l, c, fkeys[i], fps[i], l.ttl)
 				}
 				return
 			}

@@ -33,7 +33,7 @@ func (l *Layer) productChanged(ctx context.Context, p domain.Product, withEntity
 		l.fill.write(key, func() { // ...and must not cache it after this
 			if l.mode == ModeObject {
 				if withEntity && l.inval == InvalidateUpdate {
-					l.setJSON(ctx, key, p, l.ttl)
+					setJSON(l, ctx, key, p, l.ttl)
 				} else {
 					l.del(ctx, key)
 				}

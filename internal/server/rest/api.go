@@ -84,10 +84,10 @@ func (h *Handler) getProduct(w http.ResponseWriter, r *http.Request, seg string)
 			return err
 		}
 		if raw != nil {
-			h.writeProductJSON(w, r, &p, raw)
+			h.writeProductJSON(w, r, id, p, raw)
 			return nil
 		}
-		h.writeEntity(w, r, etag('p', p.ID, p.Version), p.UpdatedAt, p)
+		h.writeEntity(w, r, etag('p', p.ID, p.Version), p.UpdatedAt, *p)
 		return nil
 	}
 	p, err := h.d.Catalog.GetProduct(ctx, id)

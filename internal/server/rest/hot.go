@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/loadrig/loadrig/internal/domain"
 )
@@ -27,15 +28,19 @@ import (
 // productJSONReader is the optional capability of a Catalog (the cache
 // layer, cache.Layer.GetProductJSON) to return, with a product, the JSON
 // encoding it holds of it (nil when it holds none): json.Marshal of the
-// product, shared and read-only.
+// product. Both are shared and read-only.
 type productJSONReader interface {
-	GetProductJSON(ctx context.Context, id int64) (domain.Product, []byte, error)
+	GetProductJSON(ctx context.Context, id int64) (*domain.Product, []byte, error)
 }
 
 // memoSlots is the number of validator slots; products share slots by id
 // modulo memoSlots (a collision costs a re-format, never a wrong header or
-// body: a slot is used only when id, version, modification time and the
-// very cached JSON it was made from all match). The array is fixed, so a
+// body: a slot is used only for the id and the very cached JSON it was
+// made from). The cached JSON's identity stands for the product version:
+// the cache encodes each version it stores into fresh bytes, and the slot
+// keeps the bytes it was made from alive, so no other version's bytes can
+// sit at that address while the slot holds them. A hit therefore reads
+// neither the product nor its bytes, only the slot. The array is fixed, so a
 // client asking for many ids cannot grow it: at most memoSlots entries of
 // about 200 bytes plus a body each (and the cached JSON a slot was made
 // from stays reachable until the slot is reused).
@@ -43,29 +48,27 @@ const memoSlots = 1024
 
 // validators are the ready header values of one product version.
 type validators struct {
-	id, version int64
-	modified    int64  // UpdatedAt, Unix nanoseconds
-	src         []byte // the cached JSON body is made from (compared by identity)
-	body        []byte // src and a newline
-	etag        []string
-	lastMod     []string // nil when the product has no modification time
-	clen        []string
+	id       int64
+	src      []byte // the cached JSON body is made from (compared by identity)
+	body     []byte // src and a newline
+	etag     []string
+	lastMod  []string  // nil when the product has no modification time
+	modified time.Time // the product's UpdatedAt, for If-Modified-Since
+	clen     []string
 }
 
 type validatorMemo [memoSlots]atomic.Pointer[validators]
 
-// get returns the validators and body of product p whose cached JSON is
-// raw (non-empty), formatting and keeping them when its slot holds another
-// version or was made from other bytes.
-func (m *validatorMemo) get(p *domain.Product, raw []byte) *validators {
-	slot := &m[uint64(p.ID)%memoSlots]
-	mod := p.UpdatedAt.UnixNano()
-	if v := slot.Load(); v != nil && v.id == p.ID && v.version == p.Version && v.modified == mod &&
-		len(v.src) == len(raw) && &v.src[0] == &raw[0] {
+// get returns the validators and body of product p (id) whose cached JSON
+// is raw (non-empty), formatting and keeping them when its slot holds
+// another product or was made from other bytes.
+func (m *validatorMemo) get(id int64, p *domain.Product, raw []byte) *validators {
+	slot := &m[uint64(id)%memoSlots]
+	if v := slot.Load(); v != nil && v.id == id && len(v.src) == len(raw) && &v.src[0] == &raw[0] {
 		return v
 	}
 	body := append(append(make([]byte, 0, len(raw)+1), raw...), '\n')
-	v := &validators{id: p.ID, version: p.Version, modified: mod, src: raw, body: body,
+	v := &validators{id: id, modified: p.UpdatedAt, src: raw, body: body,
 		etag: []string{etag('p', p.ID, p.Version)}, clen: []string{strconv.Itoa(len(body))}}
 	if !p.UpdatedAt.IsZero() {
 		v.lastMod = []string{p.UpdatedAt.UTC().Format(http.TimeFormat)}
@@ -78,12 +81,12 @@ func (m *validatorMemo) get(p *domain.Product, raw []byte) *validators {
 // the newline json.Encoder adds) is raw: 304 when the client's validator
 // matches, else raw and a newline — the bytes writeJSON would have written —
 // in one Write.
-func (h *Handler) writeProductJSON(w http.ResponseWriter, r *http.Request, p *domain.Product, raw []byte) {
+func (h *Handler) writeProductJSON(w http.ResponseWriter, r *http.Request, id int64, p *domain.Product, raw []byte) {
 	if len(raw) == 0 {
 		h.writeEntity(w, r, etag('p', p.ID, p.Version), p.UpdatedAt, *p)
 		return
 	}
-	v := h.memo.get(p, raw)
+	v := h.memo.get(id, p, raw)
 	hd := w.Header()
 	hd["Etag"] = v.etag
 	if v.lastMod != nil {
@@ -91,7 +94,7 @@ func (h *Handler) writeProductJSON(w http.ResponseWriter, r *http.Request, p *do
 	}
 	hd["Cache-Control"] = h.cacheControl
 	hd["Vary"] = varyVals
-	if conditional(r) && notModified(r, v.etag[0], p.UpdatedAt) {
+	if conditional(r) && notModified(r, v.etag[0], v.modified) {
 		h.notModified.Add(1)
 		w.WriteHeader(http.StatusNotModified)
 		return

@@ -114,6 +114,8 @@ func TestValidatorMemoBody(t *testing.T) {
 	raw2 := []byte(`{"id":7,"name":"b"}`) // a refill: same version, same length, other bytes
 	other := domain.Product{ID: 7 + memoSlots, Version: 3}
 	rawO := []byte(`{"id":1031}`)
+	p4 := domain.Product{ID: 7, Version: 4, UpdatedAt: time.Unix(1_700_000_100, 0)}
+	raw3 := []byte(`{"id":7,"version":4}`)
 	for i, c := range []struct {
 		p    *domain.Product
 		raw  []byte
@@ -124,13 +126,14 @@ func TestValidatorMemoBody(t *testing.T) {
 		{&p, raw2, `{"id":7,"name":"b"}` + "\n"},
 		{&other, rawO, `{"id":1031}` + "\n"},
 		{&p, raw2, `{"id":7,"name":"b"}` + "\n"},
+		{&p4, raw3, `{"id":7,"version":4}` + "\n"}, // a new version: new bytes, its own ETag
 	} {
-		v := m.get(c.p, c.raw)
+		v := m.get(c.p.ID, c.p, c.raw)
 		if string(v.body) != c.want || v.clen[0] != strconv.Itoa(len(c.want)) || v.etag[0] != etag('p', c.p.ID, c.p.Version) {
 			t.Fatalf("step %d: body %q, Content-Length %s, ETag %s; want body %q", i, v.body, v.clen[0], v.etag[0], c.want)
 		}
 	}
-	if a, b := m.get(&p, raw2), m.get(&p, raw2); a != b {
+	if a, b := m.get(p.ID, &p, raw2), m.get(p.ID, &p, raw2); a != b {
 		t.Fatal("the same bytes twice made two slots' worth of values")
 	}
 }
