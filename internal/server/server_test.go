@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -221,6 +223,18 @@ func TestRequestIDs(t *testing.T) {
 			t.Fatalf("generated id %q is not valid", id)
 		}
 		break
+	}
+	// The count is base 36, as strconv writes it, at every width up to
+	// the largest.
+	for _, n := range []uint64{0, 8, 9, 34, 35, 36, 1295, 1296, 1<<32 + 7, math.MaxUint64 - 1} {
+		g.n.Store(n)
+		want := string(g.prefix) + strconv.FormatUint(n+1, 36)
+		if got := g.Next(); got != want {
+			t.Errorf("id after count %d = %q, want %q", n, got, want)
+		}
+	}
+	if g.n.Store(math.MaxUint64 - 1); len(g.Next()) != idLen {
+		t.Errorf("the longest id is not idLen (%d) bytes", idLen)
 	}
 	for _, bad := range []string{"", "has space", "new\nline", strings.Repeat("x", 129)} {
 		if ValidRequestID(bad) {
