@@ -270,13 +270,15 @@ func AccessLog(log *slog.Logger) Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			e, r := Enter(w, r)
-			defer logRequest(log, e, r)
+			defer func() { logRequest(log, log.Enabled(e, slog.LevelDebug), e, r) }()
 			next.ServeHTTP(e, r)
 		})
 	}
 }
 
-func logRequest(log *slog.Logger, e *Exchange, r *http.Request) {
+// logRequest logs e's request: at error level for a 5xx, at debug level
+// (when debug says the logger wants it) for the rest.
+func logRequest(log *slog.Logger, debug bool, e *Exchange, r *http.Request) {
 	code := e.Status()
 	if code == 0 {
 		code = http.StatusOK
@@ -288,7 +290,7 @@ func logRequest(log *slog.Logger, e *Exchange, r *http.Request) {
 	switch {
 	case code >= 500:
 		log.ErrorContext(e, "request", "method", r.Method, "path", r.URL.Path, "route", e.Route(), "status", code, "dur", d)
-	case log.Enabled(e, slog.LevelDebug):
+	case debug:
 		log.DebugContext(e, "request", "method", r.Method, "path", r.URL.Path, "route", e.Route(),
 			"status", code, "dur", d, "cache", e.trace.Status().String())
 	}

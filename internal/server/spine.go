@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -16,7 +17,8 @@ import (
 // SpineOptions configures NewSpine.
 type SpineOptions struct {
 	// Logger receives the access log (debug; 5xx at error), panics and
-	// limiter failures. Default: discard.
+	// limiter failures. Default: discard. Whether it logs at debug level
+	// is asked once, by NewSpine (loadrig's loggers have a fixed level).
 	Logger *slog.Logger
 	// Limiter limits requests per client IP. Default: none.
 	Limiter Limiter
@@ -49,6 +51,11 @@ type SpineOptions struct {
 // GraphQL and the WebSocket routes share; /stats and /metrics then cover
 // all of them.
 type Spine struct {
+	// What every request reads comes first, on one cache line: the request
+	// ids, the logger and whether it wants the debug access log.
+	ids     *RequestIDs
+	log     *slog.Logger
+	debug   bool
 	o       SpineOptions
 	mux     *http.ServeMux
 	metrics *Metrics
@@ -80,7 +87,8 @@ func NewSpine(o SpineOptions) *Spine {
 	if o.IDs == nil {
 		o.IDs = NewRequestIDs()
 	}
-	s := &Spine{o: o, mux: http.NewServeMux(), metrics: NewMetrics(o.Registry)}
+	s := &Spine{ids: o.IDs, log: o.Logger, debug: o.Logger.Enabled(context.Background(), slog.LevelDebug),
+		o: o, mux: http.NewServeMux(), metrics: NewMetrics(o.Registry)}
 	s.limit = newLimitPiece(s.limitOptions())
 
 	o.Registry.MustRegister(
@@ -160,7 +168,7 @@ func (s *Spine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !scoped {
 		e, r = Enter(w, r)
 	}
-	e.assignID(s.o.IDs, r) // AssignRequestID
+	e.assignID(s.ids, r)   // AssignRequestID
 	e.xcache = true        // CacheStatus
 	if NoCache(r.Header) { // Bypass
 		e.bypass = true
@@ -172,7 +180,7 @@ func (s *Spine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // finish counts the request (Count) and logs it (AccessLog).
 func (s *Spine) finish(e *Exchange, r *http.Request) {
 	s.metrics.record(e)
-	logRequest(s.o.Logger, e, r)
+	logRequest(s.log, s.debug, e, r)
 	e.done.Store(true)
 }
 
