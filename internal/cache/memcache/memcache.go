@@ -86,10 +86,10 @@ func monoNow() int64 { return int64(time.Since(monoEpoch)) }
 // so Bytes never exceeds the bound.
 type LRU struct {
 	mu        sync.Mutex
-	c         *simplelru.LRU[string, item]
+	c         *simplelru.LRU[string, *item] // pointers: a hit copies 8 bytes out, not the item
 	bytes     int64 // guarded by mu
 	max       int64
-	now       func() int64 // nanoseconds; monoNow unless Options.Now is set
+	now       func() int64 // nanoseconds: Options.Now's, or nil for monoNow (called directly)
 	evictions atomic.Int64
 	expired   atomic.Int64
 	tooLarge  atomic.Int64
@@ -100,7 +100,7 @@ func NewLRU(o Options) *LRU {
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = DefaultMaxBytes
 	}
-	now := monoNow
+	var now func() int64
 	if o.Now != nil {
 		clock := o.Now
 		now = func() int64 { return clock().UnixNano() }
@@ -108,38 +108,53 @@ func NewLRU(o Options) *LRU {
 	// simplelru's own count bound is out of reach (the byte bound always
 	// binds first: every entry costs at least EntryOverhead); it never
 	// preallocates for it.
-	c, err := simplelru.NewLRU[string, item](math.MaxInt, nil)
+	c, err := simplelru.NewLRU[string, *item](math.MaxInt, nil)
 	if err != nil {
 		panic(err) // only for a size <= 0
 	}
 	return &LRU{c: c, max: o.MaxBytes, now: now}
 }
 
-func (l *LRU) get(key string) (item, bool) {
+// clock is the LRU's time in nanoseconds: monoNow, called directly (no
+// closure to load on a hit), unless Options.Now replaced it.
+func (l *LRU) clock() int64 {
+	if l.now != nil {
+		return l.now()
+	}
+	return monoNow()
+}
+
+// get returns the live item under key, or nil. Items are never modified
+// once stored (a Set stores a new one), so it is read outside the lock.
+func (l *LRU) get(key string) *item {
 	l.mu.Lock()
 	it, ok := l.c.Get(key)
-	if ok && it.exp != 0 && l.now() >= it.exp {
+	if ok && it.exp != 0 && l.clock() >= it.exp {
 		l.c.Remove(key)
 		l.bytes -= it.cost
 		l.mu.Unlock()
 		l.expired.Add(1)
-		return item{}, false
+		return nil
 	}
 	l.mu.Unlock()
-	return it, ok
+	return it
 }
 
 // Get returns the value under key. The slice must not be modified.
 func (l *LRU) Get(_ context.Context, key string) ([]byte, bool, error) {
-	it, ok := l.get(key)
-	return it.val, ok, nil
+	if it := l.get(key); it != nil {
+		return it.val, true, nil
+	}
+	return nil, false, nil
 }
 
 // GetValue returns the bytes and, when stored with SetValue, the decoded
 // value under key: the in-process fast path that skips decoding on a hit.
 func (l *LRU) GetValue(_ context.Context, key string) ([]byte, any, bool, error) {
-	it, ok := l.get(key)
-	return it.val, it.obj, ok, nil
+	if it := l.get(key); it != nil {
+		return it.val, it.obj, true, nil
+	}
+	return nil, nil, false, nil
 }
 
 // Set stores a copy of val under key for ttl (<= 0: no expiry).
@@ -158,7 +173,7 @@ func (l *LRU) SetValue(_ context.Context, key string, val []byte, obj any, ttl t
 		l.remove(key)
 		return nil
 	}
-	it := item{val: append([]byte(nil), val...), obj: obj, exp: deadline(l.now(), ttl), cost: cost}
+	it := &item{val: append([]byte(nil), val...), obj: obj, exp: deadline(l.clock(), ttl), cost: cost}
 	var evicted int64
 	l.mu.Lock()
 	if old, ok := l.c.Peek(key); ok {
