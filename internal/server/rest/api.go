@@ -32,7 +32,7 @@ func (h *Handler) listProducts(w http.ResponseWriter, r *http.Request) error {
 			limit, pad, h.d.MaxResponse)
 	}
 	f := domain.ProductFilter{Category: r.URL.Query().Get("category"), Offset: offset, Limit: limit}
-	if h.d.Responses != nil {
+	if h.whole {
 		return h.cachedList(w, r, f, pad)
 	}
 	page, err := h.d.Catalog.ListProducts(r.Context(), f)
@@ -62,7 +62,7 @@ func (h *Handler) getProduct(w http.ResponseWriter, r *http.Request, seg string)
 	if err != nil {
 		return err
 	}
-	if h.d.Responses != nil {
+	if h.whole {
 		return h.cachedProduct(w, r, id, pad)
 	}
 	ctx := server.Context(w, r)
@@ -123,7 +123,7 @@ func (h *Handler) productReviews(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if h.d.Responses != nil {
+	if h.whole {
 		return h.cachedReviews(w, r, id, offset, limit)
 	}
 	rs, err := h.d.Catalog.ProductReviews(r.Context(), id, offset, limit)

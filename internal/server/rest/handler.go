@@ -122,13 +122,19 @@ type config struct {
 // Handler is the REST server's http.Handler: its routes, mounted on a
 // server.Spine (the middleware chain and the operations routes).
 type Handler struct {
-	d            config
-	sp           *server.Spine
-	probe        *http.ServeMux // same patterns, no-op handlers: tells 404 from 405
+	// What a cached product read looks at, first and together (one cache
+	// line): the Catalog's stored product JSON, when it keeps it (hot.go),
+	// whether responses are cached whole (d.Responses != nil), and the
+	// Cache-Control value.
+	pj           productJSONReader
+	whole        bool
 	cacheControl []string
-	fill         filler            // the pad parameter's filler bytes (padding.go)
-	pj           productJSONReader // the Catalog's stored product JSON, when it keeps it (hot.go)
-	memo         validatorMemo     // product validators by version (hot.go)
+
+	d     config
+	sp    *server.Spine
+	probe *http.ServeMux // same patterns, no-op handlers: tells 404 from 405
+	fill  filler         // the pad parameter's filler bytes (padding.go)
+	memo  validatorMemo  // product validators by version (hot.go)
 
 	notModified atomic.Int64
 }
@@ -168,6 +174,7 @@ func New(sp *server.Spine, d server.Deps, o Options) *Handler {
 	}
 	h := &Handler{d: config{d, o}, sp: sp, probe: http.NewServeMux()}
 	h.pj, _ = d.Catalog.(productJSONReader)
+	h.whole = d.Responses != nil
 	if o.MaxAge > 0 {
 		h.cacheControl = []string{"max-age=" + strconv.Itoa(int(o.MaxAge/time.Second))}
 	} else {
