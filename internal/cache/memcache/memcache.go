@@ -87,7 +87,7 @@ func monoNow() int64 { return int64(time.Since(monoEpoch)) }
 type LRU struct {
 	mu        sync.Mutex
 	c         *simplelru.LRU[string, *item] // pointers: a hit copies 8 bytes out, not the item
-	bytes     int64 // guarded by mu
+	bytes     int64                         // guarded by mu
 	max       int64
 	now       func() int64 // nanoseconds: Options.Now's, or nil for monoNow (called directly)
 	evictions atomic.Int64
