@@ -250,10 +250,8 @@ func (l *Layer) GetProduct(ctx context.Context, id int64) (domain.Product, error
 // backend or no cache (the caller encodes p, then its own copy). Hits,
 // misses and the trace count exactly as in GetProduct.
 func (l *Layer) GetProductJSON(ctx context.Context, id int64) (p *domain.Product, raw []byte, err error) {
-	var v domain.Product
 	if l.passThrough(ctx) {
-		v, err = l.store.GetProduct(ctx, id)
-		return &v, nil, err
+		return storedProduct(l.store.GetProduct(ctx, id))
 	}
 	key := l.productKey(id)
 	if vb := l.vb; vb != nil {
@@ -267,9 +265,15 @@ func (l *Layer) GetProductJSON(ctx context.Context, id int64) (p *domain.Product
 	}
 	// Not a ready in-process hit: the ordinary read (which looks once more,
 	// and counts the hit or the miss).
-	v, err = read(l, ctx, key, l.ttl, func(c context.Context) (domain.Product, error) {
+	return storedProduct(read(l, ctx, key, l.ttl, func(c context.Context) (domain.Product, error) {
 		return l.store.GetProduct(c, id)
-	})
+	}))
+}
+
+// storedProduct is GetProductJSON's answer for a product read without its
+// JSON: a copy of its own on the heap. (A variable in GetProductJSON whose
+// address it returned would be on the heap for every call, hits included.)
+func storedProduct(v domain.Product, err error) (*domain.Product, []byte, error) {
 	return &v, nil, err
 }
 

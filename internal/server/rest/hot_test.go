@@ -82,9 +82,10 @@ func (rt *restTest) getStock(t *testing.T, id int64) int64 {
 
 // TestCachedProductAllocations guards the hot path's allocation count: a
 // cached GET /api/products/{id} through the whole handler (spine included)
-// allocates the Exchange, the request copy, the generated request id, the
-// cache key and the mux's path match — nothing per header or per byte of
-// body (it was 15 before hot.go).
+// allocates the Exchange and, outside a server's connection scope (as
+// here), the request copy that carries it — nothing per header, per byte
+// of body or for the product (it was 15 before hot.go; a product copy
+// escaping to the heap on every hit once made it 3).
 func TestCachedProductAllocations(t *testing.T) {
 	st := newTestStack(t, stack.Config{Cache: "lru"})
 	h := serveHandler(st)
@@ -98,8 +99,8 @@ func TestCachedProductAllocations(t *testing.T) {
 	if w.code != http.StatusOK || w.h.Get("X-Cache") != "HIT" || w.h.Get("Etag") == "" {
 		t.Fatalf("status %d, headers %v", w.code, w.h)
 	}
-	if allocs > 5 {
-		t.Errorf("allocations per cached GET = %v, want ≤ 5", allocs)
+	if allocs > 2 {
+		t.Errorf("allocations per cached GET = %v, want ≤ 2", allocs)
 	}
 }
 
