@@ -180,7 +180,9 @@ func (s *Spine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // finish counts the request (Count) and logs it (AccessLog).
 func (s *Spine) finish(e *Exchange, r *http.Request) {
 	s.metrics.record(e)
-	logRequest(s.log, s.debug, e, r)
+	if s.debug || e.Status() >= 500 { // else logRequest logs nothing: no call, no frame
+		logRequest(s.log, s.debug, e, r)
+	}
 	e.done.Store(true)
 }
 

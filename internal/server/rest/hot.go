@@ -48,13 +48,15 @@ const memoSlots = 1024
 
 // validators are the ready header values of one product version.
 type validators struct {
-	id       int64
-	src      []byte // the cached JSON body is made from (compared by identity)
-	body     []byte // src and a newline
-	etag     []string
-	lastMod  []string  // nil when the product has no modification time
+	// What every hit reads, on the struct's first two cache lines.
+	id      int64
+	src     []byte // the cached JSON body is made from (compared by identity)
+	body    []byte // src and a newline
+	etag    []string
+	lastMod []string // nil when the product has no modification time
+	clen    []string
+	// Only a conditional request reads this.
 	modified time.Time // the product's UpdatedAt, for If-Modified-Since
-	clen     []string
 }
 
 type validatorMemo [memoSlots]atomic.Pointer[validators]
