@@ -15,7 +15,8 @@
 #
 # CPU is user+sys of each process from /usr/bin/time, the shards summed;
 # both shards start at one aligned --start-at, the single run right away.
-# The ratio is shards / single (1.0 = sharding costs nothing extra).
+# The ratio is shards / single (1.0 = sharding costs nothing extra); the
+# last lines give every round's ratio per build and rate, and their median.
 set -euo pipefail
 
 LOADRIG=${LOADRIG:?set LOADRIG to a loadrig binary (go build -o /tmp/loadrig ./cmd/loadrig)}
@@ -45,6 +46,7 @@ for r in $(seq "$ROUNDS"); do
 		done
 		wait
 		two=$(echo "$(cpu "$tmp/s0") + $(cpu "$tmp/s1")" | bc -l)
+		printf '%.2f\n' "$(echo "$two / $one" | bc -l)" >>"$tmp/ratios.$label.$rate"
 		n1=$(jq .requests.total "$tmp/one.json")
 		n2=$(( $(jq .requests.total "$tmp/s0.json") + $(jq .requests.total "$tmp/s1.json") ))
 		printf '%-4s round %d rate %5d  one %6.2fs (n=%d, late %s)  two %6.2fs (n=%d, late %s+%s)  ratio %.2f\n' \
@@ -53,4 +55,10 @@ for r in $(seq "$ROUNDS"); do
 			"$(echo "$two / $one" | bc -l)"
 	done
 	done
+done
+# The ratios of every round, per build and rate, and their median.
+for f in "$tmp"/ratios.*; do
+	label=${f#"$tmp"/ratios.} rate=${label#*.} label=${label%%.*}
+	sort -g "$f" | awk -v l="$label" -v r="$rate" '{v[NR]=$1; s=s " " $1}
+		END{m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "%-4s rate %5d  ratios%s  median %.2f\n", l, r, s, m}'
 done
