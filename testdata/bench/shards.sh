@@ -15,6 +15,9 @@
 #
 # CPU is user+sys of each process from /usr/bin/time, the shards summed;
 # both shards start at one aligned --start-at, the single run right away.
+# With ALONE=1 the shards run one after the other instead, each alone on
+# the generator's CPU, as on two machines (two shards sharing one core
+# also pay for switching between their two processes).
 # The ratio is shards / single (1.0 = sharding costs nothing extra); the
 # last lines give every round's ratio per build and rate, and their median.
 set -euo pipefail
@@ -22,7 +25,7 @@ set -euo pipefail
 LOADRIG=${LOADRIG:?set LOADRIG to a loadrig binary (go build -o /tmp/loadrig ./cmd/loadrig)}
 URL=${URL:-http://127.0.0.1:18190/hello}
 ROUNDS=${ROUNDS:-3} DUR=${DUR:-20} RATES=${RATES:-"500 2000"} GEN_CPUS=${GEN_CPUS:-1}
-EXTRA=${EXTRA:-}
+EXTRA=${EXTRA:-} ALONE=${ALONE:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -37,14 +40,25 @@ for r in $(seq "$ROUNDS"); do
 		taskset -c "$GEN_CPUS" /usr/bin/time -f "%U %S %M" -o "$tmp/one" \
 			"$bin" load http --rate "$rate" -d "${DUR}s" -q --format json $EXTRA "$URL" >"$tmp/one.json"
 		one=$(cpu "$tmp/one")
-		start=$(date -u -d "+2 seconds" +%Y-%m-%dT%H:%M:%SZ)
-		for i in 0 1; do
-			# shellcheck disable=SC2086
-			taskset -c "$GEN_CPUS" /usr/bin/time -f "%U %S %M" -o "$tmp/s$i" \
-				"$bin" load http --rate "$rate" -d "${DUR}s" --shard "$i/2" --start-at "$start" \
-				-q --format json $EXTRA "$URL" >"$tmp/s$i.json" &
-		done
-		wait
+		if [ -n "$ALONE" ]; then
+			# One shard after the other, each alone on the generator's CPU, as
+			# on two machines: no switching between the two processes.
+			for i in 0 1; do
+				# shellcheck disable=SC2086
+				taskset -c "$GEN_CPUS" /usr/bin/time -f "%U %S %M" -o "$tmp/s$i" \
+					"$bin" load http --rate "$rate" -d "${DUR}s" --shard "$i/2" \
+					-q --format json $EXTRA "$URL" >"$tmp/s$i.json"
+			done
+		else
+			start=$(date -u -d "+2 seconds" +%Y-%m-%dT%H:%M:%SZ)
+			for i in 0 1; do
+				# shellcheck disable=SC2086
+				taskset -c "$GEN_CPUS" /usr/bin/time -f "%U %S %M" -o "$tmp/s$i" \
+					"$bin" load http --rate "$rate" -d "${DUR}s" --shard "$i/2" --start-at "$start" \
+					-q --format json $EXTRA "$URL" >"$tmp/s$i.json" &
+			done
+			wait
+		fi
 		two=$(echo "$(cpu "$tmp/s0") + $(cpu "$tmp/s1")" | bc -l)
 		printf '%.2f\n' "$(echo "$two / $one" | bc -l)" >>"$tmp/ratios.$label.$rate"
 		n1=$(jq .requests.total "$tmp/one.json")
