@@ -13,7 +13,8 @@ import (
 // status class, rate limited, limiter failures and panics; and exports the
 // request histogram and counter to Prometheus. The pieces Count, RateLimit
 // and Recover write to it; Stats reads it. Routes are registered up front
-// (Register), so the hot path is one atomic load and one map lookup.
+// (Register); a request that matched a route brings its counters along
+// (Exchange.stat), and only the others are looked up by pattern.
 //
 // A route's counters (requests, status codes, the duration histogram) sit
 // in its routeStat, side by side, and are turned into Prometheus metrics

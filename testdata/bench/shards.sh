@@ -30,6 +30,14 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 cpu() { read -r u s _ <"$1"; echo "$u + $s" | bc -l; }
+shard() { # I BINARY RATE [FLAGS...]: shard I of 2, timed into $tmp/sI
+	local i=$1 bin=$2 rate=$3
+	shift 3
+	# shellcheck disable=SC2086
+	taskset -c "$GEN_CPUS" /usr/bin/time -f "%U %S %M" -o "$tmp/s$i" \
+		"$bin" load http --rate "$rate" -d "${DUR}s" --shard "$i/2" "$@" \
+		-q --format json $EXTRA "$URL" >"$tmp/s$i.json"
+}
 
 for r in $(seq "$ROUNDS"); do
 	for rate in $RATES; do
@@ -43,30 +51,23 @@ for r in $(seq "$ROUNDS"); do
 		if [ -n "$ALONE" ]; then
 			# One shard after the other, each alone on the generator's CPU, as
 			# on two machines: no switching between the two processes.
-			for i in 0 1; do
-				# shellcheck disable=SC2086
-				taskset -c "$GEN_CPUS" /usr/bin/time -f "%U %S %M" -o "$tmp/s$i" \
-					"$bin" load http --rate "$rate" -d "${DUR}s" --shard "$i/2" \
-					-q --format json $EXTRA "$URL" >"$tmp/s$i.json"
-			done
+			shard 0 "$bin" "$rate"
+			shard 1 "$bin" "$rate"
 		else
 			start=$(date -u -d "+2 seconds" +%Y-%m-%dT%H:%M:%SZ)
-			for i in 0 1; do
-				# shellcheck disable=SC2086
-				taskset -c "$GEN_CPUS" /usr/bin/time -f "%U %S %M" -o "$tmp/s$i" \
-					"$bin" load http --rate "$rate" -d "${DUR}s" --shard "$i/2" --start-at "$start" \
-					-q --format json $EXTRA "$URL" >"$tmp/s$i.json" &
-			done
+			shard 0 "$bin" "$rate" --start-at "$start" &
+			shard 1 "$bin" "$rate" --start-at "$start" &
 			wait
 		fi
 		two=$(echo "$(cpu "$tmp/s0") + $(cpu "$tmp/s1")" | bc -l)
-		printf '%.2f\n' "$(echo "$two / $one" | bc -l)" >>"$tmp/ratios.$label.$rate"
+		ratio=$(printf '%.2f' "$(echo "$two / $one" | bc -l)")
+		echo "$ratio" >>"$tmp/ratios.$label.$rate"
 		n1=$(jq .requests.total "$tmp/one.json")
 		n2=$(( $(jq .requests.total "$tmp/s0.json") + $(jq .requests.total "$tmp/s1.json") ))
 		printf '%-4s round %d rate %5d  one %6.2fs (n=%d, late %s)  two %6.2fs (n=%d, late %s+%s)  ratio %.2f\n' \
 			"$label" "$r" "$rate" "$one" "$n1" "$(jq .late_sends.fraction "$tmp/one.json")" "$two" "$n2" \
 			"$(jq .late_sends.fraction "$tmp/s0.json")" "$(jq .late_sends.fraction "$tmp/s1.json")" \
-			"$(echo "$two / $one" | bc -l)"
+			"$ratio"
 	done
 	done
 done
