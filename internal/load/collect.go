@@ -219,8 +219,7 @@ func (e *engine) result(now time.Duration) (*metrics.Result, error) {
 			if e.capHits == 0 {
 				cap = fmt.Sprintf("the in-flight cap of %d was never reached, so the generator itself (CPU, scheduler tick %v) or the driver's own queue was too slow", e.cfg.MaxInflight, e.cfg.Tick)
 			}
-			res.Generator.Note = fmt.Sprintf("the generator could not keep the schedule: %.1f%% of sends were more than %v late (%s); the latency above includes that wait",
-				100*f, metrics.DefaultLateThreshold, cap)
+			res.Generator.Note = metrics.LateNote(f, cap)
 		}
 		if e.reason == metrics.StopDuration {
 			if unsent := int64(e.share(e.cum(e.end)) - float64(e.dispatched.Load())); unsent > 0 {
@@ -228,7 +227,7 @@ func (e *engine) result(now time.Duration) (*metrics.Result, error) {
 				if res.Generator.Note != "" {
 					res.Generator.Note += "; "
 				}
-				res.Generator.Note += fmt.Sprintf("%d scheduled operations were still waiting to be sent when the duration ended and were not sent", unsent)
+				res.Generator.Note += metrics.UnsentNote(unsent)
 			}
 		}
 	} else {

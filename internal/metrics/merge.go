@@ -34,6 +34,9 @@ import (
 //   - operations.<name> add their counters and histograms, and their
 //     latency summaries are recomputed (exact); graphql and subscriptions
 //     counters add and the delivery ratio is recomputed;
+//   - the generator's note is written once from the merged counts: the
+//     merged late-send fraction (and how many inputs were late, and why),
+//     the unsent operations added up, any other note once;
 //   - server sections are dropped (they are snapshots, not additive).
 //
 // inputs names the results (file paths) for Result.Inputs and for errors; it
@@ -126,7 +129,6 @@ func Merge(results []*Result, inputs []string) (*Result, error) {
 	var bytesSeen bool
 	var late int64
 	var fan *Fanout
-	var notes []string
 	for _, r := range results {
 		if r.StartedAt.Before(out.StartedAt) {
 			out.StartedAt = r.StartedAt
@@ -198,11 +200,7 @@ func Merge(results []*Result, inputs []string) (*Result, error) {
 		if r.Generator.Saturated {
 			out.Generator.Saturated = true
 		}
-		if r.Generator.Note != "" && !contains(notes, r.Generator.Note) {
-			notes = append(notes, r.Generator.Note)
-		}
 	}
-	out.Generator.Note = strings.Join(notes, "; ")
 	out.Requests.ErrorsByKind = kinds
 	if out.DurationS > 0 {
 		out.ThroughputRPS = float64(out.Requests.OK) / out.DurationS
@@ -247,6 +245,7 @@ func Merge(results []*Result, inputs []string) (*Result, error) {
 	} else {
 		out.LateSends = LateSends{Count: late}
 	}
+	out.Generator.Note = mergeNotes(results, out.LateSends)
 	out.Histograms = make(map[string]string, len(hists))
 	for key, h := range hists {
 		if strings.HasPrefix(key, PhaseHistPrefix) && h.TotalCount() > 0 {
