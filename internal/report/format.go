@@ -88,12 +88,21 @@ func modelText(m metrics.Model) string {
 // open part has a schedule.
 func isOpen(r *metrics.Result) bool { return r.Model.Kind == "open" || r.Model.Kind == "mixed" }
 
-// label names a result in side-by-side output.
+// label names a result in side-by-side output: its name (else its place),
+// and for a run of a profile its variant and repetition, as thresholds scope
+// their verdicts (VARIANT/NAME rK), so the runs of a compare stay apart.
 func label(r *metrics.Result, i int) string {
-	if r.Name != "" {
-		return r.Name
+	name := r.Name
+	if name == "" {
+		name = "#" + strconv.Itoa(i+1)
 	}
-	return "#" + strconv.Itoa(i+1)
+	if r.Variant != "" {
+		name = r.Variant + "/" + name
+	}
+	if r.Repetition > 0 {
+		name += " r" + strconv.Itoa(r.Repetition)
+	}
+	return name
 }
 
 // generatorWarning is the plain-language line for a generator that could

@@ -393,3 +393,41 @@ func TestSessionSections(t *testing.T) {
 		}
 	}
 }
+
+// TestLabelsKeepCompareRunsApart checks that the runs of a compare, which
+// share their workload name, are labelled by variant and repetition in the
+// side-by-side text and in the HTML page, as thresholds scope them.
+func TestLabelsKeepCompareRunsApart(t *testing.T) {
+	var rs []*metrics.Result
+	for _, v := range []string{"cache=none", "cache=lru"} {
+		for k := 1; k <= 2; k++ {
+			r := histResult(t, "reads", 1, 3)
+			r.Variant, r.Repetition = v, k
+			rs = append(rs, r)
+		}
+	}
+	plain := openResult()
+	plain.Name = ""
+	rs = append(rs, plain)
+	want := []string{"cache=none/reads r1", "cache=none/reads r2", "cache=lru/reads r1", "cache=lru/reads r2", "#5"}
+	for i, r := range rs {
+		if got := label(r, i); got != want[i] {
+			t.Errorf("label %d = %q, want %q", i, got, want[i])
+		}
+	}
+	var text, page bytes.Buffer
+	if err := Text(&text, rs...); err != nil {
+		t.Fatal(err)
+	}
+	if err := HTML(&page, Options{}, rs...); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want {
+		if !strings.Contains(text.String(), w) {
+			t.Errorf("text report has no column %q", w)
+		}
+		if !strings.Contains(page.String(), w) {
+			t.Errorf("HTML report does not name %q", w)
+		}
+	}
+}

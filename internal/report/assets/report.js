@@ -66,7 +66,7 @@
       const xs = b.names.map((_, i) => i);
       const bar = (align) => uPlot.paths.bars({ size: [0.35, 80], align: align });
       const tilt = b.names.length > 4;
-      const xAxis = { splits: () => xs, values: (u, vs) => vs.map((v) => b.names[v] || ""), gap: 6, rotate: tilt ? -35 : 0, size: tilt ? 90 : 40 };
+      const xAxis = { splits: () => xs, values: (u, vs) => vs.map((v) => b.names[v] || ""), gap: 6, rotate: tilt ? 35 : 0, align: tilt ? 2 : 0, size: tilt ? 100 : 40 };
       const range = { x: { time: false, range: [-0.6, xs.length - 0.4] } };
       const l = document.getElementById(P + "bars-latency");
       new uPlot({
