@@ -37,6 +37,8 @@ import (
 //   - the generator's note is written once from the merged counts: the
 //     merged late-send fraction (and how many inputs were late, and why),
 //     the unsent operations added up, any other note once;
+//   - the variant and repetition are kept when every input has the same
+//     (the shards of one profile run);
 //   - server sections are dropped (they are snapshots, not additive).
 //
 // inputs names the results (file paths) for Result.Inputs and for errors; it
@@ -111,6 +113,7 @@ func Merge(results []*Result, inputs []string) (*Result, error) {
 		Protocol:    joinUnique(results, func(r *Result) string { return r.Protocol }),
 		Target:      joinUnique(results, func(r *Result) string { return r.Target }),
 		Name:        joinUnique(results, func(r *Result) string { return r.Name }),
+		Workload:    joinUnique(results, func(r *Result) string { return r.Workload }),
 		StopReason:  first.StopReason,
 		Inputs:      append([]string(nil), inputs...),
 	}
@@ -118,6 +121,14 @@ func Merge(results []*Result, inputs []string) (*Result, error) {
 		out.Inputs = nil
 	}
 	out.Model = mergeModel(results)
+	// The shards of one profile run keep its variant and repetition, so the
+	// merged result is grouped like the runs it stands for (report, diff).
+	if v := first.Variant; v != "" && all(results, func(r *Result) bool { return r.Variant == v }) {
+		out.Variant = v
+	}
+	if k := first.Repetition; k > 0 && all(results, func(r *Result) bool { return r.Repetition == k }) {
+		out.Repetition = k
+	}
 
 	kinds := map[string]int64{}
 	var conn Connections
@@ -381,6 +392,15 @@ func joinUnique(results []*Result, f func(*Result) string) string {
 		}
 	}
 	return strings.Join(vals, ", ")
+}
+
+func all(results []*Result, f func(*Result) bool) bool {
+	for _, r := range results {
+		if !f(r) {
+			return false
+		}
+	}
+	return true
 }
 
 func contains(ss []string, s string) bool {

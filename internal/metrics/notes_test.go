@@ -77,3 +77,28 @@ func TestMergeNotes(t *testing.T) {
 		t.Fatalf("closed-model note: %q", m.Generator.Note)
 	}
 }
+
+// The shards of one profile run merge into a result of that run: its
+// variant, repetition and workload are kept; results of different variants
+// keep none.
+func TestMergeKeepsRunIdentity(t *testing.T) {
+	a, b := resultOf(t, 100, 1, 2), resultOf(t, 100, 2, 2)
+	for i, r := range []*Result{a, b} {
+		r.Name, r.Workload, r.Variant, r.Repetition = "reads", "GET http://127.0.0.1:1/", "cache=lru", 2
+		r.Shard = &ShardInfo{Index: i, Count: 2}
+	}
+	m, err := Merge([]*Result{a, b}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Name != "reads" || m.Workload != "GET http://127.0.0.1:1/" || m.Variant != "cache=lru" || m.Repetition != 2 {
+		t.Fatalf("merged identity: name %q workload %q variant %q repetition %d", m.Name, m.Workload, m.Variant, m.Repetition)
+	}
+	b.Variant, b.Repetition = "cache=none", 3
+	if m, err = Merge([]*Result{a, b}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if m.Variant != "" || m.Repetition != 0 {
+		t.Fatalf("inputs of two variants merged as variant %q repetition %d", m.Variant, m.Repetition)
+	}
+}
