@@ -366,6 +366,15 @@ func (d *Driver) WireBytes() metrics.Bytes {
 	return d.http.WireBytes()
 }
 
+// CacheSource is the header queries read the cache status from (the HTTP
+// driver's), for metrics.Cache.Source; "" for subscriptions.
+func (d *Driver) CacheSource() string {
+	if d.sub != nil {
+		return ""
+	}
+	return d.http.CacheSource()
+}
+
 // Path is the HTTP client path ("fast" or "net/http"), or "websocket".
 func (d *Driver) Path() string {
 	if d.sub != nil {

@@ -242,3 +242,17 @@ func TestVariablesFromDataRows(t *testing.T) {
 		}
 	}
 }
+
+// Queries read the cache status from the HTTP driver's header, and the
+// result names it like load http's; subscriptions have none.
+func TestCacheSource(t *testing.T) {
+	_, u := newFake(t)
+	d := newDriver(t, Options{URL: u, Query: testDoc, OperationName: "Good", Variables: `{"id":"1"}`})
+	if got := d.CacheSource(); got != "X-Cache" {
+		t.Errorf("query CacheSource %q, want X-Cache", got)
+	}
+	s := newDriver(t, Options{URL: u, Query: `subscription { productUpdated(id: 1) { emittedAt } }`, Subscribers: 1})
+	if got := s.CacheSource(); got != "" {
+		t.Errorf("subscription CacheSource %q, want none", got)
+	}
+}
