@@ -22,6 +22,7 @@ import (
 	clireport "github.com/loadrig/loadrig/internal/cli/report"
 	runcmd "github.com/loadrig/loadrig/internal/cli/run"
 	"github.com/loadrig/loadrig/internal/cli/runner"
+	"github.com/loadrig/loadrig/internal/metrics"
 	"github.com/loadrig/loadrig/internal/profile"
 	"github.com/loadrig/loadrig/internal/report"
 )
@@ -226,94 +227,173 @@ var columns = []metric{
 	{"connections", "connections", 0, "", func(x float64) string { return fmt.Sprintf("%.0f", x) }},
 }
 
-// Table prints one table per workload: variants as rows, metrics as
-// columns, "median (min–max)", a * on a significantly best value.
+// cell is one row of a comparison table: a variant on a workload.
+type cell struct{ variant, workload string }
+
+// Table prints the comparison: variants as rows, metrics as columns,
+// "median (min–max)", a * on a significantly best value. Variants that run
+// the same workloads get one table per workload. When no two variants share
+// a workload (a protocol comparison: rest-vs-grpc, rest-vs-graphql), the
+// variants are one table, each row naming its workload; a best value is
+// marked there only when every variant ran one workload, so that the rows
+// stand for the variants.
 func Table(w io.Writer, s *runner.Summary) {
-	var workloads []string
-	for _, v := range s.Variants {
-		for _, wl := range v.Workloads {
-			if !slices.Contains(workloads, wl.Name) {
-				workloads = append(workloads, wl.Name)
-			}
-		}
-	}
-	for i, wl := range workloads {
-		if i > 0 {
-			fmt.Fprintln(w)
-		}
-		fmt.Fprintf(w, "workload %s\n", wl)
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		var present []metric
-		for _, m := range columns {
-			for _, v := range s.Variants {
-				if len(s.Values(v.Name, wl, m.key)) > 0 {
-					present = append(present, m)
-					break
-				}
-			}
-		}
-		hdr := []string{"variant", "runs"}
-		for _, m := range present {
-			hdr = append(hdr, m.title)
-		}
-		fmt.Fprintln(tw, strings.Join(hdr, "\t"))
-		best := map[string]string{}
-		for _, m := range present {
-			vals := map[string][]float64{}
-			for _, v := range s.Variants {
-				vals[v.Name] = s.Values(v.Name, wl, m.key)
-			}
-			if b, ok := SignificantBest(vals, m.better); ok && confirmed(s, wl, b, m) {
-				best[m.key] = b
-			}
-		}
+	if rows, ok := ownWorkloads(s); ok {
+		fmt.Fprintln(w, "each variant on its own workloads")
+		table(w, s, rows, true)
+	} else {
+		var workloads []string
 		for _, v := range s.Variants {
-			n := len(s.Values(v.Name, wl, "rps"))
-			if n == 0 {
-				continue
+			for _, wl := range v.Workloads {
+				if !slices.Contains(workloads, wl.Name) {
+					workloads = append(workloads, wl.Name)
+				}
 			}
-			row := []string{v.Name, fmt.Sprint(n)}
-			for _, m := range present {
-				xs := s.Values(v.Name, wl, m.key)
-				if len(xs) == 0 {
-					row = append(row, "-")
-					continue
-				}
-				cell := m.format(runner.Median(xs))
-				if len(xs) > 1 {
-					cell += " (" + m.format(slices.Min(xs)) + "–" + m.format(slices.Max(xs)) + ")"
-				}
-				if best[m.key] == v.Name {
-					cell += " *"
-				}
-				row = append(row, cell)
-			}
-			fmt.Fprintln(tw, strings.Join(row, "\t"))
 		}
-		_ = tw.Flush()
+		for i, wl := range workloads {
+			if i > 0 {
+				fmt.Fprintln(w)
+			}
+			fmt.Fprintf(w, "workload %s\n", wl)
+			var rows []cell
+			for _, v := range s.Variants {
+				rows = append(rows, cell{v.Name, wl})
+			}
+			table(w, s, rows, false)
+		}
 	}
 	fmt.Fprintln(w, "\nmedian (min–max) over runs; * best, significantly: every run beats every run of each other variant and loadrig diff's test agrees (Mann-Whitney p < 0.05, > 5 % change; needs 4 runs each)")
+}
+
+// ownWorkloads returns a row per variant and workload it ran when there
+// are several variants and no workload was run by two of them.
+func ownWorkloads(s *runner.Summary) ([]cell, bool) {
+	if len(s.Variants) < 2 {
+		return nil, false
+	}
+	var rows []cell
+	by := map[string]string{}
+	for _, v := range s.Variants {
+		for _, wl := range v.Workloads {
+			if len(s.Values(v.Name, wl.Name, "rps")) == 0 {
+				continue
+			}
+			if other, ok := by[wl.Name]; ok && other != v.Name {
+				return nil, false
+			}
+			by[wl.Name] = v.Name
+			rows = append(rows, cell{v.Name, wl.Name})
+		}
+	}
+	return rows, len(rows) > 0
+}
+
+// table prints one comparison table over rows (one per variant).
+func table(w io.Writer, s *runner.Summary, rows []cell, named bool) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	var present []metric
+	for _, m := range columns {
+		for _, r := range rows {
+			if len(s.Values(r.variant, r.workload, m.key)) > 0 {
+				present = append(present, m)
+				break
+			}
+		}
+	}
+	hdr := []string{"variant"}
+	if named {
+		hdr = append(hdr, "workload")
+	}
+	hdr = append(hdr, "runs")
+	for _, m := range present {
+		hdr = append(hdr, m.title)
+	}
+	fmt.Fprintln(tw, strings.Join(hdr, "\t"))
+	best := map[string]string{}
+	perVariant := map[string]bool{}
+	for _, r := range rows {
+		perVariant[r.variant] = true
+	}
+	for _, m := range present {
+		if len(perVariant) != len(rows) {
+			break // a variant has several rows: no row stands for it
+		}
+		vals := map[string][]float64{}
+		for _, r := range rows {
+			vals[r.variant] = s.Values(r.variant, r.workload, m.key)
+		}
+		if b, ok := SignificantBest(vals, m.better); ok && confirmed(s, rows, b, m) {
+			best[m.key] = b
+		}
+	}
+	for _, r := range rows {
+		n := len(s.Values(r.variant, r.workload, "rps"))
+		if n == 0 {
+			continue
+		}
+		row := []string{r.variant}
+		if named {
+			row = append(row, r.workload)
+		}
+		row = append(row, fmt.Sprint(n))
+		for _, m := range present {
+			xs := s.Values(r.variant, r.workload, m.key)
+			if len(xs) == 0 {
+				row = append(row, "-")
+				continue
+			}
+			c := m.format(runner.Median(xs))
+			if len(xs) > 1 {
+				c += " (" + m.format(slices.Min(xs)) + "–" + m.format(slices.Max(xs)) + ")"
+			}
+			if best[m.key] == r.variant {
+				c += " *"
+			}
+			row = append(row, c)
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	_ = tw.Flush()
 }
 
 // confirmed asks report.Diff (Mann-Whitney U through benchmath, as
 // loadrig diff does) whether best is an improvement over every other
 // variant on m: significant at 5 % and more than a 5 % change. Metrics
-// diff does not know are judged by SignificantBest alone.
-func confirmed(s *runner.Summary, wl, best string, m metric) bool {
+// diff does not know are judged by SignificantBest alone. Rows on
+// different workloads are compared under one name, as their variants'.
+func confirmed(s *runner.Summary, rows []cell, best string, m metric) bool {
 	if m.diff == "" {
 		return true
 	}
-	bs := s.Results(best, wl)
-	for _, v := range s.Variants {
-		if v.Name == best {
+	var bs []*metrics.Result
+	for _, r := range rows {
+		if r.variant == best {
+			bs = s.Results(r.variant, r.workload)
+		}
+	}
+	for _, r := range rows {
+		if r.variant == best {
 			continue
 		}
-		d, err := report.Diff(s.Results(v.Name, wl), bs, report.DiffOptions{Metrics: []string{m.diff}})
+		d, err := report.Diff(sameName(s.Results(r.variant, r.workload)), sameName(bs), report.DiffOptions{Metrics: []string{m.diff}})
 		if err != nil || len(d.Rows) != 1 || d.Rows[0].Verdict != report.VerdictImprovement {
 			return false
 		}
 	}
 	return true
+}
+
+// sameName returns copies of rs under one workload name and without
+// per-operation sections, so that two variants' runs of different
+// workloads can be tested against each other on the run metrics.
+func sameName(rs []*metrics.Result) []*metrics.Result {
+	out := make([]*metrics.Result, len(rs))
+	for i, r := range rs {
+		c := *r
+		c.Name, c.Workload, c.Variant, c.Operations = "compared", "", "", nil
+		out[i] = &c
+	}
+	return out
 }
 
 // Alpha is the significance level of SignificantBest.

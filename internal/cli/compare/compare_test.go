@@ -94,3 +94,53 @@ func TestFlags(t *testing.T) {
 		t.Fatalf("%v %+v", err, got)
 	}
 }
+
+// A protocol comparison (each variant runs a workload of its own) is one
+// table, the variants side by side with their workloads named, and a
+// significant best is marked across them.
+func TestTableOwnWorkloads(t *testing.T) {
+	s := &runner.Summary{}
+	for _, p99 := range []int64{1000, 1100, 1200, 1300} {
+		s.Add("rest", "h", "rest", "/d", "/d/rest/rest.json", &metrics.Result{Name: "rest", ThroughputRPS: 100, Latency: metrics.Summary{P50: 500, P99: p99, N: 10}, Requests: metrics.Requests{Total: 10}})
+		s.Add("grpc", "h", "grpc", "/d", "/d/grpc/grpc.json", &metrics.Result{Name: "grpc", ThroughputRPS: 100, Latency: metrics.Summary{P50: 500, P99: p99 * 3, N: 10}, Requests: metrics.Requests{Total: 10},
+			Operations: map[string]*metrics.Operation{"GetProduct": {Requests: metrics.Requests{Total: 10}, Latency: metrics.Summary{P50: 500, P99: p99 * 3, N: 10}}}})
+	}
+	var b strings.Builder
+	Table(&b, s)
+	out := b.String()
+	if strings.Count(out, "workload") < 2 || strings.Contains(out, "workload rest\n") || !strings.Contains(out, "each variant on its own workloads") {
+		t.Fatalf("want one table naming each variant's workload:\n%s", out)
+	}
+	if !strings.Contains(out, "1.15ms (1.00ms–1.30ms) *") || strings.Count(out, ") *") != 1 {
+		t.Fatalf("rest's p99 should be the one mark:\n%s", out)
+	}
+	for _, line := range []string{"rest     rest", "grpc     grpc"} {
+		if !strings.Contains(out, line) {
+			t.Fatalf("no row %q:\n%s", line, out)
+		}
+	}
+}
+
+// A variant with several workloads of its own (rest-vs-graphql: two REST
+// requests against one query) shares the one table, unmarked: no single row
+// stands for that variant.
+func TestTableOwnWorkloadsSeveral(t *testing.T) {
+	s := &runner.Summary{}
+	for _, p99 := range []int64{1000, 1100, 1200, 1300} {
+		for _, wl := range []string{"rest-product", "rest-reviews"} {
+			s.Add("rest", "h", wl, "/d", "/d/rest/"+wl+".json", &metrics.Result{Name: wl, ThroughputRPS: 100, Latency: metrics.Summary{P50: 500, P99: p99, N: 10}, Requests: metrics.Requests{Total: 10}})
+		}
+		s.Add("graphql", "h", "graphql", "/d", "/d/graphql/graphql.json", &metrics.Result{Name: "graphql", ThroughputRPS: 100, Latency: metrics.Summary{P50: 500, P99: p99 * 3, N: 10}, Requests: metrics.Requests{Total: 10}})
+	}
+	var b strings.Builder
+	Table(&b, s)
+	out := b.String()
+	for _, want := range []string{"each variant on its own workloads", "rest-product", "rest-reviews", "graphql  "} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("no %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, ") *") || strings.Contains(out, "workload rest-product\n") {
+		t.Fatalf("want one unmarked table:\n%s", out)
+	}
+}
