@@ -224,6 +224,9 @@ var columns = []metric{
 	{"error_rate", "errors", -1, "error_rate", func(x float64) string { return fmt.Sprintf("%.2f%%", 100*x) }},
 	{"hit_ratio", "hit ratio", +1, "hit_ratio", func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) }},
 	{"store_calls_per_op", "store calls/op", -1, "", func(x float64) string { return fmt.Sprintf("%.3f", x) }},
+	{"msgs_rps", "msgs/s", +1, "", func(x float64) string { return fmt.Sprintf("%.1f", x) }},
+	{"msg_p50_us", "msg p50", -1, "message_latency.p50", runner.Micros},
+	{"msg_p99_us", "msg p99", -1, "message_latency.p99", runner.Micros},
 	{"connections", "connections", 0, "", func(x float64) string { return fmt.Sprintf("%.0f", x) }},
 }
 

@@ -144,3 +144,28 @@ func TestTableOwnWorkloadsSeveral(t *testing.T) {
 		t.Fatalf("want one unmarked table:\n%s", out)
 	}
 }
+
+// Sessions are compared on their messages: messages/s and message latency
+// columns, a best tested like any other metric.
+func TestTableMessages(t *testing.T) {
+	s := &runner.Summary{}
+	for _, p99 := range []int64{1000, 1100, 1200, 1300} {
+		for v, scale := range map[string]int64{"memory": 1, "redis": 3} {
+			s.Add(v, "h", "echo", "/d", "/d/"+v+"/echo.json", &metrics.Result{Name: "echo", DurationS: 10, ThroughputRPS: 20,
+				Latency: metrics.Summary{P50: 9e6, P99: 10e6, N: 200}, Requests: metrics.Requests{Total: 200},
+				Messages:       &metrics.Messages{Sent: 4000, Received: 4000},
+				MessageLatency: &metrics.Summary{P50: 400 * scale, P99: p99 * scale, N: 4000}})
+		}
+	}
+	var b strings.Builder
+	Table(&b, s)
+	out := b.String()
+	for _, want := range []string{"msgs/s", "msg p50", "msg p99", "400.0", "1.15ms (1.00ms–1.30ms) *", "400µs (400µs–400µs) *"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("no %q:\n%s", want, out)
+		}
+	}
+	if m := runner.ResultMetrics(&metrics.Result{DurationS: 2, Messages: &metrics.Messages{Received: 10}}); m["msgs_rps"] != 5 {
+		t.Fatalf("msgs_rps %v", m["msgs_rps"])
+	}
+}

@@ -74,6 +74,9 @@ func OneLine(m map[string]float64) string {
 	if h, ok := m["hit_ratio"]; ok {
 		s += fmt.Sprintf("  hit %5.1f%%", 100*h)
 	}
+	if p50, ok := m["msg_p50_us"]; ok {
+		s += fmt.Sprintf("  messages %.1f/s  p50 %s  p99 %s", m["msgs_rps"], Micros(p50), Micros(m["msg_p99_us"]))
+	}
 	return s
 }
 

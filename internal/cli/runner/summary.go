@@ -77,6 +77,15 @@ func ResultMetrics(r *metrics.Result) map[string]float64 {
 	if r.Cache != nil && r.Cache.Hits+r.Cache.Misses+r.Cache.Revalidated+r.Cache.Other > 0 {
 		m["hit_ratio"] = r.Cache.HitRatio
 	}
+	// Sessions (ws, sse, poll, subscriptions): what the messages did, which
+	// is what a realtime comparison is about (a session's own latency is
+	// how long it was held).
+	if r.Messages != nil && r.DurationS > 0 {
+		m["msgs_rps"] = float64(r.Messages.Received) / r.DurationS
+	}
+	if ml := r.MessageLatency; ml != nil && ml.N > 0 {
+		m["msg_p50_us"], m["msg_p99_us"] = float64(ml.P50), float64(ml.P99)
+	}
 	return m
 }
 
