@@ -39,6 +39,23 @@ const (
 // DefaultDiffMetrics are the metrics diff compares unless told otherwise.
 var DefaultDiffMetrics = []string{"p50", "p99", "rps", "error_rate"}
 
+// SessionDiffMetrics are compared too, with the defaults, for workloads
+// whose runs all timed messages (ws, sse, poll, subscriptions).
+var SessionDiffMetrics = []string{"message_latency.p50", "message_latency.p99"}
+
+// defaultMetrics reports whether ms are DefaultDiffMetrics.
+func defaultMetrics(ms []string) bool { return slices.Equal(ms, DefaultDiffMetrics) }
+
+// hasMessageLatency reports whether every run timed messages.
+func hasMessageLatency(rs []*metrics.Result) bool {
+	for _, r := range rs {
+		if r.MessageLatency == nil || r.MessageLatency.N == 0 {
+			return false
+		}
+	}
+	return len(rs) > 0
+}
+
 // DiffOptions tune Diff.
 type DiffOptions struct {
 	// Metrics to compare, threshold metric names (p50, p99, rps,
@@ -179,7 +196,13 @@ func Diff(base, current []*metrics.Result, opts DiffOptions) (*DiffReport, error
 		scopes := []string{""}
 		scopes = append(scopes, commonOperations(b[k], c[k])...)
 		for _, opName := range scopes {
-			for _, m := range opts.Metrics {
+			ms := opts.Metrics
+			if opName == "" && defaultMetrics(ms) && hasMessageLatency(b[k]) && hasMessageLatency(c[k]) {
+				// Sessions: their latency is how long they were held; what
+				// they delivered is in their messages.
+				ms = append(slices.Clip(ms), SessionDiffMetrics...)
+			}
+			for _, m := range ms {
 				m = canonicalMetric(m)
 				t := Threshold{Metric: m, Fraction: true, Operation: opName}
 				if opName != "" && !perOperation(m) {

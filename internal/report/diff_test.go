@@ -266,3 +266,43 @@ func TestDiffVariants(t *testing.T) {
 		t.Fatalf("variant against variant: %v %+v", err, d)
 	}
 }
+
+// TestDiffSessions: runs that timed messages (ws, sse, poll,
+// subscriptions) are compared on their message latency too by default, so
+// a slower delivery is found although the sessions were held as long; a
+// chosen --metric list is kept as given.
+func TestDiffSessions(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	withMessages := func(rs []*metrics.Result, slow float64) []*metrics.Result {
+		for _, r := range rs {
+			p50 := 500 * slow * math.Exp(rng.NormFloat64()*0.05)
+			r.MessageLatency = &metrics.Summary{P50: int64(p50), P99: int64(4 * p50), N: 5000}
+		}
+		return rs
+	}
+	base := withMessages(synthRuns(rng, "echo", 6, 1, 0.05), 1)
+	cur := withMessages(synthRuns(rng, "echo", 6, 1, 0.05), 1.3)
+	d, err := Diff(base, cur, DiffOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range d.Rows {
+		got[r.Metric] = r.Verdict
+	}
+	for _, m := range SessionDiffMetrics {
+		if got[m] != VerdictRegression {
+			t.Errorf("%s: %q, want regression (rows %v)", m, got[m], got)
+		}
+	}
+	if len(d.Rows) != len(DefaultDiffMetrics)+len(SessionDiffMetrics) {
+		t.Errorf("%d rows, want the defaults and the session metrics: %v", len(d.Rows), got)
+	}
+	if d, _ = Diff(base, cur, DiffOptions{Metrics: []string{"p99"}}); len(d.Rows) != 1 {
+		t.Errorf("a chosen metric list grew: %+v", d.Rows)
+	}
+	// Plain requests get no message rows.
+	if d, _ = Diff(synthRuns(rng, "get", 6, 1, 0.05), synthRuns(rng, "get", 6, 1, 0.05), DiffOptions{}); len(d.Rows) != len(DefaultDiffMetrics) {
+		t.Errorf("%d rows for plain requests", len(d.Rows))
+	}
+}

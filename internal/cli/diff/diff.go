@@ -24,7 +24,8 @@ type Options struct {
 	// (searched recursively) or summary.json files.
 	Base, Current string
 	// Metrics is --metric (repeatable or comma-separated). Default
-	// report.DefaultDiffMetrics: p50, p99, rps, error_rate.
+	// report.DefaultDiffMetrics: p50, p99, rps, error_rate (and, for
+	// sessions, report.SessionDiffMetrics).
 	Metrics []string
 	// Alpha is --alpha: the significance level. Default 0.05.
 	Alpha float64
