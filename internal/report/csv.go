@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"time"
 
@@ -14,7 +15,8 @@ import (
 // Durations are microseconds, ratios fractions (0..1); an empty cell means
 // the result has no such figure (e.g. service time of a closed-model run
 // is its latency, schedule lag is open-model only, cache without cache
-// headers). Columns are only ever added at the end.
+// headers). The mean is rounded to the nanosecond. Columns are only ever
+// added at the end.
 var CSVHeader = []string{
 	"name", "workload", "protocol", "target", "model", "rate", "concurrency", "started_at", "duration_s", "stop_reason",
 	"requests", "ok", "errors", "error_rate", "throughput_rps",
@@ -23,6 +25,7 @@ var CSVHeader = []string{
 	"conns_opened", "conns_reused", "conns_peak_open", "cache_hit_ratio",
 	"messages_sent", "messages_received", "message_latency_p50_us", "message_latency_p99_us",
 	"store_calls_per_request", "saturated",
+	"variant", "repetition",
 }
 
 // CSV writes one row per result under CSVHeader.
@@ -79,16 +82,21 @@ func CSV(w io.Writer, results ...*metrics.Result) error {
 		if c, ok := metrics.DecodeServerStats(r.Server).StoreCallsPerRequest(); ok {
 			store = f64(c)
 		}
+		rep := ""
+		if r.Repetition > 0 {
+			rep = strconv.Itoa(r.Repetition)
+		}
 		row := []string{
 			r.Name, Workload(r), r.Protocol, r.Target, r.Model.Kind, rate, conc, started, f64(r.DurationS), r.StopReason,
 			i64(r.Requests.Total), i64(r.Requests.OK), i64(r.Requests.Errors), errRate, f64(r.ThroughputRPS),
-			dist(lat, func(s metrics.Summary) string { return i64(s.Min) }), dist(lat, func(s metrics.Summary) string { return f64(s.Mean) }),
+			dist(lat, func(s metrics.Summary) string { return i64(s.Min) }), dist(lat, func(s metrics.Summary) string { return f64(math.Round(s.Mean*1000) / 1000) }),
 			dist(lat, p50), dist(lat, func(s metrics.Summary) string { return i64(s.P90) }), dist(lat, p99),
 			dist(lat, func(s metrics.Summary) string { return i64(s.P999) }), dist(lat, func(s metrics.Summary) string { return i64(s.Max) }),
 			dist(svc, p50), dist(svc, p99), dist(lag, p99), lateN, lateF,
 			i64(r.Connections.Opened), i64(r.Connections.Reused), i64(r.Connections.PeakOpen), hit,
 			sent, recv, dist(r.MessageLatency, p50), dist(r.MessageLatency, p99),
 			store, strconv.FormatBool(generatorWarning(r) != ""),
+			r.Variant, rep,
 		}
 		if len(row) != len(CSVHeader) {
 			return fmt.Errorf("report: csv row has %d cells for %d columns", len(row), len(CSVHeader))

@@ -29,14 +29,17 @@ func TestFormatGoldens(t *testing.T) {
 
 func TestCSV(t *testing.T) {
 	var buf bytes.Buffer
-	if err := CSV(&buf, openResult(), closedResult(), saturatedResult()); err != nil {
+	run := openResult()
+	run.Variant, run.Repetition = "cache=lru", 3
+	run.Latency.Mean = 2435.3071999999993
+	if err := CSV(&buf, openResult(), closedResult(), saturatedResult(), run); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := csv.NewReader(&buf).ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 4 || strings.Join(rows[0], ",") != strings.Join(CSVHeader, ",") {
+	if len(rows) != 5 || strings.Join(rows[0], ",") != strings.Join(CSVHeader, ",") {
 		t.Fatalf("rows %d, header %v", len(rows), rows[0])
 	}
 	col := func(name string) int {
@@ -57,6 +60,14 @@ func TestCSV(t *testing.T) {
 	}
 	if rows[3][col("saturated")] != "true" {
 		t.Errorf("saturated row: %v", rows[3])
+	}
+	// A run of a profile says which variant and repetition it was; the
+	// mean is rounded to the nanosecond.
+	if r := rows[4]; r[col("variant")] != "cache=lru" || r[col("repetition")] != "3" || r[col("latency_mean_us")] != "2435.307" {
+		t.Errorf("profile run row: variant %q repetition %q mean %q", r[col("variant")], r[col("repetition")], r[col("latency_mean_us")])
+	}
+	if r := rows[1]; r[col("variant")] != "" || r[col("repetition")] != "" {
+		t.Errorf("plain run has variant %q repetition %q", r[col("variant")], r[col("repetition")])
 	}
 }
 
