@@ -65,8 +65,10 @@ after the report is written.`,
 			if err := opts.Gate.Parse(); err != nil {
 				return err
 			}
-			if err := CheckOutputDir("-o", opts.Output); err != nil {
-				return err
+			if !hgrmDir(opts) {
+				if err := CheckOutputDir("-o", opts.Output); err != nil {
+					return err
+				}
 			}
 			if runF != nil {
 				return runF(opts)
@@ -76,7 +78,7 @@ after the report is written.`,
 	}
 	cmd.Flags().StringVar(&opts.Format, "format", report.FormatText, "output format: "+strings.Join(report.Formats, ", "))
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(report.Formats, cobra.ShellCompDirectiveNoFileComp))
-	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "write the report to this file (hgrm: an existing directory gets a file per histogram)")
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "write the report to this file (hgrm: an existing directory, or a path ending in / made if missing, gets a file per histogram)")
 	opts.Gate.AddFlags(cmd.Flags())
 	return cmd
 }
@@ -93,6 +95,11 @@ func reportRun(_ context.Context, opts *Options) error {
 	}
 	vs := report.Evaluate(opts.Gate.Parsed(), results...)
 	ropts := report.Options{Color: opts.IO.ColorEnabled, Verdicts: vs}
+	if hgrmDir(opts) {
+		if err := os.MkdirAll(opts.Output, 0o755); err != nil {
+			return cmdutil.FlagErrorf("-o %s: %v", opts.Output, err)
+		}
+	}
 	switch st, err := os.Stat(opts.Output); {
 	case opts.Output == "" || opts.Output == "-":
 		if err := report.Render(opts.IO.Out, opts.Format, ropts, results...); err != nil {
@@ -123,6 +130,12 @@ func reportRun(_ context.Context, opts *Options) error {
 		}
 	}
 	return opts.Gate.Finish("loadrig report", vs, opts.Getenv)
+}
+
+// hgrmDir reports whether -o names a directory for --format hgrm by its
+// trailing slash (-o hgrm/): it is created when missing.
+func hgrmDir(opts *Options) bool {
+	return opts.Format == report.FormatHgrm && (strings.HasSuffix(opts.Output, "/") || strings.HasSuffix(opts.Output, string(os.PathSeparator)))
 }
 
 // LoadResults reads result files. A missing or invalid file is a usage error

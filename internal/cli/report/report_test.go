@@ -137,6 +137,18 @@ func TestReportOutput(t *testing.T) {
 		entries, _ := os.ReadDir(hg)
 		t.Errorf("missing %s; have %v", n, entries)
 	}
+	// -o with a trailing slash names a directory for hgrm, made when missing
+	// (the README's `-o hgrm/`), through the command as a user runs it.
+	fresh := filepath.Join(dir, "fresh", "hgrm") + "/"
+	cmd := NewCmdReport(&cmdutil.Factory{IOStreams: ios, Getenv: func(string) string { return "" }}, nil)
+	cmd.SetArgs([]string{"--format", "hgrm", "-o", fresh, filepath.Join(sub, "get-r1.json")})
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(fresh, "result.latency.hgrm")); err != nil {
+		t.Fatalf("hgrm into a new directory: %v", err)
+	}
 	// A summary.json stands for the runs it lists.
 	sum := filepath.Join(dir, "runs", "summary.json")
 	os.WriteFile(sum, []byte(`{"schema":"loadrig.summary/v1","profile":"ci","variants":[{"name":"v1","workloads":[{"name":"get","runs":["v1/get-r1.json"],"median":{}}]}]}`), 0o644)
