@@ -43,9 +43,6 @@ var DefaultDiffMetrics = []string{"p50", "p99", "rps", "error_rate"}
 // whose runs all timed messages (ws, sse, poll, subscriptions).
 var SessionDiffMetrics = []string{"message_latency.p50", "message_latency.p99"}
 
-// defaultMetrics reports whether ms are DefaultDiffMetrics.
-func defaultMetrics(ms []string) bool { return slices.Equal(ms, DefaultDiffMetrics) }
-
 // hasMessageLatency reports whether every run timed messages.
 func hasMessageLatency(rs []*metrics.Result) bool {
 	for _, r := range rs {
@@ -197,7 +194,7 @@ func Diff(base, current []*metrics.Result, opts DiffOptions) (*DiffReport, error
 		scopes = append(scopes, commonOperations(b[k], c[k])...)
 		for _, opName := range scopes {
 			ms := opts.Metrics
-			if opName == "" && defaultMetrics(ms) && hasMessageLatency(b[k]) && hasMessageLatency(c[k]) {
+			if opName == "" && slices.Equal(ms, DefaultDiffMetrics) && hasMessageLatency(b[k]) && hasMessageLatency(c[k]) {
 				// Sessions: their latency is how long they were held; what
 				// they delivered is in their messages.
 				ms = append(slices.Clip(ms), SessionDiffMetrics...)

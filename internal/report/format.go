@@ -89,13 +89,19 @@ func modelText(m metrics.Model) string {
 func isOpen(r *metrics.Result) bool { return r.Model.Kind == "open" || r.Model.Kind == "mixed" }
 
 // label names a result in side-by-side output: its name (else its place),
-// and for a run of a profile its variant and repetition, as thresholds scope
-// their verdicts (VARIANT/NAME rK), so the runs of a compare stay apart.
+// as RunLabel scopes it, so the runs of a compare stay apart.
 func label(r *metrics.Result, i int) string {
 	name := r.Name
 	if name == "" {
 		name = "#" + strconv.Itoa(i+1)
 	}
+	return RunLabel(r, name)
+}
+
+// RunLabel names a run of a profile VARIANT/NAME rK (the variant and the
+// repetition when the result has them): how reports label its column and
+// how run and compare scope its threshold verdicts.
+func RunLabel(r *metrics.Result, name string) string {
 	if r.Variant != "" {
 		name = r.Variant + "/" + name
 	}

@@ -291,7 +291,8 @@ func ownWorkloads(s *runner.Summary) ([]cell, bool) {
 	return rows, len(rows) > 0
 }
 
-// table prints one comparison table over rows (one per variant).
+// table prints one comparison table over rows; named adds a workload
+// column (rows on their own workloads).
 func table(w io.Writer, s *runner.Summary, rows []cell, named bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	var present []metric
@@ -312,18 +313,17 @@ func table(w io.Writer, s *runner.Summary, rows []cell, named bool) {
 		hdr = append(hdr, m.title)
 	}
 	fmt.Fprintln(tw, strings.Join(hdr, "\t"))
+	// A best is marked only where each row stands for its variant: a
+	// variant with several rows (several workloads of its own) has none.
+	vals := map[string][]float64{}
 	best := map[string]string{}
-	perVariant := map[string]bool{}
-	for _, r := range rows {
-		perVariant[r.variant] = true
-	}
 	for _, m := range present {
-		if len(perVariant) != len(rows) {
-			break // a variant has several rows: no row stands for it
-		}
-		vals := map[string][]float64{}
+		clear(vals)
 		for _, r := range rows {
 			vals[r.variant] = s.Values(r.variant, r.workload, m.key)
+		}
+		if len(vals) != len(rows) {
+			break
 		}
 		if b, ok := SignificantBest(vals, m.better); ok && confirmed(s, rows, b, m) {
 			best[m.key] = b

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"fmt"
 	"io"
 	"path/filepath"
 	"slices"
@@ -45,7 +44,7 @@ func Judge(s *Summary, ths []report.Threshold) []report.Verdict {
 			}
 			matched = true
 			v := report.Evaluate([]report.Threshold{t}, r)[0]
-			v.Scope = fmt.Sprintf("%s/%s r%d", r.Variant, report.Workload(r), r.Repetition)
+			v.Scope = report.RunLabel(r, report.Workload(r))
 			vs = append(vs, v)
 		}
 		if !matched {
