@@ -65,8 +65,13 @@
       if (!b) return;
       const xs = b.names.map((_, i) => i);
       const bar = (align) => uPlot.paths.bars({ size: [0.35, 80], align: align });
+      // Labels slant to end at their bar once they crowd: steeper for many
+      // (a compare directory's runs), with room below for the longest.
       const tilt = b.names.length > 4;
-      const xAxis = { splits: () => xs, values: (u, vs) => vs.map((v) => b.names[v] || ""), gap: 6, rotate: tilt ? 35 : 0, align: tilt ? 2 : 0, size: tilt ? 100 : 40 };
+      const angle = b.names.length > 8 ? 65 : 35;
+      const longest = Math.max(...b.names.map((n) => n.length));
+      const below = Math.min(220, 16 + 6.5 * longest * Math.sin(angle * Math.PI / 180));
+      const xAxis = { splits: () => xs, values: (u, vs) => vs.map((v) => b.names[v] || ""), gap: 6, rotate: tilt ? angle : 0, align: tilt ? 2 : 0, size: tilt ? Math.max(100, below) : 40 };
       const range = { x: { time: false, range: [-0.6, xs.length - 0.4] } };
       const l = document.getElementById(P + "bars-latency");
       new uPlot({
