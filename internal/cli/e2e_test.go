@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -378,5 +379,69 @@ func TestE2EStartAt(t *testing.T) {
 	checkSent(t, "--start-at +2s", &r, 10)
 	if r.StartedAt.Before(before.Add(2 * time.Second)) {
 		t.Fatalf("+2s: started_at %v, command started at %v", r.StartedAt, before)
+	}
+}
+
+// TestE2EShardsByTick: two shards dealt by tick, started together, send
+// the plan between them once (the target counts every request), record
+// how they were dealt, and merge; a shard dealt the other way is refused.
+func TestE2EShardsByTick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end")
+	}
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/x" { // not the scrape of /stats
+			hits.Add(1)
+		}
+		w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	start := time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339Nano)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() {
+			code, out, errOut := loadrig(t, dir, "load", "http", "--rate", "400", "-d", "1s", "-q", "-o", fmt.Sprintf("s%d.json", i),
+				"--shard", fmt.Sprintf("%d/2", i), "--shard-by", "tick", "--start-at", start, srv.URL+"/x")
+			if code != 0 {
+				t.Errorf("shard %d: exit %d\n%s\n%s", i, code, out, errOut)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	var total int64
+	for i := range 2 {
+		var r metrics.Result
+		readJSON(t, filepath.Join(dir, fmt.Sprintf("s%d.json", i)), &r)
+		if r.Shard == nil || r.Shard.By != "tick" || r.Shard.Index != i || r.Model.Rate != 200 {
+			t.Fatalf("shard %d: %+v, model %+v", i, r.Shard, r.Model)
+		}
+		total += r.Requests.Total
+	}
+	if total != 400 || hits.Load() != 400 {
+		t.Fatalf("the shards sent %d (target saw %d), want the plan's 400", total, hits.Load())
+	}
+	if code, out, errOut := loadrig(t, dir, "merge", "s0.json", "s1.json", "-o", "m.json"); code != 0 {
+		t.Fatalf("merge: exit %d\n%s\n%s", code, out, errOut)
+	}
+	var m metrics.Result
+	readJSON(t, filepath.Join(dir, "m.json"), &m)
+	checkSent(t, "merged", &m, 400)
+	if m.Requests.Total != 400 || m.Model.Rate != 400 {
+		t.Fatalf("merged %+v, model %+v", m.Requests, m.Model)
+	}
+	// Shard 1 dealt by sequence number would repeat some of shard 0's
+	// operations and miss others.
+	code, out, errOut := loadrig(t, dir, "load", "http", "--rate", "400", "-d", "200ms", "-q", "-o", "seq1.json", "--shard", "1/2", srv.URL+"/x")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, _, errOut = loadrig(t, dir, "merge", "s0.json", "seq1.json", "-o", "bad.json")
+	if code != 2 || !strings.Contains(errOut, "another plan") {
+		t.Fatalf("merge across dealings: exit %d, stderr %q", code, errOut)
 	}
 }

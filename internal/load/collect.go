@@ -97,7 +97,7 @@ func (e *engine) point(in metrics.Interval, from, to, length time.Duration, fina
 	p.MsgSentRPS = float64(in.MsgSent) / secs
 	p.MsgReceivedRPS = float64(in.MsgReceived) / secs
 	if e.open {
-		a, b := e.share(e.cum(from)), e.share(e.cum(to))
+		a, b := e.planned(from), e.planned(to)
 		if final {
 			n := float64(e.dispatched.Load())
 			a, b = min(a, n), min(b, n)
@@ -212,7 +212,9 @@ func (e *engine) result(now time.Duration) (*metrics.Result, error) {
 			res.Model.Rate = peakRate(e.cfg.Stages)
 			res.Model.Stages = FormatStages(e.cfg.Stages)
 		}
-		res.Model.Rate /= float64(e.step()) // this shard's part; merged shards add up
+		// This shard's part (on average, when dealt by tick); merged
+		// shards add up.
+		res.Model.Rate /= float64(max(e.cfg.ShardCount, 1))
 		if f := res.LateSends.Fraction; f > lateSaturation {
 			res.Generator.Saturated = true
 			cap := fmt.Sprintf("the in-flight cap of %d was reached %d times", e.cfg.MaxInflight, e.capHits)
@@ -222,7 +224,7 @@ func (e *engine) result(now time.Duration) (*metrics.Result, error) {
 			res.Generator.Note = metrics.LateNote(f, cap)
 		}
 		if e.reason == metrics.StopDuration {
-			if unsent := int64(e.share(e.cum(e.end)) - float64(e.dispatched.Load())); unsent > 0 {
+			if unsent := int64(e.planned(e.end) - float64(e.dispatched.Load())); unsent > 0 {
 				res.Generator.Saturated = true
 				if res.Generator.Note != "" {
 					res.Generator.Note += "; "

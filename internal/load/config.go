@@ -89,6 +89,14 @@ type Config struct {
 	// is shifted by i/Rate). The closed model numbers its operations the
 	// same way. Concurrency and Requests are this shard's own share.
 	ShardIndex, ShardCount int
+	// ShardByTick deals the open model's operations by scheduler tick
+	// instead of by sequence number: the operation intended at offset t is
+	// shard ⌊t / Tick⌋ mod ShardCount's. Each shard wakes only in its own
+	// ticks, once, at the last of its operations there, so the shards
+	// together wake as often as one process and send the same batches; each
+	// shard's operations come in bursts, one tick in every ShardCount.
+	// Requests is then the whole run's count. Open model only.
+	ShardByTick bool
 	// StartAt, when set, is the run's aligned start: Run waits until then
 	// and every intended start counts from it, so shards on several
 	// machines keep one schedule. Default: now.
@@ -168,6 +176,8 @@ func (c Config) Validate() error {
 		return errors.New("tick, grace and interval must not be negative")
 	case c.Shards < 0:
 		return fmt.Errorf("shards must not be negative (got %d)", c.Shards)
+	case c.ShardByTick && !c.open():
+		return errors.New("dealing shards by tick needs the open model (a rate or stages): the closed model splits its workers")
 	case c.ShardCount < 0 || c.ShardIndex < 0 || (c.ShardCount > 0 && c.ShardIndex >= c.ShardCount) || (c.ShardCount == 0 && c.ShardIndex != 0):
 		return fmt.Errorf("shard %d of %d: the index must be from 0 to count-1", c.ShardIndex, c.ShardCount)
 	}

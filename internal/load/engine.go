@@ -80,8 +80,15 @@ type engine struct {
 	claimed    atomic.Int64  // closed model: measured operations claimed
 	seq        atomic.Uint64 // closed model: next sequence number
 	dispatched atomic.Uint64 // open model: operations handed to workers
-	capHits    int64         // open model: dispatches that found every worker busy
-	wg         sync.WaitGroup
+	// byTick is cfg.ShardByTick on a run of several shards; tickCount is
+	// planned's running count over this shard's whole ticks.
+	byTick    bool
+	tickCount struct {
+		tick int64   // ticks before this one are counted
+		n    float64 // this shard's operations in them
+	}
+	capHits int64 // open model: dispatches that found every worker busy
+	wg      sync.WaitGroup
 
 	failOnce sync.Once
 	failErr  error
@@ -136,6 +143,7 @@ func newEngine(d Driver, cfg Config) *engine {
 		}
 		e.sched = newSchedule(cfg.Warmup, warmRate, cfg.Stages, cfg.Rate, cfg.Duration)
 		e.end = e.sched.end
+		e.byTick = cfg.ShardByTick && cfg.ShardCount > 1 && cfg.Tick > 0
 	} else {
 		e.end = -1
 		if cfg.Duration > 0 {
@@ -189,8 +197,104 @@ func (e *engine) fail(err error) {
 // error; Run returns the error instead of a result.
 const stopFailed = "failed"
 
-// step is the distance between this shard's sequence numbers (1 unsharded).
-func (e *engine) step() uint64 { return uint64(max(e.cfg.ShardCount, 1)) }
+// step is the distance between this shard's sequence numbers (1 unsharded
+// or dealt by tick).
+func (e *engine) step() uint64 {
+	if e.byTick {
+		return 1
+	}
+	return uint64(max(e.cfg.ShardCount, 1))
+}
+
+// owns says whether the operation intended at offset d is this shard's when
+// operations are dealt by tick.
+func (e *engine) owns(d time.Duration) bool {
+	return int64(d/e.cfg.Tick)%int64(e.cfg.ShardCount) == int64(e.cfg.ShardIndex)
+}
+
+// firstAt is the sequence number of the first operation intended at or
+// after offset t (capped at Config.Arrivals), found with the scheduler's own
+// offsets so that counts agree with what it sends to the operation.
+func (e *engine) firstAt(t time.Duration) uint64 {
+	if t <= 0 {
+		return 0
+	}
+	// cum is exact up to float rounding, far less than an operation: two
+	// below its ceiling is before t.
+	k := uint64(max(math.Ceil(e.sched.cum(t))-2, 0))
+	c := cursor{s: e.sched}
+	for {
+		if d, ok := c.offset(k); !ok || d >= t {
+			break
+		}
+		k++
+	}
+	if a := e.cfg.Arrivals; a > 0 {
+		k = min(k, uint64(a))
+	}
+	return k
+}
+
+// own moves *i to this shard's next operation at or after it and returns
+// its offset (dealt by sequence number, *i already is). Dealt by tick, an
+// operation in another shard's tick jumps to the first of this shard's
+// next tick.
+func (e *engine) own(c *cursor, i *uint64) (time.Duration, bool) {
+	d, ok := c.offset(*i)
+	if !e.byTick {
+		return d, ok
+	}
+	n, idx := int64(e.cfg.ShardCount), int64(e.cfg.ShardIndex)
+	for ok && !e.owns(d) {
+		t := int64(d / e.cfg.Tick)
+		t += (idx - t%n + n) % n
+		*i = max(e.firstAt(time.Duration(t)*e.cfg.Tick), *i+1)
+		d, ok = c.offset(*i)
+	}
+	return d, ok
+}
+
+// lastInTick is, dealt by tick, the offset of the last operation up to end
+// (a sequence number, exclusive) intended in the tick of operation i at
+// offset next: the shard wakes once for all of its tick. Otherwise next.
+func (e *engine) lastInTick(c cursor, i uint64, next time.Duration, end uint64) time.Duration {
+	if !e.byTick {
+		return next
+	}
+	tickEnd := (next/e.cfg.Tick + 1) * e.cfg.Tick
+	for j := i + 1; j < end; j++ {
+		d, ok := c.offset(j)
+		if !ok || d >= tickEnd {
+			break
+		}
+		next = d
+	}
+	return next
+}
+
+// planned is how many of this shard's operations are intended before
+// offset t. Dealt by tick it counts tick by tick, carrying the count of
+// whole ticks from the last call (calls come with growing t).
+func (e *engine) planned(t time.Duration) float64 {
+	if !e.byTick {
+		return e.share(e.cum(t))
+	}
+	tick, n, idx := e.cfg.Tick, int64(e.cfg.ShardCount), int64(e.cfg.ShardIndex)
+	tc := &e.tickCount
+	if time.Duration(tc.tick)*tick > t {
+		tc.tick, tc.n = 0, 0
+	}
+	last := int64(t / tick)
+	for ; tc.tick < last; tc.tick++ {
+		if tc.tick%n == idx {
+			tc.n += float64(e.firstAt(time.Duration(tc.tick+1)*tick) - e.firstAt(time.Duration(tc.tick)*tick))
+		}
+	}
+	if last%n != idx {
+		return tc.n
+	}
+	return tc.n + float64(e.firstAt(t)-e.firstAt(time.Duration(last)*tick))
+}
 
 // share is how many of the whole run's first n operations (n fractional,
 // from the schedule) are this shard's: those with index ≡ ShardIndex.
@@ -308,10 +412,27 @@ func (e *engine) runOpen() {
 	defer close(jobs)
 	cur := cursor{s: e.sched}
 	i, step := uint64(e.cfg.ShardIndex), e.step()
+	// Dealt by tick, sequence numbers are the whole run's and so is
+	// Requests: the run ends before number countEnd.
+	countEnd := uint64(math.MaxUint64)
+	if e.byTick {
+		i = 0
+		if e.cfg.Requests > 0 {
+			countEnd = e.firstAt(e.warm) + uint64(e.cfg.Requests)
+		}
+	}
+	arrivalsEnd := countEnd
+	if e.cfg.Arrivals > 0 {
+		arrivalsEnd = min(arrivalsEnd, uint64(e.cfg.Arrivals))
+	}
 	var sent uint64
 	var started int
 	var measured int64
-	next, ok := cur.offset(i)
+	next, ok := e.own(&cur, &i)
+	if i >= countEnd {
+		e.stop(metrics.StopCount)
+		return
+	}
 	if e.cfg.Arrivals > 0 && i >= uint64(e.cfg.Arrivals) {
 		ok = false // a shard past the last arrival sends nothing
 	}
@@ -350,9 +471,11 @@ func (e *engine) runOpen() {
 			f.close()
 		}()
 	}
+	// Dealt by tick, even the first tick's operations wait for its last.
+	hold := e.byTick
 	for ok {
 		now := time.Since(e.base)
-		for ok && next <= now {
+		for ok && next <= now && !hold {
 			if e.stopped() {
 				return
 			}
@@ -372,12 +495,16 @@ func (e *engine) runOpen() {
 			e.dispatched.Store(sent)
 			if j.measured {
 				measured++
-				if e.cfg.Requests > 0 && measured >= e.cfg.Requests {
+				if !e.byTick && e.cfg.Requests > 0 && measured >= e.cfg.Requests {
 					e.stop(metrics.StopCount)
 					return
 				}
 			}
-			next, ok = cur.offset(i)
+			next, ok = e.own(&cur, &i)
+			if i >= countEnd {
+				e.stop(metrics.StopCount)
+				return
+			}
 			if e.cfg.Arrivals > 0 && i >= uint64(e.cfg.Arrivals) {
 				ok = false
 			}
@@ -387,7 +514,7 @@ func (e *engine) runOpen() {
 		}
 		wake := e.end
 		if ok {
-			wake = max(next, lastWake+e.cfg.Tick)
+			wake = max(e.lastInTick(cur, i, next, arrivalsEnd), lastWake+e.cfg.Tick)
 		}
 		if wait := wake - now; fine != nil && (wait <= fineSleepMax || proven) {
 			if wait > 0 {
@@ -431,6 +558,7 @@ func (e *engine) runOpen() {
 		if now := time.Since(e.base); now-wake > e.cfg.Tick {
 			lastWake = now
 		}
+		hold = false
 	}
 	if e.cfg.Arrivals > 0 && e.end >= 0 {
 		// Every session arrived (or the schedule ended): they are held

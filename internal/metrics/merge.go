@@ -412,6 +412,14 @@ func contains(ss []string, s string) bool {
 	return false
 }
 
+// dealt says how a shard's operations were dealt (ShardInfo.By).
+func dealt(by string) string {
+	if by == "" {
+		return "by sequence number"
+	}
+	return "by " + by
+}
+
 // CheckShards checks that results are one plan's shards, each exactly
 // once: all or none sharded, one shard count, no index twice, one plan
 // hash. A missing shard is an error unless allowPartial, when partial is
@@ -452,6 +460,9 @@ func CheckShards(results []*Result, names []string, allowPartial bool) (partial 
 	for i, r := range results {
 		if r.Shard.Count != count {
 			return false, fmt.Errorf("%s is shard %d/%d but %s is of %d shards", name(i), r.Shard.Index, r.Shard.Count, name(0), count)
+		}
+		if by := r.Shard.By; by != results[0].Shard.By {
+			return false, fmt.Errorf("%s was dealt %s but %s %s: merge shards dealt one way", name(i), dealt(by), name(0), dealt(results[0].Shard.By))
 		}
 		if prev, dup := seen[r.Shard.Index]; dup {
 			return false, fmt.Errorf("shard %d/%d given twice: %s and %s", r.Shard.Index, count, prev, name(i))

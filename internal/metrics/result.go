@@ -96,6 +96,10 @@ type Result struct {
 type ShardInfo struct {
 	Index int `json:"index"`
 	Count int `json:"count"`
+	// By is how the open model dealt operations to the shards: "tick"
+	// (those in every Count-th scheduler tick from Index), or empty for
+	// by sequence number (Index, Index+Count, ...).
+	By string `json:"by,omitempty"`
 }
 
 // Model describes the load model. Kind is "open" or "closed".

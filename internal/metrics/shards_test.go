@@ -23,6 +23,8 @@ func TestCheckShards(t *testing.T) {
 		{rs: []*Result{sh(0, 2, "h"), sh(1, 3, "h")}, want: "b is shard 1/3 but a is of 2 shards"},
 		{rs: []*Result{sh(0, 2, "h"), sh(1, 2, "x")}, want: "b belongs to another plan"},
 		{rs: []*Result{sh(0, 2, "h"), {Schema: Schema}}, want: "some results are shards and some are not"},
+		{rs: []*Result{sh(0, 2, ""), {Schema: Schema, Shard: &ShardInfo{Index: 1, Count: 2, By: "tick"}}}, want: "b was dealt by tick but a by sequence number"},
+		{rs: []*Result{{Schema: Schema, Shard: &ShardInfo{Index: 0, Count: 2, By: "tick"}}, {Schema: Schema, Shard: &ShardInfo{Index: 1, Count: 2, By: "tick"}}}},
 		{rs: []*Result{{Schema: Schema, PlanHash: "p"}, {Schema: Schema, PlanHash: "q"}}, want: "another plan"},
 		{rs: []*Result{{Schema: Schema}, {Schema: Schema}}},
 	}

@@ -86,6 +86,11 @@ type LoadFlags struct {
 	// the rate on the whole run's schedule, 1/N of --concurrency and of
 	// --requests, operations i, i+N, ... Default "": the whole load.
 	Shard string
+	// ShardBy is --shard-by seq|tick: how the open model deals operations
+	// to shards; seq: i, i+N, ... (each shard an even stream); tick: those
+	// intended in every Nth scheduler tick from i (the shards together wake
+	// as often as one process). Default "seq".
+	ShardBy string
 	// StartAt is --start-at: the aligned start of the shards, RFC 3339 or
 	// +DURATION from now. Default "": now.
 	StartAt string
@@ -122,8 +127,30 @@ func (lf *LoadFlags) AddFlags(fs *pflag.FlagSet, source func(flag string) string
 	fs.StringVar(&lf.Name, "name", "", "label for this result in side-by-side reports")
 	fs.StringVar(&lf.CPUProfile, "cpuprofile", "", "write a pprof CPU profile of loadrig itself during the run to this file")
 	fs.StringVar(&lf.Shard, "shard", "", "run shard i of N (0-based), e.g. 0/4: 1/N of the rate on the one-process schedule, of --concurrency and of --requests; merge the shards with loadrig merge")
+	fs.StringVar(&lf.ShardBy, "shard-by", ShardBySeq, "how --shard deals an open model's operations: seq (i, i+N, ...: each shard an even stream) or tick (those in every Nth scheduler tick: the shards together wake, and cost, as one process; --requests stays the whole run's)")
 	fs.StringVar(&lf.StartAt, "start-at", "", "start at this time, RFC 3339 (2026-01-02T15:04:05Z) or +DURATION from now, so shards on several machines align")
 	lf.Gate.AddFlags(fs)
+}
+
+// The values of --shard-by.
+const (
+	ShardBySeq  = "seq"
+	ShardByTick = "tick"
+)
+
+// CheckShardBy checks --shard-by's value against --shard and the model
+// (open says the load has a rate or stages); flag names --shard-by where
+// the value came from.
+func CheckShardBy(by, shard string, open bool, flag string) error {
+	switch {
+	case by != ShardBySeq && by != ShardByTick:
+		return fmt.Errorf("%s %q: use seq (operations i, i+N, ...) or tick (operations in every Nth scheduler tick)", flag, by)
+	case by == ShardByTick && shard == "":
+		return fmt.Errorf("%s tick deals the shards of --shard i/N; add --shard", flag)
+	case by == ShardByTick && !open:
+		return fmt.Errorf("%s tick needs the open model (--rate or --stages): the closed model splits its workers", flag)
+	}
+	return nil
 }
 
 // ParseShard reads "i/N" (0 <= i < N <= 100000).
@@ -222,6 +249,9 @@ func (lf *LoadFlags) Validate() error {
 			return cmdutil.FlagErrorf("%s: %v", lf.src("shard"), err)
 		}
 	}
+	if err := CheckShardBy(lf.ShardBy, lf.Shard, lf.open(), lf.src("shard-by")); err != nil {
+		return cmdutil.FlagErrorWrap(err)
+	}
 	if lf.StartAt != "" {
 		if _, err := ParseStartAt(lf.StartAt, time.Now()); err != nil {
 			return cmdutil.FlagErrorf("%s: %v", lf.src("start-at"), err)
@@ -286,6 +316,7 @@ func (lf *LoadFlags) Config() (load.Config, error) {
 			return load.Config{}, cmdutil.FlagErrorf("%s: %v", lf.src("shard"), err)
 		}
 		cfg.ShardIndex, cfg.ShardCount, cfg.IntervalHists = i, n, true
+		cfg.ShardByTick = lf.ShardBy == ShardByTick
 		if cfg.Concurrency > 0 {
 			if c := part(int64(cfg.Concurrency), i, n); c > 0 {
 				cfg.Concurrency = int(c)
@@ -293,7 +324,7 @@ func (lf *LoadFlags) Config() (load.Config, error) {
 				return load.Config{}, cmdutil.FlagErrorf("--concurrency %d cannot be split over %d shards: give each at least one worker", cfg.Concurrency, n)
 			}
 		}
-		if cfg.Requests > 0 {
+		if cfg.Requests > 0 && !cfg.ShardByTick {
 			if cfg.Requests = part(cfg.Requests, i, n); cfg.Requests == 0 {
 				return load.Config{}, cmdutil.FlagErrorf("--requests %d cannot be split over %d shards", lf.Requests, n)
 			}

@@ -616,6 +616,9 @@ func TestShardFlags(t *testing.T) {
 		{[]string{"--shard", "x"}, "not a shard i/N"},
 		{[]string{"--shard", "0/2", "--start-at", "tomorrow"}, "not an RFC 3339 time"},
 		{[]string{"-c", "2", "--shard", "2/3"}, "--concurrency 2 cannot be split over 3 shards"},
+		{[]string{"--rate", "10", "--shard-by", "tick"}, "--shard-by tick deals the shards of --shard i/N; add --shard"},
+		{[]string{"-c", "4", "--shard", "0/2", "--shard-by", "tick"}, "--shard-by tick needs the open model"},
+		{[]string{"--rate", "10", "--shard", "0/2", "--shard-by", "time"}, `--shard-by "time": use seq`},
 	} {
 		var lf LoadFlags
 		fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
@@ -639,6 +642,17 @@ func TestShardFlags(t *testing.T) {
 	if cfg.Concurrency != 3 || cfg.Requests != 2 || cfg.ShardIndex != 1 || cfg.ShardCount != 3 || !cfg.IntervalHists ||
 		cfg.StartAt.Format(time.RFC3339) != "2030-01-02T03:04:05Z" {
 		t.Fatalf("%+v", cfg)
+	}
+	// Dealt by tick, --requests stays the whole run's.
+	lf = LoadFlags{}
+	fs = pflag.NewFlagSet("t", pflag.ContinueOnError)
+	lf.AddFlags(fs, nil)
+	_ = fs.Parse([]string{"--rate", "100", "-n", "7", "--shard", "1/3", "--shard-by", "tick"})
+	if err := lf.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := lf.Config(); err != nil || cfg.Requests != 7 || !cfg.ShardByTick || cfg.ShardIndex != 1 || cfg.ShardCount != 3 {
+		t.Fatalf("%+v %v", cfg, err)
 	}
 	if lf.ShardSeed(5) == 5 {
 		t.Fatal("shards draw the same template values")

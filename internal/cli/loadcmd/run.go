@@ -99,6 +99,9 @@ func Execute(ctx context.Context, r Run) error {
 	}
 	if cfg.ShardCount > 0 {
 		res.Shard = &metrics.ShardInfo{Index: cfg.ShardIndex, Count: cfg.ShardCount}
+		if cfg.ShardByTick {
+			res.Shard.By = ShardByTick
+		}
 		res.PlanHash = r.Flags.planHash(r.Driver)
 	}
 	if h := hookFrom(ctx); h != nil && h.Annotate != nil {

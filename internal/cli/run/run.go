@@ -16,6 +16,7 @@ import (
 	"github.com/loadrig/loadrig/internal/cli/cmdflags"
 	"github.com/loadrig/loadrig/internal/cli/cmdutil"
 	"github.com/loadrig/loadrig/internal/cli/iostreams"
+	"github.com/loadrig/loadrig/internal/cli/loadcmd"
 	clireport "github.com/loadrig/loadrig/internal/cli/report"
 	"github.com/loadrig/loadrig/internal/cli/runner"
 	"github.com/loadrig/loadrig/internal/report"
@@ -34,6 +35,7 @@ type Options struct {
 	Rate     string // --rate: every open-model workload's rate; default "" (the profile's)
 	InProc   bool   // --inproc: servers in this process, not child processes; default false
 	Shard    string // --shard i/N: every workload runs shard i of N; default "" (all of it)
+	ShardBy  string // --shard-by seq|tick: how open-model workloads deal their operations; default seq
 	StartAt  string // --start-at: the shards' aligned start; default "" (now)
 	// Reports is --report: formats written into the results directory
 	// (html: report.html, markdown: report.md, csv: results.csv). Default none.
@@ -82,6 +84,7 @@ a mistake exits 2 naming file:line:col.`,
 	fl.StringVar(&opts.Rate, "rate", "", "override every open-model workload's --rate")
 	fl.BoolVar(&opts.InProc, "inproc", false, "run the servers inside this process instead of as child processes")
 	fl.StringVar(&opts.Shard, "shard", "", "run shard i of N of every workload (i/N, 0-based), e.g. --shard 0/4")
+	fl.StringVar(&opts.ShardBy, "shard-by", loadcmd.ShardBySeq, "how --shard deals an open-model workload's operations: seq (i, i+N, ...) or tick (those in every Nth scheduler tick: the shards together cost as one process)")
 	fl.StringVar(&opts.StartAt, "start-at", "", "with --shard: start at this time (RFC 3339, or +5s from now) so shards align")
 	fl.StringSliceVar(&opts.Reports, "report", nil, "also write reports into the results directory: html (report.html), markdown (report.md), csv (results.csv), text, json")
 	opts.Gate.AddFlags(fl)
@@ -112,6 +115,10 @@ func (o *Options) validate() error {
 	}
 	if o.StartAt != "" && o.Shard == "" {
 		return cmdutil.FlagErrorf("--start-at aligns shards; add --shard i/N")
+	}
+	if o.ShardBy != loadcmd.ShardBySeq && (o.ShardBy != loadcmd.ShardByTick || o.Shard == "") {
+		// The model is each workload's: the load command checks the rest.
+		return cmdutil.FlagErrorWrap(loadcmd.CheckShardBy(o.ShardBy, o.Shard, true, "--shard-by"))
 	}
 	if _, err := report.ParseThresholds(o.Gate.Thresholds); err != nil {
 		return cmdutil.FlagErrorf("--threshold: %v", err)
@@ -145,7 +152,7 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	var extra []string
 	if o.Shard != "" {
-		extra = append(extra, "--shard="+o.Shard)
+		extra = append(extra, "--shard="+o.Shard, "--shard-by="+o.ShardBy)
 	}
 	if o.StartAt != "" {
 		extra = append(extra, "--start-at="+o.StartAt)

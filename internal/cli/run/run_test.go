@@ -19,6 +19,8 @@ func TestRunFlags(t *testing.T) {
 		{[]string{"ci", "--rate", "0"}, "--rate"},
 		{[]string{"ci", "--duration", "-1s"}, "--duration"},
 		{[]string{"ci", "--start-at", "+5s"}, "--start-at aligns shards"},
+		{[]string{"ci", "--shard-by", "tick"}, "--shard-by tick deals the shards of --shard i/N"},
+		{[]string{"ci", "--shard", "0/2", "--shard-by", "ticks"}, `--shard-by "ticks": use seq`},
 		{[]string{"ci", "--threshold", "p98<1ms"}, "--threshold"},
 		{[]string{"ci", "--report", "pdf"}, `--report "pdf"`},
 		{[]string{}, "a profile file or built-in name"},
