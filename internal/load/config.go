@@ -90,12 +90,13 @@ type Config struct {
 	// same way. Concurrency and Requests are this shard's own share.
 	ShardIndex, ShardCount int
 	// ShardByTick deals the open model's operations by scheduler tick
-	// instead of by sequence number: the operation intended at offset t is
-	// shard ⌊t / Tick⌋ mod ShardCount's. Each shard wakes only in its own
-	// ticks, once, at the last of its operations there, so the shards
-	// together wake as often as one process and send the same batches; each
-	// shard's operations come in bursts, one tick in every ShardCount.
-	// Requests is then the whole run's count. Open model only.
+	// instead of by sequence number: the ticks [k·Tick, (k+1)·Tick) of the
+	// run's offsets are dealt to the shards by a hash of k, and each shard
+	// sends the operations intended in its ticks. It wakes only in those,
+	// once, at the last of its operations there, so the shards together
+	// wake as often as one process and send the same batches; each shard's
+	// operations come in bursts, a tick's worth in about one tick of every
+	// ShardCount. Requests is then the whole run's count. Open model only.
 	ShardByTick bool
 	// StartAt, when set, is the run's aligned start: Run waits until then
 	// and every intended start counts from it, so shards on several

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -157,7 +158,8 @@ func (s *sendLog) driver() *fakeDriver {
 }
 
 // TestShardsByTick: dealt by tick, each shard sends the operations intended
-// in its own ticks (⌊t/Tick⌋ mod N), wakes once per such tick, at the last
+// in its own ticks (tickShard(⌊t/Tick⌋)), about 1/N of them, wakes once per
+// such tick, at the last
 // of them, so every send is under a tick late, and the shards together send
 // the plan once: every sequence number once, with the planned counts and no
 // "unsent" note, and offered rates that add up to the rate.
@@ -166,16 +168,20 @@ func TestShardsByTick(t *testing.T) {
 		name string
 		cfg  Config
 		want int64
+		n    int // shards; 0: 3
 	}{
-		{"rate", Config{Rate: 2000, Duration: 2 * time.Second}, 4000},
-		{"high rate", Config{Rate: 10000, Duration: time.Second}, 10000},
-		{"low rate", Config{Rate: 500, Duration: 2 * time.Second}, 1000},
-		{"stages", Config{Stages: []Stage{{Duration: time.Second, From: 0, To: 4000}, {Duration: time.Second, From: 4000, To: 4000}}}, 6000},
-		{"requests", Config{Rate: 3000, Requests: 2500, Warmup: 100 * time.Millisecond}, 2500 + 300},
+		{"rate", Config{Rate: 2000, Duration: 2 * time.Second}, 4000, 0},
+		{"high rate", Config{Rate: 10000, Duration: time.Second}, 10000, 0},
+		{"low rate", Config{Rate: 500, Duration: 2 * time.Second}, 1000, 0},
+		// One operation every 2 ms on 750 µs ticks: round robin would deal
+		// two shards 2:1.
+		{"low rate, two shards", Config{Rate: 500, Duration: 2 * time.Second}, 1000, 2},
+		{"stages", Config{Stages: []Stage{{Duration: time.Second, From: 0, To: 4000}, {Duration: time.Second, From: 4000, To: 4000}}}, 6000, 0},
+		{"requests", Config{Rate: 3000, Requests: 2500, Warmup: 100 * time.Millisecond}, 2500 + 300, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				const n = 3
+				n := cmp.Or(tc.n, 3)
 				tick := DefaultTick
 				start := time.Now().Add(time.Second)
 				logs := make([]*sendLog, n)
@@ -205,7 +211,7 @@ func TestShardsByTick(t *testing.T) {
 						if !ok {
 							t.Fatalf("shard %d sent %d, past the schedule", i, s)
 						}
-						if got := int(int64(at/tick) % n); got != i {
+						if got := tickShard(int64(at/tick), n); got != i {
 							t.Fatalf("shard %d sent %d, intended at %v in tick %d: shard %d's", i, s, at, at/tick, got)
 						}
 						if late := l.sent[s] - at; late < 0 || late >= tick {
@@ -218,6 +224,11 @@ func TestShardsByTick(t *testing.T) {
 					}
 					if r := shards[i]; r.Generator.Note != "" || r.Model.Rate != shards[0].Model.Rate {
 						t.Errorf("shard %d: note %q, model %+v", i, r.Generator.Note, r.Model)
+					}
+					// Ticks are dealt by a hash of their number: even a
+					// rate that beats with the tick spreads evenly.
+					if share := float64(len(l.seqs)) / float64(tc.want); share < 0.8/float64(n) || share > 1.2/float64(n) {
+						t.Errorf("shard %d sent %d of %d operations", i, len(l.seqs), tc.want)
 					}
 					all = append(all, l.seqs...)
 				}
@@ -283,7 +294,7 @@ func TestPlannedByTick(t *testing.T) {
 		for _, x := range at {
 			want := 0
 			for _, d := range offs {
-				if d < x && int64(d/cfg.Tick)%3 == int64(idx) {
+				if d < x && tickShard(int64(d/cfg.Tick), 3) == idx {
 					want++
 				}
 			}

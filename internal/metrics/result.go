@@ -97,8 +97,8 @@ type ShardInfo struct {
 	Index int `json:"index"`
 	Count int `json:"count"`
 	// By is how the open model dealt operations to the shards: "tick"
-	// (those in every Count-th scheduler tick from Index), or empty for
-	// by sequence number (Index, Index+Count, ...).
+	// (those in the scheduler ticks dealt to Index, by a hash of the tick's
+	// number), or empty for by sequence number (Index, Index+Count, ...).
 	By string `json:"by,omitempty"`
 }
 

@@ -152,7 +152,7 @@ func (e *OptionError) Unwrap() error { return e.Err }
 
 // Reserved flags are set by `run` and `compare`, never by a profile.
 var (
-	reservedLoad  = []string{"output", "format", "quiet", "cpuprofile", "shard", "start-at", "name", "config", "threshold", "junit"}
+	reservedLoad  = []string{"output", "format", "quiet", "cpuprofile", "shard", "shard-by", "start-at", "name", "config", "threshold", "junit"}
 	reservedServe = []string{"config"}
 )
 

@@ -13,6 +13,7 @@ import (
 	clireport "github.com/loadrig/loadrig/internal/cli/report"
 	"github.com/loadrig/loadrig/internal/load"
 	"github.com/loadrig/loadrig/internal/report"
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
@@ -88,7 +89,7 @@ type LoadFlags struct {
 	Shard string
 	// ShardBy is --shard-by seq|tick: how the open model deals operations
 	// to shards; seq: i, i+N, ... (each shard an even stream); tick: those
-	// intended in every Nth scheduler tick from i (the shards together wake
+	// intended in 1/N of the scheduler ticks (the shards together wake
 	// as often as one process). Default "seq".
 	ShardBy string
 	// StartAt is --start-at: the aligned start of the shards, RFC 3339 or
@@ -127,9 +128,16 @@ func (lf *LoadFlags) AddFlags(fs *pflag.FlagSet, source func(flag string) string
 	fs.StringVar(&lf.Name, "name", "", "label for this result in side-by-side reports")
 	fs.StringVar(&lf.CPUProfile, "cpuprofile", "", "write a pprof CPU profile of loadrig itself during the run to this file")
 	fs.StringVar(&lf.Shard, "shard", "", "run shard i of N (0-based), e.g. 0/4: 1/N of the rate on the one-process schedule, of --concurrency and of --requests; merge the shards with loadrig merge")
-	fs.StringVar(&lf.ShardBy, "shard-by", ShardBySeq, "how --shard deals an open model's operations: seq (i, i+N, ...: each shard an even stream) or tick (those in every Nth scheduler tick: the shards together wake, and cost, as one process; --requests stays the whole run's)")
+	fs.StringVar(&lf.ShardBy, "shard-by", ShardBySeq, "how --shard deals an open model's operations: seq (i, i+N, ...: each shard an even stream) or tick (those in 1/N of the scheduler ticks: the shards together wake, and cost, as one process; --requests stays the whole run's)")
 	fs.StringVar(&lf.StartAt, "start-at", "", "start at this time, RFC 3339 (2026-01-02T15:04:05Z) or +DURATION from now, so shards on several machines align")
 	lf.Gate.AddFlags(fs)
+}
+
+// completeLoadFlags registers shell completions for the shared load flags
+// with fixed values.
+func completeLoadFlags(cmd *cobra.Command) {
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(OutputFormats, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("shard-by", cobra.FixedCompletions([]string{ShardBySeq, ShardByTick}, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // The values of --shard-by.
@@ -144,7 +152,7 @@ const (
 func CheckShardBy(by, shard string, open bool, flag string) error {
 	switch {
 	case by != ShardBySeq && by != ShardByTick:
-		return fmt.Errorf("%s %q: use seq (operations i, i+N, ...) or tick (operations in every Nth scheduler tick)", flag, by)
+		return fmt.Errorf("%s %q: use seq (operations i, i+N, ...) or tick (operations in 1/N of the scheduler ticks)", flag, by)
 	case by == ShardByTick && shard == "":
 		return fmt.Errorf("%s tick deals the shards of --shard i/N; add --shard", flag)
 	case by == ShardByTick && !open:

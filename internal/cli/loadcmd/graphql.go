@@ -140,7 +140,7 @@ connect time and close codes.`,
 	fl.StringVar(&opts.TimestampField, "timestamp-field", "", "subscription: dot path in data of the event's emission time (default: the first emittedAt)")
 	fl.BoolVar(&opts.ScrapeStats, "scrape-stats", true, "after the run, keep a loopback loadrig server's /stats as the result's server section (given explicitly: any host)")
 	_ = cmd.RegisterFlagCompletionFunc("ws-protocol", cobra.FixedCompletions([]string{gqldrv.ProtoTransportWS, gqldrv.ProtoLegacyWS}, cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(OutputFormats, cobra.ShellCompDirectiveNoFileComp))
+	completeLoadFlags(cmd)
 	return cmd
 }
 

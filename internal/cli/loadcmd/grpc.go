@@ -116,7 +116,7 @@ TLS is the default; --plaintext speaks h2c (loadrig serve grpc is plaintext),
 	fl.IntVar(&opts.StreamMessages, "stream-messages", 0, "messages sent per client or bidi stream (default 10); on server streams, stop after this many")
 	fl.DurationVar(&opts.StreamInterval, "stream-interval", 0, "pause between the messages a stream sends")
 	fl.IntVar(&opts.MaxRecvSize, "max-recv-size", grpcdrv.DefaultMaxRecvMsgSize, "largest response message accepted, in bytes")
-	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(OutputFormats, cobra.ShellCompDirectiveNoFileComp))
+	completeLoadFlags(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("rows-mode", cobra.FixedCompletions([]string{"round-robin", "random"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.MarkFlagFilename("proto", "proto")
 	return cmd

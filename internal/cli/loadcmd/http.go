@@ -126,7 +126,7 @@ Ctrl-C stops the run, prints and writes the partial result, and exits 130.`,
 	fl.BoolVar(&opts.Revalidate, "revalidate", false, "like a browser cache: each worker remembers the ETag and Last-Modified of every URL's last 200 and sends If-None-Match / If-Modified-Since (GET and HEAD)")
 	fl.BoolVar(&opts.RevalidateShared, "revalidate-shared", false, "with --revalidate: one validator cache for all workers (like a revalidating proxy) instead of one per worker (like browsers)")
 	fl.BoolVar(&opts.ScrapeStats, "scrape-stats", true, "after the run (not before: no deltas; skipped when interrupted), read the target's /stats (2s timeout) and, when it is a loadrig server's, keep it as the result's server section; by default only for a loopback target, given explicitly for any host")
-	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(OutputFormats, cobra.ShellCompDirectiveNoFileComp))
+	completeLoadFlags(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("data-mode", cobra.FixedCompletions([]string{"round-robin", "random"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }

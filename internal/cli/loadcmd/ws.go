@@ -171,7 +171,7 @@ func newCmdSession(f *cmdutil.Factory, runF func(*WSOptions) error, tr wsdrv.Tra
 		fl.DurationVar(&opts.LongPoll, "long-poll", 0, "long-poll: each request waits up to this for an event")
 		fl.BoolVar(&opts.NoETag, "no-etag", false, "plain polling without If-None-Match (every poll a full 200)")
 	}
-	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(OutputFormats, cobra.ShellCompDirectiveNoFileComp))
+	completeLoadFlags(cmd)
 	return cmd
 }
 

@@ -84,10 +84,11 @@ a mistake exits 2 naming file:line:col.`,
 	fl.StringVar(&opts.Rate, "rate", "", "override every open-model workload's --rate")
 	fl.BoolVar(&opts.InProc, "inproc", false, "run the servers inside this process instead of as child processes")
 	fl.StringVar(&opts.Shard, "shard", "", "run shard i of N of every workload (i/N, 0-based), e.g. --shard 0/4")
-	fl.StringVar(&opts.ShardBy, "shard-by", loadcmd.ShardBySeq, "how --shard deals an open-model workload's operations: seq (i, i+N, ...) or tick (those in every Nth scheduler tick: the shards together cost as one process)")
+	fl.StringVar(&opts.ShardBy, "shard-by", loadcmd.ShardBySeq, "how --shard deals the operations of workloads with a rate or stages: seq (i, i+N, ...) or tick (those in 1/N of the scheduler ticks: the shards together cost as one process); others split by seq")
 	fl.StringVar(&opts.StartAt, "start-at", "", "with --shard: start at this time (RFC 3339, or +5s from now) so shards align")
 	fl.StringSliceVar(&opts.Reports, "report", nil, "also write reports into the results directory: html (report.html), markdown (report.md), csv (results.csv), text, json")
 	opts.Gate.AddFlags(fl)
+	_ = cmd.RegisterFlagCompletionFunc("shard-by", cobra.FixedCompletions([]string{loadcmd.ShardBySeq, loadcmd.ShardByTick}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -152,7 +153,7 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	var extra []string
 	if o.Shard != "" {
-		extra = append(extra, "--shard="+o.Shard, "--shard-by="+o.ShardBy)
+		extra = append(extra, "--shard="+o.Shard)
 	}
 	if o.StartAt != "" {
 		extra = append(extra, "--start-at="+o.StartAt)
@@ -181,7 +182,7 @@ func Run(ctx context.Context, o *Options) error {
 		runErr = runner.Repetition{
 			Plan: plan, Hash: plan.Hash(), K: k, Dir: vdir, Base: dir, Summary: sum, Out: out,
 			Servers:   runner.ServerOptions{InProc: o.InProc, Executable: o.Executable, Log: logf, Flags: flags, Getenv: o.Getenv},
-			Overrides: runner.Overrides{Duration: o.Duration, Rate: o.Rate, Extra: extra}, Getenv: o.Getenv,
+			Overrides: runner.Overrides{Duration: o.Duration, Rate: o.Rate, Extra: extra, ShardByTick: o.ShardBy == loadcmd.ShardByTick}, Getenv: o.Getenv,
 		}.Do(ctx)
 	}
 	return Finish(out, dir, "loadrig run", sum, append(ths, o.Gate.Parsed()...), o.Reports, &o.Gate, o.Getenv, runErr, runner.PrintMedians)

@@ -39,6 +39,15 @@ func TestWorkloadArgsOverrides(t *testing.T) {
 	if strings.Contains(got, "--rate") || strings.Contains(got, "--duration") {
 		t.Fatalf("overrode a closed/staged workload's model: %s", got)
 	}
+	// Dealt by tick: only workloads with a rate or stages.
+	tick := Overrides{Extra: []string{"--shard=0/2"}, ShardByTick: true}
+	if got := strings.Join(WorkloadArgs(w, tick, "o.json"), " "); !strings.Contains(got, "--shard=0/2 --shard-by=tick") {
+		t.Fatalf("open workload: %s", got)
+	}
+	cc := profile.WorkloadPlan{Name: "c", Protocol: "http", Target: "http://x/", Args: []string{"--concurrency=3"}}
+	if got := strings.Join(WorkloadArgs(cc, tick, "o.json"), " "); strings.Contains(got, "--shard-by") {
+		t.Fatalf("closed workload dealt by tick: %s", got)
+	}
 }
 
 func TestSummaryMedians(t *testing.T) {

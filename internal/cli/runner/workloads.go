@@ -29,6 +29,9 @@ type Overrides struct {
 	Rate string
 	// Extra flags for every workload (e.g. --shard, --start-at).
 	Extra []string
+	// ShardByTick adds --shard-by=tick to every workload with --rate or
+	// --stages; the closed model (and sessions) have no ticks to deal.
+	ShardByTick bool
 }
 
 func hasFlag(args []string, name string) bool {
@@ -51,6 +54,9 @@ func WorkloadArgs(w profile.WorkloadPlan, o Overrides, out string) []string {
 		args = setFlag(args, "rate", o.Rate)
 	}
 	args = append(args, o.Extra...)
+	if o.ShardByTick && (hasFlag(args, "rate") || hasFlag(args, "stages")) {
+		args = append(args, "--shard-by=tick")
+	}
 	args = append(args, "--name="+w.Name, "--output="+out, "--quiet", "--format=text")
 	return append([]string{w.Protocol, w.Target}, args...)
 }
