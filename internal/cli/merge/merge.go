@@ -37,8 +37,9 @@ summed; the merged file lists its inputs. Then the merged summary is printed.
 
 Shards of one run (load --shard i/N) merge exactly, timelines too (each
 shard keeps per-second histograms). merge refuses a missing or duplicate
-shard and results of different plans (exit 2); --allow-partial merges an
-incomplete set and marks the result partial.`,
+shard, shards dealt two ways (--shard-by) and results of different plans
+(exit 2); --allow-partial merges an incomplete set and marks the result
+partial.`,
 		Example: `  loadrig merge gen1.json gen2.json gen3.json -o total.json
   loadrig merge a.json b.json -o - | jq .latency_us
   loadrig merge shard-*.json -o merged.json`,
