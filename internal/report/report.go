@@ -106,6 +106,14 @@ func build(results []*metrics.Result) (doc, error) {
 	return sideBySide(results), nil
 }
 
+// shardText says which part of a sharded run a result is.
+func shardText(sh *metrics.ShardInfo) string {
+	if sh.By != "" {
+		return fmt.Sprintf("%d/%d, dealt by %s (it sends in bursts; the rate above is its average)", sh.Index, sh.Count, sh.By)
+	}
+	return fmt.Sprintf("%d/%d, operations %d, %d, %d, …", sh.Index, sh.Count, sh.Index, sh.Index+sh.Count, sh.Index+2*sh.Count)
+}
+
 // single is the summary of one result.
 func single(r *metrics.Result) doc {
 	d := doc{heading: fmt.Sprintf("%s load on %s", orDash(r.Protocol), orDash(r.Target))}
@@ -115,6 +123,9 @@ func single(r *metrics.Result) doc {
 		add("name", r.Name)
 	}
 	add("model", modelText(r.Model))
+	if sh := r.Shard; sh != nil {
+		add("shard", shardText(sh))
+	}
 	if !r.StartedAt.IsZero() {
 		add("started", r.StartedAt.UTC().Format(time.RFC3339))
 	}

@@ -431,3 +431,22 @@ func TestLabelsKeepCompareRunsApart(t *testing.T) {
 		}
 	}
 }
+
+// TestShardLine: a shard's summary says which part of the run it is, and
+// how its operations were dealt.
+func TestShardLine(t *testing.T) {
+	for by, want := range map[string]string{
+		"":     "shard        1/4, operations 1, 5, 9, …",
+		"tick": "shard        1/4, dealt by tick (it sends in bursts; the rate above is its average)",
+	} {
+		r := closedResult()
+		r.Shard = &metrics.ShardInfo{Index: 1, Count: 4, By: by}
+		var b bytes.Buffer
+		if err := Text(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("by %q: no %q in\n%s", by, want, b.String())
+		}
+	}
+}
