@@ -117,9 +117,9 @@ func (o *Options) validate() error {
 	if o.StartAt != "" && o.Shard == "" {
 		return cmdutil.FlagErrorf("--start-at aligns shards; add --shard i/N")
 	}
-	if o.ShardBy != loadcmd.ShardBySeq && (o.ShardBy != loadcmd.ShardByTick || o.Shard == "") {
-		// The model is each workload's: the load command checks the rest.
-		return cmdutil.FlagErrorWrap(loadcmd.CheckShardBy(o.ShardBy, o.Shard, true, "--shard-by"))
+	// The model is each workload's: tick goes only to open ones (Run).
+	if err := loadcmd.CheckShardBy(o.ShardBy, o.Shard, true, "--shard-by"); err != nil {
+		return cmdutil.FlagErrorWrap(err)
 	}
 	if _, err := report.ParseThresholds(o.Gate.Thresholds); err != nil {
 		return cmdutil.FlagErrorf("--threshold: %v", err)
